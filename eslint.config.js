@@ -1,0 +1,61 @@
+// Lint rules. The important one: protocols must not touch the world (time, chance, IO) except through src/env.
+import js from "@eslint/js"
+import tseslint from "typescript-eslint"
+
+const worldAccess = "Protocols reach the world only through src/env services (determinism rule)."
+
+export default tseslint.config(
+  { ignores: ["node_modules/**", "coverage/**"] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    files: ["**/*.ts"],
+    rules: {
+      "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
+      "@typescript-eslint/no-explicit-any": "off",
+      "no-constant-condition": ["error", { checkLoops: false }]
+    }
+  },
+  {
+    files: ["src/protocols/**/*.ts"],
+    rules: {
+      "no-restricted-globals": [
+        "error",
+        { name: "Date", message: worldAccess },
+        { name: "setTimeout", message: worldAccess },
+        { name: "setInterval", message: worldAccess },
+        { name: "setImmediate", message: worldAccess },
+        { name: "clearTimeout", message: worldAccess },
+        { name: "clearInterval", message: worldAccess },
+        { name: "queueMicrotask", message: worldAccess },
+        { name: "performance", message: worldAccess },
+        { name: "process", message: worldAccess },
+        { name: "crypto", message: worldAccess },
+        { name: "fetch", message: worldAccess },
+        { name: "Promise", message: worldAccess },
+        { name: "globalThis", message: worldAccess },
+        { name: "require", message: worldAccess }
+      ],
+      "no-restricted-properties": [
+        "error",
+        { object: "Math", property: "random", message: worldAccess },
+        { object: "Date", property: "now", message: worldAccess }
+      ],
+      "no-restricted-syntax": [
+        "error",
+        { selector: "NewExpression[callee.name='Date']", message: worldAccess },
+        { selector: "ImportExpression", message: worldAccess }
+      ],
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            { group: ["node:*"], message: worldAccess },
+            { group: ["fs", "fs/*", "net", "os", "child_process", "timers", "timers/*", "crypto", "http", "https", "dgram", "worker_threads", "perf_hooks"], message: worldAccess },
+            { group: ["**/sim/**", "**/real/**", "**/sim", "**/real"], message: "Protocols depend on src/env, never on a world implementation." }
+          ]
+        }
+      ]
+    }
+  }
+)
