@@ -1,0 +1,27 @@
+// The network as a node sees it: fire-and-forget sends to a node id, and one mailbox to receive from.
+import { Context, type Effect } from "effect"
+
+/** A node's name in the cluster, such as `"n1"`. Clients are nodes too (`"c1"`). */
+export type NodeId = string
+
+/** A message as it arrives: who sent it and the decoded body. */
+export interface Envelope {
+  readonly from: NodeId
+  readonly message: unknown
+}
+
+/**
+ * The network service. Sends are fire-and-forget: a message may be lost, delayed, duplicated or
+ * reordered, and the sender is never told. Every message is encoded with the wire codec on send and
+ * decoded on receipt, so nodes never share memory, in the simulator or on real sockets.
+ */
+export class Network extends Context.Service<Network, {
+  /** This node's own id. */
+  readonly self: NodeId
+  /** Every node of the cluster (servers, not clients), this one included, in a stable order. */
+  readonly nodes: ReadonlyArray<NodeId>
+  /** Sends a message; never fails and never waits for the receiver. */
+  readonly send: (to: NodeId, message: unknown) => Effect.Effect<void>
+  /** Waits for the next message in this node's mailbox. Only one fiber of a node may wait at a time. */
+  readonly receive: Effect.Effect<Envelope>
+}>()("faultline/Network") {}

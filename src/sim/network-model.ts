@@ -1,0 +1,149 @@
+// The network model: latency distributions, loss, duplication and reordering, per link, plus partitions and clogged links.
+import type { NodeId } from "../env/index.ts"
+import type { RandomStream } from "./random-streams.ts"
+
+/** How long a message takes on a link. */
+export type LatencyDistribution =
+  | { readonly _tag: "Constant"; readonly ms: number }
+  | { readonly _tag: "Uniform"; readonly minMs: number; readonly maxMs: number }
+  | { readonly _tag: "Exponential"; readonly meanMs: number; readonly minMs: number }
+  | { readonly _tag: "LongTail"; readonly medianMs: number; readonly p99Ms: number }
+
+/** The behaviour of one directed link. */
+export interface LinkModel {
+  readonly latency: LatencyDistribution
+  /** Probability that a message is lost. */
+  readonly lossRate: number
+  /** Probability that a message is delivered twice (the copy takes its own latency). */
+  readonly duplicateRate: number
+  /** Probability that a message is held back by an extra delay of up to `reorderWindowMs`. */
+  readonly reorderRate: number
+  readonly reorderWindowMs: number
+}
+
+/** A link override from the scenario: any field left out keeps the default. */
+export interface LinkOverride extends Partial<LinkModel> {
+  readonly from: NodeId
+  readonly to: NodeId
+}
+
+/** The network of a run. */
+export interface NetworkModel {
+  readonly defaults: LinkModel
+  readonly links: ReadonlyArray<LinkOverride>
+}
+
+/** A network with every link at `latencyMs` and no faults. */
+export const perfectNetwork = (latencyMs = 1): NetworkModel => ({
+  defaults: {
+    latency: { _tag: "Constant", ms: latencyMs },
+    lossRate: 0,
+    duplicateRate: 0,
+    reorderRate: 0,
+    reorderWindowMs: 0
+  },
+  links: []
+})
+
+const linkKey = (from: NodeId, to: NodeId): string => `${from}>${to}`
+
+/** Draws one latency in microseconds, at least one, so a reply never lands at its request's instant. */
+export const drawLatencyUs = (latency: LatencyDistribution, random: RandomStream): number => {
+  let ms: number
+  switch (latency._tag) {
+    case "Constant":
+      ms = latency.ms
+      break
+    case "Uniform":
+      ms = random.uniform(latency.minMs, latency.maxMs)
+      break
+    case "Exponential":
+      ms = latency.minMs + random.exponential(latency.meanMs - latency.minMs)
+      break
+    case "LongTail": {
+      // Log-normal with the given median and 99th percentile (z of the 99th percentile is 2.326).
+      const sigma = Math.log(latency.p99Ms / latency.medianMs) / 2.326
+      ms = latency.medianMs * Math.exp(sigma * random.normal())
+      break
+    }
+    default: {
+      const unreachable: never = latency
+      throw new Error(`unknown latency ${JSON.stringify(unreachable)}`)
+    }
+  }
+  return Math.max(1, Math.round(ms * 1000))
+}
+
+/** What the network decides for one message. */
+export type Verdict =
+  | { readonly _tag: "Drop"; readonly reason: "loss" | "partition" }
+  | { readonly _tag: "Deliver"; readonly delaysUs: ReadonlyArray<number> }
+
+/** The live state of the network: links, partitions and clogs. */
+export class NetworkState {
+  private readonly overrides = new Map<string, LinkModel>()
+  private readonly blocked = new Set<string>()
+  private readonly clogged = new Set<string>()
+
+  constructor(
+    readonly model: NetworkModel,
+    private readonly random: RandomStream
+  ) {
+    for (const link of model.links) {
+      const { from, to, ...rest } = link
+      this.overrides.set(linkKey(from, to), { ...model.defaults, ...rest })
+    }
+  }
+
+  link(from: NodeId, to: NodeId): LinkModel {
+    return this.overrides.get(linkKey(from, to)) ?? this.model.defaults
+  }
+
+  /** Decides the fate of a message sent now from `from` to `to`. */
+  decide(from: NodeId, to: NodeId): Verdict {
+    if (this.blocked.size > 0 && this.blocked.has(linkKey(from, to))) {
+      return { _tag: "Drop", reason: "partition" }
+    }
+    const link = this.link(from, to)
+    if (this.random.chance(link.lossRate)) return { _tag: "Drop", reason: "loss" }
+    const copies = this.random.chance(link.duplicateRate) ? 2 : 1
+    const delaysUs: Array<number> = []
+    for (let copy = 0; copy < copies; copy++) {
+      let delayUs = drawLatencyUs(link.latency, this.random)
+      if (this.random.chance(link.reorderRate)) {
+        delayUs += Math.round(this.random.uniform(0, link.reorderWindowMs) * 1000)
+      }
+      delaysUs.push(delayUs)
+    }
+    return { _tag: "Deliver", delaysUs }
+  }
+
+  isBlocked(from: NodeId, to: NodeId): boolean {
+    return this.blocked.has(linkKey(from, to))
+  }
+
+  block(from: NodeId, to: NodeId): void {
+    this.blocked.add(linkKey(from, to))
+  }
+
+  /** Removes every partition. */
+  healAll(): void {
+    this.blocked.clear()
+  }
+
+  isClogged(from: NodeId, to: NodeId): boolean {
+    return this.clogged.size > 0 && this.clogged.has(linkKey(from, to))
+  }
+
+  clog(from: NodeId, to: NodeId): void {
+    this.clogged.add(linkKey(from, to))
+  }
+
+  unclog(from: NodeId, to: NodeId): void {
+    this.clogged.delete(linkKey(from, to))
+  }
+
+  cloggedLinks(): Array<[NodeId, NodeId]> {
+    return [...this.clogged].sort().map((key) => key.split(">") as [NodeId, NodeId])
+  }
+}

@@ -1,0 +1,639 @@
+// The discrete-event simulator: one seed, one event queue, and every node's environment served from them.
+import { Cause, Clock as EffectClock, Context, Duration, Effect, Exit, type Fiber, Random as EffectRandom } from "effect"
+import {
+  Clock,
+  decodeMessage,
+  encodeMessage,
+  type Envelope,
+  Network,
+  type NodeId,
+  type NodeProgram,
+  Random,
+  Storage,
+  StorageError,
+  type TraceAttributes,
+  Tracing
+} from "../env/index.ts"
+import { type CrashOptions, SimulatedDisk } from "./disk.ts"
+import { EventQueue, type QueuedEvent } from "./event-queue.ts"
+import { type LatencyDistribution, drawLatencyUs, type NetworkModel, NetworkState } from "./network-model.ts"
+import { NodeClock } from "./node-clock.ts"
+import { RandomStream } from "./random-streams.ts"
+import { SimulatorScheduler } from "./scheduler.ts"
+import { TraceRecorder } from "./trace.ts"
+
+/** Disk behaviour of a run. */
+export interface DiskModel {
+  /** How long a sync takes; none means instant. */
+  readonly syncLatency?: LatencyDistribution | undefined
+  /** Probability that a write, append or sync fails with a StorageError. */
+  readonly writeErrorRate: number
+}
+
+/** Options of one simulation. */
+export interface SimulationOptions {
+  readonly seed: number
+  readonly network: NetworkModel
+  readonly disk?: DiskModel | undefined
+  /** Keep every trace line in memory (for `--trace` and the determinism audit). */
+  readonly keepTrace: boolean
+  /** Messages a node's mailbox may hold; more are dropped. */
+  readonly mailboxCapacity?: number | undefined
+}
+
+/** A protocol event as the checkers see it. */
+export interface ProtocolEvent {
+  readonly timeUs: number
+  readonly node: NodeId
+  readonly name: string
+  readonly attributes: TraceAttributes
+}
+
+/** A problem the simulator found itself, such as a node whose program died. */
+export interface SimulationViolation {
+  readonly check: string
+  readonly message: string
+  readonly timeUs: number
+}
+
+type NodeStatus = "up" | "paused" | "crashed"
+
+interface SimulatedNode {
+  readonly id: NodeId
+  readonly kind: "server" | "client"
+  readonly program: NodeProgram
+  status: NodeStatus
+  incarnation: number
+  fiber: Fiber.Fiber<void, unknown> | undefined
+  mailbox: Array<Envelope>
+  mailboxHead: number
+  receiver: ((envelope: Envelope) => void) | undefined
+  deferred: Array<() => void>
+  readonly clock: NodeClock
+  readonly disk: SimulatedDisk
+  readonly random: RandomStream
+  spanCount: number
+}
+
+/** Counters for the run summary. */
+export interface SimulationStats {
+  messagesSent: number
+  messagesDelivered: number
+  messagesDropped: number
+  messagesDuplicated: number
+  timersFired: number
+  syncs: number
+  faults: number
+}
+
+const DEFAULT_MAILBOX_CAPACITY = 100_000
+
+const EVENT_DELIVER = 0
+const EVENT_TIMER = 1
+const EVENT_CALLBACK = 2
+
+interface Delivery {
+  readonly id: number
+  readonly from: NodeId
+  readonly to: NodeId
+  readonly payload: string
+}
+
+interface Timer {
+  cancelled: boolean
+  node: SimulatedNode | undefined
+  incarnation: number
+  fire: (() => void) | undefined
+}
+
+/** The simulator. Single-threaded; `runUntil` advances simulated time by running events in order. */
+export class Simulation {
+  readonly trace: TraceRecorder
+  readonly stats: SimulationStats = {
+    messagesSent: 0,
+    messagesDelivered: 0,
+    messagesDropped: 0,
+    messagesDuplicated: 0,
+    timersFired: 0,
+    syncs: 0,
+    faults: 0
+  }
+  readonly violations: Array<SimulationViolation> = []
+  readonly network: NetworkState
+  private readonly queue = new EventQueue()
+  private readonly scheduler = new SimulatorScheduler()
+  private readonly nodes = new Map<NodeId, SimulatedNode>()
+  private readonly serverIds: Array<NodeId> = []
+  private readonly faultRandom: RandomStream
+  private readonly diskRandom: RandomStream
+  private readonly listeners: Array<(event: ProtocolEvent) => void> = []
+  private readonly mailboxCapacity: number
+  private nowUs = 0
+  private nextMessageId = 0
+  private eventsRun = 0
+
+  constructor(readonly options: SimulationOptions) {
+    this.trace = new TraceRecorder({ keepLines: options.keepTrace })
+    this.network = new NetworkState(options.network, new RandomStream(options.seed, "network"))
+    this.faultRandom = new RandomStream(options.seed, "faults")
+    this.diskRandom = new RandomStream(options.seed, "disk")
+    this.mailboxCapacity = options.mailboxCapacity ?? DEFAULT_MAILBOX_CAPACITY
+  }
+
+  /** Simulated time in microseconds. */
+  get timeUs(): number {
+    return this.nowUs
+  }
+
+  /** Events run so far. */
+  get events(): number {
+    return this.eventsRun
+  }
+
+  /** Server ids in the order they were added. */
+  get servers(): ReadonlyArray<NodeId> {
+    return this.serverIds
+  }
+
+  /** Adds a node; it starts at the current time, once the caller yields to `runUntil`. Servers are listed in `Network.nodes`; clients are not. */
+  addNode(id: NodeId, program: NodeProgram, kind: "server" | "client" = "server"): void {
+    if (this.nodes.has(id)) throw new Error(`node ${id} added twice`)
+    const node: SimulatedNode = {
+      id,
+      kind,
+      program,
+      status: "crashed",
+      incarnation: 0,
+      fiber: undefined,
+      mailbox: [],
+      mailboxHead: 0,
+      receiver: undefined,
+      deferred: [],
+      clock: new NodeClock(),
+      disk: new SimulatedDisk(),
+      random: new RandomStream(this.options.seed, `node/${id}`),
+      spanCount: 0
+    }
+    this.nodes.set(id, node)
+    if (kind === "server") this.serverIds.push(id)
+    // Start as an event, so that every node added at one instant exists before any of them runs.
+    this.queue.push(this.nowUs, EVENT_CALLBACK, () => this.start(node))
+  }
+
+  /** Subscribes to protocol events (Tracing.event calls), in order. */
+  onProtocolEvent(listener: (event: ProtocolEvent) => void): void {
+    this.listeners.push(listener)
+  }
+
+  /** Runs `callback` at simulated time `timeUs` (harness events: faults, phase changes). */
+  schedule(timeUs: number, callback: () => void): void {
+    if (timeUs < this.nowUs) throw new Error(`cannot schedule in the past (${timeUs} < ${this.nowUs})`)
+    this.queue.push(Math.round(timeUs), EVENT_CALLBACK, callback)
+  }
+
+  /** Runs events until simulated time would pass `timeUs`, then sets the time to `timeUs`. */
+  runUntil(timeUs: number): void {
+    const queue = this.queue
+    while (true) {
+      const next = queue.peek()
+      if (next === undefined || next.time > timeUs) break
+      queue.pop()
+      this.nowUs = next.time
+      this.eventsRun++
+      this.runEvent(next)
+    }
+    if (timeUs > this.nowUs) this.nowUs = timeUs
+  }
+
+  /** Records a violation found by the harness or a checker, so the run fails. */
+  addViolation(check: string, message: string): void {
+    this.violations.push({ check, message, timeUs: this.nowUs })
+    this.writeLine(`{"t":${this.nowUs},"e":"violation","check":${JSON.stringify(check)},"message":${JSON.stringify(message)}}`)
+  }
+
+  /** Writes a harness line into the trace (faults, phases, client history). */
+  writeLine(line: string): void {
+    this.trace.write(line)
+  }
+
+  // ---------------------------------------------------------------- faults
+
+  status(id: NodeId): NodeStatus {
+    return this.node(id).status
+  }
+
+  /** Crashes a node: its fibers stop, its mailbox and timers are lost, and so are its unsynced writes. */
+  crash(id: NodeId, options: CrashOptions = { tornWrite: false }): void {
+    const node = this.node(id)
+    if (node.status === "crashed") return
+    const fiber = node.fiber
+    node.status = "crashed"
+    node.incarnation++
+    node.fiber = undefined
+    node.receiver = undefined
+    node.mailbox = []
+    node.mailboxHead = 0
+    node.deferred = []
+    fiber?.interruptUnsafe()
+    this.scheduler.drain()
+    const torn = node.disk.crash(options, this.diskRandom)
+    this.fault({ _tag: "Crash", node: id, ...(torn === undefined ? {} : { torn }) })
+  }
+
+  /** Restarts a crashed node: its program runs again, on what its disk had synced. */
+  restart(id: NodeId): void {
+    const node = this.node(id)
+    if (node.status !== "crashed") return
+    this.fault({ _tag: "Restart", node: id })
+    this.start(node)
+  }
+
+  /** Pauses a node: it keeps its state, but runs nothing (messages queue, timers wait) until resumed. */
+  pause(id: NodeId): void {
+    const node = this.node(id)
+    if (node.status !== "up") return
+    node.status = "paused"
+    this.fault({ _tag: "Pause", node: id })
+  }
+
+  resume(id: NodeId): void {
+    const node = this.node(id)
+    if (node.status !== "paused") return
+    node.status = "up"
+    this.fault({ _tag: "Resume", node: id })
+    const deferred = node.deferred
+    node.deferred = []
+    for (const fire of deferred) fire()
+    this.wakeReceiver(node)
+    this.scheduler.drain()
+  }
+
+  /** Blocks messages from each node of `from` to each node of `to` (one direction only). */
+  partitionOneWay(from: ReadonlyArray<NodeId>, to: ReadonlyArray<NodeId>): void {
+    for (const source of from) for (const target of to) if (source !== target) this.network.block(source, target)
+    this.fault({ _tag: "PartitionOneWay", from, to })
+  }
+
+  /** Splits the servers into groups that cannot talk to each other (clients keep reaching everyone). */
+  partition(groups: ReadonlyArray<ReadonlyArray<NodeId>>): void {
+    for (const group of groups) {
+      for (const other of groups) {
+        if (other === group) continue
+        for (const source of group) for (const target of other) this.network.block(source, target)
+      }
+    }
+    this.fault({ _tag: "Partition", groups })
+  }
+
+  heal(): void {
+    this.network.healAll()
+    this.fault({ _tag: "Heal" })
+  }
+
+  /** Holds messages on a link until `unclog`, then delivers them in order. */
+  clog(from: NodeId, to: NodeId): void {
+    this.network.clog(from, to)
+    this.fault({ _tag: "Clog", from, to })
+  }
+
+  unclog(from: NodeId, to: NodeId): void {
+    this.network.unclog(from, to)
+    this.fault({ _tag: "Unclog", from, to })
+    const held = this.held.get(`${from}>${to}`) ?? []
+    this.held.delete(`${from}>${to}`)
+    held.forEach((delivery, index) => this.queue.push(this.nowUs + 1 + index, EVENT_DELIVER, delivery))
+  }
+
+  unclogAll(): void {
+    for (const [from, to] of this.network.cloggedLinks()) this.unclog(from, to)
+  }
+
+  setClockOffset(id: NodeId, offsetMs: number): void {
+    this.node(id).clock.setOffset(this.nowUs, offsetMs)
+    this.fault({ _tag: "ClockOffset", node: id, offsetMs })
+  }
+
+  stepClock(id: NodeId, deltaMs: number): void {
+    this.node(id).clock.step(deltaMs)
+    this.fault({ _tag: "ClockStep", node: id, deltaMs })
+  }
+
+  setClockDrift(id: NodeId, drift: number): void {
+    this.node(id).clock.setDrift(this.nowUs, drift)
+    this.fault({ _tag: "ClockDrift", node: id, drift })
+  }
+
+  resetClock(id: NodeId): void {
+    this.node(id).clock.reset(this.nowUs)
+    this.fault({ _tag: "ClockReset", node: id })
+  }
+
+  /** The local clock of a node in milliseconds (for tests and checkers). */
+  localTimeMs(id: NodeId): number {
+    return this.node(id).clock.localUs(this.nowUs) / 1000
+  }
+
+  /** Direct access to a node's disk, for tests and checkers. */
+  disk(id: NodeId): SimulatedDisk {
+    return this.node(id).disk
+  }
+
+  /** Draws from the fault stream (for nemesis decisions made by the harness). */
+  get faultStream(): RandomStream {
+    return this.faultRandom
+  }
+
+  private fault(fault: Record<string, unknown>): void {
+    this.stats.faults++
+    this.writeLine(`{"t":${this.nowUs},"e":"fault","fault":${JSON.stringify(fault)}}`)
+  }
+
+  private readonly held = new Map<string, Array<Delivery>>()
+
+  // ---------------------------------------------------------------- nodes
+
+  private node(id: NodeId): SimulatedNode {
+    const node = this.nodes.get(id)
+    if (node === undefined) throw new Error(`unknown node ${id}`)
+    return node
+  }
+
+  private start(node: SimulatedNode): void {
+    node.status = "up"
+    const incarnation = node.incarnation
+    const context = this.makeContext(node, incarnation)
+    const fiber = Effect.runForkWith(context)(node.program, { scheduler: this.scheduler })
+    node.fiber = fiber
+    fiber.addObserver((exit) => {
+      if (Exit.isFailure(exit) && !Cause.hasInterruptsOnly(exit.cause)) {
+        this.addViolation("node-failed", `node ${node.id} failed: ${firstLine(Cause.pretty(exit.cause))}`)
+      }
+    })
+    this.scheduler.drain()
+  }
+
+  private alive(node: SimulatedNode, incarnation: number): boolean {
+    return node.incarnation === incarnation && node.status !== "crashed"
+  }
+
+  private makeContext(node: SimulatedNode, incarnation: number): Context.Context<any> {
+    const servers = this.serverIds
+    const network = Network.of({
+      self: node.id,
+      nodes: servers,
+      send: (to, message) =>
+        Effect.sync(() => {
+          if (this.alive(node, incarnation)) this.send(node.id, to, message)
+        }),
+      receive: Effect.callback<Envelope>((resume) => {
+        if (node.mailboxHead < node.mailbox.length && node.status === "up") {
+          resume(Effect.succeed(this.takeFromMailbox(node)))
+          return
+        }
+        if (node.receiver !== undefined) throw new Error(`node ${node.id}: two fibers receive at once`)
+        node.receiver = (envelope) => resume(Effect.succeed(envelope))
+        return Effect.sync(() => {
+          node.receiver = undefined
+        })
+      })
+    })
+    const sleep = (durationMs: number): Effect.Effect<void> =>
+      Effect.callback<void>((resume) => {
+        const timer: Timer = { cancelled: false, node: undefined, incarnation: 0, fire: undefined }
+        this.startTimer(node, incarnation, durationMs, timer, () => resume(Effect.void))
+        return Effect.sync(() => {
+          timer.cancelled = true
+        })
+      })
+    const clock = Clock.of({
+      now: Effect.sync(() => node.clock.localUs(this.nowUs) / 1000),
+      sleep
+    })
+    const random = Random.of({
+      next: Effect.sync(() => node.random.next()),
+      nextInt: (bound) => Effect.sync(() => node.random.nextInt(bound))
+    })
+    const tracing = Tracing.of({
+      event: (name, attributes) =>
+        Effect.sync(() => {
+          if (this.alive(node, incarnation)) this.protocolEvent(node, name, attributes ?? {})
+        }),
+      span: (name, attributes, effect) =>
+        Effect.suspend(() => {
+          const span = ++node.spanCount
+          this.writeNodeLine(node, "span-start", { span, name, attributes })
+          return Effect.onExit(effect, (exit) =>
+            Effect.sync(() => {
+              if (this.alive(node, incarnation)) {
+                this.writeNodeLine(node, "span-end", { span, outcome: Exit.isSuccess(exit) ? "ok" : "error" })
+              }
+            }))
+        })
+    })
+    // Effect's own clock and random are replaced too, so Effect.sleep, Effect.timeout and
+    // Effect's Random stay inside the simulation even if a protocol reaches for them.
+    const effectClock: EffectClock.Clock = {
+      currentTimeMillisUnsafe: () => node.clock.localUs(this.nowUs) / 1000,
+      currentTimeMillis: clock.now,
+      currentTimeNanosUnsafe: () => BigInt(Math.round(node.clock.localUs(this.nowUs) * 1000)),
+      currentTimeNanos: Effect.sync(() => BigInt(Math.round(node.clock.localUs(this.nowUs) * 1000))),
+      monotonicTimeNanosUnsafe: () => BigInt(this.nowUs * 1000),
+      monotonicTimeNanos: Effect.sync(() => BigInt(this.nowUs * 1000)),
+      sleep: (duration) => sleep(Duration.toMillis(duration))
+    }
+    const effectRandom: EffectRandom.Random = {
+      nextIntUnsafe: () => node.random.nextInt(2147483647),
+      nextDoubleUnsafe: () => node.random.next()
+    }
+    let context: Context.Context<any> = Context.make(Network, network)
+    context = Context.add(context, Clock, clock)
+    context = Context.add(context, Random, random)
+    context = Context.add(context, Storage, this.makeStorage(node, incarnation, sleep))
+    context = Context.add(context, Tracing, tracing)
+    context = Context.add(context, EffectClock.Clock, effectClock)
+    context = Context.add(context, EffectRandom.Random, effectRandom)
+    return context
+  }
+
+  private makeStorage(
+    node: SimulatedNode,
+    incarnation: number,
+    sleep: (durationMs: number) => Effect.Effect<void>
+  ): Storage["Service"] {
+    const disk = this.options.disk
+    const writeErrorRate = disk?.writeErrorRate ?? 0
+    const guarded = <A>(file: string, operation: string, run: () => A): Effect.Effect<A, StorageError> =>
+      Effect.suspend(() => {
+        if (!this.alive(node, incarnation)) return Effect.never
+        if (operation !== "read" && operation !== "list" && this.diskRandom.chance(writeErrorRate)) {
+          this.writeNodeLine(node, "disk-error", { file, operation })
+          return Effect.fail(new StorageError({ file, reason: `injected ${operation} error` }))
+        }
+        return Effect.succeed(run())
+      })
+    const syncLatency = disk?.syncLatency
+    return Storage.of({
+      read: (file) => guarded(file, "read", () => node.disk.read(file)),
+      write: (file, data) => guarded(file, "write", () => node.disk.write(file, data)),
+      append: (file, data) => guarded(file, "append", () => node.disk.append(file, data)),
+      truncate: (file, size) => guarded(file, "truncate", () => node.disk.truncate(file, size)),
+      remove: (file) => guarded(file, "remove", () => node.disk.remove(file)),
+      list: guarded("*", "list", () => node.disk.list()),
+      sync: (file) => {
+        const doSync = guarded(file, "sync", () => {
+          node.disk.sync(file)
+          this.stats.syncs++
+          this.writeNodeLine(node, "sync", { file })
+        })
+        if (syncLatency === undefined) return doSync
+        return Effect.flatMap(
+          Effect.suspend(() => sleep(drawLatencyUs(syncLatency, this.diskRandom) / 1000)),
+          () => doSync
+        )
+      }
+    })
+  }
+
+  private takeFromMailbox(node: SimulatedNode): Envelope {
+    const envelope = node.mailbox[node.mailboxHead]!
+    node.mailboxHead++
+    if (node.mailboxHead === node.mailbox.length) {
+      node.mailbox = []
+      node.mailboxHead = 0
+    }
+    return envelope
+  }
+
+  private wakeReceiver(node: SimulatedNode): void {
+    const receiver = node.receiver
+    if (receiver === undefined || node.status !== "up" || node.mailboxHead >= node.mailbox.length) return
+    node.receiver = undefined
+    receiver(this.takeFromMailbox(node))
+  }
+
+  private startTimer(
+    node: SimulatedNode,
+    incarnation: number,
+    durationMs: number,
+    timer: Timer,
+    fire: () => void
+  ): void {
+    const delayUs = Math.max(0, Math.round(node.clock.trueDurationUs(durationMs * 1000)))
+    timer.node = node
+    timer.incarnation = incarnation
+    timer.fire = fire
+    this.queue.push(this.nowUs + delayUs, EVENT_TIMER, timer)
+  }
+
+  private fireTimer(timer: Timer): void {
+    const node = timer.node!
+    if (timer.cancelled || !this.alive(node, timer.incarnation)) return
+    if (node.status === "paused") {
+      node.deferred.push(() => this.fireTimer(timer))
+      return
+    }
+    this.stats.timersFired++
+    this.trace.write(`{"t":${this.nowUs},"e":"timer","node":"${node.id}"}`)
+    timer.fire!()
+  }
+
+  private runEvent(event: QueuedEvent): void {
+    switch (event.kind) {
+      case EVENT_DELIVER:
+        this.deliver(event.data as Delivery)
+        break
+      case EVENT_TIMER:
+        this.fireTimer(event.data as Timer)
+        break
+      case EVENT_CALLBACK:
+        ;(event.data as () => void)()
+        break
+      default:
+        throw new Error(`unknown event kind ${event.kind}`)
+    }
+    this.scheduler.drain()
+  }
+
+  // ---------------------------------------------------------------- messages
+
+  private send(from: NodeId, to: NodeId, message: unknown): void {
+    const payload = encodeMessage(message)
+    const id = this.nextMessageId++
+    this.stats.messagesSent++
+    this.trace.write(`{"t":${this.nowUs},"e":"send","id":${id},"from":"${from}","to":"${to}","msg":${payload}}`)
+    if (!this.nodes.has(to)) {
+      this.drop(id, "unknown-node")
+      return
+    }
+    const verdict = this.network.decide(from, to)
+    if (verdict._tag === "Drop") {
+      this.drop(id, verdict.reason)
+      return
+    }
+    if (verdict.delaysUs.length > 1) {
+      this.stats.messagesDuplicated++
+      this.trace.write(`{"t":${this.nowUs},"e":"duplicate","id":${id}}`)
+    }
+    for (const delayUs of verdict.delaysUs) {
+      const delivery: Delivery = { id, from, to, payload }
+      this.queue.push(this.nowUs + delayUs, EVENT_DELIVER, delivery)
+    }
+  }
+
+  private deliver(delivery: Delivery): void {
+    const { id, from, to, payload } = delivery
+    if (this.network.isClogged(from, to)) {
+      const key = `${from}>${to}`
+      let held = this.held.get(key)
+      if (held === undefined) {
+        held = []
+        this.held.set(key, held)
+      }
+      held.push(delivery)
+      return
+    }
+    const node = this.nodes.get(to)!
+    if (node.status === "crashed") {
+      this.drop(id, "down")
+      return
+    }
+    if (node.mailbox.length - node.mailboxHead >= this.mailboxCapacity) {
+      this.drop(id, "mailbox-full")
+      return
+    }
+    this.stats.messagesDelivered++
+    this.trace.write(`{"t":${this.nowUs},"e":"deliver","id":${id},"to":"${to}"}`)
+    const envelope: Envelope = { from, message: decodeMessage(payload) }
+    const receiver = node.receiver
+    if (receiver !== undefined && node.status === "up") {
+      node.receiver = undefined
+      receiver(envelope)
+    } else {
+      node.mailbox.push(envelope)
+    }
+  }
+
+  private drop(id: number, reason: string): void {
+    this.stats.messagesDropped++
+    this.trace.write(`{"t":${this.nowUs},"e":"drop","id":${id},"reason":"${reason}"}`)
+  }
+
+  // ---------------------------------------------------------------- tracing
+
+  private protocolEvent(node: SimulatedNode, name: string, attributes: TraceAttributes): void {
+    this.trace.write(
+      `{"t":${this.nowUs},"e":"event","node":"${node.id}","name":${JSON.stringify(name)},"attrs":${JSON.stringify(attributes)}}`
+    )
+    if (this.listeners.length === 0) return
+    const event: ProtocolEvent = { timeUs: this.nowUs, node: node.id, name, attributes }
+    for (const listener of this.listeners) listener(event)
+  }
+
+  private writeNodeLine(node: SimulatedNode, kind: string, fields: Record<string, unknown>): void {
+    const body = JSON.stringify(fields)
+    const rest = body === "{}" ? "}" : `,${body.slice(1)}`
+    this.trace.write(`{"t":${this.nowUs},"e":"${kind}","node":"${node.id}"${rest}`)
+  }
+}
+
+const firstLine = (text: string): string => text.split("\n")[0] ?? text

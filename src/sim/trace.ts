@@ -1,0 +1,38 @@
+// The run's trace: one JSON line per event, hashed with SHA-256 as it is written, optionally kept for a file or an audit.
+import { createHash, type Hash } from "node:crypto"
+
+/** Collects trace lines, hashes them, and keeps them when asked (for `--trace` and the determinism audit). */
+export class TraceRecorder {
+  private readonly hash: Hash = createHash("sha256")
+  private pending: Array<string> = []
+  private pendingLength = 0
+  readonly lines: Array<string> | undefined
+  count = 0
+
+  constructor(options: { readonly keepLines: boolean }) {
+    this.lines = options.keepLines ? [] : undefined
+  }
+
+  /** Adds one line, which must be a complete JSON object without a newline. */
+  write(line: string): void {
+    this.count++
+    this.lines?.push(line)
+    this.pending.push(line)
+    this.pendingLength += line.length
+    // Hashing in batches costs far less than one update per line.
+    if (this.pendingLength > 65536) this.flush()
+  }
+
+  private flush(): void {
+    if (this.pending.length === 0) return
+    this.hash.update(this.pending.join("\n") + "\n")
+    this.pending = []
+    this.pendingLength = 0
+  }
+
+  /** The SHA-256 of every line written, each followed by a newline. Call once, at the end. */
+  digest(): string {
+    this.flush()
+    return this.hash.digest("hex")
+  }
+}
