@@ -1,0 +1,160 @@
+// Checks reliable causal broadcast from its trace: causal order, exactly-once delivery, Lamport consistency, eventual delivery.
+import type { Checker, FinalState, ProtocolEvent, Violation } from "./checker.ts"
+
+type Clock = Readonly<Record<string, number>>
+
+interface MessageFacts {
+  readonly dependencies: Clock
+  readonly lamport: number
+}
+
+/** What one node has delivered in its current incarnation (and recovered from its disk). */
+interface NodeDeliveries {
+  /** Per origin, n such that messages 1..n are all delivered. */
+  prefix: Record<string, number>
+  /** Delivered messages above the prefix (only a buggy protocol has any). */
+  extra: Set<string>
+}
+
+const messageKey = (origin: string, sequence: number): string => `${origin}#${sequence}`
+
+/**
+ * Rules:
+ * - `causal-order`: a node delivers a message only after every message it causally depends on
+ *   (the origin's earlier messages and everything the origin had delivered when it broadcast).
+ * - `no-duplicates`: within one incarnation a node delivers each message at most once.
+ * - `lamport-consistency`: a message's Lamport time is above those of the messages it depends on.
+ * - `eventual-delivery`: at the end, every node that is up has delivered every message broadcast.
+ */
+export class CausalBroadcastChecker implements Checker {
+  readonly checks = ["causal-order", "no-duplicates", "lamport-consistency", "eventual-delivery"]
+  readonly violations: Array<Violation> = []
+  private readonly messages = new Map<string, MessageFacts>()
+  private readonly nodes = new Map<string, NodeDeliveries>()
+  /** At most this many violations per rule are kept; the first one is what matters. */
+  private readonly maxViolationsPerCheck = 5
+
+  onEvent(event: ProtocolEvent): void {
+    switch (event.name) {
+      case "broadcast":
+        this.learn(event)
+        break
+      case "deliver":
+        this.learn(event)
+        this.deliver(event)
+        break
+      case "recover":
+        this.recover(event)
+        break
+      default:
+        break
+    }
+  }
+
+  finish(final: FinalState): void {
+    for (const node of final.up) {
+      const deliveries = this.deliveries(node)
+      const missing: Array<string> = []
+      for (const key of [...this.messages.keys()].sort()) {
+        const [origin, sequenceText] = key.split("#") as [string, string]
+        if (!this.has(deliveries, origin, Number(sequenceText))) missing.push(key)
+      }
+      if (missing.length > 0) {
+        const shown = missing.slice(0, 5).join(", ") + (missing.length > 5 ? `, … (${missing.length} in all)` : "")
+        this.report("eventual-delivery", `node ${node} never delivered ${shown}`, final.timeUs)
+      }
+    }
+  }
+
+  private learn(event: ProtocolEvent): void {
+    const { origin, sequence, dependencies, lamport } = event.attributes as {
+      origin: string
+      sequence: number
+      dependencies: Clock
+      lamport: number
+    }
+    const key = messageKey(origin, sequence)
+    // The first report of a message (its broadcast, or the first delivery of one recovered from a
+    // torn write) fixes its causal past; every later report must agree.
+    if (!this.messages.has(key)) this.messages.set(key, { dependencies, lamport })
+  }
+
+  private deliver(event: ProtocolEvent): void {
+    const { origin, sequence } = event.attributes as { origin: string; sequence: number }
+    const facts = this.messages.get(messageKey(origin, sequence))!
+    const deliveries = this.deliveries(event.node)
+    if (this.has(deliveries, origin, sequence)) {
+      this.report("no-duplicates", `node ${event.node} delivered ${origin}#${sequence} twice`, event.timeUs)
+      return
+    }
+    for (const dependency of Object.keys(facts.dependencies).sort()) {
+      const needed = dependency === origin ? sequence - 1 : facts.dependencies[dependency]!
+      const have = deliveries.prefix[dependency] ?? 0
+      if (have < needed) {
+        this.report(
+          "causal-order",
+          `node ${event.node} delivered ${origin}#${sequence} before ${dependency}#${have + 1}, which it depends on`,
+          event.timeUs
+        )
+        break
+      }
+    }
+    for (const dependency of Object.keys(facts.dependencies)) {
+      const latest = dependency === origin ? sequence - 1 : facts.dependencies[dependency]!
+      const before = latest > 0 ? this.messages.get(messageKey(dependency, latest)) : undefined
+      if (before !== undefined && before.lamport >= facts.lamport) {
+        this.report(
+          "lamport-consistency",
+          `${origin}#${sequence} has Lamport time ${facts.lamport}, not above ${dependency}#${latest}'s ${before.lamport}`,
+          event.timeUs
+        )
+      }
+    }
+    this.add(deliveries, origin, sequence)
+  }
+
+  private recover(event: ProtocolEvent): void {
+    const { delivered } = event.attributes as { delivered: Clock }
+    const before = this.deliveries(event.node)
+    for (const origin of Object.keys(delivered).sort()) {
+      // A node's own last broadcast may survive a crash in a torn write without having been
+      // reported, so only other origins are held to "nothing recovered that was not delivered".
+      if (origin === event.node) continue
+      if (delivered[origin]! > (before.prefix[origin] ?? 0)) {
+        this.report(
+          "causal-order",
+          `node ${event.node} recovered ${origin}#${delivered[origin]} from disk but never delivered it`,
+          event.timeUs
+        )
+      }
+    }
+    this.nodes.set(event.node, { prefix: { ...delivered }, extra: new Set() })
+  }
+
+  private deliveries(node: string): NodeDeliveries {
+    let deliveries = this.nodes.get(node)
+    if (deliveries === undefined) {
+      deliveries = { prefix: {}, extra: new Set() }
+      this.nodes.set(node, deliveries)
+    }
+    return deliveries
+  }
+
+  private has(deliveries: NodeDeliveries, origin: string, sequence: number): boolean {
+    return sequence <= (deliveries.prefix[origin] ?? 0) || deliveries.extra.has(messageKey(origin, sequence))
+  }
+
+  private add(deliveries: NodeDeliveries, origin: string, sequence: number): void {
+    deliveries.extra.add(messageKey(origin, sequence))
+    let next = (deliveries.prefix[origin] ?? 0) + 1
+    while (deliveries.extra.delete(messageKey(origin, next))) {
+      deliveries.prefix[origin] = next
+      next++
+    }
+  }
+
+  private report(check: string, message: string, timeUs: number): void {
+    if (this.violations.filter((violation) => violation.check === check).length >= this.maxViolationsPerCheck) return
+    this.violations.push({ check, message, timeUs })
+  }
+}

@@ -1,0 +1,31 @@
+// What every checker has in common: it reads protocol events as they happen and reports violations.
+
+/** A protocol event as checkers see it: from the simulator live, or read back from a trace. */
+export interface ProtocolEvent {
+  readonly timeUs: number
+  readonly node: string
+  readonly name: string
+  readonly attributes: Readonly<Record<string, unknown>>
+}
+
+/** One broken rule, with when and why. */
+export interface Violation {
+  readonly check: string
+  readonly message: string
+  readonly timeUs: number
+}
+
+/** The cluster as it stands when the run ends. */
+export interface FinalState {
+  readonly timeUs: number
+  /** Servers that are up (not crashed) at the end. */
+  readonly up: ReadonlyArray<string>
+}
+
+/** A checker. `checks` names every rule it can report on, so a summary can say which held. */
+export interface Checker {
+  readonly checks: ReadonlyArray<string>
+  onEvent(event: ProtocolEvent): void
+  finish(final: FinalState): void
+  readonly violations: ReadonlyArray<Violation>
+}

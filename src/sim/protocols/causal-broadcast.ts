@@ -1,0 +1,50 @@
+// Binds reliable causal broadcast to the harness: option schemas, node programs and its checker.
+import { Schema } from "effect"
+import { CausalBroadcastChecker } from "../../check/causal-broadcast.ts"
+import {
+  causalBroadcastNode,
+  type DeliverableRule,
+  defaultCausalBroadcastOptions,
+  deliverable
+} from "../../protocols/causal-broadcast/index.ts"
+import { decodeSection, type ProtocolDefinition } from "../protocol.ts"
+
+const positive = Schema.Finite.check(Schema.isGreaterThan(0))
+const positiveInt = Schema.Int.check(Schema.isGreaterThan(0))
+
+const Options = Schema.Struct({
+  syncIntervalMs: Schema.optional(positive),
+  maxBatch: Schema.optional(positiveInt),
+  maxPending: Schema.optional(positiveInt)
+})
+
+const Workload = Schema.Struct({
+  messagesPerNode: Schema.optional(Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))),
+  broadcastIntervalMs: Schema.optional(positive)
+})
+
+/** The causal-broadcast protocol, with its deliverability rule replaceable so tests can plant a bug. */
+export const causalBroadcastProtocol = (
+  name = "causal-broadcast",
+  rule: DeliverableRule = deliverable
+): ProtocolDefinition => ({
+  name,
+  description: "Reliable causal broadcast over vector clocks, with anti-entropy and a durable log",
+  setup: (scenario) => {
+    const options = decodeSection(Options, scenario, "options")
+    const workload = decodeSection(Workload, scenario, "workload")
+    const resolved = {
+      ...defaultCausalBroadcastOptions,
+      ...stripUndefined(options),
+      ...stripUndefined(workload)
+    }
+    return {
+      server: () => causalBroadcastNode(resolved, rule),
+      clients: [],
+      checkers: [new CausalBroadcastChecker()]
+    }
+  }
+})
+
+const stripUndefined = <A extends object>(value: A): Partial<A> =>
+  Object.fromEntries(Object.entries(value).filter(([, field]) => field !== undefined)) as Partial<A>

@@ -1,0 +1,138 @@
+// Runs one scenario with one seed: builds the simulation, schedules the faults, runs both phases, collects the checks.
+import type { Checker, Violation } from "../check/checker.ts"
+import { applyFault, healEverything, planRandomFaults } from "./nemesis.ts"
+import type { ProtocolDefinition } from "./protocol.ts"
+import { RandomStream } from "./random-streams.ts"
+import { type Scenario, ScenarioError, type ScheduledFault, serverIds } from "./scenario.ts"
+import { Simulation, type SimulationStats } from "./simulation.ts"
+
+/** The outcome of one check. */
+export interface CheckOutcome {
+  readonly name: string
+  readonly ok: boolean
+  readonly violations: ReadonlyArray<Violation>
+}
+
+/** Everything a run reports. */
+export interface RunResult {
+  readonly scenario: Scenario
+  readonly seed: number
+  readonly simulatedMs: number
+  readonly wallMs: number
+  readonly events: number
+  readonly traceEvents: number
+  readonly stats: SimulationStats
+  readonly faults: ReadonlyArray<ScheduledFault>
+  readonly checks: ReadonlyArray<CheckOutcome>
+  readonly ok: boolean
+  readonly traceHash: string
+  /** Every trace line, when asked for with `keepTrace`. */
+  readonly traceLines: ReadonlyArray<string> | undefined
+}
+
+/** Options of {@link runScenario}. */
+export interface RunOptions {
+  readonly seed?: number | undefined
+  readonly keepTrace?: boolean | undefined
+  readonly protocols: ReadonlyMap<string, ProtocolDefinition>
+  /** Called now and then with the fraction of simulated time done. */
+  readonly onProgress?: ((fraction: number) => void) | undefined
+  /** Stop early at the first violation (used by swarms and shrinking). */
+  readonly stopOnViolation?: boolean | undefined
+}
+
+/** The check every run has: no node program died of a defect. */
+const NODE_FAILED = "node-failed"
+
+/** Runs `scenario` once. Throws a ScenarioError for bad input (unknown protocol, bad options). */
+export const runScenario = (scenario: Scenario, options: RunOptions): RunResult => {
+  const protocol = options.protocols.get(scenario.protocol)
+  if (protocol === undefined) {
+    const known = [...options.protocols.keys()].sort().join(", ")
+    throw new ScenarioError(`${scenario.file}: protocol: unknown protocol "${scenario.protocol}" (known: ${known})`)
+  }
+  const seed = options.seed ?? scenario.seed
+  const started = performance.now()
+  const simulation = new Simulation({
+    seed,
+    network: scenario.network,
+    disk: scenario.disk,
+    keepTrace: options.keepTrace ?? false
+  })
+  const setup = protocol.setup(scenario, simulation)
+  const checkers = setup.checkers
+  const selected = selectChecks(scenario, checkers)
+  simulation.writeLine(
+    JSON.stringify({ t: 0, e: "run", scenario: scenario.name, protocol: scenario.protocol, seed, nodes: scenario.nodes })
+  )
+  const servers = serverIds(scenario.nodes)
+  for (const id of servers) simulation.addNode(id, setup.server(id), "server")
+  for (const client of setup.clients) simulation.addNode(client.id, client.program, "client")
+  let violated = false
+  simulation.onProtocolEvent((event) => {
+    for (const checker of checkers) checker.onEvent(event)
+  })
+
+  const planned = planRandomFaults(scenario.random, servers, scenario.durationMs, new RandomStream(seed, "nemesis"))
+  const faults = [...scenario.scheduled, ...planned].sort((left, right) => left.atMs - right.atMs)
+  for (const { atMs, fault } of faults) simulation.schedule(atMs * 1000, () => applyFault(simulation, fault))
+  simulation.schedule(scenario.durationMs * 1000, () => {
+    simulation.writeLine(`{"t":${simulation.timeUs},"e":"phase","phase":"liveness"}`)
+    healEverything(simulation)
+    setup.onLivenessStart?.(simulation)
+  })
+
+  const endUs = (scenario.durationMs + scenario.livenessMs) * 1000
+  const slices = 100
+  for (let slice = 1; slice <= slices; slice++) {
+    simulation.runUntil(Math.round((endUs * slice) / slices))
+    options.onProgress?.(slice / slices)
+    if (options.stopOnViolation === true) {
+      violated = simulation.violations.length > 0 || checkers.some((checker) => checker.violations.length > 0)
+      if (violated) break
+    }
+  }
+  setup.onEnd?.(simulation)
+  const up = servers.filter((id) => simulation.status(id) !== "crashed")
+  if (!violated) for (const checker of checkers) checker.finish({ timeUs: simulation.timeUs, up })
+
+  const allViolations: Array<Violation> = [...simulation.violations, ...checkers.flatMap((checker) => checker.violations)]
+  const checks: Array<CheckOutcome> = [NODE_FAILED, ...selected].map((name) => {
+    const violations = allViolations.filter((violation) => violation.check === name)
+    return { name, ok: violations.length === 0, violations }
+  })
+  for (const violation of allViolations) {
+    if (violation.check === NODE_FAILED) continue
+    simulation.writeLine(
+      JSON.stringify({ t: violation.timeUs, e: "violation", check: violation.check, message: violation.message })
+    )
+  }
+  const traceHash = simulation.trace.digest()
+  return {
+    scenario,
+    seed,
+    simulatedMs: simulation.timeUs / 1000,
+    wallMs: performance.now() - started,
+    events: simulation.events,
+    traceEvents: simulation.trace.count,
+    stats: simulation.stats,
+    faults,
+    checks,
+    ok: checks.every((check) => check.ok),
+    traceHash,
+    traceLines: simulation.trace.lines
+  }
+}
+
+const selectChecks = (scenario: Scenario, checkers: ReadonlyArray<Checker>): Array<string> => {
+  const available = checkers.flatMap((checker) => checker.checks)
+  if (scenario.checks === undefined) return available
+  scenario.checks.forEach((name, index) => {
+    if (!available.includes(name)) {
+      throw new ScenarioError(
+        `${scenario.file}: checks[${index}]: unknown check "${name}" (${scenario.protocol} has: ${available.join(", ")})`
+      )
+    }
+  })
+  return [...scenario.checks]
+}

@@ -1,0 +1,105 @@
+// The scenario file's schema (Effect Schema), so that a bad field is named with its path.
+import { Schema } from "effect"
+
+const nonNegative = Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0))
+const probability = Schema.Finite.check(Schema.isBetween({ minimum: 0, maximum: 1 }))
+const positiveInt = Schema.Int.check(Schema.isGreaterThan(0))
+
+/** A duration: milliseconds as a number, or text such as `500ms`, `2s`, `1.5m`. */
+export const DurationInput = Schema.Union([
+  nonNegative,
+  Schema.String.check(
+    Schema.isPattern(/^\d+(\.\d+)?(ms|s|m)$/, { message: "Expected a duration such as 500ms, 2s or 1m" })
+  )
+])
+
+export const LatencyInput = Schema.Union([
+  Schema.Struct({ distribution: Schema.Literal("constant"), ms: nonNegative }),
+  Schema.Struct({ distribution: Schema.Literal("uniform"), minMs: nonNegative, maxMs: nonNegative }),
+  Schema.Struct({ distribution: Schema.Literal("exponential"), meanMs: nonNegative, minMs: Schema.optional(nonNegative) }),
+  Schema.Struct({ distribution: Schema.Literal("long-tail"), medianMs: nonNegative, p99Ms: nonNegative })
+]).annotate({
+  message:
+    "Expected a latency: {distribution: constant, ms}, {distribution: uniform, minMs, maxMs}, " +
+    "{distribution: exponential, meanMs, minMs?} or {distribution: long-tail, medianMs, p99Ms}, with no negative number"
+})
+
+const linkFields = {
+  latency: Schema.optional(LatencyInput),
+  lossRate: Schema.optional(probability),
+  duplicateRate: Schema.optional(probability),
+  reorderRate: Schema.optional(probability),
+  reorderWindowMs: Schema.optional(nonNegative)
+}
+
+const NodeName = Schema.String
+const NodeList = Schema.Array(NodeName)
+const Link = Schema.Struct({ from: NodeName, to: NodeName })
+
+/** One scheduled fault: `at` and exactly one fault key (checked after decoding). */
+export const ScheduledFaultInput = Schema.Struct({
+  at: DurationInput,
+  partition: Schema.optional(Schema.Array(NodeList)),
+  partitionOneWay: Schema.optional(Schema.Struct({ from: NodeList, to: NodeList })),
+  heal: Schema.optional(Schema.Literal(true)),
+  crash: Schema.optional(NodeName),
+  torn: Schema.optional(Schema.Boolean),
+  restart: Schema.optional(NodeName),
+  pause: Schema.optional(NodeName),
+  resume: Schema.optional(NodeName),
+  clockOffset: Schema.optional(Schema.Struct({ node: NodeName, ms: Schema.Finite })),
+  clockStep: Schema.optional(Schema.Struct({ node: NodeName, ms: Schema.Finite })),
+  clockDrift: Schema.optional(Schema.Struct({ node: NodeName, rate: Schema.Finite.check(Schema.isGreaterThan(-1)) })),
+  clog: Schema.optional(Link),
+  unclog: Schema.optional(Link)
+})
+
+const RateAndDuration = {
+  /** Expected faults of this kind per simulated second. */
+  ratePerSecond: nonNegative,
+  /** How long each lasts. */
+  durationMs: Schema.optional(Schema.Tuple([nonNegative, nonNegative]))
+}
+
+/** Faults drawn from the seed at given rates during the safety phase. */
+export const RandomFaultsInput = Schema.Struct({
+  partitions: Schema.optional(Schema.Struct({ ...RateAndDuration, oneWayRate: Schema.optional(probability) })),
+  crashes: Schema.optional(Schema.Struct({ ...RateAndDuration, tornRate: Schema.optional(probability) })),
+  pauses: Schema.optional(Schema.Struct(RateAndDuration)),
+  clogs: Schema.optional(Schema.Struct(RateAndDuration)),
+  clockSteps: Schema.optional(Schema.Struct({ ratePerSecond: nonNegative, maxMs: Schema.optional(nonNegative) })),
+  clockDrifts: Schema.optional(Schema.Struct({ ratePerSecond: nonNegative, maxRate: Schema.optional(probability) })),
+  /** At most this many servers crashed or paused at once (keeps faults within what the protocol must survive). */
+  maxDown: Schema.optional(Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)))
+})
+
+/** A whole scenario file as written. */
+export const ScenarioInput = Schema.Struct({
+  name: Schema.optional(Schema.String),
+  description: Schema.optional(Schema.String),
+  protocol: Schema.String,
+  options: Schema.optional(Schema.Record(Schema.String, Schema.Unknown)),
+  workload: Schema.optional(Schema.Record(Schema.String, Schema.Unknown)),
+  nodes: positiveInt,
+  seed: Schema.optional(Schema.Int),
+  duration: DurationInput,
+  liveness: Schema.optional(DurationInput),
+  network: Schema.optional(
+    Schema.Struct({
+      ...linkFields,
+      links: Schema.optional(Schema.Array(Schema.Struct({ from: NodeName, to: NodeName, ...linkFields })))
+    })
+  ),
+  disk: Schema.optional(
+    Schema.Struct({ syncLatency: Schema.optional(LatencyInput), writeErrorRate: Schema.optional(probability) })
+  ),
+  faults: Schema.optional(
+    Schema.Struct({ scheduled: Schema.optional(Schema.Array(ScheduledFaultInput)), random: Schema.optional(RandomFaultsInput) })
+  ),
+  checks: Schema.optional(Schema.Array(Schema.String))
+})
+
+export type ScenarioInput = typeof ScenarioInput.Type
+export type ScheduledFaultInput = typeof ScheduledFaultInput.Type
+export type LatencyInput = typeof LatencyInput.Type
+export type RandomFaultsInput = typeof RandomFaultsInput.Type

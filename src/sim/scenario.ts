@@ -1,0 +1,275 @@
+// Loads a scenario file (YAML), validates it against the schema and resolves it into what the simulator runs.
+import { readFileSync } from "node:fs"
+import { Cause, Exit, Schema } from "effect"
+import { parseDocument } from "yaml"
+import type { DiskModel } from "./simulation.ts"
+import type { LatencyDistribution, LinkModel, NetworkModel } from "./network-model.ts"
+import {
+  type LatencyInput,
+  type RandomFaultsInput,
+  ScenarioInput,
+  type ScheduledFaultInput
+} from "./scenario-schema.ts"
+
+/** A fault the nemesis can inject. */
+export type Fault =
+  | { readonly _tag: "Partition"; readonly groups: ReadonlyArray<ReadonlyArray<string>> }
+  | { readonly _tag: "PartitionOneWay"; readonly from: ReadonlyArray<string>; readonly to: ReadonlyArray<string> }
+  | { readonly _tag: "Heal" }
+  | { readonly _tag: "Crash"; readonly node: string; readonly torn: boolean }
+  | { readonly _tag: "Restart"; readonly node: string }
+  | { readonly _tag: "Pause"; readonly node: string }
+  | { readonly _tag: "Resume"; readonly node: string }
+  | { readonly _tag: "ClockOffset"; readonly node: string; readonly ms: number }
+  | { readonly _tag: "ClockStep"; readonly node: string; readonly ms: number }
+  | { readonly _tag: "ClockDrift"; readonly node: string; readonly rate: number }
+  | { readonly _tag: "Clog"; readonly from: string; readonly to: string }
+  | { readonly _tag: "Unclog"; readonly from: string; readonly to: string }
+
+/** A fault at a simulated time. */
+export interface ScheduledFault {
+  readonly atMs: number
+  readonly fault: Fault
+}
+
+/** Random fault rates, resolved with defaults. A rate of zero turns a kind off. */
+export interface RandomFaults {
+  readonly partitions: { readonly ratePerSecond: number; readonly durationMs: readonly [number, number]; readonly oneWayRate: number }
+  readonly crashes: { readonly ratePerSecond: number; readonly durationMs: readonly [number, number]; readonly tornRate: number }
+  readonly pauses: { readonly ratePerSecond: number; readonly durationMs: readonly [number, number] }
+  readonly clogs: { readonly ratePerSecond: number; readonly durationMs: readonly [number, number] }
+  readonly clockSteps: { readonly ratePerSecond: number; readonly maxMs: number }
+  readonly clockDrifts: { readonly ratePerSecond: number; readonly maxRate: number }
+  readonly maxDown: number
+}
+
+/** A validated scenario, ready to run. */
+export interface Scenario {
+  readonly file: string
+  readonly name: string
+  readonly description: string
+  readonly protocol: string
+  readonly options: Readonly<Record<string, unknown>>
+  readonly workload: Readonly<Record<string, unknown>>
+  readonly nodes: number
+  readonly seed: number
+  readonly durationMs: number
+  readonly livenessMs: number
+  readonly network: NetworkModel
+  readonly disk: DiskModel
+  readonly scheduled: ReadonlyArray<ScheduledFault>
+  readonly random: RandomFaults
+  readonly checks: ReadonlyArray<string> | undefined
+}
+
+/** Bad input in a scenario: the message names the file and the field. */
+export class ScenarioError extends Error {
+  override readonly name = "ScenarioError"
+}
+
+/** Server ids for a cluster of `count` nodes: n1, n2, … */
+export const serverIds = (count: number): Array<string> => Array.from({ length: count }, (_, index) => `n${index + 1}`)
+
+/** Reads and validates a scenario file. Throws a {@link ScenarioError} with a one-line message on bad input. */
+export const loadScenario = (file: string): Scenario => {
+  let text: string
+  try {
+    text = readFileSync(file, "utf8")
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    throw new ScenarioError(`${file}: cannot read scenario file (${code === "ENOENT" ? "no such file" : code ?? "unreadable"})`)
+  }
+  return parseScenario(text, file)
+}
+
+/** Validates scenario text (YAML); `file` is used in messages. */
+export const parseScenario = (text: string, file: string): Scenario => {
+  const document = parseDocument(text, { prettyErrors: false })
+  const yamlError = document.errors[0]
+  if (yamlError !== undefined) {
+    const position = yamlError.linePos?.[0]
+    const where = position === undefined ? "" : `${position.line}:${position.col}:`
+    throw new ScenarioError(`${file}:${where} malformed YAML: ${firstLine(yamlError.message)}`)
+  }
+  const raw: unknown = document.toJS()
+  const decoded = Schema.decodeUnknownExit(ScenarioInput)(raw, { onExcessProperty: "error", errors: "first" })
+  if (Exit.isFailure(decoded)) throw new ScenarioError(`${file}: ${describeSchemaError(decoded.cause)}`)
+  return resolve(decoded.value, file)
+}
+
+/** Turns Effect Schema's "message\n  at ["a"][0]["b"]" into "a[0].b: message". */
+export const describeSchemaError = (cause: Cause.Cause<unknown>): string => {
+  const error = Cause.squash(cause) as { message?: unknown }
+  const text = String(error.message ?? error)
+  const [message = text, ...rest] = text.split("\n")
+  const at = rest.find((line) => line.trim().startsWith("at "))
+  if (at === undefined) return message
+  const path = at
+    .trim()
+    .slice(3)
+    .replace(/\["([^"]*)"\]/g, ".$1")
+    .replace(/^\./, "")
+  const friendly = message === "Expected no excess property" ? "unknown field" : message
+  return `${path}: ${friendly}`
+}
+
+const firstLine = (text: string): string => text.split("\n")[0] ?? text
+
+/** Milliseconds from a duration input. */
+export const durationMs = (input: number | string): number => {
+  if (typeof input === "number") return input
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(input)!
+  const value = Number(match[1])
+  const unit = match[2]
+  return unit === "ms" ? value : unit === "s" ? value * 1000 : value * 60_000
+}
+
+const latency = (input: LatencyInput, path: string, file: string): LatencyDistribution => {
+  switch (input.distribution) {
+    case "constant":
+      return { _tag: "Constant", ms: input.ms }
+    case "uniform":
+      if (input.maxMs < input.minMs) throw new ScenarioError(`${file}: ${path}.maxMs: must not be below minMs`)
+      return { _tag: "Uniform", minMs: input.minMs, maxMs: input.maxMs }
+    case "exponential": {
+      const minMs = input.minMs ?? 0
+      if (input.meanMs < minMs) throw new ScenarioError(`${file}: ${path}.meanMs: must not be below minMs`)
+      return { _tag: "Exponential", meanMs: input.meanMs, minMs }
+    }
+    case "long-tail":
+      if (input.p99Ms < input.medianMs || input.medianMs <= 0) {
+        throw new ScenarioError(`${file}: ${path}.p99Ms: must be at least medianMs, and medianMs above zero`)
+      }
+      return { _tag: "LongTail", medianMs: input.medianMs, p99Ms: input.p99Ms }
+  }
+}
+
+const resolve = (input: ScenarioInput, file: string): Scenario => {
+  const servers = serverIds(input.nodes)
+  const known = new Set(servers)
+  const checkNode = (node: string, path: string): string => {
+    if (!known.has(node)) {
+      throw new ScenarioError(`${file}: ${path}: unknown node ${node} (this scenario has ${servers[0]}..${servers.at(-1)})`)
+    }
+    return node
+  }
+  const net = input.network ?? {}
+  const defaults: LinkModel = {
+    latency: net.latency === undefined ? { _tag: "Constant", ms: 1 } : latency(net.latency, "network.latency", file),
+    lossRate: net.lossRate ?? 0,
+    duplicateRate: net.duplicateRate ?? 0,
+    reorderRate: net.reorderRate ?? 0,
+    reorderWindowMs: net.reorderWindowMs ?? 10
+  }
+  const links = (net.links ?? []).map((link, index) => {
+    const path = `network.links[${index}]`
+    checkNode(link.from, `${path}.from`)
+    checkNode(link.to, `${path}.to`)
+    return {
+      from: link.from,
+      to: link.to,
+      ...(link.latency === undefined ? {} : { latency: latency(link.latency, `${path}.latency`, file) }),
+      ...(link.lossRate === undefined ? {} : { lossRate: link.lossRate }),
+      ...(link.duplicateRate === undefined ? {} : { duplicateRate: link.duplicateRate }),
+      ...(link.reorderRate === undefined ? {} : { reorderRate: link.reorderRate }),
+      ...(link.reorderWindowMs === undefined ? {} : { reorderWindowMs: link.reorderWindowMs })
+    }
+  })
+  const disk: DiskModel = {
+    syncLatency: input.disk?.syncLatency === undefined ? undefined : latency(input.disk.syncLatency, "disk.syncLatency", file),
+    writeErrorRate: input.disk?.writeErrorRate ?? 0
+  }
+  const duration = durationMs(input.duration)
+  const scheduled = (input.faults?.scheduled ?? []).map((entry, index) =>
+    scheduledFault(entry, `faults.scheduled[${index}]`, { file, checkNode, durationMs: duration })
+  )
+  return {
+    file,
+    name: input.name ?? file,
+    description: input.description ?? "",
+    protocol: input.protocol,
+    options: input.options ?? {},
+    workload: input.workload ?? {},
+    nodes: input.nodes,
+    seed: input.seed ?? 1,
+    durationMs: duration,
+    livenessMs: input.liveness === undefined ? 0 : durationMs(input.liveness),
+    network: { defaults, links },
+    disk,
+    scheduled,
+    random: randomFaults(input.faults?.random, input.nodes),
+    checks: input.checks
+  }
+}
+
+const scheduledFault = (
+  entry: ScheduledFaultInput,
+  path: string,
+  context: { file: string; checkNode: (node: string, path: string) => string; durationMs: number }
+): ScheduledFault => {
+  const { file, checkNode } = context
+  const atMs = durationMs(entry.at)
+  const kinds = Object.keys(entry).filter((key) => key !== "at" && key !== "torn")
+  if (kinds.length !== 1) {
+    throw new ScenarioError(
+      `${file}: ${path}: needs exactly one fault (partition, partitionOneWay, heal, crash, restart, pause, resume, ` +
+        `clockOffset, clockStep, clockDrift, clog, unclog), found ${kinds.length === 0 ? "none" : kinds.join(", ")}`
+    )
+  }
+  if (entry.torn !== undefined && entry.crash === undefined) {
+    throw new ScenarioError(`${file}: ${path}.torn: only a crash can tear a write`)
+  }
+  const nodes = (list: ReadonlyArray<string>, listPath: string) =>
+    list.map((node, index) => checkNode(node, `${listPath}[${index}]`))
+  let fault: Fault
+  if (entry.partition !== undefined) {
+    fault = { _tag: "Partition", groups: entry.partition.map((group, index) => nodes(group, `${path}.partition[${index}]`)) }
+  } else if (entry.partitionOneWay !== undefined) {
+    fault = {
+      _tag: "PartitionOneWay",
+      from: nodes(entry.partitionOneWay.from, `${path}.partitionOneWay.from`),
+      to: nodes(entry.partitionOneWay.to, `${path}.partitionOneWay.to`)
+    }
+  } else if (entry.heal !== undefined) {
+    fault = { _tag: "Heal" }
+  } else if (entry.crash !== undefined) {
+    fault = { _tag: "Crash", node: checkNode(entry.crash, `${path}.crash`), torn: entry.torn ?? false }
+  } else if (entry.restart !== undefined) {
+    fault = { _tag: "Restart", node: checkNode(entry.restart, `${path}.restart`) }
+  } else if (entry.pause !== undefined) {
+    fault = { _tag: "Pause", node: checkNode(entry.pause, `${path}.pause`) }
+  } else if (entry.resume !== undefined) {
+    fault = { _tag: "Resume", node: checkNode(entry.resume, `${path}.resume`) }
+  } else if (entry.clockOffset !== undefined) {
+    fault = { _tag: "ClockOffset", node: checkNode(entry.clockOffset.node, `${path}.clockOffset.node`), ms: entry.clockOffset.ms }
+  } else if (entry.clockStep !== undefined) {
+    fault = { _tag: "ClockStep", node: checkNode(entry.clockStep.node, `${path}.clockStep.node`), ms: entry.clockStep.ms }
+  } else if (entry.clockDrift !== undefined) {
+    fault = { _tag: "ClockDrift", node: checkNode(entry.clockDrift.node, `${path}.clockDrift.node`), rate: entry.clockDrift.rate }
+  } else if (entry.clog !== undefined) {
+    fault = { _tag: "Clog", from: checkNode(entry.clog.from, `${path}.clog.from`), to: checkNode(entry.clog.to, `${path}.clog.to`) }
+  } else {
+    const link = entry.unclog!
+    fault = { _tag: "Unclog", from: checkNode(link.from, `${path}.unclog.from`), to: checkNode(link.to, `${path}.unclog.to`) }
+  }
+  return { atMs, fault }
+}
+
+const randomFaults = (input: RandomFaultsInput | undefined, nodes: number): RandomFaults => ({
+  partitions: {
+    ratePerSecond: input?.partitions?.ratePerSecond ?? 0,
+    durationMs: input?.partitions?.durationMs ?? [500, 3000],
+    oneWayRate: input?.partitions?.oneWayRate ?? 0.25
+  },
+  crashes: {
+    ratePerSecond: input?.crashes?.ratePerSecond ?? 0,
+    durationMs: input?.crashes?.durationMs ?? [200, 2000],
+    tornRate: input?.crashes?.tornRate ?? 0.5
+  },
+  pauses: { ratePerSecond: input?.pauses?.ratePerSecond ?? 0, durationMs: input?.pauses?.durationMs ?? [100, 1000] },
+  clogs: { ratePerSecond: input?.clogs?.ratePerSecond ?? 0, durationMs: input?.clogs?.durationMs ?? [100, 1000] },
+  clockSteps: { ratePerSecond: input?.clockSteps?.ratePerSecond ?? 0, maxMs: input?.clockSteps?.maxMs ?? 1000 },
+  clockDrifts: { ratePerSecond: input?.clockDrifts?.ratePerSecond ?? 0, maxRate: input?.clockDrifts?.maxRate ?? 0.01 },
+  // A minority may be down at once unless the scenario says otherwise.
+  maxDown: input?.maxDown ?? Math.floor((nodes - 1) / 2)
+})
