@@ -84,12 +84,13 @@ export const loadScenario = (file: string): Scenario => {
 
 /** Validates scenario text (YAML); `file` is used in messages. */
 export const parseScenario = (text: string, file: string): Scenario => {
-  const document = parseDocument(text, { prettyErrors: false })
+  const document = parseDocument(text, { prettyErrors: true })
   const yamlError = document.errors[0]
   if (yamlError !== undefined) {
     const position = yamlError.linePos?.[0]
     const where = position === undefined ? "" : `${position.line}:${position.col}:`
-    throw new ScenarioError(`${file}:${where} malformed YAML: ${firstLine(yamlError.message)}`)
+    // With prettyErrors the message ends in " at line L, column C:" and a code excerpt; keep the sentence.
+    throw new ScenarioError(`${file}:${where} malformed YAML: ${firstLine(yamlError.message).replace(/ at line \d+, column \d+:?$/, "")}`)
   }
   const raw: unknown = document.toJS()
   const decoded = Schema.decodeUnknownExit(ScenarioInput)(raw, { onExcessProperty: "error", errors: "first" })

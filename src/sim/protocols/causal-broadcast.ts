@@ -2,6 +2,7 @@
 import { Schema } from "effect"
 import { CausalBroadcastChecker } from "../../check/causal-broadcast.ts"
 import {
+  type CausalBroadcastOptions,
   causalBroadcastNode,
   type DeliverableRule,
   defaultCausalBroadcastOptions,
@@ -33,10 +34,13 @@ export const causalBroadcastProtocol = (
   setup: (scenario) => {
     const options = decodeSection(Options, scenario, "options")
     const workload = decodeSection(Workload, scenario, "workload")
-    const resolved = {
-      ...defaultCausalBroadcastOptions,
-      ...stripUndefined(options),
-      ...stripUndefined(workload)
+    const defaults = defaultCausalBroadcastOptions
+    const resolved: CausalBroadcastOptions = {
+      messagesPerNode: workload.messagesPerNode ?? defaults.messagesPerNode,
+      broadcastIntervalMs: workload.broadcastIntervalMs ?? defaults.broadcastIntervalMs,
+      syncIntervalMs: options.syncIntervalMs ?? defaults.syncIntervalMs,
+      maxBatch: options.maxBatch ?? defaults.maxBatch,
+      maxPending: options.maxPending ?? defaults.maxPending
     }
     return {
       server: () => causalBroadcastNode(resolved, rule),
@@ -45,6 +49,3 @@ export const causalBroadcastProtocol = (
     }
   }
 })
-
-const stripUndefined = <A extends object>(value: A): Partial<A> =>
-  Object.fromEntries(Object.entries(value).filter(([, field]) => field !== undefined)) as Partial<A>

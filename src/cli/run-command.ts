@@ -1,0 +1,71 @@
+// `faultline run`: runs one scenario with one seed, prints the summary, optionally audits determinism.
+import { writeFileSync } from "node:fs"
+import cliProgress from "cli-progress"
+import { checkDeterminism, type DeterminismReport } from "../sim/determinism.ts"
+import { builtinProtocols } from "../sim/registry.ts"
+import { runScenario, type RunResult } from "../sim/run.ts"
+import { loadScenario } from "../sim/scenario.ts"
+import { parseInteger, UsageError } from "./errors.ts"
+import { formatDivergence, formatSummary, summaryJson } from "./summary.ts"
+
+/** Flags of `faultline run`, as commander hands them over. */
+export interface RunFlags {
+  readonly seed?: string
+  readonly trace?: string
+  readonly json?: boolean
+  readonly checkDeterminism?: boolean
+}
+
+/** Runs the command; returns the exit code (0 all checks hold, 1 a check was violated). */
+export const runCommand = (file: string, flags: RunFlags): number => {
+  const scenario = loadScenario(file)
+  const seed = flags.seed === undefined ? scenario.seed : parseInteger("--seed", flags.seed)
+  const progress = makeProgressBar(flags.json !== true)
+  const onProgress = progress === undefined ? undefined : (fraction: number) => progress.update(fraction * 100)
+  const keepTrace = flags.trace !== undefined
+  let result: RunResult
+  let determinism: DeterminismReport | undefined
+  try {
+    if (flags.checkDeterminism === true) {
+      determinism = checkDeterminism(scenario, { seed, protocols: builtinProtocols, onProgress })
+      result = determinism.first
+    } else {
+      result = runScenario(scenario, { seed, keepTrace, protocols: builtinProtocols, onProgress })
+    }
+  } finally {
+    progress?.stop()
+  }
+  if (flags.trace !== undefined) writeTrace(flags.trace, result)
+  if (flags.json === true) {
+    process.stdout.write(JSON.stringify(summaryJson(result, determinism), null, 2) + "\n")
+  } else {
+    process.stdout.write(formatSummary(result) + "\n")
+    if (determinism !== undefined) {
+      process.stdout.write(
+        determinism.divergence === undefined
+          ? `✓ determinism: seed ${seed} ran twice with identical traces (${result.traceEvents} lines)\n`
+          : formatDivergence(determinism) + "\n"
+      )
+    }
+  }
+  return result.ok && determinism?.divergence === undefined ? 0 : 1
+}
+
+const writeTrace = (file: string, result: RunResult): void => {
+  try {
+    writeFileSync(file, (result.traceLines ?? []).join("\n") + "\n")
+  } catch (error) {
+    throw new UsageError(`--trace: cannot write ${file} (${(error as NodeJS.ErrnoException).code ?? "error"})`)
+  }
+}
+
+/** A progress bar on an interactive terminal; nothing when output is piped (CI, tests, --json). */
+const makeProgressBar = (wanted: boolean): cliProgress.SingleBar | undefined => {
+  if (!wanted || process.stderr.isTTY !== true) return undefined
+  const bar = new cliProgress.SingleBar(
+    { format: "  simulating [{bar}] {percentage}% | ETA {eta}s", stream: process.stderr, clearOnComplete: true, hideCursor: true },
+    cliProgress.Presets.shades_classic
+  )
+  bar.start(100, 0)
+  return bar
+}

@@ -1,0 +1,86 @@
+// Formats a run for people: a short summary, each violation, and the command that replays it.
+import type { DeterminismReport } from "../sim/determinism.ts"
+import type { RunResult } from "../sim/run.ts"
+
+const number = (value: number): string => value.toLocaleString("en-US")
+
+const seconds = (ms: number): string => `${(ms / 1000).toFixed(3)} s`
+
+/** Counts faults by kind, such as "2 Partition, 1 Crash". */
+const faultCounts = (result: RunResult): string => {
+  const counts = new Map<string, number>()
+  for (const { fault } of result.faults) counts.set(fault._tag, (counts.get(fault._tag) ?? 0) + 1)
+  if (counts.size === 0) return "none"
+  const parts = [...counts].map(([kind, count]) => `${count} ${kind}`)
+  return `${result.faults.length} (${parts.join(", ")})`
+}
+
+/** The command that reruns this exact run and writes its trace. */
+export const replayCommand = (result: RunResult): string =>
+  `npx faultline run ${result.scenario.file} --seed ${result.seed} --trace trace-${result.seed}.jsonl`
+
+/** The human summary of one run. */
+export const formatSummary = (result: RunResult): string => {
+  const scenario = result.scenario
+  const speedup = result.wallMs > 0 ? result.simulatedMs / result.wallMs : 0
+  const lines = [
+    `${scenario.name}`,
+    `  protocol     ${scenario.protocol} (${scenario.nodes} nodes)`,
+    `  seed         ${result.seed}`,
+    `  simulated    ${seconds(result.simulatedMs)} (faults for ${seconds(scenario.durationMs)}, then liveness for ${seconds(scenario.livenessMs)})`,
+    `  wall         ${seconds(result.wallMs)} (${number(Math.round(speedup))}x real time)`,
+    `  events       ${number(result.events)} (${number(result.traceEvents)} trace lines)`,
+    `  messages     ${number(result.stats.messagesSent)} sent, ${number(result.stats.messagesDelivered)} delivered, ` +
+      `${number(result.stats.messagesDropped)} dropped, ${number(result.stats.messagesDuplicated)} duplicated`,
+    `  faults       ${faultCounts(result)}`,
+    `  checks       ${result.checks.map((check) => `${check.ok ? "✓" : "✗"} ${check.name}`).join("  ")}`,
+    `  trace hash   ${result.traceHash}`
+  ]
+  const failed = result.checks.filter((check) => !check.ok)
+  if (failed.length > 0) {
+    lines.push("", "VIOLATED")
+    for (const check of failed) {
+      for (const violation of check.violations) {
+        lines.push(`  ✗ ${check.name} at ${seconds(violation.timeUs / 1000)}: ${violation.message}`)
+      }
+    }
+    lines.push("", `replay: ${replayCommand(result)}`)
+  } else {
+    lines.push("", "all checks hold")
+  }
+  return lines.join("\n")
+}
+
+/** The machine-readable form of a run, for `--json`. */
+export const summaryJson = (result: RunResult, determinism?: DeterminismReport): Record<string, unknown> => ({
+  scenario: result.scenario.file,
+  name: result.scenario.name,
+  protocol: result.scenario.protocol,
+  nodes: result.scenario.nodes,
+  seed: result.seed,
+  ok: result.ok,
+  simulatedMs: result.simulatedMs,
+  wallMs: Math.round(result.wallMs),
+  events: result.events,
+  traceEvents: result.traceEvents,
+  stats: result.stats,
+  faults: result.faults,
+  checks: result.checks,
+  traceHash: result.traceHash,
+  replay: replayCommand(result),
+  ...(determinism === undefined
+    ? {}
+    : { deterministic: determinism.divergence === undefined, divergence: determinism.divergence ?? null })
+})
+
+/** The report of a failed determinism audit. */
+export const formatDivergence = (report: DeterminismReport): string => {
+  const divergence = report.divergence!
+  return [
+    `✗ determinism: the two runs of seed ${report.first.seed} diverged at trace line ${divergence.index + 1}`,
+    `  first run:  ${divergence.firstLine ?? "(trace ended)"}`,
+    `  second run: ${divergence.secondLine ?? "(trace ended)"}`,
+    `  hashes:     ${report.first.traceHash.slice(0, 16)} vs ${report.second.traceHash.slice(0, 16)}`,
+    "  something outside the seed (Math.random, Date, real timers, iteration over a shared global) leaked into the run"
+  ].join("\n")
+}
