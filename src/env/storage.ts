@@ -11,7 +11,8 @@ export class StorageError extends Data.TaggedError("StorageError")<{
  * The storage service: a flat namespace of files holding bytes. `write`, `append` and `truncate`
  * change what `read` returns at once, but only `sync` makes the change durable: a crash loses every
  * change to a file since its last sync, and may tear the last unsynced append (keep a prefix of it).
- * Creating and removing a file are durable once that file is synced.
+ * Creating and removing a file are durable once that file is synced. Truncating a file that does
+ * not exist does nothing; truncating to a size at or above the file's size does nothing either.
  */
 export class Storage extends Context.Service<Storage, {
   readonly read: (file: string) => Effect.Effect<Uint8Array | undefined, StorageError>

@@ -92,7 +92,11 @@ export const parseScenario = (text: string, file: string): Scenario => {
     // With prettyErrors the message ends in " at line L, column C:" and a code excerpt; keep the sentence.
     throw new ScenarioError(`${file}:${where} malformed YAML: ${firstLine(yamlError.message).replace(/ at line \d+, column \d+:?$/, "")}`)
   }
-  const raw: unknown = document.toJS()
+  return scenarioFromObject(document.toJS(), file)
+}
+
+/** Validates a scenario given as a plain object (what the YAML holds); for tests and the library API. */
+export const scenarioFromObject = (raw: unknown, file = "<inline scenario>"): Scenario => {
   const decoded = Schema.decodeUnknownExit(ScenarioInput)(raw, { onExcessProperty: "error", errors: "first" })
   if (Exit.isFailure(decoded)) throw new ScenarioError(`${file}: ${describeSchemaError(decoded.cause)}`)
   return resolve(decoded.value, file)

@@ -378,6 +378,10 @@ export class Simulation {
 
   private makeContext(node: SimulatedNode, incarnation: number): Context.Context<any> {
     const servers = this.serverIds
+    // One cancel effect per incarnation rather than one per receive: receive is the hottest path.
+    const cancelReceive = Effect.sync(() => {
+      node.receiver = undefined
+    })
     const network = Network.of({
       self: node.id,
       nodes: servers,
@@ -392,9 +396,7 @@ export class Simulation {
         }
         if (node.receiver !== undefined) throw new Error(`node ${node.id}: two fibers receive at once`)
         node.receiver = (envelope) => resume(Effect.succeed(envelope))
-        return Effect.sync(() => {
-          node.receiver = undefined
-        })
+        return cancelReceive
       })
     })
     const sleep = (durationMs: number): Effect.Effect<void> =>

@@ -1,0 +1,131 @@
+// The network model: fault rates within statistical bounds, one-way partitions, clogs, latency distributions.
+import { Effect } from "effect"
+import { describe, expect, it } from "vitest"
+import { Network, type NodeProgram } from "../src/env/index.ts"
+import { drawLatencyUs, NetworkState, perfectNetwork } from "../src/sim/network-model.ts"
+import { RandomStream } from "../src/sim/random-streams.ts"
+import { Simulation } from "../src/sim/simulation.ts"
+
+const withinSigmas = (observed: number, trials: number, probability: number, sigmas = 5) => {
+  const mean = trials * probability
+  const deviation = Math.sqrt(trials * probability * (1 - probability))
+  expect(Math.abs(observed - mean)).toBeLessThanOrEqual(sigmas * deviation)
+}
+
+describe("network model", () => {
+  it("loses and duplicates messages at the configured rates", () => {
+    // Set up: a lossy, duplicating link.
+    const base = perfectNetwork(1)
+    const state = new NetworkState(
+      { defaults: { ...base.defaults, lossRate: 0.2, duplicateRate: 0.1 }, links: [] },
+      new RandomStream(42, "network")
+    )
+    // Act: decide 20,000 messages.
+    let lost = 0
+    let duplicated = 0
+    const trials = 20_000
+    for (let index = 0; index < trials; index++) {
+      const verdict = state.decide("n1", "n2")
+      if (verdict._tag === "Drop") lost++
+      else if (verdict.delaysUs.length === 2) duplicated++
+    }
+    // Check: both counts are within five standard deviations of their expectation.
+    withinSigmas(lost, trials, 0.2)
+    withinSigmas(duplicated, trials - lost, 0.1)
+  })
+
+  it("applies per-link overrides only to their link", () => {
+    const state = new NetworkState(
+      { ...perfectNetwork(1), links: [{ from: "n1", to: "n2", lossRate: 1 }] },
+      new RandomStream(1, "network")
+    )
+    expect(state.decide("n1", "n2")._tag).toBe("Drop")
+    expect(state.decide("n2", "n1")._tag).toBe("Deliver")
+  })
+
+  it("draws latencies inside their distribution's support", () => {
+    const random = new RandomStream(3, "latency")
+    for (let index = 0; index < 2000; index++) {
+      const uniform = drawLatencyUs({ _tag: "Uniform", minMs: 2, maxMs: 4 }, random)
+      expect(uniform).toBeGreaterThanOrEqual(2000)
+      expect(uniform).toBeLessThanOrEqual(4000)
+      expect(drawLatencyUs({ _tag: "Exponential", meanMs: 5, minMs: 1 }, random)).toBeGreaterThanOrEqual(1000)
+    }
+    const tail = Array.from({ length: 20_000 }, () => drawLatencyUs({ _tag: "LongTail", medianMs: 10, p99Ms: 100 }, random))
+    tail.sort((a, b) => a - b)
+    // The median and 99th percentile land near what was asked for.
+    expect(tail[10_000]! / 1000).toBeGreaterThan(9)
+    expect(tail[10_000]! / 1000).toBeLessThan(11)
+    expect(tail[19_800]! / 1000).toBeGreaterThan(80)
+    expect(tail[19_800]! / 1000).toBeLessThan(125)
+  })
+})
+
+/** Every node sends one numbered message to every other node each 10 ms; receipts are recorded. */
+const chatter = (received: Array<string>): NodeProgram =>
+  Effect.gen(function*() {
+    const network = yield* Network
+    yield* Effect.forkChild(
+      Effect.gen(function*() {
+        for (let round = 0; round < 10; round++) {
+          for (const peer of network.nodes) if (peer !== network.self) yield* network.send(peer, round)
+          yield* Effect.sleep(10)
+        }
+      })
+    )
+    while (true) {
+      const envelope = yield* network.receive
+      received.push(`${envelope.from}>${network.self}`)
+    }
+  })
+
+describe("partitions and clogs", () => {
+  it("a one-way partition blocks exactly one direction", () => {
+    // Set up: three nodes; n1 cannot reach n2, everything else works.
+    const received: Array<string> = []
+    const simulation = new Simulation({ seed: 1, network: perfectNetwork(1), keepTrace: false })
+    for (const id of ["n1", "n2", "n3"]) simulation.addNode(id, chatter(received))
+    simulation.partitionOneWay(["n1"], ["n2"])
+    // Act.
+    simulation.runUntil(1_000_000)
+    // Check: every link but n1>n2 carried all ten rounds; n1>n2 carried none.
+    const count = (link: string) => received.filter((entry) => entry === link).length
+    expect(count("n1>n2")).toBe(0)
+    for (const link of ["n2>n1", "n1>n3", "n3>n1", "n2>n3", "n3>n2"]) expect(count(link)).toBe(10)
+  })
+
+  it("a symmetric partition blocks both directions between groups only", () => {
+    const received: Array<string> = []
+    const simulation = new Simulation({ seed: 1, network: perfectNetwork(1), keepTrace: false })
+    for (const id of ["n1", "n2", "n3"]) simulation.addNode(id, chatter(received))
+    simulation.partition([["n1"], ["n2", "n3"]])
+    simulation.runUntil(1_000_000)
+    const count = (link: string) => received.filter((entry) => entry === link).length
+    for (const link of ["n1>n2", "n2>n1", "n1>n3", "n3>n1"]) expect(count(link)).toBe(0)
+    for (const link of ["n2>n3", "n3>n2"]) expect(count(link)).toBe(10)
+  })
+
+  it("a clogged link holds messages and releases them in order", () => {
+    const order: Array<unknown> = []
+    const receiver: NodeProgram = Effect.gen(function*() {
+      const network = yield* Network
+      while (true) order.push((yield* network.receive).message)
+    })
+    const sender: NodeProgram = Effect.gen(function*() {
+      const network = yield* Network
+      for (let index = 0; index < 5; index++) {
+        yield* network.send("n2", index)
+        yield* Effect.sleep(1)
+      }
+    })
+    const simulation = new Simulation({ seed: 1, network: perfectNetwork(1), keepTrace: false })
+    simulation.addNode("n1", sender)
+    simulation.addNode("n2", receiver)
+    simulation.clog("n1", "n2")
+    simulation.runUntil(100_000)
+    expect(order).toEqual([])
+    simulation.unclog("n1", "n2")
+    simulation.runUntil(200_000)
+    expect(order).toEqual([0, 1, 2, 3, 4])
+  })
+})
