@@ -2,6 +2,7 @@
 import { Command, CommanderError } from "commander"
 import { ScenarioError } from "../sim/scenario.ts"
 import { UsageError } from "./errors.ts"
+import { checkCommand } from "./check-command.ts"
 import { runCommand } from "./run-command.ts"
 
 /** Exit codes shared by every command. */
@@ -24,6 +25,7 @@ program
   .argument("<scenario>", "scenario file (YAML), such as scenarios/causal-broadcast-partitions.yaml")
   .option("--seed <n>", "seed of the run (default: the scenario's seed)")
   .option("--trace <file>", "write every event of the run as JSON Lines")
+  .option("--history <file>", "write the clients' history as JSON Lines (Jepsen format), for faultline check")
   .option("--json", "print the summary as JSON")
   .option("--check-determinism", "run the seed twice and name the first event that differs")
   .addHelpText(
@@ -33,6 +35,22 @@ program
   )
   .action((file: string, flags) => {
     exitCode = runCommand(file, flags)
+  })
+
+program
+  .command("check")
+  .description("Check a history (JSON Lines, Jepsen format) for linearizability")
+  .argument("<history>", "history file, as written by `faultline run --history FILE`")
+  .option("--model <model>", "the data model the history is checked against", "kv")
+  .option("--time-limit <seconds>", "give up with 'unknown' after this long", "60")
+  .option("--json", "print the verdict as JSON")
+  .addHelpText(
+    "after",
+    "\nExit codes: 0 linearizable, 1 not linearizable (the smallest offending operations are printed),\n" +
+      "2 bad input (the line number is named), 3 unknown (the time limit ran out)."
+  )
+  .action((file: string, flags) => {
+    exitCode = checkCommand(file, flags)
   })
 
 const main = (argv: ReadonlyArray<string>): number => {

@@ -1,6 +1,7 @@
 // `faultline run`: runs one scenario with one seed, prints the summary, optionally audits determinism.
 import { writeFileSync } from "node:fs"
 import cliProgress from "cli-progress"
+import { serializeHistoryEvent } from "../check/history.ts"
 import { checkDeterminism, type DeterminismReport } from "../sim/determinism.ts"
 import { builtinProtocols } from "../sim/registry.ts"
 import { runScenario, type RunResult } from "../sim/run.ts"
@@ -14,6 +15,7 @@ export interface RunFlags {
   readonly trace?: string
   readonly json?: boolean
   readonly checkDeterminism?: boolean
+  readonly history?: string
 }
 
 /** Runs the command; returns the exit code (0 all checks hold, 1 a check was violated). */
@@ -35,7 +37,11 @@ export const runCommand = (file: string, flags: RunFlags): number => {
   } finally {
     progress?.stop()
   }
-  if (flags.trace !== undefined) writeTrace(flags.trace, result)
+  if (flags.trace !== undefined) writeLines("--trace", flags.trace, result.traceLines ?? [])
+  if (flags.history !== undefined) {
+    if (result.history === undefined) throw new UsageError(`--history: protocol ${result.scenario.protocol} has no clients, so no history`)
+    writeLines("--history", flags.history, result.history.map(serializeHistoryEvent))
+  }
   if (flags.json === true) {
     process.stdout.write(JSON.stringify(summaryJson(result, determinism), null, 2) + "\n")
   } else {
@@ -51,11 +57,11 @@ export const runCommand = (file: string, flags: RunFlags): number => {
   return result.ok && determinism?.divergence === undefined ? 0 : 1
 }
 
-const writeTrace = (file: string, result: RunResult): void => {
+const writeLines = (flag: string, file: string, lines: ReadonlyArray<string>): void => {
   try {
-    writeFileSync(file, (result.traceLines ?? []).join("\n") + "\n")
+    writeFileSync(file, lines.length === 0 ? "" : lines.join("\n") + "\n")
   } catch (error) {
-    throw new UsageError(`--trace: cannot write ${file} (${(error as NodeJS.ErrnoException).code ?? "error"})`)
+    throw new UsageError(`${flag}: cannot write ${file} (${(error as NodeJS.ErrnoException).code ?? "error"})`)
   }
 }
 

@@ -36,6 +36,7 @@ export const formatSummary = (result: RunResult): string => {
     `  checks       ${result.checks.map((check) => `${check.ok ? "✓" : "✗"} ${check.name}`).join("  ")}`,
     `  trace hash   ${result.traceHash}`
   ]
+  for (const note of result.notes) lines.push(`  note         ${note}`)
   const failed = result.checks.filter((check) => !check.ok)
   if (failed.length > 0) {
     lines.push("", "VIOLATED")
