@@ -5,7 +5,7 @@ import tseslint from "typescript-eslint"
 const worldAccess = "Protocols reach the world only through src/env services (determinism rule)."
 
 export default tseslint.config(
-  { ignores: ["node_modules/**", "coverage/**"] },
+  { ignores: ["node_modules/**", "coverage/**", ".*/**"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -26,6 +26,10 @@ export interface FinalState {
 export interface Checker {
   readonly checks: ReadonlyArray<string>
   onEvent(event: ProtocolEvent): void
+  /** Called when the faults are healed and the liveness phase starts. */
+  onLivenessStart?(timeUs: number): void
   finish(final: FinalState): void
   readonly violations: ReadonlyArray<Violation>
+  /** Remarks that are not violations (a check that could not decide in its time budget). */
+  readonly notes?: ReadonlyArray<string>
 }

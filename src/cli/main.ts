@@ -1,9 +1,12 @@
 // The faultline command line: parses flags with commander and maps every error to the documented exit codes.
 import { Command, CommanderError } from "commander"
 import { ScenarioError } from "../sim/scenario.ts"
-import { UsageError } from "./errors.ts"
 import { checkCommand } from "./check-command.ts"
+import { UsageError } from "./errors.ts"
+import { replayCommand } from "./replay-command.ts"
 import { runCommand } from "./run-command.ts"
+import { shrinkCommand } from "./shrink-command.ts"
+import { swarmCommand } from "./swarm-command.ts"
 
 /** Exit codes shared by every command. */
 export const ExitCode = { ok: 0, violated: 1, badInput: 2, unknown: 3 } as const
@@ -19,6 +22,8 @@ const program = new Command()
 
 let exitCode: number = ExitCode.ok
 
+const protocolsOption = ["--protocols <module>", "also load the protocols a module exports as `protocols` (your own, or test fixtures)"] as const
+
 program
   .command("run")
   .description("Run a scenario with one seed and check it")
@@ -28,13 +33,15 @@ program
   .option("--history <file>", "write the clients' history as JSON Lines (Jepsen format), for faultline check")
   .option("--json", "print the summary as JSON")
   .option("--check-determinism", "run the seed twice and name the first event that differs")
+  .option("--swarm", "draw the fault mix from the seed, as faultline swarm does")
+  .option(...protocolsOption)
   .addHelpText(
     "after",
     "\nExit codes: 0 every check holds, 1 a check was violated (the replay command is printed), 2 bad input.\n" +
       "Example: faultline run scenarios/causal-broadcast-partitions.yaml --seed 7 --check-determinism"
   )
-  .action((file: string, flags) => {
-    exitCode = runCommand(file, flags)
+  .action(async (file: string, flags) => {
+    exitCode = await runCommand(file, flags)
   })
 
 program
@@ -53,9 +60,51 @@ program
     exitCode = checkCommand(file, flags)
   })
 
-const main = (argv: ReadonlyArray<string>): number => {
+program
+  .command("swarm")
+  .description("Run many seeds in parallel, each drawing its own fault mix, and group the failures")
+  .argument("<scenario>", "scenario file (YAML)")
+  .option("--seeds <range>", "seeds to run, such as 1..2000")
+  .option("--count <n>", "run seeds 1..n (default 100)")
+  .option("--workers <n>", "worker threads (default: one per core)")
+  .option("--time-limit <duration>", "stop starting seeds after this long, such as 90s or 10m")
+  .option("--shard <i/n>", "run only shard i of n of the seeds (for a CI matrix or an indexed job)")
+  .option("--stop-on-first", "stop at the first failure")
+  .option("--fixed-faults", "use the scenario's faults as written instead of drawing a mix per seed")
+  .option("--json", "print a machine-readable report (faultline replay reads it)")
+  .option(...protocolsOption)
+  .addHelpText("after", "\nExit codes: 0 no seed failed, 1 some seed failed (each group prints its replay command), 2 bad input.")
+  .action(async (file: string, flags) => {
+    exitCode = await swarmCommand(file, flags)
+  })
+
+program
+  .command("shrink")
+  .description("Shrink a failing run to a minimal scenario that fails the same check")
+  .argument("<scenario>", "scenario file (YAML)")
+  .requiredOption("--seed <n>", "seed of the failing run")
+  .option("-o, --output <file>", "where to write the shrunk scenario", "repro.yaml")
+  .option("--swarm", "the failure came from faultline swarm (the seed drew its fault mix)")
+  .option("--max-runs <n>", "give up shrinking further after this many runs", "400")
+  .option(...protocolsOption)
+  .action(async (file: string, flags) => {
+    exitCode = await shrinkCommand(file, flags)
+  })
+
+program
+  .command("replay")
+  .description("Rerun a reported failure and confirm its trace hash")
+  .argument("<failure>", "a failure report (.json from swarm --json or run --json), or a scenario file with --seed")
+  .option("--seed <n>", "seed, when replaying a scenario file")
+  .option("--swarm", "the seed drew its fault mix (swarm mode)")
+  .option(...protocolsOption)
+  .action(async (target: string, flags) => {
+    exitCode = await replayCommand(target, flags)
+  })
+
+const main = async (argv: ReadonlyArray<string>): Promise<number> => {
   try {
-    program.parse(argv as Array<string>)
+    await program.parseAsync(argv as Array<string>)
     return exitCode
   } catch (error) {
     if (error instanceof CommanderError) {
@@ -79,4 +128,4 @@ process.stdout.on("error", (error: NodeJS.ErrnoException) => {
   throw error
 })
 
-process.exitCode = main(process.argv)
+process.exitCode = await main(process.argv)

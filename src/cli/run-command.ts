@@ -3,10 +3,11 @@ import { writeFileSync } from "node:fs"
 import cliProgress from "cli-progress"
 import { serializeHistoryEvent } from "../check/history.ts"
 import { checkDeterminism, type DeterminismReport } from "../sim/determinism.ts"
-import { builtinProtocols } from "../sim/registry.ts"
 import { runScenario, type RunResult } from "../sim/run.ts"
 import { loadScenario } from "../sim/scenario.ts"
+import { swarmScenario } from "../sim/swarm-faults.ts"
 import { parseInteger, UsageError } from "./errors.ts"
+import { loadProtocols } from "./protocols.ts"
 import { formatDivergence, formatSummary, summaryJson } from "./summary.ts"
 
 /** Flags of `faultline run`, as commander hands them over. */
@@ -16,12 +17,16 @@ export interface RunFlags {
   readonly json?: boolean
   readonly checkDeterminism?: boolean
   readonly history?: string
+  readonly swarm?: boolean
+  readonly protocols?: string
 }
 
 /** Runs the command; returns the exit code (0 all checks hold, 1 a check was violated). */
-export const runCommand = (file: string, flags: RunFlags): number => {
-  const scenario = loadScenario(file)
-  const seed = flags.seed === undefined ? scenario.seed : parseInteger("--seed", flags.seed)
+export const runCommand = async (file: string, flags: RunFlags): Promise<number> => {
+  const loaded = loadScenario(file)
+  const builtinProtocols = await loadProtocols(flags.protocols)
+  const seed = flags.seed === undefined ? loaded.seed : parseInteger("--seed", flags.seed)
+  const scenario = flags.swarm === true ? swarmScenario(loaded, seed).scenario : loaded
   const progress = makeProgressBar(flags.json !== true)
   const onProgress = progress === undefined ? undefined : (fraction: number) => progress.update(fraction * 100)
   const keepTrace = flags.trace !== undefined

@@ -16,8 +16,8 @@ const faultCounts = (result: RunResult): string => {
 }
 
 /** The command that reruns this exact run and writes its trace. */
-export const replayCommand = (result: RunResult): string =>
-  `npx faultline run ${result.scenario.file} --seed ${result.seed} --trace trace-${result.seed}.jsonl`
+export const replayCommand = (result: RunResult, extra = ""): string =>
+  `npx faultline run ${result.scenario.file} --seed ${result.seed}${extra} --trace trace-${result.seed}.jsonl`
 
 /** The human summary of one run. */
 export const formatSummary = (result: RunResult): string => {

@@ -1,11 +1,22 @@
 // A simulated disk: each file has what a read sees now and what survives a crash; sync moves the first to the second.
 import type { RandomStream } from "./random-streams.ts"
 
+/**
+ * A file's content as a list of immutable chunks. Appends add a chunk instead of copying the file,
+ * so a log that grows by small appends costs O(append), not O(file). Several versions (current and
+ * durable) may share one chunk array: a version is the first `count` chunks of it.
+ */
+interface Content {
+  readonly chunks: Array<Uint8Array>
+  readonly count: number
+  readonly length: number
+}
+
 interface SimulatedFile {
   /** What reads see; undefined when the file does not exist now. */
-  current: Uint8Array | undefined
+  current: Content | undefined
   /** What survives a crash; undefined when the file would not exist after one. */
-  durable: Uint8Array | undefined
+  durable: Content | undefined
 }
 
 /** What a crash does to unsynced data. */
@@ -14,33 +25,56 @@ export interface CrashOptions {
   readonly tornWrite: boolean
 }
 
+const EMPTY: Content = { chunks: [], count: 0, length: 0 }
+
+const single = (data: Uint8Array): Content => ({ chunks: [data.slice()], count: 1, length: data.length })
+
+const bytesOf = (content: Content): Uint8Array => {
+  if (content.count === 1) return content.chunks[0]!.slice()
+  const result = new Uint8Array(content.length)
+  let offset = 0
+  for (let index = 0; index < content.count; index++) {
+    const chunk = content.chunks[index]!
+    result.set(chunk, offset)
+    offset += chunk.length
+  }
+  return result
+}
+
+const appendTo = (content: Content, data: Uint8Array): Content => {
+  // Share the chunk array when this version is its tip; otherwise (another version grew it) copy it.
+  const chunks = content.chunks.length === content.count ? content.chunks : content.chunks.slice(0, content.count)
+  chunks.push(data.slice())
+  return { chunks, count: content.count + 1, length: content.length + data.length }
+}
+
+/** Whether `prefix` is a version that `content` grew from by appends alone. */
+const isPrefix = (prefix: Content, content: Content): boolean =>
+  prefix.chunks === content.chunks && prefix.count <= content.count
+
 /** One node's disk. Survives crashes (that is the point); only unsynced changes are lost. */
 export class SimulatedDisk {
   private readonly files = new Map<string, SimulatedFile>()
 
   read(name: string): Uint8Array | undefined {
     const content = this.files.get(name)?.current
-    return content === undefined ? undefined : content.slice()
+    return content === undefined ? undefined : bytesOf(content)
   }
 
   write(name: string, data: Uint8Array): void {
-    this.file(name).current = data.slice()
+    this.file(name).current = single(data)
   }
 
   append(name: string, data: Uint8Array): void {
     const file = this.file(name)
-    const before = file.current ?? new Uint8Array(0)
-    const after = new Uint8Array(before.length + data.length)
-    after.set(before, 0)
-    after.set(data, before.length)
-    file.current = after
+    file.current = appendTo(file.current ?? { chunks: [], count: 0, length: 0 }, data)
   }
 
   truncate(name: string, size: number): void {
-    const file = this.file(name)
-    const before = file.current ?? new Uint8Array(0)
-    if (size >= before.length) return
-    file.current = before.slice(0, size)
+    const file = this.files.get(name)
+    const current = file?.current
+    if (file === undefined || current === undefined || size >= current.length) return
+    file.current = single(bytesOf(current).subarray(0, size))
   }
 
   remove(name: string): void {
@@ -82,7 +116,7 @@ export class SimulatedDisk {
         const durableLength = file.durable?.length ?? 0
         const extra = file.current!.length - durableLength
         const keptBytes = 1 + random.nextInt(extra)
-        file.durable = file.current!.slice(0, durableLength + keptBytes)
+        file.durable = single(bytesOf(file.current!).subarray(0, durableLength + keptBytes))
         torn = { file: name, keptBytes }
       }
     }
@@ -96,9 +130,13 @@ export class SimulatedDisk {
   private appendedOnly(file: SimulatedFile): boolean {
     const current = file.current
     if (current === undefined) return false
-    const durable = file.durable ?? new Uint8Array(0)
+    const durable = file.durable ?? EMPTY
     if (current.length <= durable.length) return false
-    for (let index = 0; index < durable.length; index++) if (current[index] !== durable[index]) return false
+    if (durable.length === 0 || isPrefix(durable, current)) return true
+    // Versions that do not share chunks: compare the bytes.
+    const before = bytesOf(durable)
+    const after = bytesOf(current)
+    for (let index = 0; index < before.length; index++) if (before[index] !== after[index]) return false
     return true
   }
 

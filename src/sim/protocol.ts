@@ -1,6 +1,7 @@
 // How a protocol plugs into the simulator harness: its node programs, its clients, its checkers.
 import { Exit, Schema } from "effect"
 import type { Checker } from "../check/checker.ts"
+import type { HistoryEvent } from "../check/history.ts"
 import type { NodeProgram } from "../env/index.ts"
 import { describeSchemaError, type Scenario, ScenarioError } from "./scenario.ts"
 import type { Simulation } from "./simulation.ts"
@@ -14,6 +15,8 @@ export interface ProtocolSetup {
   readonly checkers: ReadonlyArray<Checker>
   /** Called when the liveness phase starts (faults healed). */
   readonly onLivenessStart?: ((simulation: Simulation) => void) | undefined
+  /** The clients' history (Jepsen format), for protocols with clients. */
+  readonly history?: (() => ReadonlyArray<HistoryEvent>) | undefined
   /** Called when the run ends, before the checkers finish. */
   readonly onEnd?: ((simulation: Simulation) => void) | undefined
 }

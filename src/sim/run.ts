@@ -1,5 +1,6 @@
 // Runs one scenario with one seed: builds the simulation, schedules the faults, runs both phases, collects the checks.
 import type { Checker, Violation } from "../check/checker.ts"
+import type { HistoryEvent } from "../check/history.ts"
 import { applyFault, healEverything, planRandomFaults } from "./nemesis.ts"
 import type { ProtocolDefinition } from "./protocol.ts"
 import { RandomStream } from "./random-streams.ts"
@@ -28,6 +29,10 @@ export interface RunResult {
   readonly traceHash: string
   /** Every trace line, when asked for with `keepTrace`. */
   readonly traceLines: ReadonlyArray<string> | undefined
+  /** The clients' history, for protocols with clients. */
+  readonly history: ReadonlyArray<HistoryEvent> | undefined
+  /** Remarks of the checkers that are not violations. */
+  readonly notes: ReadonlyArray<string>
 }
 
 /** Options of {@link runScenario}. */
@@ -63,7 +68,8 @@ export const runScenario = (scenario: Scenario, options: RunOptions): RunResult 
   const checkers = setup.checkers
   const selected = selectChecks(scenario, checkers)
   simulation.writeLine(
-    JSON.stringify({ t: 0, e: "run", scenario: scenario.name, protocol: scenario.protocol, seed, nodes: scenario.nodes })
+    // The scenario's name is left out: renaming a scenario (as shrink does) must not change its trace.
+    JSON.stringify({ t: 0, e: "run", protocol: scenario.protocol, seed, nodes: scenario.nodes })
   )
   const servers = serverIds(scenario.nodes)
   for (const id of servers) simulation.addNode(id, setup.server(id), "server")
@@ -79,6 +85,7 @@ export const runScenario = (scenario: Scenario, options: RunOptions): RunResult 
   simulation.schedule(scenario.durationMs * 1000, () => {
     simulation.writeLine(`{"t":${simulation.timeUs},"e":"phase","phase":"liveness"}`)
     healEverything(simulation)
+    for (const checker of checkers) checker.onLivenessStart?.(simulation.timeUs)
     setup.onLivenessStart?.(simulation)
   })
 
@@ -120,7 +127,9 @@ export const runScenario = (scenario: Scenario, options: RunOptions): RunResult 
     checks,
     ok: checks.every((check) => check.ok),
     traceHash,
-    traceLines: simulation.trace.lines
+    traceLines: simulation.trace.lines,
+    history: setup.history?.(),
+    notes: checkers.flatMap((checker) => checker.notes ?? [])
   }
 }
 

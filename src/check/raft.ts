@@ -1,0 +1,165 @@
+// Checks a Raft run from its protocol events: election safety, state machine safety, leader completeness, linearizability, liveness.
+import type { Checker, FinalState, ProtocolEvent, Violation } from "./checker.ts"
+import { type HistoryEvent, operationsFromEvents } from "./history.ts"
+import { checkLinearizability } from "./linearizability.ts"
+
+/** Options of {@link RaftChecker}. */
+export interface RaftCheckerOptions {
+  /** After the faults heal, some client operation must succeed within this many milliseconds. */
+  readonly livenessBoundMs: number
+  /** The linearizability search gives up ("unknown") after this long. */
+  readonly linearizabilityBudgetMs: number
+}
+
+/**
+ * Rules, each from the Raft paper (Figure 3) or Jepsen:
+ * - `election-safety`: at most one leader per term.
+ * - `state-machine-safety`: no two servers apply different entries at one index (this also covers
+ *   log matching as far as it is observable, and committed entries lost across crashes: a lost
+ *   entry is overwritten and applied differently).
+ * - `leader-completeness`: a new leader's log holds every entry applied anywhere before its election.
+ * - `linearizability`: the clients' history is linearizable for a key-value store.
+ * - `liveness`: once faults heal, a client operation succeeds within the bound.
+ */
+export class RaftChecker implements Checker {
+  readonly checks = ["election-safety", "state-machine-safety", "leader-completeness", "linearizability", "liveness"]
+  readonly violations: Array<Violation> = []
+  readonly notes: Array<string> = []
+  /** The clients' history, in order, with simulated time in nanoseconds. */
+  readonly history: Array<HistoryEvent> = []
+  private readonly leaders = new Map<number, string>()
+  private readonly applied = new Map<number, { term: number; command: string; node: string }>()
+  private livenessStartUs: number | undefined
+  private firstOkAfterHealUs: number | undefined
+  private invokedAfterHeal = false
+
+  constructor(private readonly options: RaftCheckerOptions) {}
+
+  onEvent(event: ProtocolEvent): void {
+    switch (event.name) {
+      case "becomeLeader":
+        return this.becomeLeader(event)
+      case "apply":
+        return this.apply(event)
+      case "history":
+        return this.record(event)
+      default:
+        return
+    }
+  }
+
+  onLivenessStart(timeUs: number): void {
+    this.livenessStartUs = timeUs
+  }
+
+  finish(final: FinalState): void {
+    this.checkLiveness(final)
+    const parsed = operationsFromEvents(this.history, "history")
+    if (parsed._tag === "ParseError") {
+      this.report("linearizability", `the clients wrote a malformed history: ${parsed.message}`, final.timeUs)
+      return
+    }
+    const result = checkLinearizability(parsed.operations, { timeBudgetMs: this.options.linearizabilityBudgetMs })
+    switch (result._tag) {
+      case "Linearizable":
+        return
+      case "Unknown":
+        this.notes.push(`linearizability: unknown (${result.reason})`)
+        return
+      case "NotLinearizable": {
+        const operations = result.operations
+          .map((operation) => `${operation._tag.toLowerCase()} by process ${operation.process}`)
+          .join(", ")
+        this.report("linearizability", `key ${result.key}: ${operations} cannot be linearized. ${result.explanation}`, final.timeUs)
+        return
+      }
+      default: {
+        const unreachable: never = result
+        throw new Error(`unknown result ${JSON.stringify(unreachable)}`)
+      }
+    }
+  }
+
+  private becomeLeader(event: ProtocolEvent): void {
+    const { term, runs, snapshotIndex, lastIndex } = event.attributes as {
+      term: number
+      runs: ReadonlyArray<readonly [number, number]>
+      snapshotIndex: number
+      lastIndex: number
+    }
+    const previous = this.leaders.get(term)
+    if (previous !== undefined && previous !== event.node) {
+      this.report("election-safety", `term ${term} has two leaders: ${previous} and ${event.node}`, event.timeUs)
+    }
+    this.leaders.set(term, event.node)
+    const termAt = (index: number): number | undefined => {
+      if (index > lastIndex) return undefined
+      let found: number | undefined
+      for (const [start, runTerm] of runs) if (start <= index) found = runTerm
+      return found
+    }
+    for (const [index, entry] of this.applied) {
+      if (index <= snapshotIndex) continue
+      const term = termAt(index)
+      if (term !== entry.term) {
+        this.report(
+          "leader-completeness",
+          `${event.node} became leader of term ${event.attributes.term} without committed entry ${index} (term ${entry.term}, ` +
+            `applied by ${entry.node}); its log has ${term === undefined ? "nothing" : `term ${term}`} there`,
+          event.timeUs
+        )
+        return
+      }
+    }
+  }
+
+  private apply(event: ProtocolEvent): void {
+    const { index, term, command } = event.attributes as { index: number; term: number; command: unknown }
+    const text = JSON.stringify(command)
+    const known = this.applied.get(index)
+    if (known === undefined) {
+      this.applied.set(index, { term, command: text, node: event.node })
+    } else if (known.term !== term || known.command !== text) {
+      this.report(
+        "state-machine-safety",
+        `${event.node} applied ${text} (term ${term}) at index ${index}, where ${known.node} applied ${known.command} (term ${known.term})`,
+        event.timeUs
+      )
+    }
+  }
+
+  private record(event: ProtocolEvent): void {
+    const report = event.attributes as Omit<HistoryEvent, "index" | "time">
+    const historyEvent: HistoryEvent = {
+      index: this.history.length,
+      process: report.process,
+      type: report.type,
+      f: report.f,
+      key: report.key,
+      ...(report.value === undefined || (report.value === null && report.type === "invoke") ? {} : { value: report.value }),
+      time: event.timeUs * 1000
+    }
+    this.history.push(historyEvent)
+    if (this.livenessStartUs !== undefined && event.timeUs >= this.livenessStartUs) {
+      if (report.type === "invoke") this.invokedAfterHeal = true
+      if (report.type === "ok" && this.firstOkAfterHealUs === undefined) this.firstOkAfterHealUs = event.timeUs
+    }
+  }
+
+  private checkLiveness(final: FinalState): void {
+    if (this.livenessStartUs === undefined) return
+    const boundUs = this.options.livenessBoundMs * 1000
+    if (this.firstOkAfterHealUs === undefined) {
+      const why = this.invokedAfterHeal ? "none succeeded" : "the workload issued none (make it longer)"
+      this.report("liveness", `no client operation succeeded after the faults healed: ${why}`, final.timeUs)
+    } else if (this.firstOkAfterHealUs - this.livenessStartUs > boundUs) {
+      const tookMs = (this.firstOkAfterHealUs - this.livenessStartUs) / 1000
+      this.report("liveness", `the first operation after healing succeeded only after ${tookMs} ms (bound ${this.options.livenessBoundMs} ms)`, final.timeUs)
+    }
+  }
+
+  private report(check: string, message: string, timeUs: number): void {
+    if (this.violations.filter((violation) => violation.check === check).length >= 5) return
+    this.violations.push({ check, message, timeUs })
+  }
+}

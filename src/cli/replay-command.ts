@@ -1,0 +1,79 @@
+// `faultline replay`: reruns a reported failure and confirms that its trace hash is the one recorded.
+import { readFileSync } from "node:fs"
+import { runScenario } from "../sim/run.ts"
+import { loadScenario } from "../sim/scenario.ts"
+import { swarmScenario } from "../sim/swarm-faults.ts"
+import { parseInteger, UsageError } from "./errors.ts"
+import { loadProtocols } from "./protocols.ts"
+import { formatSummary } from "./summary.ts"
+
+/** Flags of `faultline replay`. */
+export interface ReplayFlags {
+  readonly seed?: string
+  readonly swarm?: boolean
+  readonly protocols?: string
+}
+
+/** A failure to replay: from a swarm report's group, a run's --json summary, or the command line. */
+interface Recorded {
+  readonly scenario: string
+  readonly seed: number
+  readonly swarm: boolean
+  readonly traceHash: string | undefined
+}
+
+const recordedFrom = (file: string): Array<Recorded> => {
+  let value: unknown
+  try {
+    value = JSON.parse(readFileSync(file, "utf8"))
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    throw new UsageError(`${file}: ${code === "ENOENT" ? "no such file" : code ?? `not JSON (${(error as Error).message})`}`)
+  }
+  const record = value as Record<string, unknown>
+  const one = (entry: Record<string, unknown>, where: string): Recorded => {
+    if (typeof entry.scenario !== "string") throw new UsageError(`${file}: ${where}scenario: expected the scenario file's path`)
+    if (typeof entry.seed !== "number") throw new UsageError(`${file}: ${where}seed: expected a number`)
+    return {
+      scenario: entry.scenario,
+      seed: entry.seed,
+      swarm: entry.swarm === true,
+      traceHash: typeof entry.traceHash === "string" ? entry.traceHash : undefined
+    }
+  }
+  if (Array.isArray(record.groups)) {
+    return (record.groups as Array<Record<string, unknown>>).map((group, index) =>
+      one((group.failure ?? {}) as Record<string, unknown>, `groups[${index}].failure.`))
+  }
+  return [one(record, "")]
+}
+
+const seedFlag = (text: string | undefined): number => {
+  if (text === undefined) throw new UsageError("--seed: required when replaying a scenario file (or give a failure .json)")
+  return parseInteger("--seed", text)
+}
+
+/** Runs the command: exit 0 when every replay matches its recorded hash and fails as recorded. */
+export const replayCommand = async (target: string, flags: ReplayFlags): Promise<number> => {
+  const protocols = await loadProtocols(flags.protocols)
+  const recorded: Array<Recorded> = target.endsWith(".json")
+    ? recordedFrom(target)
+    : [{ scenario: target, seed: seedFlag(flags.seed), swarm: flags.swarm === true, traceHash: undefined }]
+  let exitCode = 0
+  for (const entry of recorded) {
+    const loaded = loadScenario(entry.scenario)
+    const scenario = entry.swarm ? swarmScenario(loaded, entry.seed).scenario : loaded
+    const result = runScenario(scenario, { seed: entry.seed, protocols })
+    process.stdout.write(formatSummary(result) + "\n")
+    if (entry.traceHash === undefined) {
+      process.stdout.write(`replayed seed ${entry.seed}; no recorded hash to compare with\n\n`)
+      if (!result.ok) exitCode = Math.max(exitCode, 1)
+    } else if (entry.traceHash === result.traceHash) {
+      process.stdout.write(`✓ replay matches: trace hash ${result.traceHash}\n\n`)
+    } else {
+      process.stdout.write(`✗ replay differs: recorded ${entry.traceHash}, got ${result.traceHash} (has the code or the scenario changed?)\n\n`)
+      exitCode = 1
+    }
+  }
+  return exitCode
+}

@@ -1,0 +1,79 @@
+// `faultline shrink`: turns a failing run into a minimal scenario file that fails the same check.
+import { writeFileSync } from "node:fs"
+import { runScenario } from "../sim/run.ts"
+import { loadScenario, type Scenario } from "../sim/scenario.ts"
+import { scenarioToYaml } from "../sim/scenario-writer.ts"
+import { shrinkFailure } from "../sim/shrink.ts"
+import { swarmScenario } from "../sim/swarm-faults.ts"
+import { parseInteger, UsageError } from "./errors.ts"
+import { loadProtocols } from "./protocols.ts"
+
+/** Flags of `faultline shrink`. */
+export interface ShrinkFlags {
+  readonly seed?: string
+  readonly output?: string
+  readonly swarm?: boolean
+  readonly protocols?: string
+  readonly maxRuns?: string
+}
+
+const operations = (scenario: Scenario): number | undefined => {
+  const workload = scenario.workload
+  if (typeof workload.operationsPerClient === "number") return workload.operationsPerClient * ((workload.clients as number | undefined) ?? 3)
+  if (typeof workload.messagesPerNode === "number") return workload.messagesPerNode * scenario.nodes
+  return undefined
+}
+
+/** Runs the command; returns 0 when a smaller failing run was written, 2 on bad input. */
+export const shrinkCommand = async (file: string, flags: ShrinkFlags): Promise<number> => {
+  if (flags.seed === undefined) throw new UsageError("--seed: required (the seed of the failing run)")
+  const seed = parseInteger("--seed", flags.seed)
+  const maxRuns = flags.maxRuns === undefined ? 400 : parseInteger("--max-runs", flags.maxRuns, { minimum: 1 })
+  const protocols = await loadProtocols(flags.protocols)
+  const loaded = loadScenario(file)
+  const scenario = flags.swarm === true ? swarmScenario(loaded, seed).scenario : loaded
+  const started = performance.now()
+  process.stderr.write(`shrinking seed ${seed} of ${file}…\n`)
+  const result = shrinkFailure(scenario, seed, {
+    protocols,
+    maxRuns,
+    onStep: (description) => process.stderr.write(`  kept: ${description}\n`)
+  })
+  const before = result.original
+  const after = result.shrunk
+  const ops = (scenario: Scenario) => operations(scenario) ?? "?"
+  const summary = [
+    `faults ${before.scheduled.length} -> ${after.scheduled.length}`,
+    `operations ${ops(before)} -> ${ops(after)}`,
+    `nodes ${before.nodes} -> ${after.nodes}`,
+    `duration ${before.durationMs} ms + ${before.livenessMs} ms liveness -> ${after.durationMs} ms + ${after.livenessMs} ms`
+  ]
+  const output = flags.output ?? "repro.yaml"
+  const violation = result.shrunkResult.checks.find((check) => check.name === result.check)!.violations[0]
+  const comment = [
+    `Shrunk by faultline from ${file}, seed ${seed}${flags.swarm === true ? " (swarm)" : ""}, in ${result.runs} runs.`,
+    `It fails ${result.check}: ${violation?.message ?? ""}`,
+    `Replay: npx faultline run ${output}${flags.protocols === undefined ? "" : ` --protocols ${flags.protocols}`}`
+  ].join("\n")
+  try {
+    writeFileSync(output, scenarioToYaml({ ...after, name: `${after.name} (shrunk)` }, comment))
+  } catch (error) {
+    throw new UsageError(`-o: cannot write ${output} (${(error as NodeJS.ErrnoException).code ?? "error"})`)
+  }
+  // Replay what was written, so the hash printed is the one `faultline run` on the file gives.
+  const replayed = runScenario(loadScenario(output), { protocols })
+  if (!replayed.checks.some((check) => check.name === result.check && !check.ok)) {
+    throw new Error(`shrink: ${output} does not fail ${result.check} when replayed; this is a bug in faultline`)
+  }
+  process.stdout.write(
+    [
+      `shrunk seed ${seed} of ${file} in ${result.runs} runs (${((performance.now() - started) / 1000).toFixed(1)} s)`,
+      `  check        ${result.check}: ${violation?.message ?? ""}`,
+      ...summary.map((line) => `  ${line}`),
+      `  trace hash   ${replayed.traceHash}`,
+      `  written to   ${output}`,
+      `  replay:      npx faultline run ${output}${flags.protocols === undefined ? "" : ` --protocols ${flags.protocols}`}`
+    ].join("\n") + "\n"
+  )
+  return 0
+}

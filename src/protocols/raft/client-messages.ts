@@ -1,0 +1,32 @@
+// The messages between key-value clients and Raft servers. Plain JSON: they cross the wire through the codec.
+import type { JsonValue, KvOperation, NodeId } from "./types.ts"
+
+/** A client's request. `clientId` and `sequence` make a retried write apply exactly once. */
+export interface ClientRequest {
+  readonly _tag: "ClientRequest"
+  /** Unique per attempt, so a late reply to an earlier attempt is recognised and ignored. */
+  readonly requestId: string
+  readonly clientId: string
+  readonly sequence: number
+  readonly operation: KvOperation
+}
+
+/** What a server answers. `Retry` means the outcome is not known here (leadership changed): try again. */
+export type ClientOutcome =
+  | { readonly _tag: "Value"; readonly value: JsonValue | null }
+  | { readonly _tag: "Ok" }
+  | { readonly _tag: "CasResult"; readonly ok: boolean; readonly current: JsonValue | null }
+  | { readonly _tag: "NotLeader"; readonly leaderHint: NodeId | null }
+  | { readonly _tag: "Retry"; readonly reason: string }
+
+export interface ClientReply {
+  readonly _tag: "ClientReply"
+  readonly requestId: string
+  readonly outcome: ClientOutcome
+}
+
+export const isClientRequest = (value: unknown): value is ClientRequest =>
+  typeof value === "object" && value !== null && (value as { _tag?: unknown })._tag === "ClientRequest"
+
+export const isClientReply = (value: unknown): value is ClientReply =>
+  typeof value === "object" && value !== null && (value as { _tag?: unknown })._tag === "ClientReply"

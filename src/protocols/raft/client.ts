@@ -1,0 +1,161 @@
+// A key-value client of the Raft cluster: issues operations with timeouts and retries and records a Jepsen-style history.
+import { Effect, Option } from "effect"
+import { Clock, Network, type NodeProgram, Random, Tracing } from "../../env/index.ts"
+import { type ClientOutcome, isClientReply } from "./client-messages.ts"
+import type { JsonValue, KvOperation } from "./types.ts"
+
+/** Options of a client, as a scenario's workload states them. */
+export interface RaftClientOptions {
+  /** The servers the client may talk to. */
+  readonly servers: ReadonlyArray<string>
+  readonly keys: ReadonlyArray<string>
+  /** Operations this client issues in the whole run. */
+  readonly operations: number
+  /** Pause between two operations. */
+  readonly thinkMs: number
+  /** How long one attempt waits for a reply before trying another server. */
+  readonly requestTimeoutMs: number
+  /** How long an operation may take in all before its outcome is recorded as unknown. */
+  readonly operationTimeoutMs: number
+  /** Relative weights of read, write, cas, append, delete. */
+  readonly mix: { readonly read: number; readonly write: number; readonly cas: number; readonly append: number; readonly delete: number }
+}
+
+/** A history entry as the client reports it; the harness adds the index and the time. */
+export interface HistoryReport {
+  readonly process: number
+  readonly type: "invoke" | "ok" | "fail" | "info"
+  readonly f: "read" | "write" | "cas" | "append" | "delete"
+  readonly key: string
+  readonly value: JsonValue | null
+}
+
+type Function = HistoryReport["f"]
+
+const pickFunction = (mix: RaftClientOptions["mix"], draw: number): Function => {
+  const total = mix.read + mix.write + mix.cas + mix.append + mix.delete
+  let point = draw * total
+  for (const f of ["read", "write", "cas", "append", "delete"] as const) {
+    if (point < mix[f]) return f
+    point -= mix[f]
+  }
+  return "read"
+}
+
+/**
+ * Client `process` of the workload. Each operation is one invoke and one completion in the
+ * history: `ok` with the observed value, `fail` when it certainly did not happen (a cas that did
+ * not match, a read that got no answer), `info` when its outcome is unknown (a write that timed out).
+ * Retries of a write keep its session sequence, so the cluster applies it at most once.
+ */
+export const raftClient = (process: number, options: RaftClientOptions): NodeProgram =>
+  Effect.gen(function*() {
+    const network = yield* Network
+    const clock = yield* Clock
+    const random = yield* Random
+    const tracing = yield* Tracing
+    const record = (report: HistoryReport) => tracing.event("history", report as unknown as Record<string, unknown>)
+    let leaderGuess = options.servers[yield* random.nextInt(options.servers.length)]!
+    const otherServer = Effect.map(random.nextInt(options.servers.length), (index) => options.servers[index]!)
+
+    /** Sends one attempt and waits for its reply; none on timeout. Late replies to old attempts are skipped. */
+    const attempt = (requestId: string, sequence: number, operation: KvOperation) =>
+      Effect.gen(function*() {
+        yield* network.send(leaderGuess, { _tag: "ClientRequest", requestId, clientId: network.self, sequence, operation })
+        const deadline = (yield* clock.now) + options.requestTimeoutMs
+        while (true) {
+          const left = deadline - (yield* clock.now)
+          if (left <= 0) return undefined
+          const received = yield* Effect.timeoutOption(network.receive, left)
+          if (Option.isNone(received)) return undefined
+          const message = received.value.message
+          if (isClientReply(message) && message.requestId === requestId) return message.outcome
+        }
+      })
+
+    for (let sequence = 1; sequence <= options.operations; sequence++) {
+      yield* clock.sleep(options.thinkMs * (0.5 + (yield* random.next)))
+      let f = pickFunction(options.mix, yield* random.next)
+      // Registers (odd keys) take writes and cas, lists (even keys) take appends, as in Jepsen's
+      // separate register and list-append workloads; reads and deletes go to either.
+      const registers = options.keys.filter((_, index) => index % 2 === 0)
+      const lists = options.keys.filter((_, index) => index % 2 === 1)
+      if (f === "append" && lists.length === 0) f = "write"
+      const pool = f === "append" ? lists : f === "write" || f === "cas" ? registers : options.keys
+      const key = pool[yield* random.nextInt(pool.length)]!
+      const fresh = process * 1_000_000 + sequence
+      const expected = (yield* random.nextInt(4)) === 0 ? null : process * 1_000_000 + (yield* random.nextInt(Math.max(1, sequence)))
+      const { operation, invokeValue } = makeOperation(f, key, fresh, expected)
+      yield* record({ process, type: "invoke", f, key, value: invokeValue })
+      const started = yield* clock.now
+      let outcome: ClientOutcome | undefined
+      let attempts = 0
+      while (outcome === undefined && (yield* clock.now) - started < options.operationTimeoutMs) {
+        attempts++
+        const answer = yield* attempt(`${network.self}:${sequence}:${attempts}`, sequence, operation)
+        if (answer === undefined) {
+          leaderGuess = yield* otherServer
+        } else if (answer._tag === "NotLeader") {
+          leaderGuess = answer.leaderHint ?? (yield* otherServer)
+          yield* clock.sleep(options.requestTimeoutMs / 10)
+        } else if (answer._tag === "Retry") {
+          yield* clock.sleep(options.requestTimeoutMs / 10)
+        } else {
+          outcome = answer
+        }
+      }
+      yield* record(completion(process, f, key, invokeValue, outcome))
+    }
+  })
+
+const makeOperation = (
+  f: Function,
+  key: string,
+  fresh: number,
+  expected: number | null
+): { operation: KvOperation; invokeValue: JsonValue | null } => {
+  switch (f) {
+    case "read":
+      return { operation: { _tag: "Get", key }, invokeValue: null }
+    case "write":
+      return { operation: { _tag: "Put", key, value: fresh }, invokeValue: fresh }
+    case "cas":
+      return { operation: { _tag: "Cas", key, expected, value: fresh }, invokeValue: [expected, fresh] }
+    case "append":
+      return { operation: { _tag: "Append", key, value: fresh }, invokeValue: fresh }
+    case "delete":
+      return { operation: { _tag: "Delete", key }, invokeValue: null }
+    default: {
+      const unreachable: never = f
+      throw new Error(`unknown function ${String(unreachable)}`)
+    }
+  }
+}
+
+const completion = (
+  process: number,
+  f: Function,
+  key: string,
+  invokeValue: JsonValue | null,
+  outcome: ClientOutcome | undefined
+): HistoryReport => {
+  if (outcome === undefined) {
+    // A read that got no answer changed nothing; anything else may or may not have happened.
+    return { process, type: f === "read" ? "fail" : "info", f, key, value: invokeValue }
+  }
+  switch (outcome._tag) {
+    case "Value":
+      return { process, type: "ok", f, key, value: outcome.value }
+    case "Ok":
+      return { process, type: "ok", f, key, value: invokeValue }
+    case "CasResult":
+      return { process, type: outcome.ok ? "ok" : "fail", f, key, value: invokeValue }
+    case "NotLeader":
+    case "Retry":
+      throw new Error(`completion: ${outcome._tag} is not a final outcome`)
+    default: {
+      const unreachable: never = outcome
+      throw new Error(`unknown outcome ${JSON.stringify(unreachable)}`)
+    }
+  }
+}

@@ -1,0 +1,140 @@
+// Raft's stable storage through the env Storage service: hard state, snapshot, and an append-only log with torn-tail recovery.
+import { Effect } from "effect"
+import { decodeText, encodeText, Storage, Tracing } from "../../env/index.ts"
+import { assert } from "./assert.ts"
+import type { Entry, HardState, Ready, RestoredState, Snapshot } from "./types.ts"
+
+const HARD_STATE_FILE = "raft-hardstate"
+const SNAPSHOT_FILE = "raft-snapshot"
+const LOG_FILE = "raft-log"
+
+/** Raft's stable storage, as the server shell uses it. */
+export interface DurableState {
+  /** Reads everything back after a (re)start; returns what the Raft core resumes from. */
+  readonly recover: Effect.Effect<{ readonly restored: RestoredState; readonly snapshot: Snapshot | undefined }, unknown, Storage | Tracing>
+  /** Persists what a Ready asks for, in its order, and syncs it, before any of its messages is sent. */
+  readonly persist: (ready: Ready) => Effect.Effect<void, unknown, Storage>
+  /** Stores a snapshot the node took itself, then drops the log entries it covers. */
+  readonly compact: (snapshot: Snapshot, remaining: ReadonlyArray<Entry>) => Effect.Effect<void, unknown, Storage>
+}
+
+/**
+ * The log file holds one JSON line per entry. A crash may tear the last unsynced line; recovery
+ * cuts whatever follows the last complete line. `offsets[i]` is the byte offset at which the i-th
+ * stored entry starts, so a truncation cuts the file at an exact entry boundary.
+ */
+export const makeDurableState = (): DurableState => {
+  let offsets: Array<number> = []
+  let firstStoredIndex = 1
+  let sizeBytes = 0
+
+  const append = (entries: ReadonlyArray<Entry>) =>
+    Effect.gen(function*() {
+      const storage = yield* Storage
+      const expected = firstStoredIndex + offsets.length
+      assert(entries[0]!.index === expected, `raft log: appending ${entries[0]!.index} where ${expected} was expected`)
+      const lines: Array<string> = []
+      let position = sizeBytes
+      for (const entry of entries) {
+        const line = JSON.stringify(entry) + "\n"
+        offsets.push(position)
+        // Entries are JSON of ASCII-safe data as often as not; count bytes exactly all the same.
+        position += byteLength(line)
+        lines.push(line)
+      }
+      yield* storage.append(LOG_FILE, encodeText(lines.join("")))
+      sizeBytes = position
+    })
+
+  const truncateFrom = (index: number) =>
+    Effect.gen(function*() {
+      const storage = yield* Storage
+      const position = index - firstStoredIndex
+      if (position < 0 || position >= offsets.length) return
+      const size = offsets[position]!
+      yield* storage.truncate(LOG_FILE, size)
+      offsets.length = position
+      sizeBytes = size
+    })
+
+  const rewrite = (entries: ReadonlyArray<Entry>, firstIndex: number, options: { readonly sync: boolean }) =>
+    Effect.gen(function*() {
+      const storage = yield* Storage
+      offsets = []
+      sizeBytes = 0
+      firstStoredIndex = firstIndex
+      yield* storage.write(LOG_FILE, new Uint8Array(0))
+      if (entries.length > 0) yield* append(entries)
+      // A rewrite that changes nothing durable (a clean restart) need not be synced: the synced
+      // file already holds the same bytes.
+      if (options.sync) yield* storage.sync(LOG_FILE)
+    })
+
+  const recover = Effect.gen(function*() {
+    const storage = yield* Storage
+    const tracing = yield* Tracing
+    const hardStateBytes = yield* storage.read(HARD_STATE_FILE)
+    const snapshotBytes = yield* storage.read(SNAPSHOT_FILE)
+    const logBytes = yield* storage.read(LOG_FILE)
+    const hardState: HardState = hardStateBytes === undefined
+      ? { term: 0, votedFor: null, commitIndex: 0 }
+      : (JSON.parse(decodeText(hardStateBytes)) as HardState)
+    const snapshot = snapshotBytes === undefined ? undefined : (JSON.parse(decodeText(snapshotBytes)) as Snapshot)
+    const snapshotIndex = snapshot?.lastIncludedIndex ?? 0
+    const text = logBytes === undefined ? "" : decodeText(logBytes)
+    const complete = text.lastIndexOf("\n") + 1
+    const entries: Array<Entry> = []
+    let compacted = 0
+    for (const line of text.slice(0, complete).split("\n")) {
+      if (line.length === 0) continue
+      const entry = JSON.parse(line) as Entry
+      // Entries covered by the snapshot were compacted; a crash before the log was rewritten leaves them.
+      if (entry.index <= snapshotIndex) {
+        compacted++
+        continue
+      }
+      const expected = (entries.at(-1)?.index ?? snapshotIndex) + 1
+      assert(entry.index === expected, `raft log: entry ${entry.index} where ${expected} was expected`)
+      entries.push(entry)
+    }
+    const tornBytes = byteLength(text.slice(complete))
+    if (tornBytes > 0) yield* tracing.event("tornTail", { file: LOG_FILE, bytes: tornBytes })
+    // Rewriting leaves the file holding exactly the recovered entries, so the offsets are known.
+    yield* rewrite(entries, snapshotIndex + 1, { sync: tornBytes > 0 || compacted > 0 })
+    const restored: RestoredState = { hardState, ...(snapshot === undefined ? {} : { snapshot }), entries }
+    return { restored, snapshot }
+  })
+
+  const persist = (ready: Ready) =>
+    Effect.gen(function*() {
+      const storage = yield* Storage
+      if (ready.snapshot !== undefined) {
+        yield* storage.write(SNAPSHOT_FILE, encodeText(JSON.stringify(ready.snapshot)))
+        yield* storage.sync(SNAPSHOT_FILE)
+        yield* rewrite([], ready.snapshot.lastIncludedIndex + 1, { sync: true })
+      }
+      if (ready.truncateFrom !== undefined) yield* truncateFrom(ready.truncateFrom)
+      if (ready.entries.length > 0) yield* append(ready.entries)
+      if (ready.entries.length > 0 || ready.truncateFrom !== undefined) yield* storage.sync(LOG_FILE)
+      if (ready.hardState !== undefined) {
+        yield* storage.write(HARD_STATE_FILE, encodeText(JSON.stringify(ready.hardState)))
+        yield* storage.sync(HARD_STATE_FILE)
+      }
+    })
+
+  const compact = (snapshot: Snapshot, remaining: ReadonlyArray<Entry>) =>
+    Effect.gen(function*() {
+      const storage = yield* Storage
+      yield* storage.write(SNAPSHOT_FILE, encodeText(JSON.stringify(snapshot)))
+      yield* storage.sync(SNAPSHOT_FILE)
+      yield* rewrite(remaining, snapshot.lastIncludedIndex + 1, { sync: true })
+    })
+
+  return { recover, persist, compact }
+}
+
+/** UTF-8 length of `text` without encoding it when it is plain ASCII. */
+const byteLength = (text: string): number => {
+  // eslint-disable-next-line no-control-regex
+  return /^[\x00-\x7f]*$/.test(text) ? text.length : encodeText(text).length
+}

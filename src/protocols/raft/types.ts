@@ -1,0 +1,276 @@
+// The data that crosses the boundary of the Raft core: log entries, commands, wire messages,
+// and the Ready batch the shell persists and sends. Everything here is plain JSON data.
+
+/** A server's identity. Opaque to the core; the shell maps it to an address. */
+export type NodeId = string
+
+/** Any value that survives `JSON.stringify` / `JSON.parse` unchanged. */
+export type JsonValue =
+  | null
+  | boolean
+  | number
+  | string
+  | ReadonlyArray<JsonValue>
+  | { readonly [key: string]: JsonValue }
+
+/** An operation of the key-value state machine carried inside a `Kv` command. */
+export type KvOperation =
+  | { readonly _tag: "Get"; readonly key: string }
+  | { readonly _tag: "Put"; readonly key: string; readonly value: JsonValue }
+  | { readonly _tag: "Delete"; readonly key: string }
+  | {
+      readonly _tag: "Cas"
+      readonly key: string
+      /** The value the key must hold for the swap to happen; `null` means "absent". */
+      readonly expected: JsonValue | null
+      readonly value: JsonValue
+    }
+  | { readonly _tag: "Append"; readonly key: string; readonly value: JsonValue }
+
+/**
+ * A single-server membership change (thesis §4.1). It takes effect on a server as soon as the
+ * entry is in its log, committed or not, and a leader allows only one uncommitted change.
+ */
+export type ConfigChange =
+  | { readonly _tag: "AddNode"; readonly node: NodeId }
+  | { readonly _tag: "RemoveNode"; readonly node: NodeId }
+
+/** What a log entry asks the replicated state machine (or the membership) to do. */
+export type Command =
+  | { readonly _tag: "Noop" }
+  | {
+      readonly _tag: "Kv"
+      /** The client session; with `sequence` it makes a retried request apply exactly once. */
+      readonly clientId: string
+      readonly sequence: number
+      readonly operation: KvOperation
+    }
+  | { readonly _tag: "ConfigChange"; readonly change: ConfigChange }
+
+/** One slot of the replicated log. */
+export interface Entry {
+  readonly term: number
+  readonly index: number
+  readonly command: Command
+}
+
+/** The set of servers whose votes count. Kept sorted so that equal configurations compare equal. */
+export interface Configuration {
+  readonly voters: ReadonlyArray<NodeId>
+}
+
+/** A compacted prefix of the log: the state machine's data as of `lastIncludedIndex`. */
+export interface Snapshot {
+  readonly lastIncludedIndex: number
+  readonly lastIncludedTerm: number
+  /** The configuration in force at `lastIncludedIndex` (the latest one at or before it). */
+  readonly configuration: Configuration
+  /** Opaque to the core; produced and consumed by the state machine. */
+  readonly data: JsonValue
+}
+
+interface Envelope {
+  readonly from: NodeId
+  readonly to: NodeId
+  readonly term: number
+}
+
+/**
+ * RequestVote (§5.2) and its pre-vote variant (thesis §9.6). A pre-vote carries the term the
+ * sender *would* use (its term + 1) without having adopted it.
+ */
+export interface RequestVote extends Envelope {
+  readonly _tag: "RequestVote"
+  readonly preVote: boolean
+  readonly lastLogIndex: number
+  readonly lastLogTerm: number
+  /** Set when the election was triggered by TimeoutNow; voters then ignore their leader lease. */
+  readonly leadershipTransfer: boolean
+}
+
+/** The answer to a RequestVote; `preVote` echoes the request's flag. */
+export interface RequestVoteResponse extends Envelope {
+  readonly _tag: "RequestVoteResponse"
+  readonly preVote: boolean
+  readonly voteGranted: boolean
+}
+
+/** AppendEntries (§5.3). An empty `entries` still checks log matching and carries the commit. */
+export interface AppendEntries extends Envelope {
+  readonly _tag: "AppendEntries"
+  readonly prevLogIndex: number
+  readonly prevLogTerm: number
+  readonly entries: ReadonlyArray<Entry>
+  readonly leaderCommit: number
+}
+
+/**
+ * The answer to AppendEntries. On success `matchIndex` is the last index known to match the
+ * leader. On rejection the follower returns `rejectedIndex` (the request's prevLogIndex) and a
+ * back-off hint in the style of etcd's rejectHint: `conflictIndex` is the largest index in the
+ * follower's log at or below the rejected one whose term is <= the leader's prevLogTerm, and
+ * `conflictTerm` is that entry's term, so the leader can skip a whole term per round trip.
+ * Fields that do not apply are zero.
+ */
+export interface AppendEntriesResponse extends Envelope {
+  readonly _tag: "AppendEntriesResponse"
+  readonly success: boolean
+  readonly matchIndex: number
+  readonly rejectedIndex: number
+  readonly conflictIndex: number
+  readonly conflictTerm: number
+}
+
+/**
+ * A leader's heartbeat, kept apart from AppendEntries as in etcd so that a heartbeat never fails
+ * a log-matching check. `leaderCommit` is min(follower's matchIndex, commitIndex), which the
+ * follower is known to hold. `context` is the ReadIndex request being confirmed, if any.
+ */
+export interface Heartbeat extends Envelope {
+  readonly _tag: "Heartbeat"
+  readonly leaderCommit: number
+  readonly context: string | null
+}
+
+/** The answer to a Heartbeat; echoes `context` so the leader can count ReadIndex acks. */
+export interface HeartbeatResponse extends Envelope {
+  readonly _tag: "HeartbeatResponse"
+  readonly context: string | null
+}
+
+/** InstallSnapshot (§7), sent whole: the core's snapshots are plain JSON values. */
+export interface InstallSnapshot extends Envelope {
+  readonly _tag: "InstallSnapshot"
+  readonly snapshot: Snapshot
+}
+
+/** The answer to InstallSnapshot: the last index the follower now knows to match. */
+export interface InstallSnapshotResponse extends Envelope {
+  readonly _tag: "InstallSnapshotResponse"
+  readonly matchIndex: number
+}
+
+/** Leadership transfer (thesis §3.10): the target starts an election at once. */
+export interface TimeoutNow extends Envelope {
+  readonly _tag: "TimeoutNow"
+}
+
+/** Every message the core sends or receives. */
+export type Message =
+  | RequestVote
+  | RequestVoteResponse
+  | AppendEntries
+  | AppendEntriesResponse
+  | Heartbeat
+  | HeartbeatResponse
+  | InstallSnapshot
+  | InstallSnapshotResponse
+  | TimeoutNow
+
+/** The role a server plays; `PreCandidate` is a candidate still polling pre-votes. */
+export type Role = "Follower" | "PreCandidate" | "Candidate" | "Leader"
+
+/** The state that must be on stable storage before any message of the same Ready is sent. */
+export interface HardState {
+  readonly term: number
+  readonly votedFor: NodeId | null
+  readonly commitIndex: number
+}
+
+/** Volatile state worth reporting when it changes (for logs, metrics and request routing). */
+export interface SoftState {
+  readonly leader: NodeId | null
+  readonly role: Role
+}
+
+/** A linearizable read that may be served once the state machine has applied `index`. */
+export interface ReadState {
+  readonly requestId: string
+  readonly index: number
+}
+
+/**
+ * One batch of work for the shell, in the order it must be done:
+ * 1. persist `snapshot` (replacing the stored one and discarding every stored entry), then
+ *    remove stored entries with index >= `truncateFrom`, append `entries`, store `hardState`,
+ *    and sync;
+ * 2. send `messages`;
+ * 3. restore the state machine from `snapshot` if present, then apply `committedEntries` in
+ *    order, and serve each of `readStates` once the applied index reaches its `index`;
+ * 4. call `advance` with this same object.
+ */
+export interface Ready {
+  readonly hardState?: HardState
+  readonly softState?: SoftState
+  readonly snapshot?: Snapshot
+  readonly truncateFrom?: number
+  readonly entries: ReadonlyArray<Entry>
+  readonly messages: ReadonlyArray<Message>
+  readonly committedEntries: ReadonlyArray<Entry>
+  readonly readStates: ReadonlyArray<ReadState>
+}
+
+/** Static parameters of a Raft server. */
+export interface RaftConfig {
+  readonly id: NodeId
+  /**
+   * The bootstrap voters, including `id`, identical on every founding server. A server that
+   * joins an existing cluster later passes `[]` and learns the configuration from the leader.
+   * Ignored when restoring from storage.
+   */
+  readonly peers: ReadonlyArray<NodeId>
+  /** Election timeouts are drawn from [min, max); min is also the lease and check-quorum span. */
+  readonly electionTimeoutTicksMin: number
+  readonly electionTimeoutTicksMax: number
+  readonly heartbeatTicks: number
+  readonly preVote: boolean
+  readonly checkQuorum: boolean
+  readonly maxEntriesPerAppend: number
+  readonly maxInflightAppends: number
+  /** Returns an integer in [0, bound). Injected so that the core stays deterministic. */
+  readonly randomInt: (bound: number) => number
+}
+
+/** What the shell recovered from stable storage after a restart. */
+export interface RestoredState {
+  readonly hardState: {
+    readonly term: number
+    readonly votedFor: NodeId | null
+    readonly commitIndex?: number
+  }
+  readonly snapshot?: Snapshot
+  /** Contiguous entries starting right after the snapshot (or at index 1 without one). */
+  readonly entries: ReadonlyArray<Entry>
+}
+
+/** The outcome of `propose` or `proposeConfigChange`. Rejections are data, not errors. */
+export type ProposeResult =
+  | { readonly _tag: "Accepted"; readonly index: number; readonly term: number }
+  | { readonly _tag: "NotLeader"; readonly leaderHint: NodeId | null }
+  | { readonly _tag: "Rejected"; readonly reason: ProposeRejection }
+
+/** Why a leader refused a proposal it could otherwise have taken. */
+export type ProposeRejection =
+  /** A leadership transfer is under way (thesis §3.10); retry at the new leader. */
+  | "TransferInProgress"
+  /** Another membership change is still uncommitted (thesis §4.1). */
+  | "ConfigChangeInProgress"
+  /** The leader has not committed an entry of its own term yet (the §4.1 bug fix). */
+  | "NoCommitInTerm"
+  /** AddNode for a voter, or RemoveNode for a non-voter. */
+  | "NoChange"
+  /** The change would leave the cluster without voters. */
+  | "LastVoter"
+
+/** The outcome of `readIndex`. */
+export type ReadIndexResult =
+  | { readonly _tag: "Accepted" }
+  | { readonly _tag: "NotLeader"; readonly leaderHint: NodeId | null }
+  /** Too many reads are waiting for confirmation; retry later. */
+  | { readonly _tag: "Busy" }
+
+/** The outcome of `transferLeadership`. */
+export type TransferResult =
+  | { readonly _tag: "Accepted" }
+  | { readonly _tag: "NotLeader"; readonly leaderHint: NodeId | null }
+  | { readonly _tag: "Rejected"; readonly reason: "NotVoter" }

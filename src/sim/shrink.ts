@@ -1,0 +1,179 @@
+// Shrinks a failing run to a minimal one: fewest faults, smallest workload, fewest nodes, shortest run, that still fail the same check.
+import { planRandomFaults } from "./nemesis.ts"
+import type { ProtocolDefinition } from "./protocol.ts"
+import { RandomStream } from "./random-streams.ts"
+import { runScenario, type RunResult } from "./run.ts"
+import { type Fault, type Scenario, ScenarioError, type ScheduledFault, serverIds } from "./scenario.ts"
+
+/** What shrinking did. */
+export interface ShrinkResult {
+  /** The check the original run violated first; the shrunk run violates it too. */
+  readonly check: string
+  readonly original: Scenario
+  readonly shrunk: Scenario
+  readonly shrunkResult: RunResult
+  /** Runs made while shrinking. */
+  readonly runs: number
+}
+
+/** Options of {@link shrinkFailure}. */
+export interface ShrinkOptions {
+  readonly protocols: ReadonlyMap<string, ProtocolDefinition>
+  /** At most this many candidate runs (each one full simulation). */
+  readonly maxRuns?: number
+  /** Called after each kept step, with a short description. */
+  readonly onStep?: (description: string, scenario: Scenario) => void
+}
+
+const ZERO_RATES = (scenario: Scenario): Scenario["random"] => ({
+  partitions: { ...scenario.random.partitions, ratePerSecond: 0 },
+  crashes: { ...scenario.random.crashes, ratePerSecond: 0 },
+  pauses: { ...scenario.random.pauses, ratePerSecond: 0 },
+  clogs: { ...scenario.random.clogs, ratePerSecond: 0 },
+  clockSteps: { ...scenario.random.clockSteps, ratePerSecond: 0 },
+  clockDrifts: { ...scenario.random.clockDrifts, ratePerSecond: 0 },
+  maxDown: scenario.random.maxDown
+})
+
+/**
+ * The same run with every random fault written out as a scheduled one, so faults can be removed
+ * one by one. It replays the original exactly: the nemesis stream is separate from every other.
+ */
+export const fixFaults = (scenario: Scenario, seed: number): Scenario => {
+  const planned = planRandomFaults(scenario.random, serverIds(scenario.nodes), scenario.durationMs, new RandomStream(seed, "nemesis"))
+  const scheduled = [...scenario.scheduled, ...planned].sort((left, right) => left.atMs - right.atMs)
+  return { ...scenario, seed, scheduled, random: ZERO_RATES(scenario) }
+}
+
+const firstViolatedCheck = (result: RunResult): string | undefined => {
+  let first: { check: string; timeUs: number } | undefined
+  for (const check of result.checks) {
+    for (const violation of check.violations) {
+      if (first === undefined || violation.timeUs < first.timeUs) first = { check: check.name, timeUs: violation.timeUs }
+    }
+  }
+  return first?.check
+}
+
+/** A fault restricted to the first `nodes` servers; undefined when nothing of it is left. */
+const restrictFault = (fault: Fault, keep: ReadonlySet<string>): Fault | undefined => {
+  const has = (node: string) => keep.has(node)
+  switch (fault._tag) {
+    case "Partition": {
+      const groups = fault.groups.map((group) => group.filter(has)).filter((group) => group.length > 0)
+      return groups.length < 2 ? undefined : { ...fault, groups }
+    }
+    case "PartitionOneWay": {
+      const from = fault.from.filter(has)
+      const to = fault.to.filter(has)
+      return from.length === 0 || to.length === 0 ? undefined : { ...fault, from, to }
+    }
+    case "Heal":
+      return fault
+    case "Clog":
+    case "Unclog":
+      return has(fault.from) && has(fault.to) ? fault : undefined
+    default:
+      return has(fault.node) ? fault : undefined
+  }
+}
+
+const withNodes = (scenario: Scenario, nodes: number): Scenario => {
+  const keep = new Set(serverIds(nodes))
+  const scheduled: Array<ScheduledFault> = []
+  for (const entry of scenario.scheduled) {
+    const fault = restrictFault(entry.fault, keep)
+    if (fault !== undefined) scheduled.push({ atMs: entry.atMs, fault })
+  }
+  const links = scenario.network.links.filter((link) => keep.has(link.from) && keep.has(link.to))
+  return { ...scenario, nodes, scheduled, network: { ...scenario.network, links } }
+}
+
+/**
+ * Shrinks the failing run of `scenario` with `seed`. Throws a ScenarioError if that run does not
+ * fail. Every candidate is a full deterministic run; a candidate is kept when it still violates
+ * the original's first violated check.
+ */
+export const shrinkFailure = (scenario: Scenario, seed: number, options: ShrinkOptions): ShrinkResult => {
+  const maxRuns = options.maxRuns ?? 400
+  const original = fixFaults(scenario, seed)
+  let runs = 1
+  const first = runScenario(original, { seed, protocols: options.protocols })
+  const check = firstViolatedCheck(first)
+  if (check === undefined) throw new ScenarioError(`${scenario.file}: seed ${seed} does not fail, so there is nothing to shrink`)
+  let current = original
+  let currentResult = first
+
+  /** Runs a candidate; keeps it if it still fails the same check. */
+  const attempt = (candidate: Scenario, description: string): boolean => {
+    if (runs >= maxRuns) return false
+    runs++
+    let result: RunResult
+    try {
+      result = runScenario(candidate, { seed, protocols: options.protocols })
+    } catch (error) {
+      // A candidate the protocol rejects (say, a workload of zero clients) is simply not kept.
+      if (error instanceof ScenarioError) return false
+      throw error
+    }
+    if (!result.checks.some((outcome) => outcome.name === check && !outcome.ok)) return false
+    current = candidate
+    currentResult = result
+    options.onStep?.(description, candidate)
+    return true
+  }
+
+  let improved = true
+  while (improved && runs < maxRuns) {
+    improved = false
+    // Faults, by delta debugging: drop halves, then quarters, down to single faults.
+    let chunk = Math.ceil(current.scheduled.length / 2)
+    while (chunk >= 1 && runs < maxRuns) {
+      let removedAny = false
+      for (let start = 0; start < current.scheduled.length && runs < maxRuns; ) {
+        const candidate = { ...current, scheduled: current.scheduled.filter((_, index) => index < start || index >= start + chunk) }
+        if (attempt(candidate, `${candidate.scheduled.length} faults`)) {
+          removedAny = true
+          improved = true
+        } else {
+          start += chunk
+        }
+      }
+      if (!removedAny) chunk = Math.floor(chunk / 2)
+    }
+    // Workload: halve every numeric setting while the failure stays.
+    for (const key of Object.keys(current.workload).sort()) {
+      while (runs < maxRuns) {
+        const value = current.workload[key]
+        if (typeof value !== "number" || value <= 1) break
+        const smaller = value > 4 ? Math.floor(value / 2) : value - 1
+        if (!attempt({ ...current, workload: { ...current.workload, [key]: smaller } }, `workload.${key} ${smaller}`)) break
+        improved = true
+      }
+    }
+    // Nodes: fewer servers, with faults on the removed ones dropped.
+    while (current.nodes > 1 && runs < maxRuns && attempt(withNodes(current, current.nodes - 1), `${current.nodes - 1} nodes`)) {
+      improved = true
+    }
+    // Time: a shorter fault phase (just past the last fault), then a shorter liveness phase.
+    const lastFaultMs = current.scheduled.at(-1)?.atMs ?? 0
+    for (const durationMs of [lastFaultMs + 1, Math.floor(current.durationMs / 2)]) {
+      if (durationMs < current.durationMs && durationMs > lastFaultMs && attempt({ ...current, durationMs }, `duration ${durationMs} ms`)) {
+        improved = true
+      }
+    }
+    if (current.livenessMs > 0) {
+      for (const livenessMs of [0, Math.floor(current.livenessMs / 2)]) {
+        if (livenessMs < current.livenessMs && attempt({ ...current, livenessMs }, `liveness ${livenessMs} ms`)) improved = true
+      }
+    }
+    // Network: a quieter network, one kind of trouble at a time.
+    for (const field of ["lossRate", "duplicateRate", "reorderRate"] as const) {
+      if (current.network.defaults[field] > 0) {
+        const network = { ...current.network, defaults: { ...current.network.defaults, [field]: 0 } }
+        if (attempt({ ...current, network }, `no ${field}`)) improved = true
+      }
+    }
+  }
+  return { check, original, shrunk: current, shrunkResult: currentResult, runs }
+}
