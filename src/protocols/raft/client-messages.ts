@@ -30,3 +30,33 @@ export const isClientRequest = (value: unknown): value is ClientRequest =>
 
 export const isClientReply = (value: unknown): value is ClientReply =>
   typeof value === "object" && value !== null && (value as { _tag?: unknown })._tag === "ClientReply"
+
+/** An operator's request: a membership change or a leadership transfer. */
+export type AdminAction =
+  | { readonly _tag: "AddNode"; readonly node: NodeId }
+  | { readonly _tag: "RemoveNode"; readonly node: NodeId }
+  | { readonly _tag: "TransferLeadership"; readonly target: NodeId }
+
+export interface AdminRequest {
+  readonly _tag: "AdminRequest"
+  readonly requestId: string
+  readonly action: AdminAction
+}
+
+/** `Done` means the leader took it (appended the change, or started the transfer). */
+export type AdminOutcome =
+  | { readonly _tag: "Done" }
+  | { readonly _tag: "NotLeader"; readonly leaderHint: NodeId | null }
+  | { readonly _tag: "Rejected"; readonly reason: string }
+
+export interface AdminReply {
+  readonly _tag: "AdminReply"
+  readonly requestId: string
+  readonly outcome: AdminOutcome
+}
+
+export const isAdminRequest = (value: unknown): value is AdminRequest =>
+  typeof value === "object" && value !== null && (value as { _tag?: unknown })._tag === "AdminRequest"
+
+export const isAdminReply = (value: unknown): value is AdminReply =>
+  typeof value === "object" && value !== null && (value as { _tag?: unknown })._tag === "AdminReply"

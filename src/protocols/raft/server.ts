@@ -1,7 +1,14 @@
 // The Effect shell around the Raft core: ticks, messages, persistence before sending, applying, client requests.
 import { Effect, Queue } from "effect"
 import { Clock, type Envelope, mulberry32, Network, type NodeProgram, Random, Tracing } from "../../env/index.ts"
-import { type ClientOutcome, type ClientRequest, isClientRequest } from "./client-messages.ts"
+import {
+  type AdminOutcome,
+  type AdminRequest,
+  type ClientOutcome,
+  type ClientRequest,
+  isAdminRequest,
+  isClientRequest
+} from "./client-messages.ts"
 import { makeDurableState } from "./durable-state.ts"
 import { newRaft, type Raft } from "./raft.ts"
 import { apply, emptyKvState, type KvResult, type KvState, restore, snapshotData } from "./state-machine.ts"
@@ -23,10 +30,12 @@ export interface RaftServerOptions {
 }
 
 export const defaultRaftServerOptions: RaftServerOptions = {
-  tickMs: 10,
-  electionTimeoutTicksMin: 15,
-  electionTimeoutTicksMax: 30,
-  heartbeatTicks: 3,
+  // etcd's defaults are a 100 ms tick, a 10-tick election timeout and a 1-tick heartbeat; a
+  // 50 ms tick keeps elections quick in simulated time without ticking more than needed.
+  tickMs: 50,
+  electionTimeoutTicksMin: 10,
+  electionTimeoutTicksMax: 20,
+  heartbeatTicks: 2,
   preVote: true,
   checkQuorum: true,
   maxEntriesPerAppend: 64,
@@ -214,6 +223,8 @@ export const raftServer = (voters: ReadonlyArray<string>, options: RaftServerOpt
     const handleClient = (client: string, request: ClientRequest) =>
       Effect.gen(function*() {
         if (request.operation._tag === "Get") {
+          // The network may duplicate a request; the copy waits on the read already under way.
+          if (pendingReads.has(request.requestId)) return
           const result = raft.readIndex(request.requestId)
           if (result._tag === "Accepted") {
             pendingReads.set(request.requestId, { client, request, key: request.operation.key })
@@ -250,6 +261,21 @@ export const raftServer = (voters: ReadonlyArray<string>, options: RaftServerOpt
         }
       })
 
+    const handleAdmin = (client: string, request: AdminRequest) => {
+      const action = request.action
+      const result =
+        action._tag === "TransferLeadership"
+          ? raft.transferLeadership(action.target)
+          : raft.proposeConfigChange({ _tag: action._tag, node: action.node })
+      const outcome: AdminOutcome =
+        result._tag === "Accepted"
+          ? { _tag: "Done" }
+          : result._tag === "NotLeader"
+          ? { _tag: "NotLeader", leaderHint: result.leaderHint }
+          : { _tag: "Rejected", reason: result.reason }
+      return network.send(client, { _tag: "AdminReply", requestId: request.requestId, outcome })
+    }
+
     const handle = (input: Input) =>
       Effect.gen(function*() {
         if (input._tag === "Tick") {
@@ -258,6 +284,8 @@ export const raftServer = (voters: ReadonlyArray<string>, options: RaftServerOpt
           const { from, message } = input.envelope
           if (isClientRequest(message)) {
             yield* handleClient(from, message)
+          } else if (isAdminRequest(message)) {
+            yield* handleAdmin(from, message)
           } else {
             const raftMessage = message as Message
             // A message meant for another incarnation or another node is dropped, not trusted.

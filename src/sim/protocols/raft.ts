@@ -1,10 +1,12 @@
 // Binds the Raft key-value store to the harness: option and workload schemas, servers, clients and the checker.
 import { Schema } from "effect"
 import { RaftChecker } from "../../check/raft.ts"
+import { adminClient, type AdminStep } from "../../protocols/raft/admin-client.ts"
 import { raftClient } from "../../protocols/raft/client.ts"
 import { defaultRaftServerOptions, raftServer, type RaftServerOptions, type ServerHooks } from "../../protocols/raft/server.ts"
 import { decodeSection, type ProtocolDefinition } from "../protocol.ts"
-import { ScenarioError, serverIds } from "../scenario.ts"
+import { durationMs, ScenarioError, serverIds } from "../scenario.ts"
+import { DurationInput } from "../scenario-schema.ts"
 
 const positive = Schema.Finite.check(Schema.isGreaterThan(0))
 const positiveInt = Schema.Int.check(Schema.isGreaterThan(0))
@@ -20,7 +22,16 @@ const Options = Schema.Struct({
   checkQuorum: Schema.optional(Schema.Boolean),
   maxEntriesPerAppend: Schema.optional(positiveInt),
   maxInflightAppends: Schema.optional(positiveInt),
-  snapshotEveryEntries: Schema.optional(nonNegativeInt)
+  snapshotEveryEntries: Schema.optional(nonNegativeInt),
+  /** The first this-many servers found the cluster; the others start empty and join when added. */
+  initialVoters: Schema.optional(positiveInt)
+})
+
+const AdminStepInput = Schema.Struct({
+  at: DurationInput,
+  add: Schema.optional(Schema.String),
+  remove: Schema.optional(Schema.String),
+  transfer: Schema.optional(Schema.String)
 })
 
 const Workload = Schema.Struct({
@@ -40,6 +51,8 @@ const Workload = Schema.Struct({
     })
   ),
   livenessBoundMs: Schema.optional(positive),
+  /** Operator actions at given times: `{at: 3s, add: n4}`, `{at: 5s, remove: n2}`, `{at: 6s, transfer: n3}`. */
+  admin: Schema.optional(Schema.Array(AdminStepInput)),
   linearizabilityBudgetMs: Schema.optional(positive)
 })
 
@@ -65,7 +78,8 @@ export const raftProtocol = (name = "raft", hooks: ServerHooks = {}): ProtocolDe
   name,
   description: "Raft replicated key-value store (pre-vote, check-quorum, snapshots, ReadIndex, sessions)",
   setup: (scenario) => {
-    const options = resolveOptions(decodeSection(Options, scenario, "options"))
+    const optionsInput = decodeSection(Options, scenario, "options")
+    const options = resolveOptions(optionsInput)
     if (options.electionTimeoutTicksMax <= options.electionTimeoutTicksMin) {
       throw new ScenarioError(`${scenario.file}: options.electionTimeoutTicksMax: must be above electionTimeoutTicksMin`)
     }
@@ -74,6 +88,12 @@ export const raftProtocol = (name = "raft", hooks: ServerHooks = {}): ProtocolDe
     }
     const workload = decodeSection(Workload, scenario, "workload")
     const servers = serverIds(scenario.nodes)
+    const initialVoters = optionsInput.initialVoters ?? scenario.nodes
+    if (initialVoters > scenario.nodes) {
+      throw new ScenarioError(`${scenario.file}: options.initialVoters: ${initialVoters} is more than the ${scenario.nodes} nodes`)
+    }
+    const founders = servers.slice(0, initialVoters)
+    const adminSteps = (workload.admin ?? []).map((step, index) => adminStep(step, index, scenario.file, servers))
     const keys = Array.from({ length: workload.keys ?? 5 }, (_, index) => `k${index + 1}`)
     const mix = {
       read: workload.mix?.read ?? 3,
@@ -99,11 +119,36 @@ export const raftProtocol = (name = "raft", hooks: ServerHooks = {}): ProtocolDe
       livenessBoundMs: workload.livenessBoundMs ?? 5000,
       linearizabilityBudgetMs: workload.linearizabilityBudgetMs ?? 10_000
     })
+    if (adminSteps.length > 0) clients.push({ id: "admin", program: adminClient(servers, adminSteps) })
     return {
-      server: () => raftServer(servers, options, hooks),
+      // Founders bootstrap the cluster; a server outside it starts with no peers and joins when added.
+      server: (id) => raftServer(founders.includes(id) ? founders : [], options, hooks),
       clients,
       checkers: [checker],
       history: () => checker.history
     }
   }
 })
+
+const adminStep = (
+  input: typeof AdminStepInput.Type,
+  index: number,
+  file: string,
+  servers: ReadonlyArray<string>
+): AdminStep => {
+  const path = `workload.admin[${index}]`
+  const given = (["add", "remove", "transfer"] as const).filter((key) => input[key] !== undefined)
+  if (given.length !== 1) throw new ScenarioError(`${file}: ${path}: needs exactly one of add, remove, transfer`)
+  const key = given[0]!
+  const node = input[key]!
+  if (!servers.includes(node)) throw new ScenarioError(`${file}: ${path}.${key}: unknown node ${node}`)
+  const atMs = durationMs(input.at)
+  switch (key) {
+    case "add":
+      return { atMs, action: { _tag: "AddNode", node } }
+    case "remove":
+      return { atMs, action: { _tag: "RemoveNode", node } }
+    case "transfer":
+      return { atMs, action: { _tag: "TransferLeadership", target: node } }
+  }
+}

@@ -1,0 +1,139 @@
+// Swarm, shrink and replay: seeds planned and sharded, failures grouped, a planted bug found, shrunk and replayed.
+import { spawnSync } from "node:child_process"
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { describe, expect, it } from "vitest"
+import { planSeeds } from "../src/cli/swarm-command.ts"
+import { builtinProtocols } from "../src/sim/registry.ts"
+import { runScenario } from "../src/sim/run.ts"
+import { loadScenario, scenarioFromObject } from "../src/sim/scenario.ts"
+import { scenarioToInput } from "../src/sim/scenario-writer.ts"
+import { fixFaults, shrinkFailure } from "../src/sim/shrink.ts"
+import { failureSignature, groupFailures, runSeed } from "../src/sim/swarm.ts"
+import { swarmScenario } from "../src/sim/swarm-faults.ts"
+import { protocols as broadcastBugs } from "./fixtures/broadcast-bugs.ts"
+
+const directory = mkdtempSync(join(tmpdir(), "faultline-swarm-"))
+const cli = (...args: Array<string>) =>
+  spawnSync(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], { encoding: "utf8" })
+const buggy = new Map([...builtinProtocols, ...broadcastBugs.map((protocol) => [protocol.name, protocol] as const)])
+const FIFO_ONLY = "test/fixtures/broadcast-fifo-only.yaml"
+
+describe("seed planning", () => {
+  it("splits a range into disjoint shards that cover it", () => {
+    const all = planSeeds({ seeds: "1..100" })
+    const shards = [1, 2, 3].map((index) => planSeeds({ seeds: "1..100", shard: `${index}/3` }))
+    expect(shards.flat().sort((a, b) => a - b)).toEqual(all)
+    expect(new Set(shards.flat()).size).toBe(100)
+  })
+
+  it.each([
+    [{ seeds: "5..3" }, "--seeds: the range 5..3 is empty"],
+    [{ seeds: "1-9" }, "--seeds: expected a range"],
+    [{ shard: "3/2" }, "--shard: 3/2 is not a shard"],
+    [{ shard: "0/2" }, "--shard: 0/2 is not a shard"],
+    [{ count: "0" }, "--count: must be at least 1"]
+  ])("rejects %o", (flags, message) => {
+    expect(() => planSeeds(flags)).toThrow(message)
+  })
+})
+
+describe("swarm mode", () => {
+  it("draws the fault mix from the seed, the same every time", () => {
+    const scenario = loadScenario("scenarios/raft-leader-crash.yaml")
+    expect(swarmScenario(scenario, 5).draw).toEqual(swarmScenario(scenario, 5).draw)
+    const kinds = new Set(Array.from({ length: 20 }, (_, seed) => swarmScenario(scenario, seed).draw.kinds.join(",")))
+    expect(kinds.size).toBeGreaterThan(3)
+  })
+
+  it("groups failures by signature, keeping the one that failed first", () => {
+    const scenario = loadScenario(FIFO_ONLY)
+    const outcomes = [1, 2, 3, 4].map((seed) => runSeed(scenario, seed, { swarm: true, protocols: buggy }))
+    const groups = groupFailures(outcomes)
+    expect(groups.length).toBeGreaterThan(0)
+    for (const group of groups) {
+      const members = outcomes.filter((outcome) => outcome.signature === group.signature)
+      expect(group.count).toBe(members.length)
+      const earliest = Math.min(...members.map((outcome) => outcome.firstViolation!.timeUs))
+      expect(group.fastest.firstViolation!.timeUs).toBe(earliest)
+    }
+    expect(failureSignature("causal-order", "node n3 delivered n2#3 before n4#1")).toBe(
+      failureSignature("causal-order", "node n1 delivered n4#7 before n2#2")
+    )
+  })
+})
+
+describe("shrink", () => {
+  it("fixing the random faults into a schedule replays the run exactly", () => {
+    const scenario = loadScenario("scenarios/causal-broadcast-crashes.yaml")
+    const original = runScenario(scenario, { seed: 4, protocols: builtinProtocols })
+    const fixed = runScenario(fixFaults(scenario, 4), { seed: 4, protocols: builtinProtocols })
+    expect(fixed.traceHash).toBe(original.traceHash)
+  })
+
+  it("a scenario written back as a file reads back the same", () => {
+    const scenario = fixFaults(loadScenario("scenarios/raft-membership.yaml"), 3)
+    const again = scenarioFromObject(scenarioToInput(scenario), scenario.file)
+    expect(runScenario(again, { seed: 3, protocols: builtinProtocols }).traceHash).toBe(
+      runScenario(scenario, { seed: 3, protocols: builtinProtocols }).traceHash
+    )
+  })
+
+  it("shrinks a planted-bug failure to a handful of faults that fails the same check", () => {
+    const scenario = swarmScenario(loadScenario(FIFO_ONLY), 2).scenario
+    const result = shrinkFailure(scenario, 2, { protocols: buggy })
+    expect(result.check).toBe("causal-order")
+    expect(result.shrunk.scheduled.length).toBeLessThanOrEqual(5)
+    expect(result.shrunk.scheduled.length).toBeLessThanOrEqual(result.original.scheduled.length)
+    expect(result.shrunkResult.checks.find((check) => check.name === "causal-order")!.ok).toBe(false)
+  })
+})
+
+describe("faultline swarm, shrink and replay (CLI)", () => {
+  it("swarm finds the planted bug, groups it and prints replay and shrink commands; shrink writes a repro that replays", () => {
+    // Swarm: exit 1, a group for causal-order, with its commands.
+    const swarm = cli("swarm", FIFO_ONLY, "--count", "6", "--workers", "2", "--protocols", "test/fixtures/broadcast-bugs.ts", "--json")
+    expect(swarm.status).toBe(1)
+    const report = JSON.parse(swarm.stdout)
+    expect(report.seedsRun).toBe(6)
+    expect(report.failures).toBeGreaterThan(0)
+    const group = report.groups.find((candidate: { signature: string }) => candidate.signature.startsWith("causal-order"))
+    expect(group.replay).toContain(`--seed ${group.failure.seed} --swarm --protocols test/fixtures/broadcast-bugs.ts`)
+    // Replay the report: the trace hash matches what the worker recorded.
+    const reportFile = join(directory, "report.json")
+    writeFileSync(reportFile, swarm.stdout)
+    const replay = cli("replay", reportFile, "--protocols", "test/fixtures/broadcast-bugs.ts")
+    expect(replay.stdout).toContain("✓ replay matches")
+    expect(replay.status).toBe(0)
+    // Shrink the fastest seed into a repro file, then run the repro twice: same failure, same hash.
+    const repro = join(directory, "repro.yaml")
+    const shrink = cli("shrink", FIFO_ONLY, "--seed", String(group.failure.seed), "--swarm", "--protocols", "test/fixtures/broadcast-bugs.ts", "-o", repro)
+    expect(shrink.status).toBe(0)
+    expect(readFileSync(repro, "utf8")).toContain("protocol: causal-broadcast-fifo-only")
+    const first = cli("run", repro, "--protocols", "test/fixtures/broadcast-bugs.ts", "--json")
+    const second = cli("run", repro, "--protocols", "test/fixtures/broadcast-bugs.ts", "--json")
+    expect(first.status).toBe(1)
+    const firstSummary = JSON.parse(first.stdout)
+    expect(firstSummary.checks.find((check: { name: string }) => check.name === "causal-order").ok).toBe(false)
+    expect(JSON.parse(second.stdout).traceHash).toBe(firstSummary.traceHash)
+    expect(shrink.stdout).toContain(firstSummary.traceHash)
+  }, 120_000)
+
+  it.each([
+    [["--seeds", "9..2"], "--seeds: the range 9..2 is empty"],
+    [["--shard", "3/2"], "--shard: 3/2 is not a shard"],
+    [["--workers", "0"], "--workers: must be at least 1"]
+  ])("swarm %o is exit 2 with one line", (flags, message) => {
+    const result = cli("swarm", "scenarios/raft-leader-crash.yaml", ...flags)
+    expect(result.status).toBe(2)
+    expect(result.stderr.trim().split("\n")).toHaveLength(1)
+    expect(result.stderr).toContain(`faultline: ${message}`)
+  })
+
+  it("a clean swarm exits 0", () => {
+    const result = cli("swarm", "scenarios/causal-broadcast-crashes.yaml", "--count", "4", "--workers", "2")
+    expect(result.status).toBe(0)
+    expect(result.stdout).toContain("no failures")
+  }, 60_000)
+})
