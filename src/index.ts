@@ -1,0 +1,57 @@
+// The package's public entry ("faultline"): the environment a protocol is written against, and the library for testing it.
+//
+// Every name below is documented where it is declared; this file only chooses what is public.
+// Internals (the simulator itself, the scheduler, the CLI) stay out, so they can change freely.
+
+// The environment: the only services a node program may use, in the simulator and in the real world.
+export {
+  Clock,
+  decodeMessage,
+  decodeText,
+  encodeMessage,
+  encodeText,
+  type Env,
+  type Envelope,
+  mulberry32,
+  Network,
+  type NodeId,
+  type NodeProgram,
+  Random,
+  Storage,
+  StorageError,
+  type TraceAttributes,
+  Tracing
+} from "./env/index.ts"
+
+// Checkers: what a user writes to state what the protocol promises, reading its Tracing events.
+export type { Checker, FinalState, ProtocolEvent, Violation } from "./check/checker.ts"
+export type { HistoryEvent } from "./check/history.ts"
+
+// Running a protocol in a test, generating faults, networks and workloads, and checking properties.
+export {
+  assertProperty,
+  checkProperty,
+  type ClientNode,
+  faultScheduleArbitrary,
+  type FaultScheduleOptions,
+  networkModelArbitrary,
+  type NetworkModelOptions,
+  type NetworkOptions,
+  type PropertyFailed,
+  type PropertyPassed,
+  type PropertyReport,
+  simulate,
+  type SimulateOptions,
+  SimulationPropertyError,
+  type SimulationResult,
+  workloadArbitrary,
+  type WorkloadItem,
+  type WorkloadOptions
+} from "./testing/index.ts"
+
+// The simulator's vocabulary, as simulate() takes and reports it.
+export type { LatencyDistribution, LinkModel, LinkOverride, NetworkModel } from "./sim/network-model.ts"
+export { perfectNetwork } from "./sim/network-model.ts"
+export type { CheckOutcome } from "./sim/run.ts"
+export { type Fault, ScenarioError, type ScheduledFault, serverIds } from "./sim/scenario.ts"
+export type { DiskModel, SimulationStats } from "./sim/simulation.ts"
