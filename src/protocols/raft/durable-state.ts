@@ -105,8 +105,12 @@ export const makeDurableState = (): DurableState => {
     return { restored, snapshot }
   })
 
-  const persist = (ready: Ready) =>
-    Effect.gen(function*() {
+  const persist = (ready: Ready) => {
+    // Most Readies of a busy cluster carry only messages; they need no storage at all.
+    if (ready.snapshot === undefined && ready.truncateFrom === undefined && ready.entries.length === 0 && ready.hardState === undefined) {
+      return Effect.void
+    }
+    return Effect.gen(function*() {
       const storage = yield* Storage
       if (ready.snapshot !== undefined) {
         yield* storage.write(SNAPSHOT_FILE, encodeText(JSON.stringify(ready.snapshot)))
@@ -121,6 +125,7 @@ export const makeDurableState = (): DurableState => {
         yield* storage.sync(HARD_STATE_FILE)
       }
     })
+  }
 
   const compact = (snapshot: Snapshot, remaining: ReadonlyArray<Entry>) =>
     Effect.gen(function*() {
