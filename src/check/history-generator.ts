@@ -2,6 +2,7 @@
 // issue overlapping calls against an in-memory store, and each call takes effect at a point inside its interval.
 
 import type { HistoryEvent, JsonValue, OperationFunction, Outcome } from "./history.ts"
+import { mulberry32 } from "../env/prng.ts"
 
 /** Options for {@link generateHistory}. */
 export interface HistoryGeneratorOptions {
@@ -24,17 +25,6 @@ const thinkTimeNsMax = 20_000
 /** The longest time from a call to its effect, and from its effect to its return, in nanoseconds. */
 const halfLatencyNsMax = 25_000
 
-/** A small deterministic PRNG (mulberry32): numbers in [0, 1). Inline so the generator has no dependencies. */
-const mulberry32 = (seed: number): (() => number) => {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let mixed = state
-    mixed = Math.imul(mixed ^ (mixed >>> 15), mixed | 1)
-    mixed ^= mixed + Math.imul(mixed ^ (mixed >>> 7), mixed | 61)
-    return ((mixed ^ (mixed >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /** One call's interval and the moment it takes effect (its linearization point). */
 interface PlannedCall {
