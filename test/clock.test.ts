@@ -1,7 +1,7 @@
 // Node clocks: offsets, drift and steps change what a node reads, and drift changes how long its timers take.
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
-import { Clock, type NodeProgram } from "../src/env/index.ts"
+import { Clock, type NodeProgram, Tracing } from "../src/env/index.ts"
 import { perfectNetwork } from "../src/sim/network-model.ts"
 import { Simulation } from "../src/sim/simulation.ts"
 
@@ -57,5 +57,26 @@ describe("node clocks", () => {
     simulation.setClockOffset("n2", 250)
     simulation.runUntil(1_234_000)
     expect(simulation.localTimeMs("n2") - simulation.localTimeMs("n1")).toBe(250)
+  })
+})
+
+describe("tracing", () => {
+  it("spans record the node's own clock next to true time", () => {
+    const simulation = new Simulation({ seed: 1, network: perfectNetwork(), keepTrace: true })
+    simulation.addNode(
+      "n1",
+      Effect.gen(function*() {
+        const tracing = yield* Tracing
+        const clock = yield* Clock
+        yield* tracing.span("work", { step: 1 }, clock.sleep(10))
+      })
+    )
+    simulation.setClockOffset("n1", 1000)
+    simulation.runUntil(100_000)
+    const spans = (simulation.trace.lines ?? []).filter((line) => line.includes('"e":"span-')).map((line) => JSON.parse(line))
+    expect(spans).toEqual([
+      { t: 0, e: "span-start", node: "n1", span: 1, name: "work", attributes: { step: 1 }, localMs: 1000 },
+      { t: 10_000, e: "span-end", node: "n1", span: 1, outcome: "ok", localMs: 1010 }
+    ])
   })
 })

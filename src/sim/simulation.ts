@@ -423,11 +423,14 @@ export class Simulation {
       span: (name, attributes, effect) =>
         Effect.suspend(() => {
           const span = ++node.spanCount
-          this.writeNodeLine(node, "span-start", { span, name, attributes })
+          // Spans carry the node's own clock as well as true time, as a real node's spans would.
+          const localMs = node.clock.localUs(this.nowUs) / 1000
+          this.writeNodeLine(node, "span-start", { span, name, attributes, localMs })
           return Effect.onExit(effect, (exit) =>
             Effect.sync(() => {
               if (this.alive(node, incarnation)) {
-                this.writeNodeLine(node, "span-end", { span, outcome: Exit.isSuccess(exit) ? "ok" : "error" })
+                const endMs = node.clock.localUs(this.nowUs) / 1000
+                this.writeNodeLine(node, "span-end", { span, outcome: Exit.isSuccess(exit) ? "ok" : "error", localMs: endMs })
               }
             }))
         })
