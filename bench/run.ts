@@ -37,7 +37,7 @@ const main = async () => {
 
   const raft = benchRaft(5)
   const raftEventsPerSecond = (raft.events / raft.wallMs) * 1000
-  console.log(`\n2. the standard 5-node Raft scenario (bench/raft-standard.yaml), 5 seeds after a warm-up`)
+  console.log(`\n2. the standard 5-node Raft scenario (bench/raft-standard.yaml), seeds 1-5, best of 3 rounds after a warm-up`)
   row("simulated seconds per wall second", `${format(raft.simulatedMs / raft.wallMs)}x (target: 1000x)`)
   row("events/s", `${format(raftEventsPerSecond)} (bare loop: ${(bare.perSecond / raftEventsPerSecond).toFixed(1)}x faster)`)
   row("seeds with a violation", `${raft.failures} (must be 0)`)
