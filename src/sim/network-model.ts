@@ -96,6 +96,7 @@ export class NetworkState {
   }
 
   link(from: NodeId, to: NodeId): LinkModel {
+    if (this.overrides.size === 0) return this.model.defaults
     return this.overrides.get(linkKey(from, to)) ?? this.model.defaults
   }
 

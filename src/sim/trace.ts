@@ -4,8 +4,8 @@ import { createHash, type Hash } from "node:crypto"
 /** Collects trace lines, hashes them, and keeps them when asked (for `--trace` and the determinism audit). */
 export class TraceRecorder {
   private readonly hash: Hash = createHash("sha256")
-  private pending: Array<string> = []
-  private pendingLength = 0
+  /** Lines not hashed yet, newline-terminated. Concatenation builds a rope that hashing flattens once. */
+  private pending = ""
   readonly lines: Array<string> | undefined
   count = 0
 
@@ -17,17 +17,15 @@ export class TraceRecorder {
   write(line: string): void {
     this.count++
     this.lines?.push(line)
-    this.pending.push(line)
-    this.pendingLength += line.length
+    this.pending += line + "\n"
     // Hashing in batches costs far less than one update per line.
-    if (this.pendingLength > 65536) this.flush()
+    if (this.pending.length > 65536) this.flush()
   }
 
   private flush(): void {
     if (this.pending.length === 0) return
-    this.hash.update(this.pending.join("\n") + "\n")
-    this.pending = []
-    this.pendingLength = 0
+    this.hash.update(this.pending)
+    this.pending = ""
   }
 
   /** The SHA-256 of every line written, each followed by a newline. Call once, at the end. */
