@@ -47,10 +47,12 @@ export const runCommand = async (file: string, flags: RunFlags): Promise<number>
     if (result.history === undefined) throw new UsageError(`--history: protocol ${result.scenario.protocol} has no clients, so no history`)
     writeLines("--history", flags.history, result.history.map(serializeHistoryEvent))
   }
+  // The replay command repeats the flags that shape the run, so that it reruns the same run.
+  const replay = { swarm: flags.swarm, protocols: flags.protocols }
   if (flags.json === true) {
-    process.stdout.write(JSON.stringify(summaryJson(result, determinism), null, 2) + "\n")
+    process.stdout.write(JSON.stringify(summaryJson(result, determinism, replay), null, 2) + "\n")
   } else {
-    process.stdout.write(formatSummary(result) + "\n")
+    process.stdout.write(formatSummary(result, replay) + "\n")
     if (determinism !== undefined) {
       process.stdout.write(
         determinism.divergence === undefined

@@ -15,12 +15,26 @@ const faultCounts = (result: RunResult): string => {
   return `${result.faults.length} (${parts.join(", ")})`
 }
 
+/**
+ * The flags of a run that its replay must repeat to be the same run: `--swarm` (the fault mix
+ * drawn from the seed) and `--protocols` (the module that defines the protocol, such as a
+ * planted-bug fixture).
+ */
+export interface ReplayOptions {
+  readonly swarm?: boolean | undefined
+  readonly protocols?: string | undefined
+}
+
+/** The replay flags as command-line text, each with a leading space; empty when there are none. */
+export const replayFlags = (options: ReplayOptions): string =>
+  `${options.swarm === true ? " --swarm" : ""}${options.protocols === undefined ? "" : ` --protocols ${options.protocols}`}`
+
 /** The command that reruns this exact run and writes its trace. */
 export const replayCommand = (result: RunResult, extra = ""): string =>
   `npx faultline run ${result.scenario.file} --seed ${result.seed}${extra} --trace trace-${result.seed}.jsonl`
 
-/** The human summary of one run. */
-export const formatSummary = (result: RunResult): string => {
+/** The human summary of one run; `replay` names the flags its replay command must repeat. */
+export const formatSummary = (result: RunResult, replay: ReplayOptions = {}): string => {
   const scenario = result.scenario
   const speedup = result.wallMs > 0 ? result.simulatedMs / result.wallMs : 0
   const lines = [
@@ -45,7 +59,7 @@ export const formatSummary = (result: RunResult): string => {
         lines.push(`  ✗ ${check.name} at ${seconds(violation.timeUs / 1000)}: ${violation.message}`)
       }
     }
-    lines.push("", `replay: ${replayCommand(result)}`)
+    lines.push("", `replay: ${replayCommand(result, replayFlags(replay))}`)
   } else {
     lines.push("", "all checks hold")
   }
@@ -53,7 +67,11 @@ export const formatSummary = (result: RunResult): string => {
 }
 
 /** The machine-readable form of a run, for `--json`. */
-export const summaryJson = (result: RunResult, determinism?: DeterminismReport): Record<string, unknown> => ({
+export const summaryJson = (
+  result: RunResult,
+  determinism?: DeterminismReport,
+  replay: ReplayOptions = {}
+): Record<string, unknown> => ({
   scenario: result.scenario.file,
   name: result.scenario.name,
   protocol: result.scenario.protocol,
@@ -68,7 +86,7 @@ export const summaryJson = (result: RunResult, determinism?: DeterminismReport):
   faults: result.faults,
   checks: result.checks,
   traceHash: result.traceHash,
-  replay: replayCommand(result),
+  replay: replayCommand(result, replayFlags(replay)),
   ...(determinism === undefined
     ? {}
     : { deterministic: determinism.divergence === undefined, divergence: determinism.divergence ?? null })

@@ -68,7 +68,8 @@ export function handleAppendEntries(raft: RaftState, message: AppendEntries): vo
     prevLogIndex: message.prevLogIndex,
     prevLogTerm: message.prevLogTerm,
     entries: message.entries,
-    commitIndex: raft.commitIndex
+    commitIndex: raft.commitIndex,
+    appendFrom: raft.rules.appendFrom
   })
   if (lastNewIndex !== null) {
     // Only entries known to match the leader may be committed, hence the min (Figure 2, rule 5).

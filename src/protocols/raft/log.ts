@@ -2,12 +2,19 @@
 // implies, and how much of it the shell has made durable (like etcd's raftLog plus unstable).
 import { assert } from "./assert.ts"
 import { applyConfigChange } from "./configuration.ts"
-import type { Configuration, Entry, Snapshot } from "./types.ts"
+import type { Configuration, Entry, RaftRules, Snapshot } from "./types.ts"
 
 interface ConfigurationAt {
   readonly index: number
   readonly configuration: Configuration
 }
+
+/**
+ * The paper's append rule (Figure 2, AppendEntries receiver rule 3): write from the first entry
+ * that conflicts with ours (same index, different term), and keep the log when none does.
+ */
+export const appendFromFirstConflict: RaftRules["appendFrom"] = ({ entries, termAt }) =>
+  entries.find((entry) => termAt(entry.index) !== entry.term)?.index ?? null
 
 /**
  * The log of one server. Entries live in memory after `snapshot`; the log also remembers which
@@ -115,25 +122,26 @@ export class RaftLog {
 
   /**
    * The follower's side of AppendEntries (§5.3). Returns the index of the last new entry if the
-   * log matches at (`prevLogIndex`, `prevLogTerm`), else null. Entries already present with the
-   * same term are kept: only a real conflict truncates, so a stale or duplicated request can
-   * never remove entries the follower has acknowledged.
+   * log matches at (`prevLogIndex`, `prevLogTerm`), else null. Which entries are rewritten is
+   * `appendFrom`'s decision: with the paper's rule (`appendFromFirstConflict`) entries already
+   * present with the same term are kept and only a real conflict truncates, so a stale or
+   * duplicated request can never remove entries the follower has acknowledged.
    */
   maybeAppend(options: {
     prevLogIndex: number
     prevLogTerm: number
     entries: ReadonlyArray<Entry>
     commitIndex: number
+    appendFrom: RaftRules["appendFrom"]
   }): number | null {
     if (!this.matchTerm(options.prevLogIndex, options.prevLogTerm)) return null
     const lastNewIndex = options.prevLogIndex + options.entries.length
-    const conflict = options.entries.findIndex((entry) => !this.matchTerm(entry.index, entry.term))
-    if (conflict === -1) return lastNewIndex
-    const fresh = options.entries.slice(conflict)
-    const first = fresh[0]
-    assert(first !== undefined, "a conflict points at an entry")
-    assert(first.index > options.commitIndex, `conflict at ${first.index} would remove a committed entry`)
-    this.truncateAndAppend(fresh)
+    const from = options.appendFrom({ entries: options.entries, termAt: (index) => this.term(index) })
+    if (from === null) return lastNewIndex
+    assert(from > options.prevLogIndex, `append from ${from} is at or below prevLogIndex ${options.prevLogIndex}`)
+    assert(from <= lastNewIndex, `append from ${from} is beyond the request's last entry ${lastNewIndex}`)
+    assert(from > options.commitIndex, `append from ${from} would remove committed entries`)
+    this.truncateAndAppend(options.entries.slice(from - options.prevLogIndex - 1))
     return lastNewIndex
   }
 

@@ -5,7 +5,7 @@ import { isVoter } from "./configuration.ts"
 import type { RaftLog } from "./log.ts"
 import type { Progress } from "./progress.ts"
 import type { ReadIndexQueue } from "./read-index.ts"
-import type { Message, NodeId, RaftConfig, ReadState, Role } from "./types.ts"
+import type { Message, NodeId, RaftConfig, RaftRules, ReadState, Role } from "./types.ts"
 
 /** Handles a message whose term has already been reconciled with the server's (etcd's stepFunc). */
 export type StepFunction = (raft: RaftState, message: Message) => void
@@ -17,6 +17,8 @@ export type TickFunction = (raft: RaftState) => void
 export interface RaftState {
   readonly id: NodeId
   readonly config: RaftConfig
+  /** The rules in force: the paper's, unless a test replaced some through `config.rules`. */
+  readonly rules: RaftRules
   /** Persistent (Figure 2): the latest term this server has seen. */
   term: number
   /** Persistent (Figure 2): the candidate that received this server's vote in `term`. */

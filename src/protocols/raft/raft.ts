@@ -6,10 +6,11 @@ import { campaign } from "./candidate.ts"
 import { emptyConfiguration, makeConfiguration } from "./configuration.ts"
 import { becomeFollower } from "./follower.ts"
 import { propose, readIndex, transferLeadership } from "./leader.ts"
-import { RaftLog } from "./log.ts"
+import { appendFromFirstConflict, RaftLog } from "./log.ts"
 import { inLease, promotable, send, type RaftState } from "./raft-state.ts"
 import { ReadIndexQueue } from "./read-index.ts"
 import { advanceReady, hasReady, makeReady, type ReadyTracker } from "./ready.ts"
+import { commitCurrentTermOnly } from "./replication.ts"
 import type {
   Command,
   ConfigChange,
@@ -20,6 +21,7 @@ import type {
   NodeId,
   ProposeResult,
   RaftConfig,
+  RaftRules,
   Ready,
   ReadIndexResult,
   RequestVote,
@@ -93,6 +95,12 @@ export interface Raft {
   progress(): ReadonlyMap<NodeId, ProgressView>
 }
 
+/** The paper's rules, in force unless a test replaces some through `RaftConfig.rules`. */
+export const defaultRaftRules: RaftRules = {
+  commitByCounting: commitCurrentTermOnly,
+  appendFrom: appendFromFirstConflict
+}
+
 /** The snapshot every log starts from before any real one: index 0, no voters, no data. */
 const baseSnapshot: Snapshot = {
   lastIncludedIndex: 0,
@@ -151,6 +159,7 @@ export function newRaft(config: RaftConfig, restored?: RestoredState): Raft {
   const raft: RaftState = {
     id: config.id,
     config,
+    rules: { ...defaultRaftRules, ...config.rules },
     term,
     votedFor,
     leader: null,

@@ -4,7 +4,7 @@ import { absurd, assert } from "./assert.ts"
 import { quorumMatchIndex } from "./configuration.ts"
 import type { Progress } from "./progress.ts"
 import { envelope, send, type RaftState } from "./raft-state.ts"
-import type { AppendEntriesResponse, InstallSnapshotResponse, NodeId } from "./types.ts"
+import type { AppendEntriesResponse, InstallSnapshotResponse, NodeId, RaftRules } from "./types.ts"
 
 /** The leader's progress record for `id`, which must exist. */
 export function progressOf(raft: RaftState, id: NodeId): Progress {
@@ -69,14 +69,23 @@ export function broadcastHeartbeat(raft: RaftState, context: string | null): voi
 }
 
 /**
- * Advances commitIndex to the highest index a majority holds, but only if that entry is of the
- * current term: earlier-term entries commit indirectly, never by counting replicas (§5.4.2,
- * Figure 8). Returns whether commitIndex moved.
+ * The paper's commit rule: a leader commits by counting replicas only an entry of its own term
+ * (§5.4.2, Figure 8). Earlier-term entries commit indirectly, with the first current-term entry.
+ */
+export const commitCurrentTermOnly: RaftRules["commitByCounting"] = ({ entryTerm, currentTerm }) =>
+  entryTerm === currentTerm
+
+/**
+ * Advances commitIndex to the highest index a majority holds, if the commit rule allows it for
+ * that entry's term (by default only the current term: §5.4.2, Figure 8). Returns whether
+ * commitIndex moved.
  */
 export function maybeCommit(raft: RaftState): boolean {
   const index = quorumMatchIndex(raft.log.configuration(), (voter) => raft.progress.get(voter)?.match ?? 0)
   if (index <= raft.commitIndex) return false
-  if (raft.log.term(index) !== raft.term) return false
+  const entryTerm = raft.log.term(index)
+  assert(entryTerm !== undefined, `quorum index ${index} is not in the leader's log`)
+  if (!raft.rules.commitByCounting({ entryTerm, currentTerm: raft.term })) return false
   raft.commitIndex = index
   return true
 }

@@ -210,6 +210,33 @@ export interface Ready {
   readonly readStates: ReadonlyArray<ReadState>
 }
 
+/**
+ * Two decisions of the core, named so that a test can swap one out and plant a classic bug in a
+ * variant of the protocol (test/fixtures/raft-bugs.ts) without the buggy code living in src. The
+ * defaults (`defaultRaftRules` in raft.ts) are the paper's rules; shipped code never replaces them.
+ */
+export interface RaftRules {
+  /**
+   * Whether a leader in `currentTerm` may commit an entry of `entryTerm` because a majority holds
+   * it. The paper's rule: only an entry of the current term; earlier entries then commit with it,
+   * never by counting their own replicas (§5.4.2, Figure 8).
+   */
+  readonly commitByCounting: (options: { readonly entryTerm: number; readonly currentTerm: number }) => boolean
+  /**
+   * Where a follower whose log matches an AppendEntries at its prevLogIndex starts writing the
+   * request's `entries`: its log loses every entry from that index on and gains the request's
+   * entries from that index on. It must be the index of one of `entries`, or null to keep the log
+   * as it is. `termAt` gives the term of the follower's own entry at an index. The paper's rule:
+   * the first entry whose term differs from the follower's, since only a real conflict may remove
+   * entries; a stale or duplicated request whose entries all match removes nothing (Figure 2,
+   * AppendEntries receiver rules 3 and 4).
+   */
+  readonly appendFrom: (options: {
+    readonly entries: ReadonlyArray<Entry>
+    readonly termAt: (index: number) => number | undefined
+  }) => number | null
+}
+
 /** Static parameters of a Raft server. */
 export interface RaftConfig {
   readonly id: NodeId
@@ -229,6 +256,8 @@ export interface RaftConfig {
   readonly maxInflightAppends: number
   /** Returns an integer in [0, bound). Injected so that the core stays deterministic. */
   readonly randomInt: (bound: number) => number
+  /** A test seam: replaces some of the core's rules (see RaftRules). Shipped code never sets it. */
+  readonly rules?: Partial<RaftRules>
 }
 
 /** What the shell recovered from stable storage after a restart. */

@@ -1,0 +1,178 @@
+// Planted bugs are caught: each Raft variant of test/fixtures/raft-bugs.ts fails its scenario on a
+// seed, with the check the bug breaks, the CLI prints the command that replays it, and the correct
+// raft passes the same scenario and seed (so the failure is the bug's, not the scenario's).
+import { spawnSync } from "node:child_process"
+import { describe, expect, it } from "vitest"
+import { defaultRaftRules, newRaft } from "../src/protocols/raft/raft.ts"
+import { bootstrapLog, drainReady, testConfig } from "../src/protocols/raft/testing.ts"
+import type { AppendEntries, Entry, RaftRules, Ready } from "../src/protocols/raft/types.ts"
+import { raftProtocol } from "../src/sim/protocols/raft.ts"
+import { runScenario, type RunResult } from "../src/sim/run.ts"
+import { loadScenario } from "../src/sim/scenario.ts"
+import { commitOldTermByCounting, forgetVote, protocols as variants, truncateOnStaleAppend } from "./fixtures/raft-bugs.ts"
+
+/** One planted bug: its variant, the scenario that shows it, and how it must be caught. */
+interface PlantedBug {
+  readonly protocol: string
+  readonly scenario: string
+  /** The check that must be violated on the first failing seed. */
+  readonly check: string
+  /** What one of that check's violations must say. */
+  readonly message: RegExp
+}
+
+const plantedBugs: ReadonlyArray<PlantedBug> = [
+  {
+    // §5.4.2, Figure 8. The core asserts after every commit that the leader committed an entry of
+    // its own term; replacing the commit rule does not remove that assertion, which fails the
+    // leader at its first old-term commit, before a later leader can overwrite the entry.
+    protocol: "raft-bug-commit-old-term",
+    scenario: "test/fixtures/raft-bug-commit-old-term.yaml",
+    check: "node-failed",
+    message: /AssertionError: a leader only commits entries of its own term/
+  },
+  {
+    // §5.2, Figure 2: a forgotten vote is cast again after a restart, and two candidates win one term.
+    protocol: "raft-bug-vote-not-persisted",
+    scenario: "test/fixtures/raft-bug-vote-not-persisted.yaml",
+    check: "election-safety",
+    message: /^term \d+ has two leaders: n\d and n\d$/
+  },
+  {
+    // Figure 2, AppendEntries receiver rule 3. A follower that dropped entries it acknowledged is
+    // told by the leader's next heartbeat to commit one of them, and its own assertion fails.
+    protocol: "raft-bug-truncate-on-stale-append",
+    scenario: "test/fixtures/raft-bug-truncate-on-stale-append.yaml",
+    check: "node-failed",
+    message: /AssertionError: commit \d+ is beyond the last index \d+/
+  }
+]
+
+/** Seeds 1..this are tried; each scenario fails within the first few (see the report printed). */
+const maxSeed = 20
+
+const variantNamed = (name: string) => {
+  const variant = variants.find((protocol) => protocol.name === name)
+  if (variant === undefined) throw new Error(`test/fixtures/raft-bugs.ts exports no protocol named ${name}`)
+  return variant
+}
+
+const failedChecks = (result: RunResult) => result.checks.filter((check) => !check.ok)
+
+const runCli = (...args: Array<string>) =>
+  spawnSync(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], { encoding: "utf8" })
+
+describe("planted Raft bugs are caught", () => {
+  it("the fixture module exports exactly the three variants", () => {
+    expect(variants.map((protocol) => protocol.name).sort()).toEqual(plantedBugs.map((bug) => bug.protocol).sort())
+  })
+
+  for (const bug of plantedBugs) {
+    it(`${bug.protocol}: a seed fails ${bug.check}, the CLI prints its replay, and the correct raft passes it`, () => {
+      // Set up: the variant under its scenario, and the correct raft under the same scenario.
+      const scenario = loadScenario(bug.scenario)
+      expect(scenario.protocol).toBe(bug.protocol)
+      const protocols = new Map([[bug.protocol, variantNamed(bug.protocol)]])
+
+      // Act: run seeds in order until one fails.
+      let failing: RunResult | undefined
+      for (let seed = 1; seed <= maxSeed && failing === undefined; seed++) {
+        const result = runScenario(scenario, { seed, protocols })
+        if (!result.ok) failing = result
+      }
+
+      // Check: a seed failed, and the bug's own check is among those it violated.
+      if (failing === undefined) throw new Error(`${bug.protocol}: no seed in 1..${maxSeed} failed ${bug.scenario}`)
+      const seed = failing.seed
+      const violated = failedChecks(failing)
+      console.info(
+        `${bug.protocol}: seed ${seed} violates ${violated.map((check) => check.name).join(", ")}; ` +
+          `first ${bug.check}: ${violated.find((check) => check.name === bug.check)?.violations[0]?.message ?? "(none)"}`
+      )
+      const caught = violated.find((check) => check.name === bug.check)
+      expect(caught, `seed ${seed} violates ${violated.map((check) => check.name).join(", ")}`).toBeDefined()
+      expect(caught!.violations.map((violation) => violation.message)).toContainEqual(expect.stringMatching(bug.message))
+
+      // The correct raft passes the same scenario and seed, so the failure is the bug's.
+      const correct = runScenario({ ...scenario, protocol: "raft" }, { seed, protocols: new Map([["raft", raftProtocol()]]) })
+      expect(failedChecks(correct).map((check) => `${check.name}: ${check.violations[0]?.message}`)).toEqual([])
+
+      // The CLI fails the same run with exit 1 and prints the command that replays it.
+      const cli = runCli("run", bug.scenario, "--seed", String(seed), "--protocols", "test/fixtures/raft-bugs.ts")
+      expect(cli.stderr).toBe("")
+      expect(cli.status).toBe(1)
+      expect(cli.stdout).toContain(`✗ ${bug.check}`)
+      expect(cli.stdout).toContain(
+        `replay: npx faultline run ${bug.scenario} --seed ${seed} --protocols test/fixtures/raft-bugs.ts`
+      )
+      expect(cli.stdout).toContain(`trace hash   ${failing.traceHash}`)
+    })
+  }
+})
+
+describe("the seams plant exactly the bug and nothing else", () => {
+  const abc = ["a", "b", "c"]
+  const noops = (term: number, from: number, count: number): Entry[] =>
+    Array.from({ length: count }, (_, offset) => ({ term, index: from + offset, command: { _tag: "Noop" } }))
+  const append = (entries: Entry[]): AppendEntries => ({
+    _tag: "AppendEntries",
+    from: "b",
+    to: "a",
+    term: 1,
+    prevLogIndex: 3,
+    prevLogTerm: 0,
+    entries,
+    leaderCommit: 3
+  })
+
+  /** Follower "a" acknowledges entries 4..6, then a late copy of an older request carrying only 4. */
+  const staleAppend = (rules?: Partial<RaftRules>) => {
+    const raft = newRaft(
+      { ...testConfig("a", abc), ...(rules === undefined ? {} : { rules }) },
+      { hardState: { term: 1, votedFor: null, commitIndex: 3 }, entries: bootstrapLog(abc) }
+    )
+    raft.step(append(noops(1, 4, 3)))
+    drainReady(raft)
+    raft.step(append(noops(1, 4, 1)))
+    return { raft, ready: drainReady(raft) }
+  }
+
+  it("without rules the follower keeps acknowledged entries on a stale AppendEntries", () => {
+    // Reference: Figure 2, AppendEntries receiver rule 3 (delete only on a conflict).
+    const { raft, ready } = staleAppend()
+    expect(raft.lastIndex).toBe(6)
+    expect(ready.truncateFrom).toBeUndefined()
+  })
+
+  it("the stale-append rule removes acknowledged entries, and persists the removal", () => {
+    // Set up and act: the same requests, with the planted append rule.
+    const { raft, ready } = staleAppend(truncateOnStaleAppend)
+    // Check: entries 5 and 6, acknowledged before, are gone, in memory and on storage.
+    expect(raft.lastIndex).toBe(4)
+    expect(ready.truncateFrom).toBe(4)
+    expect(ready.entries.map((entry) => entry.index)).toEqual([4])
+  })
+
+  it("the old-term commit rule differs from the paper's only for entries of earlier terms", () => {
+    // Reference: §5.4.2, Figure 8.
+    const planted = commitOldTermByCounting.commitByCounting!
+    expect(defaultRaftRules.commitByCounting({ entryTerm: 2, currentTerm: 4 })).toBe(false)
+    expect(planted({ entryTerm: 2, currentTerm: 4 })).toBe(true)
+    expect(defaultRaftRules.commitByCounting({ entryTerm: 4, currentTerm: 4 })).toBe(true)
+    expect(planted({ entryTerm: 4, currentTerm: 4 })).toBe(true)
+  })
+
+  it("the vote hook drops only the vote from what is persisted", () => {
+    // Reference: Figure 2, persistent state (votedFor is on stable storage before answering).
+    const ready: Ready = {
+      hardState: { term: 3, votedFor: "b", commitIndex: 7 },
+      entries: noops(3, 8, 1),
+      messages: [],
+      committedEntries: [],
+      readStates: []
+    }
+    expect(forgetVote(ready)).toEqual({ ...ready, hardState: { term: 3, votedFor: null, commitIndex: 7 } })
+    const withoutHardState: Ready = { entries: [], messages: [], committedEntries: [], readStates: [] }
+    expect(forgetVote(withoutHardState)).toBe(withoutHardState)
+  })
+})
