@@ -18,7 +18,7 @@ describe("network model", () => {
     const base = perfectNetwork(1)
     const state = new NetworkState(
       { defaults: { ...base.defaults, lossRate: 0.2, duplicateRate: 0.1 }, links: [] },
-      new RandomStream(42, "network")
+      (label) => new RandomStream(42, label)
     )
     // Act: decide 20,000 messages.
     let lost = 0
@@ -37,7 +37,7 @@ describe("network model", () => {
   it("applies per-link overrides only to their link", () => {
     const state = new NetworkState(
       { ...perfectNetwork(1), links: [{ from: "n1", to: "n2", lossRate: 1 }] },
-      new RandomStream(1, "network")
+      (label) => new RandomStream(1, label)
     )
     expect(state.decide("n1", "n2")._tag).toBe("Drop")
     expect(state.decide("n2", "n1")._tag).toBe("Deliver")

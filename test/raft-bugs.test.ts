@@ -49,7 +49,7 @@ const plantedBugs: ReadonlyArray<PlantedBug> = [
 ]
 
 /** Seeds 1..this are tried; each scenario fails within the first few (see the report printed). */
-const maxSeed = 20
+const maxSeed = 60
 
 const variantNamed = (name: string) => {
   const variant = variants.find((protocol) => protocol.name === name)

@@ -137,3 +137,29 @@ describe("faultline swarm, shrink and replay (CLI)", () => {
     expect(result.stdout).toContain("no failures")
   }, 60_000)
 })
+
+describe("a planted Raft bug, from swarm to a shrunk repro", () => {
+  it("swarm finds the lost vote, shrink cuts the run down, and the repro fails the same check with one hash", () => {
+    const raftBugs = join("test", "fixtures", "raft-bugs.ts")
+    const file = "test/fixtures/raft-bug-vote-few-crashes.yaml"
+    // Swarm: the first failing group is the broken election safety.
+    const swarm = cli("swarm", file, "--count", "12", "--workers", "2", "--fixed-faults", "--protocols", raftBugs, "--json")
+    expect(swarm.status).toBe(1)
+    const group = JSON.parse(swarm.stdout).groups.find((candidate: { signature: string }) =>
+      candidate.signature.startsWith("election-safety")
+    )
+    expect(group.failure.message).toMatch(/term \d+ has two leaders/)
+    // Shrink its fastest seed.
+    const repro = join(directory, "raft-repro.yaml")
+    const shrink = cli("shrink", file, "--seed", String(group.failure.seed), "--protocols", raftBugs, "-o", repro)
+    expect(shrink.status).toBe(0)
+    const [, before, after] = /faults (\d+) -> (\d+)/.exec(shrink.stdout)!.map(Number)
+    expect(after!).toBeLessThan(before! / 2)
+    // The repro fails the same check, with the same trace hash every time.
+    const first = JSON.parse(cli("run", repro, "--protocols", raftBugs, "--json").stdout)
+    const second = JSON.parse(cli("run", repro, "--protocols", raftBugs, "--json").stdout)
+    expect(first.checks.find((check: { name: string }) => check.name === "election-safety").ok).toBe(false)
+    expect(second.traceHash).toBe(first.traceHash)
+    expect(shrink.stdout).toContain(first.traceHash)
+  }, 120_000)
+})

@@ -85,9 +85,12 @@ export class NetworkState {
   private readonly blocked = new Set<string>()
   private readonly clogged = new Set<string>()
 
+  /** One stream per directed link, made on first use, so that traffic on one link does not shift the draws of another. */
+  private readonly linkStreams = new Map<string, RandomStream>()
+
   constructor(
     readonly model: NetworkModel,
-    private readonly random: RandomStream
+    private readonly makeStream: (label: string) => RandomStream
   ) {
     for (const link of model.links) {
       const { from, to, ...rest } = link
@@ -106,13 +109,19 @@ export class NetworkState {
       return { _tag: "Drop", reason: "partition" }
     }
     const link = this.link(from, to)
-    if (this.random.chance(link.lossRate)) return { _tag: "Drop", reason: "loss" }
-    const copies = this.random.chance(link.duplicateRate) ? 2 : 1
+    const key = linkKey(from, to)
+    let random = this.linkStreams.get(key)
+    if (random === undefined) {
+      random = this.makeStream(`network/${key}`)
+      this.linkStreams.set(key, random)
+    }
+    if (random.chance(link.lossRate)) return { _tag: "Drop", reason: "loss" }
+    const copies = random.chance(link.duplicateRate) ? 2 : 1
     const delaysUs: Array<number> = []
     for (let copy = 0; copy < copies; copy++) {
-      let delayUs = drawLatencyUs(link.latency, this.random)
-      if (this.random.chance(link.reorderRate)) {
-        delayUs += Math.round(this.random.uniform(0, link.reorderWindowMs) * 1000)
+      let delayUs = drawLatencyUs(link.latency, random)
+      if (random.chance(link.reorderRate)) {
+        delayUs += Math.round(random.uniform(0, link.reorderWindowMs) * 1000)
       }
       delaysUs.push(delayUs)
     }

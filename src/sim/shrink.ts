@@ -45,14 +45,14 @@ export const fixFaults = (scenario: Scenario, seed: number): Scenario => {
   return { ...scenario, seed, scheduled, random: ZERO_RATES(scenario) }
 }
 
-const firstViolatedCheck = (result: RunResult): string | undefined => {
+const firstViolation = (result: RunResult): { check: string; timeUs: number } | undefined => {
   let first: { check: string; timeUs: number } | undefined
   for (const check of result.checks) {
     for (const violation of check.violations) {
       if (first === undefined || violation.timeUs < first.timeUs) first = { check: check.name, timeUs: violation.timeUs }
     }
   }
-  return first?.check
+  return first
 }
 
 /** A fault restricted to the first `nodes` servers; undefined when nothing of it is left. */
@@ -99,8 +99,9 @@ export const shrinkFailure = (scenario: Scenario, seed: number, options: ShrinkO
   const original = fixFaults(scenario, seed)
   let runs = 1
   const first = runScenario(original, { seed, protocols: options.protocols })
-  const check = firstViolatedCheck(first)
-  if (check === undefined) throw new ScenarioError(`${scenario.file}: seed ${seed} does not fail, so there is nothing to shrink`)
+  const violation = firstViolation(first)
+  if (violation === undefined) throw new ScenarioError(`${scenario.file}: seed ${seed} does not fail, so there is nothing to shrink`)
+  const check = violation.check
   let current = original
   let currentResult = first
 
@@ -121,6 +122,14 @@ export const shrinkFailure = (scenario: Scenario, seed: number, options: ShrinkO
     currentResult = result
     options.onStep?.(description, candidate)
     return true
+  }
+
+  // First, stop the run where it first failed: nothing after that moment can matter to a rule
+  // that was already broken (a safety violation is reported when it happens).
+  const failedAtMs = Math.ceil(violation.timeUs / 1000)
+  if (failedAtMs < current.durationMs) {
+    const scheduled = current.scheduled.filter((entry) => entry.atMs <= failedAtMs)
+    attempt({ ...current, scheduled, durationMs: failedAtMs + 1, livenessMs: 0 }, `stop at ${failedAtMs + 1} ms`)
   }
 
   let improved = true

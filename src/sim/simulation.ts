@@ -71,7 +71,8 @@ interface SimulatedNode {
   deferred: Array<() => void>
   readonly clock: NodeClock
   readonly disk: SimulatedDisk
-  readonly random: RandomStream
+  /** This incarnation's randomness; each start draws from a stream of its own (see start). */
+  random: RandomStream
   spanCount: number
 }
 
@@ -134,7 +135,7 @@ export class Simulation {
 
   constructor(readonly options: SimulationOptions) {
     this.trace = new TraceRecorder({ keepLines: options.keepTrace })
-    this.network = new NetworkState(options.network, new RandomStream(options.seed, "network"))
+    this.network = new NetworkState(options.network, (label) => new RandomStream(options.seed, label))
     this.faultRandom = new RandomStream(options.seed, "faults")
     this.diskRandom = new RandomStream(options.seed, "disk")
     this.mailboxCapacity = options.mailboxCapacity ?? DEFAULT_MAILBOX_CAPACITY
@@ -360,6 +361,9 @@ export class Simulation {
 
   private start(node: SimulatedNode): void {
     node.status = "up"
+    // Each incarnation gets a stream keyed by when it starts, not by how many starts came before:
+    // removing an earlier crash (as shrinking does) then leaves this incarnation's draws unchanged.
+    if (node.incarnation > 0) node.random = new RandomStream(this.options.seed, `node/${node.id}/${this.nowUs}`)
     const incarnation = node.incarnation
     const context = this.makeContext(node, incarnation)
     const fiber = Effect.runForkWith(context)(node.program, { scheduler: this.scheduler })
