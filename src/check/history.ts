@@ -1,14 +1,8 @@
 // The key-value history format (Jepsen's convention: one JSON event per line) and its parser, which
 // pairs each invoke with its completion into the operations the linearizability checker reads.
+import type { JsonValue } from "../env/json.ts"
 
-/** A JSON value as it appears in a history: written values, read values, cas arguments. */
-export type JsonValue =
-  | null
-  | boolean
-  | number
-  | string
-  | ReadonlyArray<JsonValue>
-  | { readonly [key: string]: JsonValue }
+export type { JsonValue }
 
 /** The operation an event belongs to (Jepsen's `f`). */
 export type OperationFunction = "read" | "write" | "cas" | "append" | "delete"

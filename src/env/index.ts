@@ -8,6 +8,7 @@ import type { Tracing } from "./tracing.ts"
 
 export { Clock } from "./clock.ts"
 export { decodeMessage, decodeText, encodeMessage, encodeText } from "./codec.ts"
+export type { JsonValue } from "./json.ts"
 export { type Envelope, Network, type NodeId } from "./network.ts"
 export { mulberry32 } from "./prng.ts"
 export { Random } from "./random.ts"

@@ -14,17 +14,19 @@ import { newRaft, type Raft } from "./raft.ts"
 import { apply, emptyKvState, type KvResult, type KvState, restore, snapshotData } from "./state-machine.ts"
 import type { Entry, Message, RaftConfig, Ready } from "./types.ts"
 
-/** Options of a Raft server, as a scenario states them. */
-export interface RaftServerOptions {
+/** Options of a Raft server, as a scenario states them: the core's timing and limits, plus the shell's own. */
+export type RaftServerOptions = Pick<
+  RaftConfig,
+  | "electionTimeoutTicksMin"
+  | "electionTimeoutTicksMax"
+  | "heartbeatTicks"
+  | "preVote"
+  | "checkQuorum"
+  | "maxEntriesPerAppend"
+  | "maxInflightAppends"
+> & {
   /** Simulated (or real) milliseconds per Raft tick. */
   readonly tickMs: number
-  readonly electionTimeoutTicksMin: number
-  readonly electionTimeoutTicksMax: number
-  readonly heartbeatTicks: number
-  readonly preVote: boolean
-  readonly checkQuorum: boolean
-  readonly maxEntriesPerAppend: number
-  readonly maxInflightAppends: number
   /** Take a snapshot and compact the log once this many entries were applied since the last one; 0 never. */
   readonly snapshotEveryEntries: number
 }

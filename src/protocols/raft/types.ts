@@ -1,17 +1,12 @@
 // The data that crosses the boundary of the Raft core: log entries, commands, wire messages,
 // and the Ready batch the shell persists and sends. Everything here is plain JSON data.
+import type { JsonValue } from "../../env/json.ts"
 
 /** A server's identity. Opaque to the core; the shell maps it to an address. */
 export type NodeId = string
 
 /** Any value that survives `JSON.stringify` / `JSON.parse` unchanged. */
-export type JsonValue =
-  | null
-  | boolean
-  | number
-  | string
-  | ReadonlyArray<JsonValue>
-  | { readonly [key: string]: JsonValue }
+export type { JsonValue }
 
 /** An operation of the key-value state machine carried inside a `Kv` command. */
 export type KvOperation =
