@@ -64,7 +64,7 @@ export const replayCommand = async (target: string, flags: ReplayFlags): Promise
     const loaded = loadScenario(entry.scenario)
     const scenario = entry.swarm ? swarmScenario(loaded, entry.seed).scenario : loaded
     const result = runScenario(scenario, { seed: entry.seed, protocols })
-    process.stdout.write(formatSummary(result) + "\n")
+    process.stdout.write(formatSummary(result, { swarm: entry.swarm, protocols: flags.protocols }) + "\n")
     if (entry.traceHash === undefined) {
       process.stdout.write(`replayed seed ${entry.seed}; no recorded hash to compare with\n\n`)
       if (!result.ok) exitCode = Math.max(exitCode, 1)
