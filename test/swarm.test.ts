@@ -139,27 +139,36 @@ describe("faultline swarm, shrink and replay (CLI)", () => {
 })
 
 describe("a planted Raft bug, from swarm to a shrunk repro", () => {
-  it("swarm finds the lost vote, shrink cuts the run down, and the repro fails the same check with one hash", () => {
-    const raftBugs = join("test", "fixtures", "raft-bugs.ts")
-    const file = "test/fixtures/raft-bug-vote-few-crashes.yaml"
-    // Swarm: the first failing group is the broken election safety.
+  const raftBugs = join("test", "fixtures", "raft-bugs.ts")
+
+  /** Swarm finds the bug and groups it; shrink writes a repro; the repro fails the same check with one hash. */
+  const swarmThenShrink = (file: string, check: string) => {
     const swarm = cli("swarm", file, "--count", "12", "--workers", "2", "--fixed-faults", "--protocols", raftBugs, "--json")
     expect(swarm.status).toBe(1)
-    const group = JSON.parse(swarm.stdout).groups.find((candidate: { signature: string }) =>
-      candidate.signature.startsWith("election-safety")
-    )
-    expect(group.failure.message).toMatch(/term \d+ has two leaders/)
-    // Shrink its fastest seed.
-    const repro = join(directory, "raft-repro.yaml")
+    const group = JSON.parse(swarm.stdout).groups.find((candidate: { signature: string }) => candidate.signature.startsWith(check))
+    expect(group, `no ${check} group in ${swarm.stdout}`).toBeDefined()
+    const repro = join(directory, `${check}-repro.yaml`)
     const shrink = cli("shrink", file, "--seed", String(group.failure.seed), "--protocols", raftBugs, "-o", repro)
     expect(shrink.status).toBe(0)
     const [, before, after] = /faults (\d+) -> (\d+)/.exec(shrink.stdout)!.map(Number)
-    expect(after!).toBeLessThan(before! / 2)
-    // The repro fails the same check, with the same trace hash every time.
     const first = JSON.parse(cli("run", repro, "--protocols", raftBugs, "--json").stdout)
     const second = JSON.parse(cli("run", repro, "--protocols", raftBugs, "--json").stdout)
-    expect(first.checks.find((check: { name: string }) => check.name === "election-safety").ok).toBe(false)
+    expect(first.checks.find((outcome: { name: string }) => outcome.name === check).ok).toBe(false)
     expect(second.traceHash).toBe(first.traceHash)
     expect(shrink.stdout).toContain(first.traceHash)
+    return { before: before!, after: after!, group }
+  }
+
+  it("old-term commit: swarm finds it, shrink leaves a handful of faults, the repro replays", () => {
+    const { before, after, group } = swarmThenShrink("test/fixtures/raft-bug-commit-old-term.yaml", "node-failed")
+    expect(group.failure.message).toContain("a leader only commits entries of its own term")
+    expect(after).toBeLessThanOrEqual(5)
+    expect(after).toBeLessThan(before)
+  }, 120_000)
+
+  it("lost vote: swarm finds two leaders in a term, shrink cuts the faults by more than half", () => {
+    const { before, after, group } = swarmThenShrink("test/fixtures/raft-bug-vote-few-crashes.yaml", "election-safety")
+    expect(group.failure.message).toMatch(/term \d+ has two leaders/)
+    expect(after).toBeLessThan(before / 2)
   }, 120_000)
 })
