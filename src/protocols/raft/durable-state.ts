@@ -27,6 +27,14 @@ export const makeDurableState = (): DurableState => {
   let offsets: Array<number> = []
   let firstStoredIndex = 1
   let sizeBytes = 0
+  // What the hard-state file holds. Only term and vote must be durable (Figure 2 lists commitIndex
+  // as volatile), so a Ready whose hard state differs only in commitIndex is not written: that
+  // saves a write and a sync per commit. A restart then resumes from an older commitIndex, which
+  // is safe, as a lower commitIndex only makes the server learn the commit again.
+  let storedTerm = 0
+  let storedVote: string | null = null
+  const needsHardState = (ready: Ready): boolean =>
+    ready.hardState !== undefined && (ready.hardState.term !== storedTerm || ready.hardState.votedFor !== storedVote)
 
   const append = (entries: ReadonlyArray<Entry>) =>
     Effect.gen(function*() {
@@ -79,6 +87,8 @@ export const makeDurableState = (): DurableState => {
     const hardState: HardState = hardStateBytes === undefined
       ? { term: 0, votedFor: null, commitIndex: 0 }
       : (JSON.parse(decodeText(hardStateBytes)) as HardState)
+    storedTerm = hardState.term
+    storedVote = hardState.votedFor
     const snapshot = snapshotBytes === undefined ? undefined : (JSON.parse(decodeText(snapshotBytes)) as Snapshot)
     const snapshotIndex = snapshot?.lastIncludedIndex ?? 0
     const text = logBytes === undefined ? "" : decodeText(logBytes)
@@ -107,7 +117,7 @@ export const makeDurableState = (): DurableState => {
 
   const persist = (ready: Ready) => {
     // Most Readies of a busy cluster carry only messages; they need no storage at all.
-    if (ready.snapshot === undefined && ready.truncateFrom === undefined && ready.entries.length === 0 && ready.hardState === undefined) {
+    if (ready.snapshot === undefined && ready.truncateFrom === undefined && ready.entries.length === 0 && !needsHardState(ready)) {
       return Effect.void
     }
     return Effect.gen(function*() {
@@ -120,9 +130,11 @@ export const makeDurableState = (): DurableState => {
       if (ready.truncateFrom !== undefined) yield* truncateFrom(ready.truncateFrom)
       if (ready.entries.length > 0) yield* append(ready.entries)
       if (ready.entries.length > 0 || ready.truncateFrom !== undefined) yield* storage.sync(LOG_FILE)
-      if (ready.hardState !== undefined) {
+      if (ready.hardState !== undefined && needsHardState(ready)) {
         yield* storage.write(HARD_STATE_FILE, encodeText(JSON.stringify(ready.hardState)))
         yield* storage.sync(HARD_STATE_FILE)
+        storedTerm = ready.hardState.term
+        storedVote = ready.hardState.votedFor
       }
     })
   }
