@@ -69,7 +69,17 @@ export const runSimulated = (pattern: TokenPattern): { events: number; wallMs: n
  */
 export const runBare = (pattern: TokenPattern, wire: boolean): { events: number; wallMs: number } => {
   const queue = new EventQueue()
-  const networkRandom = seedrandom.alea(`${pattern.seed}/network`)
+  // The same split streams as the simulator: one per directed link.
+  const linkRandom = new Map<string, () => number>()
+  const networkRandom = (from: string, to: string): number => {
+    const key = `${from}>${to}`
+    let stream = linkRandom.get(key)
+    if (stream === undefined) {
+      stream = seedrandom.alea(`${pattern.seed}/network/${key}`)
+      linkRandom.set(key, stream)
+    }
+    return stream()
+  }
   const names = ids(pattern)
   const nodeRandom = new Map(names.map((id) => [id, seedrandom.alea(`${pattern.seed}/node/${id}`)]))
   const hash = createHash("sha256")
@@ -83,7 +93,7 @@ export const runBare = (pattern: TokenPattern, wire: boolean): { events: number;
   }
   let now = 0
   const send = (from: string, to: string, message: { hops: number }) => {
-    const delayUs = Math.max(1, Math.round((1 + 9 * networkRandom()) * 1000))
+    const delayUs = Math.max(1, Math.round((1 + 9 * networkRandom(from, to)) * 1000))
     if (wire) {
       const payload = JSON.stringify(message)
       trace(`{"t":${now},"e":"send","from":"${from}","to":"${to}","msg":${payload}}`)
