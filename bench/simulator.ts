@@ -69,14 +69,18 @@ export const runSimulated = (pattern: TokenPattern): { events: number; wallMs: n
  */
 export const runBare = (pattern: TokenPattern, wire: boolean): { events: number; wallMs: number } => {
   const queue = new EventQueue()
-  // The same split streams as the simulator: one per directed link.
-  const linkRandom = new Map<string, () => number>()
+  // The same split streams as the simulator: one per directed link, found without building a key.
+  const linkRandom = new Map<string, Map<string, () => number>>()
   const networkRandom = (from: string, to: string): number => {
-    const key = `${from}>${to}`
-    let stream = linkRandom.get(key)
+    let byTarget = linkRandom.get(from)
+    if (byTarget === undefined) {
+      byTarget = new Map()
+      linkRandom.set(from, byTarget)
+    }
+    let stream = byTarget.get(to)
     if (stream === undefined) {
-      stream = seedrandom.alea(`${pattern.seed}/network/${key}`)
-      linkRandom.set(key, stream)
+      stream = seedrandom.alea(`${pattern.seed}/network/${from}>${to}`)
+      byTarget.set(to, stream)
     }
     return stream()
   }

@@ -74,6 +74,10 @@ export const drawLatencyUs = (latency: LatencyDistribution, random: RandomStream
   return Math.max(1, Math.round(ms * 1000))
 }
 
+/** Returned by NetworkState.decideDelay for a message the network drops. */
+export const DROPPED_BY_PARTITION = -1
+export const DROPPED_BY_LOSS = -2
+
 /** What the network decides for one message. */
 export type Verdict =
   | { readonly _tag: "Drop"; readonly reason: "loss" | "partition" }
@@ -85,8 +89,11 @@ export class NetworkState {
   private readonly blocked = new Set<string>()
   private readonly clogged = new Set<string>()
 
-  /** One stream per directed link, made on first use, so that traffic on one link does not shift the draws of another. */
-  private readonly linkStreams = new Map<string, RandomStream>()
+  /**
+   * One stream per directed link (from, then to), made on first use, so that traffic on one link
+   * does not shift the draws of another. Nested maps spare building a key string per message.
+   */
+  private readonly linkStreams = new Map<NodeId, Map<NodeId, RandomStream>>()
 
   constructor(
     readonly model: NetworkModel,
@@ -105,27 +112,50 @@ export class NetworkState {
 
   /** Decides the fate of a message sent now from `from` to `to`. */
   decide(from: NodeId, to: NodeId): Verdict {
-    if (this.blocked.size > 0 && this.blocked.has(linkKey(from, to))) {
-      return { _tag: "Drop", reason: "partition" }
-    }
+    const delayUs = this.decideDelay(from, to)
+    if (delayUs === DROPPED_BY_PARTITION) return { _tag: "Drop", reason: "partition" }
+    if (delayUs === DROPPED_BY_LOSS) return { _tag: "Drop", reason: "loss" }
+    return { _tag: "Deliver", delaysUs: this.duplicateDelayUs < 0 ? [delayUs] : [delayUs, this.duplicateDelayUs] }
+  }
+
+  /**
+   * The same decision without allocating, for the simulator's hot path: the delay of the message
+   * in microseconds, or DROPPED_BY_PARTITION / DROPPED_BY_LOSS; `duplicateDelayUs` is then the
+   * delay of a duplicate, or -1 when there is none.
+   */
+  decideDelay(from: NodeId, to: NodeId): number {
+    this.duplicateDelayUs = -1
+    if (this.blocked.size > 0 && this.blocked.has(linkKey(from, to))) return DROPPED_BY_PARTITION
     const link = this.link(from, to)
-    const key = linkKey(from, to)
-    let random = this.linkStreams.get(key)
+    const random = this.stream(from, to)
+    if (random.chance(link.lossRate)) return DROPPED_BY_LOSS
+    const duplicated = random.chance(link.duplicateRate)
+    const delayUs = this.drawDelayUs(link, random)
+    if (duplicated) this.duplicateDelayUs = this.drawDelayUs(link, random)
+    return delayUs
+  }
+
+  /** Set by decideDelay: the delay of the duplicate of the last message, or -1. */
+  duplicateDelayUs = -1
+
+  private drawDelayUs(link: LinkModel, random: RandomStream): number {
+    let delayUs = drawLatencyUs(link.latency, random)
+    if (random.chance(link.reorderRate)) delayUs += Math.round(random.uniform(0, link.reorderWindowMs) * 1000)
+    return delayUs
+  }
+
+  private stream(from: NodeId, to: NodeId): RandomStream {
+    let byTarget = this.linkStreams.get(from)
+    if (byTarget === undefined) {
+      byTarget = new Map()
+      this.linkStreams.set(from, byTarget)
+    }
+    let random = byTarget.get(to)
     if (random === undefined) {
-      random = this.makeStream(`network/${key}`)
-      this.linkStreams.set(key, random)
+      random = this.makeStream(`network/${linkKey(from, to)}`)
+      byTarget.set(to, random)
     }
-    if (random.chance(link.lossRate)) return { _tag: "Drop", reason: "loss" }
-    const copies = random.chance(link.duplicateRate) ? 2 : 1
-    const delaysUs: Array<number> = []
-    for (let copy = 0; copy < copies; copy++) {
-      let delayUs = drawLatencyUs(link.latency, random)
-      if (random.chance(link.reorderRate)) {
-        delayUs += Math.round(random.uniform(0, link.reorderWindowMs) * 1000)
-      }
-      delaysUs.push(delayUs)
-    }
-    return { _tag: "Deliver", delaysUs }
+    return random
   }
 
   isBlocked(from: NodeId, to: NodeId): boolean {

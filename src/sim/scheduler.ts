@@ -31,7 +31,7 @@ export class SimulatorScheduler implements Scheduler.Scheduler {
 
   /** Runs queued tasks, and the tasks they queue, until none is left. */
   drain(): void {
-    if (this.draining) return
+    if (this.draining || this.tasks.length === 0) return
     this.draining = true
     const tasks = this.tasks
     try {

@@ -16,7 +16,13 @@ import {
 } from "../env/index.ts"
 import { type CrashOptions, SimulatedDisk } from "./disk.ts"
 import { EventQueue, type QueuedEvent } from "./event-queue.ts"
-import { type LatencyDistribution, drawLatencyUs, type NetworkModel, NetworkState } from "./network-model.ts"
+import {
+  DROPPED_BY_PARTITION,
+  drawLatencyUs,
+  type LatencyDistribution,
+  type NetworkModel,
+  NetworkState
+} from "./network-model.ts"
 import { NodeClock } from "./node-clock.ts"
 import { RandomStream } from "./random-streams.ts"
 import { SimulatorScheduler } from "./scheduler.ts"
@@ -67,7 +73,8 @@ interface SimulatedNode {
   fiber: Fiber.Fiber<void, unknown> | undefined
   mailbox: Array<Envelope>
   mailboxHead: number
-  receiver: ((envelope: Envelope) => void) | undefined
+  /** The resume callback of the fiber waiting in `receive`, if one is. */
+  receiver: ((effect: Effect.Effect<Envelope>) => void) | undefined
   deferred: Array<() => void>
   readonly clock: NodeClock
   readonly disk: SimulatedDisk
@@ -98,6 +105,8 @@ interface Delivery {
   readonly from: NodeId
   readonly to: NodeId
   readonly payload: string
+  /** The receiving node, looked up once when the message is sent. */
+  readonly target: SimulatedNode
 }
 
 interface Timer {
@@ -399,7 +408,7 @@ export class Simulation {
           return
         }
         if (node.receiver !== undefined) throw new Error(`node ${node.id}: two fibers receive at once`)
-        node.receiver = (envelope) => resume(Effect.succeed(envelope))
+        node.receiver = resume
         return cancelReceive
       })
     })
@@ -517,7 +526,7 @@ export class Simulation {
     const receiver = node.receiver
     if (receiver === undefined || node.status !== "up" || node.mailboxHead >= node.mailbox.length) return
     node.receiver = undefined
-    receiver(this.takeFromMailbox(node))
+    receiver(Effect.succeed(this.takeFromMailbox(node)))
   }
 
   private startTimer(
@@ -570,22 +579,22 @@ export class Simulation {
     const id = this.nextMessageId++
     this.stats.messagesSent++
     this.trace.write(`{"t":${this.nowUs},"e":"send","id":${id},"from":"${from}","to":"${to}","msg":${payload}}`)
-    if (!this.nodes.has(to)) {
+    const target = this.nodes.get(to)
+    if (target === undefined) {
       this.drop(id, "unknown-node")
       return
     }
-    const verdict = this.network.decide(from, to)
-    if (verdict._tag === "Drop") {
-      this.drop(id, verdict.reason)
+    const delayUs = this.network.decideDelay(from, to)
+    if (delayUs < 0) {
+      this.drop(id, delayUs === DROPPED_BY_PARTITION ? "partition" : "loss")
       return
     }
-    if (verdict.delaysUs.length > 1) {
+    this.queue.push(this.nowUs + delayUs, EVENT_DELIVER, { id, from, to, payload, target })
+    const duplicateDelayUs = this.network.duplicateDelayUs
+    if (duplicateDelayUs >= 0) {
       this.stats.messagesDuplicated++
       this.trace.write(`{"t":${this.nowUs},"e":"duplicate","id":${id}}`)
-    }
-    for (const delayUs of verdict.delaysUs) {
-      const delivery: Delivery = { id, from, to, payload }
-      this.queue.push(this.nowUs + delayUs, EVENT_DELIVER, delivery)
+      this.queue.push(this.nowUs + duplicateDelayUs, EVENT_DELIVER, { id, from, to, payload, target })
     }
   }
 
@@ -601,7 +610,7 @@ export class Simulation {
       held.push(delivery)
       return
     }
-    const node = this.nodes.get(to)!
+    const node = delivery.target
     if (node.status === "crashed") {
       this.drop(id, "down")
       return
@@ -616,7 +625,7 @@ export class Simulation {
     const receiver = node.receiver
     if (receiver !== undefined && node.status === "up") {
       node.receiver = undefined
-      receiver(envelope)
+      receiver(Effect.succeed(envelope))
     } else {
       node.mailbox.push(envelope)
     }
