@@ -111,9 +111,10 @@ interface Delivery {
 
 interface Timer {
   cancelled: boolean
-  node: SimulatedNode | undefined
-  incarnation: number
-  fire: (() => void) | undefined
+  readonly node: SimulatedNode
+  readonly incarnation: number
+  /** The resume callback of the sleeping fiber. */
+  readonly resume: (effect: Effect.Effect<void>) => void
 }
 
 /** The simulator. Single-threaded; `runUntil` advances simulated time by running events in order. */
@@ -414,8 +415,8 @@ export class Simulation {
     })
     const sleep = (durationMs: number): Effect.Effect<void> =>
       Effect.callback<void>((resume) => {
-        const timer: Timer = { cancelled: false, node: undefined, incarnation: 0, fire: undefined }
-        this.startTimer(node, incarnation, durationMs, timer, () => resume(Effect.void))
+        const timer: Timer = { cancelled: false, node, incarnation, resume }
+        this.startTimer(node, durationMs, timer)
         return Effect.sync(() => {
           timer.cancelled = true
         })
@@ -529,22 +530,13 @@ export class Simulation {
     receiver(Effect.succeed(this.takeFromMailbox(node)))
   }
 
-  private startTimer(
-    node: SimulatedNode,
-    incarnation: number,
-    durationMs: number,
-    timer: Timer,
-    fire: () => void
-  ): void {
+  private startTimer(node: SimulatedNode, durationMs: number, timer: Timer): void {
     const delayUs = Math.max(0, Math.round(node.clock.trueDurationUs(durationMs * 1000)))
-    timer.node = node
-    timer.incarnation = incarnation
-    timer.fire = fire
     this.queue.push(this.nowUs + delayUs, EVENT_TIMER, timer)
   }
 
   private fireTimer(timer: Timer): void {
-    const node = timer.node!
+    const node = timer.node
     if (timer.cancelled || !this.alive(node, timer.incarnation)) return
     if (node.status === "paused") {
       node.deferred.push(() => this.fireTimer(timer))
@@ -552,7 +544,7 @@ export class Simulation {
     }
     this.stats.timersFired++
     this.trace.write(`{"t":${this.nowUs},"e":"timer","node":"${node.id}"}`)
-    timer.fire!()
+    timer.resume(Effect.void)
   }
 
   private runEvent(event: QueuedEvent): void {
