@@ -6,8 +6,9 @@ import { benchSwarm } from "./swarm.ts"
 
 const format = (value: number) => value.toLocaleString("en-US", { maximumFractionDigits: 0 })
 
-/** Runs `measure` `repeats` times after a warm-up and keeps the best (least disturbed) figure. */
+/** Runs `measure` `repeats` times after two warm-ups and keeps the best (least disturbed) figure. */
 const best = (repeats: number, measure: () => { events: number; wallMs: number }) => {
+  measure()
   measure()
   let result = measure()
   for (let index = 1; index < repeats; index++) {
@@ -20,11 +21,11 @@ const best = (repeats: number, measure: () => { events: number; wallMs: number }
 const row = (label: string, value: string) => console.log(`  ${label.padEnd(46)} ${value}`)
 
 const main = async () => {
-  console.log("Faultline benchmarks (ratios are measured within this run; absolute figures vary on shared machines)\n")
+  console.log("Faultline benchmarks (best of 5 after warm-ups; ratios are measured within this run; absolute figures vary on shared machines)\n")
   const pattern = standardPattern
-  const simulated = best(3, () => runSimulated(pattern))
-  const bare = best(3, () => runBare(pattern, false))
-  const bareWire = best(3, () => runBare(pattern, true))
+  const simulated = best(5, () => runSimulated(pattern))
+  const bare = best(5, () => runBare(pattern, false))
+  const bareWire = best(5, () => runBare(pattern, true))
   if (simulated.events !== bare.events || bare.events !== bareWire.events) {
     throw new Error(`the loops ran different patterns: ${simulated.events} / ${bare.events} / ${bareWire.events} events`)
   }
