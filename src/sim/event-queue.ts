@@ -24,7 +24,15 @@ export class EventQueue {
 
   /** Adds an event; returns it so the caller may recognise it later. */
   push(time: number, kind: number, data: unknown): QueuedEvent {
-    const event: QueuedEvent = { time, sequence: this.nextSequence++, kind, data }
+    return this.pushEvent({ time, sequence: 0, kind, data })
+  }
+
+  /**
+   * Adds an event object the caller made, which may carry more fields than QueuedEvent (a
+   * delivery does, which spares allocating its data separately). Its sequence is set here.
+   */
+  pushEvent<E extends QueuedEvent>(event: E): E {
+    event.sequence = this.nextSequence++
     const heap = this.heap
     let index = heap.length
     heap.push(event)

@@ -100,7 +100,7 @@ const EVENT_DELIVER = 0
 const EVENT_TIMER = 1
 const EVENT_CALLBACK = 2
 
-interface Delivery {
+interface Delivery extends QueuedEvent {
   readonly id: number
   readonly from: NodeId
   readonly to: NodeId
@@ -312,7 +312,7 @@ export class Simulation {
     this.fault({ _tag: "Unclog", from, to })
     const held = this.held.get(`${from}>${to}`) ?? []
     this.held.delete(`${from}>${to}`)
-    held.forEach((delivery, index) => this.queue.push(this.nowUs + 1 + index, EVENT_DELIVER, delivery))
+    held.forEach((delivery, index) => this.queue.pushEvent<Delivery>({ ...delivery, time: this.nowUs + 1 + index }))
   }
 
   unclogAll(): void {
@@ -550,7 +550,7 @@ export class Simulation {
   private runEvent(event: QueuedEvent): void {
     switch (event.kind) {
       case EVENT_DELIVER:
-        this.deliver(event.data as Delivery)
+        this.deliver(event as Delivery)
         break
       case EVENT_TIMER:
         this.fireTimer(event.data as Timer)
@@ -581,12 +581,22 @@ export class Simulation {
       this.drop(id, delayUs === DROPPED_BY_PARTITION ? "partition" : "loss")
       return
     }
-    this.queue.push(this.nowUs + delayUs, EVENT_DELIVER, { id, from, to, payload, target })
+    this.queue.pushEvent<Delivery>({ time: this.nowUs + delayUs, sequence: 0, kind: EVENT_DELIVER, data: null, id, from, to, payload, target })
     const duplicateDelayUs = this.network.duplicateDelayUs
     if (duplicateDelayUs >= 0) {
       this.stats.messagesDuplicated++
       this.trace.write(`{"t":${this.nowUs},"e":"duplicate","id":${id}}`)
-      this.queue.push(this.nowUs + duplicateDelayUs, EVENT_DELIVER, { id, from, to, payload, target })
+      this.queue.pushEvent<Delivery>({
+        time: this.nowUs + duplicateDelayUs,
+        sequence: 0,
+        kind: EVENT_DELIVER,
+        data: null,
+        id,
+        from,
+        to,
+        payload,
+        target
+      })
     }
   }
 
