@@ -6,26 +6,36 @@ import { benchSwarm } from "./swarm.ts"
 
 const format = (value: number) => value.toLocaleString("en-US", { maximumFractionDigits: 0 })
 
-/** Runs `measure` `repeats` times after two warm-ups and keeps the best (least disturbed) figure. */
-const best = (repeats: number, measure: () => { events: number; wallMs: number }) => {
-  measure()
-  measure()
-  let result = measure()
-  for (let index = 1; index < repeats; index++) {
-    const next = measure()
-    if (next.wallMs < result.wallMs) result = next
+interface Measured {
+  readonly events: number
+  readonly wallMs: number
+  readonly perSecond: number
+}
+
+/** Runs each measurement in turn, `repeats` rounds after two warm-up rounds, keeping each one's best. */
+const bestInterleaved = (repeats: number, measures: ReadonlyArray<() => { events: number; wallMs: number }>): Array<Measured> => {
+  for (let round = 0; round < 2; round++) for (const measure of measures) measure()
+  const results = measures.map((measure) => measure())
+  for (let round = 1; round < repeats; round++) {
+    measures.forEach((measure, index) => {
+      const next = measure()
+      if (next.wallMs < results[index]!.wallMs) results[index] = next
+    })
   }
-  return { ...result, perSecond: (result.events / result.wallMs) * 1000 }
+  return results.map((result) => ({ ...result, perSecond: (result.events / result.wallMs) * 1000 }))
 }
 
 const row = (label: string, value: string) => console.log(`  ${label.padEnd(46)} ${value}`)
 
 const main = async () => {
-  console.log("Faultline benchmarks (best of 5 after warm-ups; ratios are measured within this run; absolute figures vary on shared machines)\n")
+  console.log("Faultline benchmarks (best of 5 rounds after warm-ups, loops interleaved; ratios are measured within this run; absolute figures vary on shared machines)\n")
   const pattern = standardPattern
-  const simulated = best(5, () => runSimulated(pattern))
-  const bare = best(5, () => runBare(pattern, false))
-  const bareWire = best(5, () => runBare(pattern, true))
+  // Interleaved, so that a slow spell of the shared machine hits every loop alike.
+  const [simulated, bare, bareWire] = bestInterleaved(5, [
+    () => runSimulated(pattern),
+    () => runBare(pattern, false),
+    () => runBare(pattern, true)
+  ]) as [Measured, Measured, Measured]
   if (simulated.events !== bare.events || bare.events !== bareWire.events) {
     throw new Error(`the loops ran different patterns: ${simulated.events} / ${bare.events} / ${bareWire.events} events`)
   }
