@@ -1,7 +1,7 @@
 // `faultline check`: checks a history file (Jepsen format) for linearizability against a model.
-import { readFileSync } from "node:fs"
 import { parseHistory, type Operation } from "../check/history.ts"
 import { checkLinearizability } from "../check/linearizability.ts"
+import { readInputFile } from "../sim/input-file.ts"
 import { parseInteger, UsageError } from "./errors.ts"
 
 /** Flags of `faultline check`. */
@@ -40,14 +40,9 @@ const describeOperation = (operation: Operation): string => {
 export const checkCommand = (file: string, flags: CheckFlags): number => {
   if (flags.model !== "kv") throw new UsageError(`--model: unknown model "${flags.model}" (known: kv)`)
   const timeLimitMs = flags.timeLimit === undefined ? 60_000 : parseInteger("--time-limit", flags.timeLimit, { minimum: 1 }) * 1000
-  let text: string
-  try {
-    text = readFileSync(file, "utf8")
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code
-    throw new UsageError(`${file}: cannot read history file (${code === "ENOENT" ? "no such file" : code ?? "unreadable"})`)
-  }
-  const parsed = parseHistory(text, file)
+  const read = readInputFile(file, "history file")
+  if ("problem" in read) throw new UsageError(read.problem)
+  const parsed = parseHistory(read.text, file)
   if (parsed._tag === "ParseError") throw new UsageError(parsed.message)
   const started = performance.now()
   const result = checkLinearizability(parsed.operations, { timeBudgetMs: timeLimitMs })

@@ -1,8 +1,8 @@
 // `faultline replay`: reruns a reported failure and confirms that its trace hash is the one recorded.
-import { readFileSync } from "node:fs"
 import { runScenario } from "../sim/run.ts"
 import { loadScenario } from "../sim/scenario.ts"
 import { swarmScenario } from "../sim/swarm-faults.ts"
+import { readInputFile } from "../sim/input-file.ts"
 import { parseInteger, UsageError } from "./errors.ts"
 import { loadProtocols } from "./protocols.ts"
 import { formatSummary } from "./summary.ts"
@@ -23,12 +23,13 @@ interface Recorded {
 }
 
 const recordedFrom = (file: string): Array<Recorded> => {
+  const read = readInputFile(file, "failure report")
+  if ("problem" in read) throw new UsageError(read.problem)
   let value: unknown
   try {
-    value = JSON.parse(readFileSync(file, "utf8"))
+    value = JSON.parse(read.text)
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code
-    throw new UsageError(`${file}: ${code === "ENOENT" ? "no such file" : code ?? `not JSON (${(error as Error).message})`}`)
+    throw new UsageError(`${file}: not JSON (${(error as Error).message})`)
   }
   const record = value as Record<string, unknown>
   const one = (entry: Record<string, unknown>, where: string): Recorded => {

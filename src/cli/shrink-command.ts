@@ -17,11 +17,12 @@ export interface ShrinkFlags {
   readonly maxRuns?: string
 }
 
-const operations = (scenario: Scenario): number | undefined => {
-  const workload = scenario.workload
-  if (typeof workload.operationsPerClient === "number") return workload.operationsPerClient * ((workload.clients as number | undefined) ?? 3)
-  if (typeof workload.messagesPerNode === "number") return workload.messagesPerNode * scenario.nodes
-  return undefined
+/** The workload's numeric settings that shrinking changed, such as "messagesPerNode 20 -> 3". */
+const workloadChanges = (before: Scenario, after: Scenario): string => {
+  const changes = Object.keys(before.workload)
+    .filter((key) => typeof before.workload[key] === "number" && before.workload[key] !== after.workload[key])
+    .map((key) => `${key} ${before.workload[key]} -> ${after.workload[key]}`)
+  return changes.length === 0 ? "unchanged" : changes.join(", ")
 }
 
 /** Runs the command; returns 0 when a smaller failing run was written, 2 on bad input. */
@@ -41,10 +42,9 @@ export const shrinkCommand = async (file: string, flags: ShrinkFlags): Promise<n
   })
   const before = result.original
   const after = result.shrunk
-  const ops = (scenario: Scenario) => operations(scenario) ?? "?"
   const summary = [
     `faults ${before.scheduled.length} -> ${after.scheduled.length}`,
-    `operations ${ops(before)} -> ${ops(after)}`,
+    `workload ${workloadChanges(before, after)}`,
     `nodes ${before.nodes} -> ${after.nodes}`,
     `duration ${before.durationMs} ms + ${before.livenessMs} ms liveness -> ${after.durationMs} ms + ${after.livenessMs} ms`
   ]

@@ -158,10 +158,6 @@ export class NetworkState {
     return random
   }
 
-  isBlocked(from: NodeId, to: NodeId): boolean {
-    return this.blocked.has(linkKey(from, to))
-  }
-
   block(from: NodeId, to: NodeId): void {
     this.blocked.add(linkKey(from, to))
   }

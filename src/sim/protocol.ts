@@ -17,8 +17,6 @@ export interface ProtocolSetup {
   readonly onLivenessStart?: ((simulation: Simulation) => void) | undefined
   /** The clients' history (Jepsen format), for protocols with clients. */
   readonly history?: (() => ReadonlyArray<HistoryEvent>) | undefined
-  /** Called when the run ends, before the checkers finish. */
-  readonly onEnd?: ((simulation: Simulation) => void) | undefined
 }
 
 /** A protocol the harness can run from a scenario file. */

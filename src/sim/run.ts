@@ -42,8 +42,6 @@ export interface RunOptions {
   readonly protocols: ReadonlyMap<string, ProtocolDefinition>
   /** Called now and then with the fraction of simulated time done. */
   readonly onProgress?: ((fraction: number) => void) | undefined
-  /** Stop early at the first violation (used by swarms and shrinking). */
-  readonly stopOnViolation?: boolean | undefined
 }
 
 /** The check every run has: no node program died of a defect. */
@@ -74,7 +72,6 @@ export const runScenario = (scenario: Scenario, options: RunOptions): RunResult 
   const servers = serverIds(scenario.nodes)
   for (const id of servers) simulation.addNode(id, setup.server(id), "server")
   for (const client of setup.clients) simulation.addNode(client.id, client.program, "client")
-  let violated = false
   simulation.onProtocolEvent((event) => {
     for (const checker of checkers) checker.onEvent(event)
   })
@@ -94,14 +91,9 @@ export const runScenario = (scenario: Scenario, options: RunOptions): RunResult 
   for (let slice = 1; slice <= slices; slice++) {
     simulation.runUntil(Math.round((endUs * slice) / slices))
     options.onProgress?.(slice / slices)
-    if (options.stopOnViolation === true) {
-      violated = simulation.violations.length > 0 || checkers.some((checker) => checker.violations.length > 0)
-      if (violated) break
-    }
   }
-  setup.onEnd?.(simulation)
   const up = servers.filter((id) => simulation.status(id) !== "crashed")
-  if (!violated) for (const checker of checkers) checker.finish({ timeUs: simulation.timeUs, up })
+  for (const checker of checkers) checker.finish({ timeUs: simulation.timeUs, up })
 
   const allViolations: Array<Violation> = [...simulation.violations, ...checkers.flatMap((checker) => checker.violations)]
   const checks: Array<CheckOutcome> = [NODE_FAILED, ...selected].map((name) => {

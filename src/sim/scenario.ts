@@ -1,7 +1,7 @@
 // Loads a scenario file (YAML), validates it against the schema and resolves it into what the simulator runs.
-import { readFileSync } from "node:fs"
 import { Cause, Exit, Schema } from "effect"
 import { parseDocument } from "yaml"
+import { readInputFile } from "./input-file.ts"
 import type { DiskModel } from "./simulation.ts"
 import type { LatencyDistribution, LinkModel, NetworkModel } from "./network-model.ts"
 import {
@@ -72,14 +72,9 @@ export const serverIds = (count: number): Array<string> => Array.from({ length: 
 
 /** Reads and validates a scenario file. Throws a {@link ScenarioError} with a one-line message on bad input. */
 export const loadScenario = (file: string): Scenario => {
-  let text: string
-  try {
-    text = readFileSync(file, "utf8")
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code
-    throw new ScenarioError(`${file}: cannot read scenario file (${code === "ENOENT" ? "no such file" : code ?? "unreadable"})`)
-  }
-  return parseScenario(text, file)
+  const read = readInputFile(file, "scenario file")
+  if ("problem" in read) throw new ScenarioError(read.problem)
+  return parseScenario(read.text, file)
 }
 
 /** Validates scenario text (YAML); `file` is used in messages. */
