@@ -22,6 +22,11 @@ export class Network extends Context.Service<Network, {
   readonly nodes: ReadonlyArray<NodeId>
   /** Sends a message; never fails and never waits for the receiver. */
   readonly send: (to: NodeId, message: unknown) => Effect.Effect<void>
+  /**
+   * Sends each `[to, message]` pair in order, as one step: what etcd's Ready hands over at once.
+   * The same as one `send` per pair, for less work per message.
+   */
+  readonly sendAll: (messages: ReadonlyArray<readonly [NodeId, unknown]>) => Effect.Effect<void>
   /** Waits for the next message in this node's mailbox. Only one fiber of a node may wait at a time. */
   readonly receive: Effect.Effect<Envelope>
 }>()("faultline/Network") {}

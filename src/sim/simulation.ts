@@ -403,6 +403,11 @@ export class Simulation {
         Effect.sync(() => {
           if (this.alive(node, incarnation)) this.send(node.id, to, message)
         }),
+      sendAll: (messages) =>
+        Effect.sync(() => {
+          if (!this.alive(node, incarnation)) return
+          for (const [to, message] of messages) this.send(node.id, to, message)
+        }),
       receive: Effect.callback<Envelope>((resume) => {
         if (node.mailboxHead < node.mailbox.length && node.status === "up") {
           resume(Effect.succeed(this.takeFromMailbox(node)))

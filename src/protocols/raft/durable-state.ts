@@ -11,11 +11,13 @@ const LOG_FILE = "raft-log"
 /** Raft's stable storage, as the server shell uses it. */
 export interface DurableState {
   /** Reads everything back after a (re)start; returns what the Raft core resumes from. */
-  readonly recover: Effect.Effect<{ readonly restored: RestoredState; readonly snapshot: Snapshot | undefined }, unknown, Storage | Tracing>
+  readonly recover: Effect.Effect<{ readonly restored: RestoredState; readonly snapshot: Snapshot | undefined }, unknown, Tracing>
+  /** Whether `persist` has anything to do for this Ready; most Readies of a busy cluster carry only messages. */
+  readonly needsStorage: (ready: Ready) => boolean
   /** Persists what a Ready asks for, in its order, and syncs it, before any of its messages is sent. */
-  readonly persist: (ready: Ready) => Effect.Effect<void, unknown, Storage>
+  readonly persist: (ready: Ready) => Effect.Effect<void, unknown>
   /** Stores a snapshot the node took itself, then drops the log entries it covers. */
-  readonly compact: (snapshot: Snapshot, remaining: ReadonlyArray<Entry>) => Effect.Effect<void, unknown, Storage>
+  readonly compact: (snapshot: Snapshot, remaining: ReadonlyArray<Entry>) => Effect.Effect<void, unknown>
 }
 
 /**
@@ -23,7 +25,7 @@ export interface DurableState {
  * cuts whatever follows the last complete line. `offsets[i]` is the byte offset at which the i-th
  * stored entry starts, so a truncation cuts the file at an exact entry boundary.
  */
-export const makeDurableState = (): DurableState => {
+export const makeDurableState = (storage: Storage["Service"]): DurableState => {
   let offsets: Array<number> = []
   let firstStoredIndex = 1
   let sizeBytes = 0
@@ -36,27 +38,28 @@ export const makeDurableState = (): DurableState => {
   const needsHardState = (ready: Ready): boolean =>
     ready.hardState !== undefined && (ready.hardState.term !== storedTerm || ready.hardState.votedFor !== storedVote)
 
-  const append = (entries: ReadonlyArray<Entry>) =>
-    Effect.gen(function*() {
-      const storage = yield* Storage
+  const append = (entries: ReadonlyArray<Entry>): Effect.Effect<void, unknown> =>
+    Effect.suspend(() => {
       const expected = firstStoredIndex + offsets.length
-      assert(entries[0]!.index === expected, `raft log: appending ${entries[0]!.index} where ${expected} was expected`)
-      const lines: Array<string> = []
+      assert(entries[0]!.index === expected, () => `raft log: appending ${entries[0]!.index} where ${expected} was expected`)
+      let text = ""
       let position = sizeBytes
+      const added: Array<number> = []
       for (const entry of entries) {
         const line = JSON.stringify(entry) + "\n"
-        offsets.push(position)
+        added.push(position)
         // Entries are JSON of ASCII-safe data as often as not; count bytes exactly all the same.
         position += byteLength(line)
-        lines.push(line)
+        text += line
       }
-      yield* storage.append(LOG_FILE, encodeText(lines.join("")))
-      sizeBytes = position
+      return Effect.map(storage.append(LOG_FILE, encodeText(text)), () => {
+        for (const offset of added) offsets.push(offset)
+        sizeBytes = position
+      })
     })
 
   const truncateFrom = (index: number) =>
     Effect.gen(function*() {
-      const storage = yield* Storage
       const position = index - firstStoredIndex
       if (position < 0 || position >= offsets.length) return
       const size = offsets[position]!
@@ -67,7 +70,6 @@ export const makeDurableState = (): DurableState => {
 
   const rewrite = (entries: ReadonlyArray<Entry>, firstIndex: number, options: { readonly sync: boolean }) =>
     Effect.gen(function*() {
-      const storage = yield* Storage
       offsets = []
       sizeBytes = 0
       firstStoredIndex = firstIndex
@@ -79,7 +81,6 @@ export const makeDurableState = (): DurableState => {
     })
 
   const recover = Effect.gen(function*() {
-    const storage = yield* Storage
     const tracing = yield* Tracing
     const hardStateBytes = yield* storage.read(HARD_STATE_FILE)
     const snapshotBytes = yield* storage.read(SNAPSHOT_FILE)
@@ -104,7 +105,7 @@ export const makeDurableState = (): DurableState => {
         continue
       }
       const expected = (entries.at(-1)?.index ?? snapshotIndex) + 1
-      assert(entry.index === expected, `raft log: entry ${entry.index} where ${expected} was expected`)
+      assert(entry.index === expected, () => `raft log: entry ${entry.index} where ${expected} was expected`)
       entries.push(entry)
     }
     const tornBytes = byteLength(text.slice(complete))
@@ -115,39 +116,41 @@ export const makeDurableState = (): DurableState => {
     return { restored, snapshot }
   })
 
-  const persist = (ready: Ready) => {
-    // Most Readies of a busy cluster carry only messages; they need no storage at all.
-    if (ready.snapshot === undefined && ready.truncateFrom === undefined && ready.entries.length === 0 && !needsHardState(ready)) {
-      return Effect.void
-    }
-    return Effect.gen(function*() {
-      const storage = yield* Storage
+  const needsStorage = (ready: Ready): boolean =>
+    ready.snapshot !== undefined || ready.truncateFrom !== undefined || ready.entries.length > 0 || needsHardState(ready)
+
+  // Built from plain Effects rather than a generator: this runs for every Ready that appends.
+  const persist = (ready: Ready): Effect.Effect<void, unknown> =>
+    Effect.suspend(() => {
+      const steps: Array<Effect.Effect<void, unknown>> = []
       if (ready.snapshot !== undefined) {
-        yield* storage.write(SNAPSHOT_FILE, encodeText(JSON.stringify(ready.snapshot)))
-        yield* storage.sync(SNAPSHOT_FILE)
-        yield* rewrite([], ready.snapshot.lastIncludedIndex + 1, { sync: true })
+        steps.push(storage.write(SNAPSHOT_FILE, encodeText(JSON.stringify(ready.snapshot))))
+        steps.push(storage.sync(SNAPSHOT_FILE))
+        steps.push(rewrite([], ready.snapshot.lastIncludedIndex + 1, { sync: true }))
       }
-      if (ready.truncateFrom !== undefined) yield* truncateFrom(ready.truncateFrom)
-      if (ready.entries.length > 0) yield* append(ready.entries)
-      if (ready.entries.length > 0 || ready.truncateFrom !== undefined) yield* storage.sync(LOG_FILE)
-      if (ready.hardState !== undefined && needsHardState(ready)) {
-        yield* storage.write(HARD_STATE_FILE, encodeText(JSON.stringify(ready.hardState)))
-        yield* storage.sync(HARD_STATE_FILE)
-        storedTerm = ready.hardState.term
-        storedVote = ready.hardState.votedFor
+      if (ready.truncateFrom !== undefined) steps.push(truncateFrom(ready.truncateFrom))
+      if (ready.entries.length > 0) steps.push(append(ready.entries))
+      if (ready.entries.length > 0 || ready.truncateFrom !== undefined) steps.push(storage.sync(LOG_FILE))
+      const hardState = ready.hardState
+      if (hardState !== undefined && needsHardState(ready)) {
+        steps.push(storage.write(HARD_STATE_FILE, encodeText(JSON.stringify(hardState))))
+        steps.push(storage.sync(HARD_STATE_FILE))
+        steps.push(Effect.sync(() => {
+          storedTerm = hardState.term
+          storedVote = hardState.votedFor
+        }))
       }
+      return steps.reduce((before, step) => Effect.andThen(before, step))
     })
-  }
 
   const compact = (snapshot: Snapshot, remaining: ReadonlyArray<Entry>) =>
     Effect.gen(function*() {
-      const storage = yield* Storage
       yield* storage.write(SNAPSHOT_FILE, encodeText(JSON.stringify(snapshot)))
       yield* storage.sync(SNAPSHOT_FILE)
       yield* rewrite(remaining, snapshot.lastIncludedIndex + 1, { sync: true })
     })
 
-  return { recover, persist, compact }
+  return { recover, needsStorage, persist, compact }
 }
 
 /** UTF-8 length of `text` without encoding it when it is plain ASCII. */

@@ -110,7 +110,7 @@ export const raftServer = (voters: ReadonlyArray<string>, options: RaftServerOpt
     const clock = yield* Clock
     const random = yield* Random
     const tracing = yield* Tracing
-    const durable = makeDurableState()
+    const durable = makeDurableState(yield* Storage)
     const { restored, snapshot } = yield* durable.recover
     let config: RaftConfig = {
       id: network.self,
@@ -140,20 +140,24 @@ export const raftServer = (voters: ReadonlyArray<string>, options: RaftServerOpt
     const readyReads: Array<{ readonly requestId: string; readonly index: number }> = []
 
     // The decisions below are plain synchronous code: they queue what to send and what to trace,
-    // and `flush` performs it all in one Effect. Per message this avoids a generator per step,
-    // which made the shell several times slower than the core it drives.
-    const outbox: Array<readonly [string, unknown]> = []
-    const traced: Array<readonly [string, Record<string, unknown>]> = []
-    const flushOne = (item: readonly [string, unknown]) => network.send(item[0], item[1])
+    // and `flush` performs it all in one or two steps. Per message this avoids a generator and a
+    // chain of Effects per step, which made the shell several times slower than the core it drives.
+    let outbox: Array<readonly [string, unknown]> = []
+    let traced: Array<readonly [string, Record<string, unknown>]> = []
     const traceOne = (item: readonly [string, Record<string, unknown>]) => tracing.event(item[0], item[1])
     const flush = Effect.suspend(() => {
-      if (outbox.length === 0 && traced.length === 0) return Effect.void
-      const messages = outbox.splice(0, outbox.length)
-      const events = traced.splice(0, traced.length)
-      return Effect.andThen(
-        Effect.forEach(messages, flushOne, { discard: true }),
-        Effect.forEach(events, traceOne, { discard: true })
-      )
+      const messages = outbox
+      const events = traced
+      if (messages.length > 0) outbox = []
+      if (events.length > 0) traced = []
+      const sending = messages.length === 0 ? undefined : network.sendAll(messages)
+      const tracingEvents = events.length === 0
+        ? undefined
+        : events.length === 1
+        ? traceOne(events[0]!)
+        : Effect.forEach(events, traceOne, { discard: true })
+      if (sending === undefined) return tracingEvents ?? Effect.void
+      return tracingEvents === undefined ? sending : Effect.andThen(sending, tracingEvents)
     })
 
     const reply = (client: string, requestId: string, outcome: ClientOutcome): void => {
@@ -199,9 +203,12 @@ export const raftServer = (voters: ReadonlyArray<string>, options: RaftServerOpt
       }
     }
 
-    const maybeCompact = Effect.suspend(() => {
-      if (options.snapshotEveryEntries <= 0 || kv.appliedIndex - snapshotIndex < options.snapshotEveryEntries) return Effect.void
-      if (kv.appliedIndex > raft.appliedIndex) return Effect.void
+    const needsCompaction = (): boolean =>
+      options.snapshotEveryEntries > 0 &&
+      kv.appliedIndex - snapshotIndex >= options.snapshotEveryEntries &&
+      kv.appliedIndex <= raft.appliedIndex
+
+    const compact = Effect.suspend(() => {
       const taken = raft.reportSnapshotTaken(kv.appliedIndex, snapshotData(kv))
       snapshotIndex = taken.lastIncludedIndex
       traced.push(["snapshot", { index: snapshotIndex }])
@@ -232,14 +239,23 @@ export const raftServer = (voters: ReadonlyArray<string>, options: RaftServerOpt
       raft.advance(ready)
     }
 
+    // Handles Readies until none is left. One that needs no storage (most of them: heartbeats,
+    // their answers, acknowledgements) is handled without leaving the loop; one that does is
+    // persisted and synced first, and only then is anything of it sent. Messages of earlier Readies
+    // may wait in the outbox while a later one is persisted: sending later is always safe.
     const processReady: Effect.Effect<void, unknown, Storage> = Effect.suspend(() => {
-      if (!raft.hasReady()) return flush
-      const ready = raft.ready()
-      // Persist (and sync) first; only then may anything of this Ready reach the network.
-      return Effect.andThen(durable.persist(hooks.beforePersist === undefined ? ready : hooks.beforePersist(ready)), () => {
+      while (raft.hasReady()) {
+        const ready = raft.ready()
+        const persisted = hooks.beforePersist === undefined ? ready : hooks.beforePersist(ready)
+        if (durable.needsStorage(persisted)) {
+          return Effect.andThen(durable.persist(persisted), () => {
+            afterPersist(ready)
+            return processReady
+          })
+        }
         afterPersist(ready)
-        return Effect.andThen(Effect.andThen(flush, maybeCompact), processReady)
-      })
+      }
+      return needsCompaction() ? Effect.andThen(compact, processReady) : flush
     })
 
     const handleAdmin = (client: string, request: AdminRequest): void => {
