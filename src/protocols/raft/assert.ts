@@ -6,9 +6,12 @@ export class AssertionError extends Error {
   override readonly name = "AssertionError"
 }
 
-/** Throws an `AssertionError` with `message` unless `condition` holds. */
-export function assert(condition: boolean, message: string): asserts condition {
-  if (!condition) throw new AssertionError(message)
+/**
+ * Throws an `AssertionError` with `message` unless `condition` holds. A message built from values
+ * is passed as a function, so that the hot paths, where the condition holds, never build it.
+ */
+export function assert(condition: boolean, message: string | (() => string)): asserts condition {
+  if (!condition) throw new AssertionError(typeof message === "string" ? message : message())
 }
 
 /** Marks a `switch` over a discriminated union as exhaustive. */

@@ -51,7 +51,7 @@ function becomeCandidate(raft: RaftState): void {
 
 /** Starts an election of the given kind and asks every other voter for its vote. */
 export function campaign(raft: RaftState, kind: CampaignKind): void {
-  assert(promotable(raft), `${raft.id} is not a voter and cannot campaign`)
+  assert(promotable(raft), () => `${raft.id} is not a voter and cannot campaign`)
   const preVote = kind === "PreElection"
   if (preVote) becomePreCandidate(raft)
   else becomeCandidate(raft)

@@ -10,7 +10,7 @@ export const emptyConfiguration: Configuration = { voters: [] }
 export function makeConfiguration(voters: ReadonlyArray<NodeId>): Configuration {
   const sorted = [...voters].sort()
   for (let i = 1; i < sorted.length; i++) {
-    assert(sorted[i] !== sorted[i - 1], `duplicate voter ${sorted[i]}`)
+    assert(sorted[i] !== sorted[i - 1], () => `duplicate voter ${sorted[i]}`)
   }
   return { voters: sorted }
 }

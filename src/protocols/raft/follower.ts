@@ -51,7 +51,7 @@ export function stepFollower(raft: RaftState, message: Message): void {
 /** Records contact with the term's leader, which resets the election timer (§5.2). */
 function heardFromLeader(raft: RaftState, from: NodeId): void {
   // Election safety (§5.2): a term has at most one leader, so a second one is a bug.
-  assert(raft.leader === null || raft.leader === from, `two leaders in term ${raft.term}: ${raft.leader}, ${from}`)
+  assert(raft.leader === null || raft.leader === from, () => `two leaders in term ${raft.term}: ${raft.leader}, ${from}`)
   raft.leader = from
   raft.electionElapsed = 0
 }

@@ -34,7 +34,7 @@ import type {
  * and reads can be served once it commits (thesis §6.4).
  */
 export function becomeLeader(raft: RaftState): void {
-  assert(raft.role === "Candidate", `only a candidate can become leader, not a ${raft.role}`)
+  assert(raft.role === "Candidate", () => `only a candidate can become leader, not a ${raft.role}`)
   resetTerm(raft, raft.term)
   raft.leader = raft.id
   raft.role = "Leader"
@@ -66,7 +66,7 @@ export function stepLeader(raft: RaftState, message: Message): void {
     case "AppendEntries":
     case "Heartbeat":
     case "InstallSnapshot":
-      assert(false, `two leaders in term ${raft.term}: ${raft.id}, ${message.from}`)
+      assert(false, () => `two leaders in term ${raft.term}: ${raft.id}, ${message.from}`)
       return
     case "RequestVote":
       assert(false, "RequestVote is handled before the role's step function")
@@ -195,7 +195,7 @@ export function leaderPersisted(raft: RaftState): void {
 /** Starts a linearizable read (thesis §6.4). */
 export function readIndex(raft: RaftState, requestId: string): ReadIndexResult {
   if (raft.role !== "Leader") return { _tag: "NotLeader", leaderHint: raft.leader }
-  assert(!raft.reads.has(requestId), `read ${requestId} is already pending`)
+  assert(!raft.reads.has(requestId), () => `read ${requestId} is already pending`)
   if (raft.reads.isFull()) return { _tag: "Busy" }
   // Until an entry of this term commits, our commitIndex may lag the previous leader's.
   if (committedEntryInCurrentTerm(raft)) startReads(raft, [requestId])

@@ -90,15 +90,15 @@ export class RaftLog {
   /** The entry at `index`; it must be in memory. */
   entry(index: number): Entry {
     const entry = this.entries[index - this.firstIndex()]
-    assert(entry !== undefined, `entry ${index} is not in the log [${this.firstIndex()}, ${this.lastIndex()}]`)
+    assert(entry !== undefined, () => `entry ${index} is not in the log [${this.firstIndex()}, ${this.lastIndex()}]`)
     return entry
   }
 
   /** The entries with indices in [from, to). */
   slice(from: number, to: number): Entry[] {
-    assert(from >= this.firstIndex(), `slice from ${from} is below the first index ${this.firstIndex()}`)
-    assert(to <= this.lastIndex() + 1, `slice to ${to} is beyond the last index ${this.lastIndex()}`)
-    assert(from <= to, `slice [${from}, ${to}) is inverted`)
+    assert(from >= this.firstIndex(), () => `slice from ${from} is below the first index ${this.firstIndex()}`)
+    assert(to <= this.lastIndex() + 1, () => `slice to ${to} is beyond the last index ${this.lastIndex()}`)
+    assert(from <= to, () => `slice [${from}, ${to}) is inverted`)
     return this.entries.slice(from - this.firstIndex(), to - this.firstIndex())
   }
 
@@ -113,8 +113,8 @@ export class RaftLog {
   /** Appends entries that follow the last one directly (a leader's own proposals). */
   append(entries: ReadonlyArray<Entry>): void {
     for (const entry of entries) {
-      assert(entry.index === this.lastIndex() + 1, `entry ${entry.index} does not follow ${this.lastIndex()}`)
-      assert(entry.term >= this.lastTerm(), `entry ${entry.index} has term ${entry.term} < ${this.lastTerm()}`)
+      assert(entry.index === this.lastIndex() + 1, () => `entry ${entry.index} does not follow ${this.lastIndex()}`)
+      assert(entry.term >= this.lastTerm(), () => `entry ${entry.index} has term ${entry.term} < ${this.lastTerm()}`)
       this.entries.push(entry)
       this.noteConfiguration(entry)
     }
@@ -138,9 +138,9 @@ export class RaftLog {
     const lastNewIndex = options.prevLogIndex + options.entries.length
     const from = options.appendFrom({ entries: options.entries, termAt: (index) => this.term(index) })
     if (from === null) return lastNewIndex
-    assert(from > options.prevLogIndex, `append from ${from} is at or below prevLogIndex ${options.prevLogIndex}`)
-    assert(from <= lastNewIndex, `append from ${from} is beyond the request's last entry ${lastNewIndex}`)
-    assert(from > options.commitIndex, `append from ${from} would remove committed entries`)
+    assert(from > options.prevLogIndex, () => `append from ${from} is at or below prevLogIndex ${options.prevLogIndex}`)
+    assert(from <= lastNewIndex, () => `append from ${from} is beyond the request's last entry ${lastNewIndex}`)
+    assert(from > options.commitIndex, () => `append from ${from} would remove committed entries`)
     this.truncateAndAppend(options.entries.slice(from - options.prevLogIndex - 1))
     return lastNewIndex
   }
@@ -149,8 +149,8 @@ export class RaftLog {
   private truncateAndAppend(entries: ReadonlyArray<Entry>): void {
     const first = entries[0]
     assert(first !== undefined, "truncateAndAppend needs entries")
-    assert(first.index >= this.firstIndex(), `cannot overwrite compacted entry ${first.index}`)
-    assert(first.index <= this.lastIndex() + 1, `entry ${first.index} leaves a gap after ${this.lastIndex()}`)
+    assert(first.index >= this.firstIndex(), () => `cannot overwrite compacted entry ${first.index}`)
+    assert(first.index <= this.lastIndex() + 1, () => `entry ${first.index} leaves a gap after ${this.lastIndex()}`)
     if (first.index <= this.lastIndex()) {
       this.entries.length = first.index - this.firstIndex()
       this.configurations = this.configurations.filter((at) => at.index < first.index)
@@ -166,7 +166,7 @@ export class RaftLog {
    * at `index` has `term`, because terms only grow along a log.
    */
   findConflictByTerm(index: number, term: number): number {
-    assert(index <= this.lastIndex(), `findConflictByTerm(${index}) beyond the last index ${this.lastIndex()}`)
+    assert(index <= this.lastIndex(), () => `findConflictByTerm(${index}) beyond the last index ${this.lastIndex()}`)
     if (index < this.snapshotIndex()) return index
     let candidate = index
     while (candidate > this.snapshotIndex() && (this.term(candidate) ?? 0) > term) candidate--
@@ -182,10 +182,10 @@ export class RaftLog {
 
   /** The configuration in force at `index` (the latest one at or before it). */
   configurationAt(index: number): Configuration {
-    assert(index >= this.snapshotIndex(), `configuration at compacted index ${index}`)
+    assert(index >= this.snapshotIndex(), () => `configuration at compacted index ${index}`)
     let found: Configuration | undefined
     for (const at of this.configurations) if (at.index <= index) found = at.configuration
-    assert(found !== undefined, `no configuration at ${index}`)
+    assert(found !== undefined, () => `no configuration at ${index}`)
     return found
   }
 
@@ -199,9 +199,9 @@ export class RaftLog {
   /** Discards the entries covered by `snapshot`, which the shell made from applied state. */
   compact(snapshot: Snapshot): void {
     const index = snapshot.lastIncludedIndex
-    assert(index > this.snapshotIndex(), `snapshot ${index} is not newer than ${this.snapshotIndex()}`)
-    assert(index <= this.stableIndexValue, `cannot compact unpersisted entry ${index}`)
-    assert(this.matchTerm(index, snapshot.lastIncludedTerm), `snapshot term differs from entry ${index}`)
+    assert(index > this.snapshotIndex(), () => `snapshot ${index} is not newer than ${this.snapshotIndex()}`)
+    assert(index <= this.stableIndexValue, () => `cannot compact unpersisted entry ${index}`)
+    assert(this.matchTerm(index, snapshot.lastIncludedTerm), () => `snapshot term differs from entry ${index}`)
     const later = this.configurations.filter((at) => at.index > index)
     this.entries = this.entries.slice(index - this.snapshotIndex())
     this.snapshotValue = snapshot

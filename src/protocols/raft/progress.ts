@@ -21,14 +21,14 @@ export class Inflights {
   private readonly lastIndices: number[] = []
 
   constructor(readonly capacity: number) {
-    assert(capacity >= 1, `in-flight capacity ${capacity} must be at least 1`)
+    assert(capacity >= 1, () => `in-flight capacity ${capacity} must be at least 1`)
   }
 
   /** Records a message whose last entry is `lastIndex`. */
   add(lastIndex: number): void {
     assert(!this.full(), "in-flight window overflow")
     const previous = this.lastIndices[this.lastIndices.length - 1]
-    assert(previous === undefined || lastIndex > previous, `in-flight ${lastIndex} is not increasing`)
+    assert(previous === undefined || lastIndex > previous, () => `in-flight ${lastIndex} is not increasing`)
     this.lastIndices.push(lastIndex)
   }
 
@@ -75,7 +75,7 @@ export class Progress {
   readonly inflights: Inflights
 
   constructor(options: { next: number; maxInflightAppends: number }) {
-    assert(options.next >= 1, `next index ${options.next} must be at least 1`)
+    assert(options.next >= 1, () => `next index ${options.next} must be at least 1`)
     this.next = options.next
     this.inflights = new Inflights(options.maxInflightAppends)
   }

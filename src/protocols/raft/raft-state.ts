@@ -60,8 +60,8 @@ export function envelope(raft: RaftState, to: NodeId): { from: NodeId; to: NodeI
 
 /** Queues `message` for the next Ready. */
 export function send(raft: RaftState, message: Message): void {
-  assert(message.from === raft.id, `message from ${message.from} sent by ${raft.id}`)
-  assert(message.to !== raft.id, `${raft.id} must not send ${message._tag} to itself`)
+  assert(message.from === raft.id, () => `message from ${message.from} sent by ${raft.id}`)
+  assert(message.to !== raft.id, () => `${raft.id} must not send ${message._tag} to itself`)
   raft.messages.push(message)
 }
 
@@ -69,7 +69,7 @@ export function send(raft: RaftState, message: Message): void {
 export function randomizeElectionTimeout(raft: RaftState): void {
   const span = raft.config.electionTimeoutTicksMax - raft.config.electionTimeoutTicksMin
   const offset = raft.config.randomInt(span)
-  assert(Number.isInteger(offset) && offset >= 0 && offset < span, `randomInt(${span}) returned ${offset}`)
+  assert(Number.isInteger(offset) && offset >= 0 && offset < span, () => `randomInt(${span}) returned ${offset}`)
   raft.randomizedElectionTimeout = raft.config.electionTimeoutTicksMin + offset
 }
 
@@ -78,7 +78,7 @@ export function randomizeElectionTimeout(raft: RaftState): void {
  * to the previous role: timers, votes, replication progress, a transfer, pending reads.
  */
 export function resetTerm(raft: RaftState, term: number): void {
-  assert(term >= raft.term, `term must not go back from ${raft.term} to ${term}`)
+  assert(term >= raft.term, () => `term must not go back from ${raft.term} to ${term}`)
   if (term !== raft.term) {
     raft.term = term
     raft.votedFor = null
@@ -101,7 +101,7 @@ export function promotable(raft: RaftState): boolean {
 /** Raises commitIndex to `index` if that is higher; commitment never goes back. */
 export function commitTo(raft: RaftState, index: number): void {
   if (index <= raft.commitIndex) return
-  assert(index <= raft.log.lastIndex(), `commit ${index} is beyond the last index ${raft.log.lastIndex()}`)
+  assert(index <= raft.log.lastIndex(), () => `commit ${index} is beyond the last index ${raft.log.lastIndex()}`)
   raft.commitIndex = index
 }
 

@@ -152,10 +152,10 @@ export function newRaft(config: RaftConfig, restored?: RestoredState): Raft {
   const log = new RaftLog({ snapshot, entries, persisted: !fresh })
   const committed = fresh ? entries.length : (restored?.hardState.commitIndex ?? 0)
   const commitIndex = Math.max(committed, snapshot.lastIncludedIndex)
-  assert(commitIndex <= log.lastIndex(), `restored commitIndex ${commitIndex} is beyond the log`)
+  assert(commitIndex <= log.lastIndex(), () => `restored commitIndex ${commitIndex} is beyond the log`)
   const term = restored?.hardState.term ?? 0
   const votedFor = restored?.hardState.votedFor ?? null
-  assert(term >= log.lastTerm(), `restored term ${term} is below the log's last term ${log.lastTerm()}`)
+  assert(term >= log.lastTerm(), () => `restored term ${term} is below the log's last term ${log.lastTerm()}`)
   const raft: RaftState = {
     id: config.id,
     config,
@@ -194,7 +194,7 @@ export function newRaft(config: RaftConfig, restored?: RestoredState): Raft {
  * sender catch up.
  */
 function stepMessage(raft: RaftState, message: Message): void {
-  assert(message.to === raft.id, `${raft.id} received a message for ${message.to}`)
+  assert(message.to === raft.id, () => `${raft.id} received a message for ${message.to}`)
   if (message.term > raft.term) {
     if (ignoreForLease(raft, message)) return
     if (!keepsTermOnHigher(message)) {
@@ -326,10 +326,10 @@ class RaftNode implements Raft {
 
   reportSnapshotTaken(index: number, data: JsonValue): Snapshot {
     const log = this.raft.log
-    assert(index <= this.raft.appliedIndex, `snapshot ${index} is beyond appliedIndex ${this.raft.appliedIndex}`)
+    assert(index <= this.raft.appliedIndex, () => `snapshot ${index} is beyond appliedIndex ${this.raft.appliedIndex}`)
     if (index === log.snapshotIndex()) return log.snapshot()
     const term = log.term(index)
-    assert(term !== undefined, `snapshot index ${index} is not in the log`)
+    assert(term !== undefined, () => `snapshot index ${index} is not in the log`)
     const snapshot: Snapshot = {
       lastIncludedIndex: index,
       lastIncludedTerm: term,

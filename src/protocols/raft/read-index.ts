@@ -19,7 +19,7 @@ export class ReadIndexQueue {
   private readonly order: string[] = []
 
   constructor(readonly capacity: number) {
-    assert(capacity >= 1, `read capacity ${capacity} must be at least 1`)
+    assert(capacity >= 1, () => `read capacity ${capacity} must be at least 1`)
   }
 
   /** Whether no more requests may be queued. */
@@ -46,7 +46,7 @@ export class ReadIndexQueue {
   /** Queues a request for confirmation at `index`; the leader's own ack counts at once. */
   add(options: { requestId: string; index: number; self: NodeId }): void {
     assert(this.waitingForCommit.length + this.order.length <= this.capacity, "read queue overflow")
-    assert(!this.pending.has(options.requestId), `read ${options.requestId} is already pending`)
+    assert(!this.pending.has(options.requestId), () => `read ${options.requestId} is already pending`)
     this.pending.set(options.requestId, { index: options.index, acks: new Set([options.self]) })
     this.order.push(options.requestId)
   }
@@ -68,7 +68,7 @@ export class ReadIndexQueue {
     const released = this.order.splice(0, position + 1)
     return released.map((id) => {
       const read = this.pending.get(id)
-      assert(read !== undefined, `read ${id} is in the order but not pending`)
+      assert(read !== undefined, () => `read ${id} is in the order but not pending`)
       this.pending.delete(id)
       return { requestId: id, index: read.index }
     })

@@ -43,15 +43,20 @@ function committedEntries(raft: RaftState): Entry[] {
   return raft.log.slice(from, raft.commitIndex + 1)
 }
 
-/** Whether `makeReady` would return anything. */
+/** Whether `makeReady` would return anything. It runs after every input, so it allocates nothing. */
 export function hasReady(raft: RaftState, tracker: ReadyTracker): boolean {
+  const hard = tracker.previousHardState
+  const soft = tracker.previousSoftState
   return (
-    raft.log.unstableSnapshot() !== null ||
-    raft.log.stableIndex() < raft.log.lastIndex() ||
     raft.messages.length > 0 ||
+    raft.log.stableIndex() < raft.log.lastIndex() ||
     raft.readStates.length > 0 ||
-    !sameHardState(hardStateOf(raft), tracker.previousHardState) ||
-    !sameSoftState(softStateOf(raft), tracker.previousSoftState) ||
+    raft.log.unstableSnapshot() !== null ||
+    raft.term !== hard.term ||
+    raft.votedFor !== hard.votedFor ||
+    raft.commitIndex !== hard.commitIndex ||
+    raft.leader !== soft.leader ||
+    raft.role !== soft.role ||
     firstUnapplied(raft) <= raft.commitIndex
   )
 }
@@ -62,20 +67,20 @@ export function hasReady(raft: RaftState, tracker: ReadyTracker): boolean {
  */
 export function makeReady(raft: RaftState, tracker: ReadyTracker): Ready {
   assert(tracker.outstanding === null, "ready() called again before advance() of the previous Ready")
-  const hardState = hardStateOf(raft)
-  const softState = softStateOf(raft)
-  const snapshot = raft.log.unstableSnapshot()
-  const truncateFrom = raft.log.truncateFrom()
-  const ready: Ready = {
-    ...(sameHardState(hardState, tracker.previousHardState) ? {} : { hardState }),
-    ...(sameSoftState(softState, tracker.previousSoftState) ? {} : { softState }),
-    ...(snapshot === null ? {} : { snapshot }),
-    ...(truncateFrom === undefined ? {} : { truncateFrom }),
+  const ready: { -readonly [K in keyof Ready]: Ready[K] } = {
     entries: raft.log.unstableEntries(),
     messages: raft.messages,
     committedEntries: committedEntries(raft),
     readStates: raft.readStates
   }
+  const hardState = hardStateOf(raft)
+  if (!sameHardState(hardState, tracker.previousHardState)) ready.hardState = hardState
+  const softState = softStateOf(raft)
+  if (!sameSoftState(softState, tracker.previousSoftState)) ready.softState = softState
+  const snapshot = raft.log.unstableSnapshot()
+  if (snapshot !== null) ready.snapshot = snapshot
+  const truncateFrom = raft.log.truncateFrom()
+  if (truncateFrom !== undefined) ready.truncateFrom = truncateFrom
   raft.messages = []
   raft.readStates = []
   tracker.outstanding = ready

@@ -9,7 +9,7 @@ import type { AppendEntriesResponse, InstallSnapshotResponse, NodeId, RaftRules 
 /** The leader's progress record for `id`, which must exist. */
 export function progressOf(raft: RaftState, id: NodeId): Progress {
   const progress = raft.progress.get(id)
-  assert(progress !== undefined, `no progress for ${id}`)
+  assert(progress !== undefined, () => `no progress for ${id}`)
   return progress
 }
 
@@ -22,7 +22,7 @@ export function sendAppend(raft: RaftState, to: NodeId, options: { sendIfEmpty: 
   const progress = progressOf(raft, to)
   if (progress.isPaused()) return false
   const lastIndex = raft.log.lastIndex()
-  assert(progress.next <= lastIndex + 1, `next ${progress.next} of ${to} is beyond ${lastIndex + 1}`)
+  assert(progress.next <= lastIndex + 1, () => `next ${progress.next} of ${to} is beyond ${lastIndex + 1}`)
   const prevLogIndex = progress.next - 1
   const prevLogTerm = raft.log.term(prevLogIndex)
   if (prevLogTerm === undefined) {
@@ -84,7 +84,7 @@ export function maybeCommit(raft: RaftState): boolean {
   const index = quorumMatchIndex(raft.log.configuration(), (voter) => raft.progress.get(voter)?.match ?? 0)
   if (index <= raft.commitIndex) return false
   const entryTerm = raft.log.term(index)
-  assert(entryTerm !== undefined, `quorum index ${index} is not in the leader's log`)
+  assert(entryTerm !== undefined, () => `quorum index ${index} is not in the leader's log`)
   if (!raft.rules.commitByCounting({ entryTerm, currentTerm: raft.term })) return false
   raft.commitIndex = index
   return true

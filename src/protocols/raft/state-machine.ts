@@ -57,7 +57,7 @@ export function emptyKvState(): KvState {
  * safe after a lost reply or a leader change (thesis §6.3).
  */
 export function apply(state: KvState, entry: Entry): ApplyResult {
-  assert(entry.index === state.appliedIndex + 1, `applying entry ${entry.index} after ${state.appliedIndex}`)
+  assert(entry.index === state.appliedIndex + 1, () => `applying entry ${entry.index} after ${state.appliedIndex}`)
   state.appliedIndex = entry.index
   const command = entry.command
   switch (command._tag) {

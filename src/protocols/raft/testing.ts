@@ -132,19 +132,19 @@ export class TestNetwork {
   /** The live server `id`. */
   node(id: NodeId): Raft {
     const raft = this.nodes.get(id)
-    assert(raft !== undefined, `${id} is not running`)
+    assert(raft !== undefined, () => `${id} is not running`)
     return raft
   }
 
   storage(id: NodeId): MemoryStorage {
     const storage = this.storages.get(id)
-    assert(storage !== undefined, `${id} has no storage`)
+    assert(storage !== undefined, () => `${id} has no storage`)
     return storage
   }
 
   stateMachine(id: NodeId): KvState {
     const state = this.stateMachines.get(id)
-    assert(state !== undefined, `${id} has no state machine`)
+    assert(state !== undefined, () => `${id} has no state machine`)
     return state
   }
 
@@ -154,7 +154,7 @@ export class TestNetwork {
     let rounds = 0
     while (raft.hasReady()) {
       rounds++
-      assert(rounds < 1000, `${id} keeps producing Ready`)
+      assert(rounds < 1000, () => `${id} keeps producing Ready`)
       const ready = raft.ready()
       this.persist(id, ready.snapshot, ready.truncateFrom, ready.entries)
       if (ready.hardState !== undefined) this.storage(id).hardState = ready.hardState
@@ -184,7 +184,7 @@ export class TestNetwork {
     if (truncateFrom !== undefined) storage.entries = storage.entries.filter((entry) => entry.index < truncateFrom)
     for (const entry of entries) {
       const previous = storage.entries[storage.entries.length - 1]?.index ?? storage.snapshot?.lastIncludedIndex ?? 0
-      assert(entry.index === previous + 1, `${id} persists entry ${entry.index} after ${previous}`)
+      assert(entry.index === previous + 1, () => `${id} persists entry ${entry.index} after ${previous}`)
       storage.entries.push(entry)
     }
   }
@@ -244,7 +244,7 @@ export class TestNetwork {
   elect(id: NodeId): void {
     this.node(id).campaign()
     this.stabilize()
-    assert(this.node(id).role === "Leader", `${id} did not become leader`)
+    assert(this.node(id).role === "Leader", () => `${id} did not become leader`)
   }
 
   /** Cuts every link between `left` and `right`, both ways. */
@@ -275,7 +275,7 @@ export class TestNetwork {
   /** Restarts `id` from its storage, as the shell would after a crash. */
   restart(id: NodeId): Raft {
     const config = this.configs.get(id)
-    assert(config !== undefined, `${id} was never started`)
+    assert(config !== undefined, () => `${id} was never started`)
     const storage = this.storage(id)
     const restored: RestoredState = {
       hardState: storage.hardState,
