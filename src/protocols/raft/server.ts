@@ -145,7 +145,7 @@ export const raftServer = (voters: ReadonlyArray<string>, options: RaftServerOpt
     let outbox: Array<readonly [string, unknown]> = []
     let traced: Array<readonly [string, Record<string, unknown>]> = []
     const traceOne = (item: readonly [string, Record<string, unknown>]) => tracing.event(item[0], item[1])
-    const flush = Effect.suspend(() => {
+    const flush = (): Effect.Effect<void> => {
       const messages = outbox
       const events = traced
       if (messages.length > 0) outbox = []
@@ -158,7 +158,7 @@ export const raftServer = (voters: ReadonlyArray<string>, options: RaftServerOpt
         : Effect.forEach(events, traceOne, { discard: true })
       if (sending === undefined) return tracingEvents ?? Effect.void
       return tracingEvents === undefined ? sending : Effect.andThen(sending, tracingEvents)
-    })
+    }
 
     const reply = (client: string, requestId: string, outcome: ClientOutcome): void => {
       outbox.push([client, { _tag: "ClientReply", requestId, outcome }])
@@ -239,24 +239,38 @@ export const raftServer = (voters: ReadonlyArray<string>, options: RaftServerOpt
       raft.advance(ready)
     }
 
-    // Handles Readies until none is left. One that needs no storage (most of them: heartbeats,
-    // their answers, acknowledgements) is handled without leaving the loop; one that does is
-    // persisted and synced first, and only then is anything of it sent. Messages of earlier Readies
-    // may wait in the outbox while a later one is persisted: sending later is always safe.
-    const processReady: Effect.Effect<void, unknown, Storage> = Effect.suspend(() => {
+    // Two fibers feed the node: one receives messages, one ticks. Each input is stepped into the
+    // core at once; then its Readies are handled until none is left. One that needs no storage
+    // (most of them: heartbeats, their answers, acknowledgements) is handled without leaving this
+    // loop; one that does is persisted and synced first, and only then is anything of it sent.
+    // While a Ready is being persisted (a sync may take simulated time), the node is `busy`:
+    // inputs wait in the backlog and are stepped once it is done, so Readies never interleave.
+    // Messages of earlier Readies may wait in the outbox while a later one is persisted: sending
+    // later is always safe. The backlog is bounded: past the bound, inputs are dropped, which Raft
+    // survives as it survives loss.
+    const backlog: Array<Input> = []
+    let busy = false
+
+    const resumeAfter = (io: Effect.Effect<void, unknown>, then: () => void): Effect.Effect<void, unknown> => {
+      busy = true
+      return Effect.andThen(io, () => {
+        then()
+        busy = false
+        for (const input of backlog.splice(0, backlog.length)) step(input)
+        return processReady()
+      })
+    }
+
+    const processReady = (): Effect.Effect<void, unknown> => {
       while (raft.hasReady()) {
         const ready = raft.ready()
         const persisted = hooks.beforePersist === undefined ? ready : hooks.beforePersist(ready)
-        if (durable.needsStorage(persisted)) {
-          return Effect.andThen(durable.persist(persisted), () => {
-            afterPersist(ready)
-            return processReady
-          })
-        }
+        if (durable.needsStorage(persisted)) return resumeAfter(durable.persist(persisted), () => afterPersist(ready))
         afterPersist(ready)
       }
-      return needsCompaction() ? Effect.andThen(compact, processReady) : flush
-    })
+      if (needsCompaction()) return resumeAfter(compact, () => {})
+      return flush()
+    }
 
     const handleAdmin = (client: string, request: AdminRequest): void => {
       const action = request.action
@@ -313,50 +327,34 @@ export const raftServer = (voters: ReadonlyArray<string>, options: RaftServerOpt
       }
     }
 
-    const handle = (input: Input): Effect.Effect<void, unknown, Storage> => {
+    const step = (input: Input): void => {
       if (input._tag === "Tick") {
         raft.tick()
-      } else {
-        const { from, message } = input.envelope
-        if (isClientRequest(message)) {
-          handleClient(from, message)
-        } else if (isAdminRequest(message)) {
-          handleAdmin(from, message)
-        } else {
-          const raftMessage = message as Message
-          // A message meant for another incarnation or another node is dropped, not trusted.
-          if (raftMessage.to !== network.self || typeof raftMessage._tag !== "string") return Effect.void
-          raft.step(raftMessage)
-        }
+        return
       }
-      return processReady
+      const { from, message } = input.envelope
+      if (isClientRequest(message)) {
+        handleClient(from, message)
+      } else if (isAdminRequest(message)) {
+        handleAdmin(from, message)
+      } else {
+        const raftMessage = message as Message
+        // A message meant for another incarnation or another node is dropped, not trusted.
+        if (raftMessage.to !== network.self || typeof raftMessage._tag !== "string") return
+        raft.step(raftMessage)
+      }
     }
 
-    // Two fibers feed the node: one receives messages, one ticks. Whichever gets an input while
-    // the other is handling one (its Ready may be waiting on a slow sync) leaves it in the
-    // backlog, which the busy fiber drains before it lets go; so Readies never interleave. This
-    // costs far less per message than a queue between fibers. The backlog is bounded: past the
-    // bound, inputs are dropped, which Raft survives as it survives loss.
-    const backlog: Array<Input> = []
-    let busy = false
-    const runFrom = (input: Input): Effect.Effect<void, unknown, Storage> =>
-      Effect.andThen(handle(input), () => {
-        const next = backlog.shift()
-        if (next !== undefined) return runFrom(next)
-        busy = false
-        return Effect.void
-      })
-    const drive = (input: Input): Effect.Effect<void, unknown, Storage> => {
+    const drive = (input: Input): Effect.Effect<void, unknown> => {
       if (busy) {
         if (backlog.length < BACKLOG_CAPACITY) backlog.push(input)
         return Effect.void
       }
-      busy = true
-      return runFrom(input)
+      step(input)
+      return processReady()
     }
-    busy = true
-    yield* processReady
-    busy = false
+
+    yield* Effect.suspend(processReady)
     yield* Effect.forkChild(
       Effect.forever(Effect.flatMap(clock.sleep(options.tickMs), () => drive(TICK)), { disableYield: true })
     )
