@@ -129,3 +129,56 @@ describe("partitions and clogs", () => {
     expect(order).toEqual([0, 1, 2, 3, 4])
   })
 })
+
+describe("receiveWithin", () => {
+  it("returns a message that comes in time, undefined at the deadline, and leaves a late message for the next receive", () => {
+    // Set up: n1 sends at 5 ms and at 50 ms; n2 waits 20 ms twice, then receives without a deadline.
+    const seen: Array<string> = []
+    const sender: NodeProgram = Effect.gen(function*() {
+      const network = yield* Network
+      yield* Effect.sleep(5)
+      yield* network.send("n2", "early")
+      yield* Effect.sleep(45)
+      yield* network.send("n2", "late")
+    })
+    const receiver: NodeProgram = Effect.gen(function*() {
+      const network = yield* Network
+      const record = (envelope: { readonly message: unknown } | undefined, atMs: number) =>
+        seen.push(`${envelope === undefined ? "none" : String(envelope.message)}@${atMs}`)
+      const now = () => simulation.timeUs / 1000
+      record(yield* network.receiveWithin(20), now())
+      yield* Effect.sleep(15)
+      record(yield* network.receiveWithin(20), now())
+      record(yield* network.receive, now())
+    })
+    const simulation = new Simulation({ seed: 1, network: perfectNetwork(1), keepTrace: false })
+    simulation.addNode("n1", sender)
+    simulation.addNode("n2", receiver)
+    // Act.
+    simulation.runUntil(200_000)
+    // Check: "early" (sent at 5 ms, 1 ms latency) ends the first wait at 6 ms; the second wait
+    // (from 21 ms) times out at 41 ms; "late" then arrives at 51 ms for the plain receive.
+    expect(seen).toEqual(["early@6", "none@41", "late@51"])
+  })
+
+  it("stops waiting when its fiber is interrupted, so another receive may start", () => {
+    const seen: Array<unknown> = []
+    const receiver: NodeProgram = Effect.gen(function*() {
+      const network = yield* Network
+      // A shorter Effect timeout interrupts the 100 ms wait at 10 ms.
+      yield* Effect.timeoutOption(network.receiveWithin(100), 10)
+      seen.push((yield* network.receive).message)
+    })
+    const sender: NodeProgram = Effect.gen(function*() {
+      const network = yield* Network
+      yield* Effect.sleep(30)
+      yield* network.send("n2", "after")
+    })
+    const simulation = new Simulation({ seed: 1, network: perfectNetwork(1), keepTrace: false })
+    simulation.addNode("n1", sender)
+    simulation.addNode("n2", receiver)
+    simulation.runUntil(200_000)
+    expect(seen).toEqual(["after"])
+    expect(simulation.violations).toEqual([])
+  })
+})

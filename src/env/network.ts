@@ -29,4 +29,9 @@ export class Network extends Context.Service<Network, {
   readonly sendAll: (messages: ReadonlyArray<readonly [NodeId, unknown]>) => Effect.Effect<void>
   /** Waits for the next message in this node's mailbox. Only one fiber of a node may wait at a time. */
   readonly receive: Effect.Effect<Envelope>
+  /**
+   * Waits for the next message for at most `durationMs` of this node's clock; `undefined` if none
+   * came in time. A receive with a deadline, as a socket's read timeout gives, without racing fibers.
+   */
+  readonly receiveWithin: (durationMs: number) => Effect.Effect<Envelope | undefined>
 }>()("faultline/Network") {}

@@ -113,7 +113,7 @@ interface Timer {
   cancelled: boolean
   readonly node: SimulatedNode
   readonly incarnation: number
-  /** The resume callback of the sleeping fiber. */
+  /** Called when the timer fires: resumes the sleeping fiber (or ends a receive's wait). */
   readonly resume: (effect: Effect.Effect<void>) => void
 }
 
@@ -416,7 +416,35 @@ export class Simulation {
         if (node.receiver !== undefined) throw new Error(`node ${node.id}: two fibers receive at once`)
         node.receiver = resume
         return cancelReceive
-      })
+      }),
+      receiveWithin: (durationMs) =>
+        Effect.callback<Envelope | undefined>((resume) => {
+          if (node.mailboxHead < node.mailbox.length && node.status === "up") {
+            resume(Effect.succeed(this.takeFromMailbox(node)))
+            return
+          }
+          if (node.receiver !== undefined) throw new Error(`node ${node.id}: two fibers receive at once`)
+          // Whichever comes first, a message or the timer, cancels the other.
+          const receiver = (effect: Effect.Effect<Envelope>) => {
+            timer.cancelled = true
+            resume(effect)
+          }
+          const timer: Timer = {
+            cancelled: false,
+            node,
+            incarnation,
+            resume: () => {
+              if (node.receiver === receiver) node.receiver = undefined
+              resume(Effect.undefined)
+            }
+          }
+          node.receiver = receiver
+          this.startTimer(node, durationMs, timer)
+          return Effect.sync(() => {
+            timer.cancelled = true
+            if (node.receiver === receiver) node.receiver = undefined
+          })
+        })
     })
     const sleep = (durationMs: number): Effect.Effect<void> =>
       Effect.callback<void>((resume) => {

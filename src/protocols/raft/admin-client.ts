@@ -1,7 +1,7 @@
 // An operator of the Raft cluster: at given times it asks the leader for membership changes or leadership transfers.
-import { Effect, Option } from "effect"
+import { Effect } from "effect"
 import { Clock, Network, type NodeProgram, Tracing } from "../../env/index.ts"
-import { type AdminAction, type AdminOutcome, isAdminReply } from "./client-messages.ts"
+import { type AdminAction, type AdminOutcome, awaitReply, isAdminReply } from "./client-messages.ts"
 
 /** One scheduled operator action. */
 export interface AdminStep {
@@ -32,16 +32,12 @@ export const adminClient = (servers: ReadonlyArray<string>, steps: ReadonlyArray
       for (let attempt = 1; (yield* clock.now) - started < giveUpMs; attempt++) {
         const requestId = `admin:${stepIndex}:${attempt}`
         yield* network.send(target, { _tag: "AdminRequest", requestId, action: step.action })
-        const reply = yield* Effect.timeoutOption(
-          Effect.gen(function*() {
-            while (true) {
-              const { message } = yield* network.receive
-              if (isAdminReply(message) && message.requestId === requestId) return message.outcome
-            }
-          }),
-          300
-        )
-        const answer = Option.getOrUndefined(reply)
+        const answer = yield* awaitReply({
+          network,
+          clock,
+          timeoutMs: 300,
+          accept: (message) => isAdminReply(message) && message.requestId === requestId ? message.outcome : undefined
+        })
         if (answer === undefined) {
           serverIndex = (serverIndex + 1) % servers.length
           target = servers[serverIndex]!

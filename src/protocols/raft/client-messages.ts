@@ -1,4 +1,6 @@
 // The messages between key-value clients and Raft servers. Plain JSON: they cross the wire through the codec.
+import { Effect } from "effect"
+import type { Clock, Network } from "../../env/index.ts"
 import type { JsonValue, KvOperation, NodeId } from "./types.ts"
 
 /** A client's request. `clientId` and `sequence` make a retried write apply exactly once. */
@@ -60,3 +62,26 @@ export const isAdminRequest = (value: unknown): value is AdminRequest =>
 
 export const isAdminReply = (value: unknown): value is AdminReply =>
   typeof value === "object" && value !== null && (value as { _tag?: unknown })._tag === "AdminReply"
+
+/**
+ * Waits at most `timeoutMs` of the node's clock for the reply `accept` recognises (it returns the
+ * reply's outcome, or undefined for any other message, such as a late reply to an earlier attempt,
+ * which is skipped). Undefined when none came in time.
+ */
+export const awaitReply = <A>(options: {
+  readonly network: Network["Service"]
+  readonly clock: Clock["Service"]
+  readonly timeoutMs: number
+  readonly accept: (message: unknown) => A | undefined
+}): Effect.Effect<A | undefined> =>
+  Effect.gen(function*() {
+    const deadline = (yield* options.clock.now) + options.timeoutMs
+    while (true) {
+      const left = deadline - (yield* options.clock.now)
+      if (left <= 0) return undefined
+      const received = yield* options.network.receiveWithin(left)
+      if (received === undefined) return undefined
+      const accepted = options.accept(received.message)
+      if (accepted !== undefined) return accepted
+    }
+  })

@@ -1,7 +1,7 @@
 // A key-value client of the Raft cluster: issues operations with timeouts and retries and records a Jepsen-style history.
-import { Effect, Option } from "effect"
+import { Effect } from "effect"
 import { Clock, Network, type NodeProgram, Random, Tracing } from "../../env/index.ts"
-import { type ClientOutcome, isClientReply } from "./client-messages.ts"
+import { awaitReply, type ClientOutcome, isClientReply } from "./client-messages.ts"
 import type { JsonValue, KvOperation } from "./types.ts"
 
 /** Options of a client, as a scenario's workload states them. */
@@ -60,18 +60,15 @@ export const raftClient = (process: number, options: RaftClientOptions): NodePro
 
     /** Sends one attempt and waits for its reply; none on timeout. Late replies to old attempts are skipped. */
     const attempt = (requestId: string, sequence: number, operation: KvOperation) =>
-      Effect.gen(function*() {
-        yield* network.send(leaderGuess, { _tag: "ClientRequest", requestId, clientId: network.self, sequence, operation })
-        const deadline = (yield* clock.now) + options.requestTimeoutMs
-        while (true) {
-          const left = deadline - (yield* clock.now)
-          if (left <= 0) return undefined
-          const received = yield* Effect.timeoutOption(network.receive, left)
-          if (Option.isNone(received)) return undefined
-          const message = received.value.message
-          if (isClientReply(message) && message.requestId === requestId) return message.outcome
-        }
-      })
+      Effect.andThen(
+        network.send(leaderGuess, { _tag: "ClientRequest", requestId, clientId: network.self, sequence, operation }),
+        awaitReply({
+          network,
+          clock,
+          timeoutMs: options.requestTimeoutMs,
+          accept: (message) => isClientReply(message) && message.requestId === requestId ? message.outcome : undefined
+        })
+      )
 
     for (let sequence = 1; sequence <= options.operations; sequence++) {
       yield* clock.sleep(options.thinkMs * (0.5 + (yield* random.next)))
