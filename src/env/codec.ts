@@ -1,9 +1,9 @@
 // The wire codec shared by the simulator and the real runtime, so nothing that cannot cross a wire reaches a protocol.
 
 /**
- * Encodes a message as JSON text. The simulator passes exactly this text to the receiver, so a
- * protocol that puts a Map, a function or `undefined` in a message breaks in simulation the same
- * way it would on a socket.
+ * Encodes a message as JSON text. The receiver in the simulator gets exactly what decoding this
+ * text gives (see `receivedCopy`), so a protocol that puts a Map, a function or `undefined` in a
+ * message breaks in simulation the same way it would on a socket.
  */
 export const encodeMessage = (message: unknown): string => {
   const text = JSON.stringify(message)
@@ -15,6 +15,60 @@ export const encodeMessage = (message: unknown): string => {
 
 /** Decodes JSON text made by {@link encodeMessage}. */
 export const decodeMessage = (text: string): unknown => JSON.parse(text)
+
+/** Returned by `plainCopy` when a value needs the JSON round trip to be copied faithfully. */
+const NOT_PLAIN: unique symbol = Symbol("not plain JSON data")
+
+/**
+ * A copy of plain JSON data (plain objects, arrays, strings, finite numbers, booleans, null), or
+ * NOT_PLAIN for anything whose JSON round trip changes it: undefined, functions, -0, NaN,
+ * class instances, toJSON, array holes, a "__proto__" key. For plain data the copy equals what
+ * `JSON.parse(JSON.stringify(value))` gives, key order included.
+ */
+const plainCopy = (value: unknown): unknown => {
+  switch (typeof value) {
+    case "string":
+    case "boolean":
+      return value
+    case "number":
+      return Number.isFinite(value) && !Object.is(value, -0) ? value : NOT_PLAIN
+    case "object": {
+      if (value === null) return null
+      if (Array.isArray(value)) {
+        const length = value.length
+        const copy = new Array<unknown>(length)
+        for (let index = 0; index < length; index++) {
+          const item = plainCopy(value[index])
+          if (item === NOT_PLAIN) return NOT_PLAIN
+          copy[index] = item
+        }
+        return copy
+      }
+      if (Object.getPrototypeOf(value) !== Object.prototype) return NOT_PLAIN
+      const copy: Record<string, unknown> = {}
+      for (const key of Object.keys(value)) {
+        if (key === "__proto__" || key === "toJSON") return NOT_PLAIN
+        const item = plainCopy((value as Record<string, unknown>)[key])
+        if (item === NOT_PLAIN) return NOT_PLAIN
+        copy[key] = item
+      }
+      return copy
+    }
+    default:
+      return NOT_PLAIN
+  }
+}
+
+/**
+ * What the receiver of `message` gets: the value of decoding `text`, its encoding made at send
+ * time. Plain data is copied directly, which gives the same value as parsing the text in about a
+ * third of the time; anything else is parsed. Call it when the message is sent, before the sender
+ * can change the object.
+ */
+export const receivedCopy = (message: unknown, text: string): unknown => {
+  const copy = plainCopy(message)
+  return copy === NOT_PLAIN ? JSON.parse(text) : copy
+}
 
 const textEncoder = new TextEncoder()
 const textDecoder = new TextDecoder()

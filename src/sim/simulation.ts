@@ -5,6 +5,7 @@ import {
   decodeMessage,
   encodeMessage,
   type Envelope,
+  receivedCopy,
   Network,
   type NodeId,
   type NodeProgram,
@@ -107,6 +108,7 @@ interface Delivery extends QueuedEvent {
   readonly payload: string
   /** The receiving node, looked up once when the message is sent. */
   readonly target: SimulatedNode
+  /** `data` holds the receiver's copy of the message, made when it was sent; null for a duplicate. */
 }
 
 interface Timer {
@@ -614,7 +616,10 @@ export class Simulation {
       this.drop(id, delayUs === DROPPED_BY_PARTITION ? "partition" : "loss")
       return
     }
-    this.queue.pushEvent<Delivery>({ time: this.nowUs + delayUs, sequence: 0, kind: EVENT_DELIVER, data: null, id, from, to, payload, target })
+    // The receiver's copy is made now, before the sender can change the object; a duplicate
+    // decodes the text when it arrives, as the receiver may have changed the first copy by then.
+    const copy = receivedCopy(message, payload)
+    this.queue.pushEvent<Delivery>({ time: this.nowUs + delayUs, sequence: 0, kind: EVENT_DELIVER, data: copy, id, from, to, payload, target })
     const duplicateDelayUs = this.network.duplicateDelayUs
     if (duplicateDelayUs >= 0) {
       this.stats.messagesDuplicated++
@@ -656,7 +661,9 @@ export class Simulation {
     }
     this.stats.messagesDelivered++
     this.trace.write(`{"t":${this.nowUs},"e":"deliver","id":${id},"to":"${to}"}`)
-    const envelope: Envelope = { from, message: decodeMessage(payload) }
+    const message = delivery.data === null ? decodeMessage(payload) : delivery.data
+    delivery.data = null
+    const envelope: Envelope = { from, message }
     const receiver = node.receiver
     if (receiver !== undefined && node.status === "up") {
       node.receiver = undefined
