@@ -95,9 +95,17 @@ export const makeDurableState = (storage: Storage["Service"]): DurableState => {
     const text = logBytes === undefined ? "" : decodeText(logBytes)
     const complete = text.lastIndexOf("\n") + 1
     const entries: Array<Entry> = []
+    const entryOffsets: Array<number> = []
     let compacted = 0
+    let blank = 0
+    let position = 0
     for (const line of text.slice(0, complete).split("\n")) {
-      if (line.length === 0) continue
+      const offset = position
+      position += byteLength(line) + 1
+      if (line.length === 0) {
+        blank++
+        continue
+      }
       const entry = JSON.parse(line) as Entry
       // Entries covered by the snapshot were compacted; a crash before the log was rewritten leaves them.
       if (entry.index <= snapshotIndex) {
@@ -107,11 +115,20 @@ export const makeDurableState = (storage: Storage["Service"]): DurableState => {
       const expected = (entries.at(-1)?.index ?? snapshotIndex) + 1
       assert(entry.index === expected, () => `raft log: entry ${entry.index} where ${expected} was expected`)
       entries.push(entry)
+      entryOffsets.push(offset)
     }
     const tornBytes = byteLength(text.slice(complete))
     if (tornBytes > 0) yield* tracing.event("tornTail", { file: LOG_FILE, bytes: tornBytes })
-    // Rewriting leaves the file holding exactly the recovered entries, so the offsets are known.
-    yield* rewrite(entries, snapshotIndex + 1, { sync: tornBytes > 0 || compacted > 0 })
+    // The split leaves one empty piece after the last newline; any other is a stray blank line.
+    if (tornBytes > 0 || compacted > 0 || blank > 1) {
+      // Rewriting leaves the file holding exactly the recovered entries, so the offsets are known.
+      yield* rewrite(entries, snapshotIndex + 1, { sync: true })
+    } else {
+      // A clean log (the usual restart) stays as it is; its offsets are where its lines start.
+      offsets = entryOffsets
+      firstStoredIndex = snapshotIndex + 1
+      sizeBytes = logBytes === undefined ? 0 : logBytes.length
+    }
     const restored: RestoredState = { hardState, ...(snapshot === undefined ? {} : { snapshot }), entries }
     return { restored, snapshot }
   })
