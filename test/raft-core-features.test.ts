@@ -109,6 +109,7 @@ describe("thesis §4.1 single-server membership changes", () => {
     const result = net.node("a").proposeConfigChange({ _tag: "AddNode", node: "d" })
     const votersRightAway = net.node("a").configuration.voters
     net.stabilize()
+    net.heartbeat("a")
 
     // Check.
     expect(result).toEqual({ _tag: "Accepted", index: 5, term: 1 })
@@ -395,6 +396,7 @@ describe("Figure 2 persistent state: restarting from stable storage", () => {
     net.elect("a")
     net.node("a").propose(put("x", 1))
     net.stabilize()
+    net.heartbeat("a")
     const before = net.node("b")
     const term = before.term
     const votedFor = before.votedFor
@@ -442,6 +444,7 @@ describe("Figure 2 persistent state: restarting from stable storage", () => {
     net.elect("a")
     for (let value = 1; value <= 3; value++) net.node("a").propose(put(`k${value}`, value))
     net.stabilize()
+    net.heartbeat("a")
     net.compact("b")
     net.node("a").propose(put("k4", 4))
     net.tickAll(2)

@@ -53,8 +53,11 @@ describe("§5.3 log replication", () => {
     const net = new TestNetwork(abc)
     net.elect("a")
 
-    // Check: the Noop is index 4 (after the three bootstrap entries) and committed everywhere.
+    // Check: the Noop is index 4 (after the three bootstrap entries) and committed on the leader;
+    // the followers learn the commit by the next heartbeat at the latest (§5.3).
     expect(net.node("a").entries(4, 5)).toEqual([{ term: 1, index: 4, command: { _tag: "Noop" } }])
+    expect(net.node("a").commitIndex).toBe(4)
+    net.heartbeat("a")
     for (const id of abc) expect(net.node(id).commitIndex).toBe(4)
   })
 
@@ -90,6 +93,7 @@ describe("§5.3 log replication", () => {
     // Act: propose while only a and b can store it.
     net.node("a").propose(put("x", 1))
     net.stabilize()
+    net.heartbeat("a")
     const committedWithoutC = net.node("a").commitIndex
 
     // Check: committed with two of three; c catches up after the partition heals.
@@ -255,6 +259,30 @@ describe("§5.3 log replication", () => {
     for (const id of net.nodes.keys()) expect(net.applied.get(id)!.map(({ entry }) => entry)).toEqual(applied)
   })
 
+  it("followers learn a new commitIndex from the next heartbeat, not from a round of its own", () => {
+    // Reference: §5.3 "The leader keeps track of the highest index it knows to be committed, and
+    // it includes that index in future AppendEntries RPCs (including heartbeats) so that the
+    // other servers eventually find out."
+    // Set up: a leads, and everyone knows the Noop is committed.
+    const net = new TestNetwork(abc)
+    net.elect("a")
+    net.heartbeat("a")
+    const sentBefore = net.sent.length
+
+    // Act: one proposal, delivered until the network is quiet.
+    net.node("a").propose(put("x", 1))
+    net.stabilize()
+
+    // Check: one AppendEntries per follower, carrying the entry, and no second round to tell
+    // them it committed; they learn it from the heartbeat.
+    const appends = net.sent.slice(sentBefore).filter((message) => message._tag === "AppendEntries")
+    expect(appends.map((message) => [message.to, message.entries.length])).toEqual([["b", 1], ["c", 1]])
+    expect(net.node("a").commitIndex).toBe(5)
+    for (const id of ["b", "c"]) expect(net.node(id).commitIndex).toBe(4)
+    net.heartbeat("a")
+    for (const id of ["b", "c"]) expect(net.node(id).commitIndex).toBe(5)
+  })
+
   it("the leader keeps at most maxInflightAppends unacknowledged AppendEntries per follower", () => {
     // Reference: etcd's flow control (tracker.Inflights); the thesis §10.2.2 pipelining needs a bound.
     // Set up: b and c are replicating; nothing is delivered while proposals pile up.
@@ -270,6 +298,7 @@ describe("§5.3 log replication", () => {
     // Check: two in flight at first, all ten replicated in the end.
     expect(toB).toHaveLength(2)
     expect(net.node("b").lastIndex).toBe(14)
+    net.heartbeat("a")
     expect(net.node("b").commitIndex).toBe(14)
   })
 })

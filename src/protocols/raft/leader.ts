@@ -172,9 +172,14 @@ function syncProgress(raft: RaftState, options: { recentActive: boolean }): void
   }
 }
 
-/** Follow-up once commitIndex moved: tell the followers, serve reads, maybe step down. */
+/**
+ * Follow-up once commitIndex moved: serve reads, maybe step down. The followers are not sent a
+ * round of their own: they learn the new commitIndex from the next AppendEntries or heartbeat, as
+ * §5.3 has it ("it includes that index in future AppendEntries RPCs (including heartbeats) so that
+ * the other servers eventually find out"). etcd broadcasts an append here instead, which costs
+ * every write a second round of messages to every follower.
+ */
 function afterCommit(raft: RaftState): void {
-  broadcastAppend(raft)
   assert(committedEntryInCurrentTerm(raft), "a leader only commits entries of its own term")
   const waiting = raft.reads.takeWaitingForCommit()
   if (waiting.length > 0) startReads(raft, waiting)

@@ -240,6 +240,17 @@ export class TestNetwork {
     }
   }
 
+  /**
+   * Lets leader `id` send one round of heartbeats and delivers everything that follows. A
+   * follower learns a new commitIndex from the leader's next AppendEntries or heartbeat (§5.3).
+   */
+  heartbeat(id: NodeId): void {
+    const leader = this.node(id)
+    assert(leader.role === "Leader", () => `${id} is not the leader`)
+    this.tick(id, this.configs.get(id)!.heartbeatTicks)
+    this.stabilize()
+  }
+
   /** Makes `id` campaign and runs the election to completion. */
   elect(id: NodeId): void {
     this.node(id).campaign()
