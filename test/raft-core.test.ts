@@ -28,7 +28,7 @@ describe("§5.1 terms", () => {
     expect(leader.term).toBe(1)
 
     // Act: a heartbeat from a leader of term 2.
-    leader.step({ _tag: "Heartbeat", from: "b", to: "a", term: 2, leaderCommit: 0, context: null })
+    leader.step({ _tag: "Heartbeat", from: "b", to: "a", term: 2, leaderCommit: 0 })
 
     // Check.
     expect(leader.role).toBe("Follower")

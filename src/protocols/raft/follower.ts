@@ -3,7 +3,7 @@
 import { absurd, assert } from "./assert.ts"
 import { campaign, tickElection } from "./candidate.ts"
 import { commitTo, envelope, promotable, resetTerm, send, type RaftState } from "./raft-state.ts"
-import type { AppendEntries, Heartbeat, InstallSnapshot, Message, NodeId } from "./types.ts"
+import type { AppendEntries, Heartbeat, HeartbeatResponse, InstallSnapshot, Message, NodeId } from "./types.ts"
 
 /** Becomes a follower in `term`, of `leader` if known (etcd's becomeFollower). */
 export function becomeFollower(raft: RaftState, term: number, leader: NodeId | null): void {
@@ -97,10 +97,7 @@ function sendAppendSuccess(raft: RaftState, to: NodeId, matchIndex: number): voi
     _tag: "AppendEntriesResponse",
     ...envelope(raft, to),
     success: true,
-    matchIndex,
-    rejectedIndex: 0,
-    conflictIndex: 0,
-    conflictTerm: 0
+    matchIndex
   })
 }
 
@@ -108,7 +105,10 @@ function sendAppendSuccess(raft: RaftState, to: NodeId, matchIndex: number): voi
 export function handleHeartbeat(raft: RaftState, message: Heartbeat): void {
   // The leader sends min(our matchIndex, commitIndex), which we hold and which matches its log.
   commitTo(raft, message.leaderCommit)
-  send(raft, { _tag: "HeartbeatResponse", ...envelope(raft, message.from), context: message.context })
+  const response: HeartbeatResponse = message.context === undefined
+    ? { _tag: "HeartbeatResponse", ...envelope(raft, message.from) }
+    : { _tag: "HeartbeatResponse", ...envelope(raft, message.from), context: message.context }
+  send(raft, response)
 }
 
 /** Applies the InstallSnapshot receiver rules (§7) and answers with how far the log now matches. */

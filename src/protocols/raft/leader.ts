@@ -61,7 +61,7 @@ export function stepLeader(raft: RaftState, message: Message): void {
       return
     case "HeartbeatResponse":
       handleHeartbeatAck(raft, message.from)
-      if (message.context !== null) confirmRead(raft, message.context, message.from)
+      if (message.context !== undefined) confirmRead(raft, message.context, message.from)
       return
     case "AppendEntries":
     case "Heartbeat":

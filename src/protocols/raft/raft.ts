@@ -241,10 +241,7 @@ function answerStaleTerm(raft: RaftState, message: Message): void {
       to: message.from,
       term: raft.term,
       success: false,
-      matchIndex: 0,
-      rejectedIndex: 0,
-      conflictIndex: 0,
-      conflictTerm: 0
+      matchIndex: 0
     })
   } else if (message._tag === "RequestVote" && message.preVote) {
     // Telling a pre-candidate our term lets it catch up instead of polling forever.

@@ -64,7 +64,12 @@ export function broadcastHeartbeat(raft: RaftState, context: string | null): voi
     if (id === raft.id) continue
     // A follower is only told to commit what it is known to hold.
     const leaderCommit = Math.min(progress.match, raft.commitIndex)
-    send(raft, { _tag: "Heartbeat", ...envelope(raft, id), leaderCommit, context })
+    send(
+      raft,
+      context === null
+        ? { _tag: "Heartbeat", ...envelope(raft, id), leaderCommit }
+        : { _tag: "Heartbeat", ...envelope(raft, id), leaderCommit, context }
+    )
   }
 }
 
@@ -108,9 +113,9 @@ export function handleAppendEntriesResponse(raft: RaftState, message: AppendEntr
 function handleRejection(raft: RaftState, message: AppendEntriesResponse, progress: Progress): void {
   // The follower's hint says its log cannot match ours above conflictIndex; look in our own log
   // for the last index whose term could still match, skipping whole terms at a time.
-  const hint = Math.min(message.conflictIndex, raft.log.lastIndex())
-  const matchHint = raft.log.findConflictByTerm(hint, message.conflictTerm)
-  if (!progress.maybeDecrementTo({ rejected: message.rejectedIndex, matchHint })) return
+  const hint = Math.min(message.conflictIndex ?? 0, raft.log.lastIndex())
+  const matchHint = raft.log.findConflictByTerm(hint, message.conflictTerm ?? 0)
+  if (!progress.maybeDecrementTo({ rejected: message.rejectedIndex ?? 0, matchHint })) return
   if (progress.state === "Replicate") progress.becomeProbe()
   sendAppend(raft, message.from, { sendIfEmpty: true })
 }

@@ -101,36 +101,36 @@ export interface AppendEntries extends Envelope {
 
 /**
  * The answer to AppendEntries. On success `matchIndex` is the last index known to match the
- * leader. On rejection the follower returns `rejectedIndex` (the request's prevLogIndex) and a
- * back-off hint in the style of etcd's rejectHint: `conflictIndex` is the largest index in the
- * follower's log at or below the rejected one whose term is <= the leader's prevLogTerm, and
- * `conflictTerm` is that entry's term, so the leader can skip a whole term per round trip.
- * Fields that do not apply are zero.
+ * leader, and nothing else is sent. A rejection may carry a back-off hint in the style of etcd's
+ * rejectHint: `rejectedIndex` is the request's prevLogIndex, `conflictIndex` is the largest index
+ * in the follower's log at or below the rejected one whose term is <= the leader's prevLogTerm,
+ * and `conflictTerm` is that entry's term, so the leader can skip a whole term per round trip.
+ * Absent hint fields read as zero.
  */
 export interface AppendEntriesResponse extends Envelope {
   readonly _tag: "AppendEntriesResponse"
   readonly success: boolean
   readonly matchIndex: number
-  readonly rejectedIndex: number
-  readonly conflictIndex: number
-  readonly conflictTerm: number
+  readonly rejectedIndex?: number
+  readonly conflictIndex?: number
+  readonly conflictTerm?: number
 }
 
 /**
  * A leader's heartbeat, kept apart from AppendEntries as in etcd so that a heartbeat never fails
  * a log-matching check. `leaderCommit` is min(follower's matchIndex, commitIndex), which the
- * follower is known to hold. `context` is the ReadIndex request being confirmed, if any.
+ * follower is known to hold. `context`, when present, is the ReadIndex request being confirmed.
  */
 export interface Heartbeat extends Envelope {
   readonly _tag: "Heartbeat"
   readonly leaderCommit: number
-  readonly context: string | null
+  readonly context?: string
 }
 
 /** The answer to a Heartbeat; echoes `context` so the leader can count ReadIndex acks. */
 export interface HeartbeatResponse extends Envelope {
   readonly _tag: "HeartbeatResponse"
-  readonly context: string | null
+  readonly context?: string
 }
 
 /** InstallSnapshot (§7), sent whole: the core's snapshots are plain JSON values. */
