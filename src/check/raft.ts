@@ -2,6 +2,8 @@
 import type { Checker, FinalState, ProtocolEvent, Violation } from "./checker.ts"
 import { type HistoryEvent, operationsFromEvents } from "./history.ts"
 import { checkLinearizability } from "./linearizability.ts"
+import type { JsonValue } from "../env/json.ts"
+import { jsonEqual } from "../protocols/raft/index.ts"
 
 /** Options of {@link RaftChecker}. */
 export interface RaftCheckerOptions {
@@ -28,7 +30,7 @@ export class RaftChecker implements Checker {
   /** The clients' history, in order, with simulated time in nanoseconds. */
   readonly history: Array<HistoryEvent> = []
   private readonly leaders = new Map<number, string>()
-  private readonly applied = new Map<number, { term: number; command: string; node: string }>()
+  private readonly applied = new Map<number, { term: number; command: JsonValue; node: string }>()
   private livenessStartUs: number | undefined
   private firstOkAfterHealUs: number | undefined
   private invokedAfterHeal = false
@@ -114,15 +116,17 @@ export class RaftChecker implements Checker {
   }
 
   private apply(event: ProtocolEvent): void {
-    const { index, term, command } = event.attributes as { index: number; term: number; command: unknown }
-    const text = JSON.stringify(command)
+    const { index, term, command } = event.attributes as { index: number; term: number; command: JsonValue }
     const known = this.applied.get(index)
     if (known === undefined) {
-      this.applied.set(index, { term, command: text, node: event.node })
-    } else if (known.term !== term || known.command !== text) {
+      // The attributes were encoded into the trace already; keeping the object spares encoding
+      // it again for every server that applies the entry.
+      this.applied.set(index, { term, command, node: event.node })
+    } else if (known.term !== term || !jsonEqual(known.command, command)) {
       this.report(
         "state-machine-safety",
-        `${event.node} applied ${text} (term ${term}) at index ${index}, where ${known.node} applied ${known.command} (term ${known.term})`,
+        `${event.node} applied ${JSON.stringify(command)} (term ${term}) at index ${index}, ` +
+          `where ${known.node} applied ${JSON.stringify(known.command)} (term ${known.term})`,
         event.timeUs
       )
     }
