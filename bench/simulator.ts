@@ -2,7 +2,7 @@
 import { createHash } from "node:crypto"
 import { Effect } from "effect"
 import seedrandom from "seedrandom"
-import { Clock, Network, type NodeProgram, Random } from "../src/env/index.ts"
+import { Clock, Network, type NodeProgram, Random, receivedCopy } from "../src/env/index.ts"
 import { EventQueue } from "../src/sim/event-queue.ts"
 import { Simulation } from "../src/sim/simulation.ts"
 
@@ -100,14 +100,14 @@ export const runBare = (pattern: TokenPattern, wire: boolean): { events: number;
     const delayUs = Math.max(1, Math.round((1 + 9 * networkRandom(from, to)) * 1000))
     if (wire) {
       const payload = JSON.stringify(message)
-      trace(`{"t":${now},"e":"send","from":"${from}","to":"${to}","msg":${payload}}`)
-      queue.push(now + delayUs, 0, () => receive(to, JSON.parse(payload) as { hops: number }))
+      trace(`{"t":${now},"e":"send","from":"${from}","to":"${to}","at":${now + delayUs},"msg":${payload}}`)
+      const copy = receivedCopy(message, payload) as { hops: number }
+      queue.push(now + delayUs, 0, () => receive(to, copy))
     } else {
       queue.push(now + delayUs, 0, () => receive(to, message))
     }
   }
   const receive = (self: string, message: { hops: number }) => {
-    if (wire) trace(`{"t":${now},"e":"deliver","to":"${self}"}`)
     const peers = names.filter((id) => id !== self)
     send(self, peers[Math.floor(nodeRandom.get(self)!() * peers.length)]!, { hops: message.hops + 1 })
   }

@@ -182,3 +182,56 @@ describe("receiveWithin", () => {
     expect(simulation.violations).toEqual([])
   })
 })
+
+describe("message lines in the trace", () => {
+  /** n1 sends "m" to n2 at 0 ms, 10 ms and 20 ms; n2 receives forever. */
+  const setup = () => {
+    const sender: NodeProgram = Effect.gen(function*() {
+      const network = yield* Network
+      for (let round = 0; round < 3; round++) {
+        yield* network.send("n2", `m${round}`)
+        yield* Effect.sleep(10)
+      }
+    })
+    const receiver: NodeProgram = Effect.gen(function*() {
+      const network = yield* Network
+      while (true) yield* network.receive
+    })
+    const simulation = new Simulation({ seed: 1, network: perfectNetwork(1), keepTrace: true })
+    simulation.addNode("n1", sender)
+    simulation.addNode("n2", receiver)
+    return simulation
+  }
+  const messageLines = (simulation: Simulation) =>
+    simulation.trace.lines!.map((line) => JSON.parse(line) as Record<string, unknown>).filter((line) =>
+      ["send", "deliver", "hold", "drop"].includes(line["e"] as string)
+    )
+
+  it("a message that arrives as planned has one line, whose `at` is its arrival", () => {
+    const simulation = setup()
+    simulation.runUntil(100_000)
+    expect(messageLines(simulation).map((line) => [line["e"], line["t"], line["at"]])).toEqual([
+      ["send", 0, 1000],
+      ["send", 10_000, 11_000],
+      ["send", 20_000, 21_000]
+    ])
+  })
+
+  it("a clogged message gets a hold line and a deliver line; one to a crashed node a drop line", () => {
+    const simulation = setup()
+    simulation.clog("n1", "n2")
+    simulation.runUntil(5_000)
+    simulation.unclog("n1", "n2")
+    simulation.runUntil(15_000)
+    simulation.crash("n2")
+    simulation.runUntil(100_000)
+    expect(messageLines(simulation).map((line) => [line["e"], line["t"], line["id"], line["reason"] ?? null])).toEqual([
+      ["send", 0, 0, null],
+      ["hold", 1000, 0, null],
+      ["deliver", 5001, 0, null],
+      ["send", 10_000, 1, null],
+      ["send", 20_000, 2, null],
+      ["drop", 21_000, 2, "down"]
+    ])
+  })
+})

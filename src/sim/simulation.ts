@@ -108,7 +108,9 @@ interface Delivery extends QueuedEvent {
   readonly payload: string
   /** The receiving node, looked up once when the message is sent. */
   readonly target: SimulatedNode
-  /** `data` holds the receiver's copy of the message, made when it was sent; null for a duplicate. */
+  /** Whether a clog held it back, so that it arrives later than its send line says. */
+  readonly held: boolean
+  // `data` holds the receiver's copy of the message, made when it was sent; null for a duplicate.
 }
 
 interface Timer {
@@ -601,31 +603,33 @@ export class Simulation {
 
   // ---------------------------------------------------------------- messages
 
+  // A message's trace: its send line says when it will arrive (`at`), or a drop line follows at
+  // once. Nothing more is written for a message that arrives as planned; a drop on arrival (the
+  // receiver is down, its mailbox full) or a delivery held back by a clog gets a line of its own.
   private send(from: NodeId, to: NodeId, message: unknown): void {
     const payload = encodeMessage(message)
     const id = this.nextMessageId++
     this.stats.messagesSent++
-    this.trace.write(`{"t":${this.nowUs},"e":"send","id":${id},"from":"${from}","to":"${to}","msg":${payload}}`)
     const target = this.nodes.get(to)
-    if (target === undefined) {
-      this.drop(id, "unknown-node")
+    const delayUs = target === undefined ? 0 : this.network.decideDelay(from, to)
+    if (target === undefined || delayUs < 0) {
+      this.trace.write(`{"t":${this.nowUs},"e":"send","id":${id},"from":"${from}","to":"${to}","msg":${payload}}`)
+      this.drop(id, target === undefined ? "unknown-node" : delayUs === DROPPED_BY_PARTITION ? "partition" : "loss")
       return
     }
-    const delayUs = this.network.decideDelay(from, to)
-    if (delayUs < 0) {
-      this.drop(id, delayUs === DROPPED_BY_PARTITION ? "partition" : "loss")
-      return
-    }
+    const atUs = this.nowUs + delayUs
+    this.trace.write(`{"t":${this.nowUs},"e":"send","id":${id},"from":"${from}","to":"${to}","at":${atUs},"msg":${payload}}`)
     // The receiver's copy is made now, before the sender can change the object; a duplicate
     // decodes the text when it arrives, as the receiver may have changed the first copy by then.
     const copy = receivedCopy(message, payload)
-    this.queue.pushEvent<Delivery>({ time: this.nowUs + delayUs, sequence: 0, kind: EVENT_DELIVER, data: copy, id, from, to, payload, target })
+    this.queue.pushEvent<Delivery>({ time: atUs, sequence: 0, kind: EVENT_DELIVER, data: copy, id, from, to, payload, target, held: false })
     const duplicateDelayUs = this.network.duplicateDelayUs
     if (duplicateDelayUs >= 0) {
       this.stats.messagesDuplicated++
-      this.trace.write(`{"t":${this.nowUs},"e":"duplicate","id":${id}}`)
+      const duplicateAtUs = this.nowUs + duplicateDelayUs
+      this.trace.write(`{"t":${this.nowUs},"e":"duplicate","id":${id},"at":${duplicateAtUs}}`)
       this.queue.pushEvent<Delivery>({
-        time: this.nowUs + duplicateDelayUs,
+        time: duplicateAtUs,
         sequence: 0,
         kind: EVENT_DELIVER,
         data: null,
@@ -633,7 +637,8 @@ export class Simulation {
         from,
         to,
         payload,
-        target
+        target,
+        held: false
       })
     }
   }
@@ -647,7 +652,8 @@ export class Simulation {
         held = []
         this.held.set(key, held)
       }
-      held.push(delivery)
+      this.trace.write(`{"t":${this.nowUs},"e":"hold","id":${id}}`)
+      held.push({ ...delivery, held: true })
       return
     }
     const node = delivery.target
@@ -660,7 +666,8 @@ export class Simulation {
       return
     }
     this.stats.messagesDelivered++
-    this.trace.write(`{"t":${this.nowUs},"e":"deliver","id":${id},"to":"${to}"}`)
+    // A held message arrives later than its send line said; say when.
+    if (delivery.held) this.trace.write(`{"t":${this.nowUs},"e":"deliver","id":${id},"to":"${to}"}`)
     const message = delivery.data === null ? decodeMessage(payload) : delivery.data
     delivery.data = null
     const envelope: Envelope = { from, message }
