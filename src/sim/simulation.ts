@@ -113,7 +113,8 @@ interface Delivery extends QueuedEvent {
   // `data` holds the receiver's copy of the message, made when it was sent; null for a duplicate.
 }
 
-interface Timer {
+/** A timer is its own queue event, which spares allocating one per sleep. */
+interface Timer extends QueuedEvent {
   cancelled: boolean
   readonly node: SimulatedNode
   readonly incarnation: number
@@ -434,6 +435,10 @@ export class Simulation {
             resume(effect)
           }
           const timer: Timer = {
+            time: 0,
+            sequence: 0,
+            kind: EVENT_TIMER,
+            data: null,
             cancelled: false,
             node,
             incarnation,
@@ -452,7 +457,7 @@ export class Simulation {
     })
     const sleep = (durationMs: number): Effect.Effect<void> =>
       Effect.callback<void>((resume) => {
-        const timer: Timer = { cancelled: false, node, incarnation, resume }
+        const timer: Timer = { time: 0, sequence: 0, kind: EVENT_TIMER, data: null, cancelled: false, node, incarnation, resume }
         this.startTimer(node, durationMs, timer)
         return Effect.sync(() => {
           timer.cancelled = true
@@ -539,7 +544,7 @@ export class Simulation {
         const doSync = guarded(file, "sync", () => {
           node.disk.sync(file)
           this.stats.syncs++
-          this.writeNodeLine(node, "sync", { file })
+          this.trace.write(`{"t":${this.nowUs},"e":"sync","node":"${node.id}","file":${JSON.stringify(file)}}`)
         })
         if (syncLatency === undefined) return doSync
         return Effect.flatMap(
@@ -569,7 +574,8 @@ export class Simulation {
 
   private startTimer(node: SimulatedNode, durationMs: number, timer: Timer): void {
     const delayUs = Math.max(0, Math.round(node.clock.trueDurationUs(durationMs * 1000)))
-    this.queue.push(this.nowUs + delayUs, EVENT_TIMER, timer)
+    timer.time = this.nowUs + delayUs
+    this.queue.pushEvent(timer)
   }
 
   private fireTimer(timer: Timer): void {
@@ -590,7 +596,7 @@ export class Simulation {
         this.deliver(event as Delivery)
         break
       case EVENT_TIMER:
-        this.fireTimer(event.data as Timer)
+        this.fireTimer(event as Timer)
         break
       case EVENT_CALLBACK:
         ;(event.data as () => void)()
@@ -687,10 +693,16 @@ export class Simulation {
 
   // ---------------------------------------------------------------- tracing
 
+  /** Event names as JSON strings: a protocol uses a handful of names a great many times. */
+  private readonly quotedNames = new Map<string, string>()
+
   private protocolEvent(node: SimulatedNode, name: string, attributes: TraceAttributes): void {
-    this.trace.write(
-      `{"t":${this.nowUs},"e":"event","node":"${node.id}","name":${JSON.stringify(name)},"attrs":${JSON.stringify(attributes)}}`
-    )
+    let quoted = this.quotedNames.get(name)
+    if (quoted === undefined) {
+      quoted = JSON.stringify(name)
+      this.quotedNames.set(name, quoted)
+    }
+    this.trace.write(`{"t":${this.nowUs},"e":"event","node":"${node.id}","name":${quoted},"attrs":${JSON.stringify(attributes)}}`)
     if (this.listeners.length === 0) return
     const event: ProtocolEvent = { timeUs: this.nowUs, node: node.id, name, attributes }
     for (const listener of this.listeners) listener(event)

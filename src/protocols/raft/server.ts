@@ -54,9 +54,10 @@ export interface ServerHooks {
   readonly config?: (config: RaftConfig) => RaftConfig
 }
 
-type Input = { readonly _tag: "Tick" } | { readonly _tag: "Receive"; readonly envelope: Envelope }
+/** What drives a server: a tick of its clock, or a message (as it arrived, unwrapped). */
+const TICK = { _tag: "Tick" } as const
 
-const TICK: Input = { _tag: "Tick" }
+type Input = typeof TICK | Envelope
 
 const BACKLOG_CAPACITY = 10_000
 
@@ -328,11 +329,11 @@ export const raftServer = (voters: ReadonlyArray<string>, options: RaftServerOpt
     }
 
     const step = (input: Input): void => {
-      if (input._tag === "Tick") {
+      if (input === TICK) {
         raft.tick()
         return
       }
-      const { from, message } = input.envelope
+      const { from, message } = input as Envelope
       if (isClientRequest(message)) {
         handleClient(from, message)
       } else if (isAdminRequest(message)) {
@@ -359,7 +360,7 @@ export const raftServer = (voters: ReadonlyArray<string>, options: RaftServerOpt
       Effect.forever(Effect.flatMap(clock.sleep(options.tickMs), () => drive(TICK)), { disableYield: true })
     )
     yield* Effect.forever(
-      Effect.flatMap(network.receive, (envelope) => drive({ _tag: "Receive", envelope })),
+      Effect.flatMap(network.receive, drive),
       { disableYield: true }
     )
   })
