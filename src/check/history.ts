@@ -145,9 +145,10 @@ const validateEvent = (parsed: unknown, expectedIndex: number): HistoryEvent | s
   if (typeof time !== "number" || !Number.isSafeInteger(time) || time < 0) {
     return `"time" must be a non-negative integer of nanoseconds, found ${quote(time)}`
   }
-  const event: HistoryEvent = { index, process, type: type as EventType, f: f as OperationFunction, key, time }
-  if (!("value" in record)) return validateValue(event)
-  return validateValue({ ...event, value: record["value"] as JsonValue })
+  const event: HistoryEvent = "value" in record
+    ? { index, process, type: type as EventType, f: f as OperationFunction, key, value: record["value"] as JsonValue, time }
+    : { index, process, type: type as EventType, f: f as OperationFunction, key, time }
+  return validateValue(event)
 }
 
 /** Checks that `value` has the shape the operation's function and the event's type call for. */

@@ -74,14 +74,16 @@ export const awaitReply = <A>(options: {
   readonly timeoutMs: number
   readonly accept: (message: unknown) => A | undefined
 }): Effect.Effect<A | undefined> =>
-  Effect.gen(function*() {
-    const deadline = (yield* options.clock.now) + options.timeoutMs
-    while (true) {
-      const left = deadline - (yield* options.clock.now)
-      if (left <= 0) return undefined
-      const received = yield* options.network.receiveWithin(left)
-      if (received === undefined) return undefined
-      const accepted = options.accept(received.message)
-      if (accepted !== undefined) return accepted
-    }
+  Effect.flatMap(options.clock.now, (startedMs) => {
+    const deadlineMs = startedMs + options.timeoutMs
+    // A loop of plain Effects rather than a generator: clients run it for every request.
+    const next: Effect.Effect<A | undefined> = Effect.flatMap(options.clock.now, (nowMs) => {
+      if (nowMs >= deadlineMs) return Effect.undefined
+      return Effect.flatMap(options.network.receiveWithin(deadlineMs - nowMs), (received) => {
+        if (received === undefined) return Effect.undefined
+        const accepted = options.accept(received.message)
+        return accepted === undefined ? next : Effect.succeed(accepted)
+      })
+    })
+    return next
   })

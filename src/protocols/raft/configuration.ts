@@ -44,7 +44,19 @@ export function quorumSize(configuration: Configuration): number {
  */
 export function quorumMatchIndex(configuration: Configuration, matchOf: (voter: NodeId) => number): number {
   assert(configuration.voters.length > 0, "quorumMatchIndex needs at least one voter")
-  const matches = configuration.voters.map(matchOf).sort((a, b) => b - a)
+  // The quorumSize-th largest match: the index a majority holds. Voter sets are small, and this
+  // runs on every acknowledgement, so an insertion sort of a fresh array suffices.
+  const voters = configuration.voters
+  const matches = new Array<number>(voters.length)
+  for (let position = 0; position < voters.length; position++) {
+    const match = matchOf(voters[position]!)
+    let slot = position
+    while (slot > 0 && matches[slot - 1]! < match) {
+      matches[slot] = matches[slot - 1]!
+      slot--
+    }
+    matches[slot] = match
+  }
   const index = matches[quorumSize(configuration) - 1]
   assert(index !== undefined, "quorum index is within the voters")
   return index

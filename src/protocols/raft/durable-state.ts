@@ -43,16 +43,24 @@ export const makeDurableState = (storage: Storage["Service"]): DurableState => {
       const expected = firstStoredIndex + offsets.length
       assert(entries[0]!.index === expected, () => `raft log: appending ${entries[0]!.index} where ${expected} was expected`)
       let text = ""
-      let position = sizeBytes
-      const added: Array<number> = []
+      const lineEnds: Array<number> = []
       for (const entry of entries) {
-        const line = JSON.stringify(entry) + "\n"
-        added.push(position)
-        // Entries are JSON of ASCII-safe data as often as not; count bytes exactly all the same.
-        position += byteLength(line)
-        text += line
+        text += JSON.stringify(entry) + "\n"
+        lineEnds.push(text.length)
       }
-      return Effect.map(storage.append(LOG_FILE, encodeText(text)), () => {
+      const bytes = encodeText(text)
+      // Offsets count bytes: the lines' own lengths when the text is all ASCII (as it is as often
+      // as not), else each line's encoded length.
+      const ascii = bytes.length === text.length
+      const added: Array<number> = []
+      let position = sizeBytes
+      let lineStart = 0
+      for (const lineEnd of lineEnds) {
+        added.push(position)
+        position += ascii ? lineEnd - lineStart : byteLength(text.slice(lineStart, lineEnd))
+        lineStart = lineEnd
+      }
+      return Effect.map(storage.append(LOG_FILE, bytes), () => {
         for (const offset of added) offsets.push(offset)
         sizeBytes = position
       })

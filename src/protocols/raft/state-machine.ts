@@ -126,13 +126,20 @@ export function jsonEqual(a: JsonValue | null, b: JsonValue | null): boolean {
     if (!Array.isArray(a) || !Array.isArray(b)) return false
     const left = a as ReadonlyArray<JsonValue>
     const right = b as ReadonlyArray<JsonValue>
-    return left.length === right.length && left.every((item, position) => jsonEqual(item, right[position] ?? null))
+    if (left.length !== right.length) return false
+    for (let position = 0; position < left.length; position++) {
+      if (!jsonEqual(left[position] ?? null, right[position] ?? null)) return false
+    }
+    return true
   }
   const left = a as { readonly [key: string]: JsonValue }
   const right = b as { readonly [key: string]: JsonValue }
   const keys = Object.keys(left)
   if (keys.length !== Object.keys(right).length) return false
-  return keys.every((key) => Object.hasOwn(right, key) && jsonEqual(left[key] ?? null, right[key] ?? null))
+  for (const key of keys) {
+    if (!Object.hasOwn(right, key) || !jsonEqual(left[key] ?? null, right[key] ?? null)) return false
+  }
+  return true
 }
 
 /** Copies the state into plain JSON for a snapshot; keys are sorted so equal states encode equally. */
