@@ -47,9 +47,11 @@ const memoFull = 2
  * Entry layout: next entry, hash, state, leading full words, tail length, optional count, tail words, optional indices.
  */
 class MemoTable {
-  private arena = new Int32Array(1 << 16)
+  // Both start small and double as needed: a search per key of a short history (the simulator
+  // checks one after every run) would otherwise zero a quarter megabyte it never uses.
+  private arena = new Int32Array(1 << 10)
   private used = 0
-  private buckets = new Int32Array(1 << 12).fill(-1)
+  private buckets = new Int32Array(1 << 8).fill(-1)
   private count = 0
 
   visit(
