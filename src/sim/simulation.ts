@@ -5,13 +5,12 @@ import {
   decodeMessage,
   encodeMessage,
   type Envelope,
-  receivedCopy,
   Network,
   type NodeId,
   type NodeProgram,
   Random,
+  receivedCopy,
   Storage,
-  StorageError,
   type TraceAttributes,
   Tracing
 } from "../env/index.ts"
@@ -19,12 +18,12 @@ import { type CrashOptions, SimulatedDisk } from "./disk.ts"
 import { EventQueue, type QueuedEvent } from "./event-queue.ts"
 import {
   DROPPED_BY_PARTITION,
-  drawLatencyUs,
   type LatencyDistribution,
   type NetworkModel,
   NetworkState
 } from "./network-model.ts"
 import { NodeClock } from "./node-clock.ts"
+import { nodeStorage } from "./node-storage.ts"
 import { RandomStream } from "./random-streams.ts"
 import { SimulatorScheduler } from "./scheduler.ts"
 import { TraceRecorder } from "./trace.ts"
@@ -395,13 +394,72 @@ export class Simulation {
     return node.incarnation === incarnation && node.status !== "crashed"
   }
 
+  /** Every service a node incarnation's program is given: the env's, and Effect's own clock and random. */
   private makeContext(node: SimulatedNode, incarnation: number): Context.Context<any> {
+    const sleep = (durationMs: number): Effect.Effect<void> =>
+      Effect.callback<void>((resume) => {
+        const timer: Timer = { time: 0, sequence: 0, kind: EVENT_TIMER, data: null, cancelled: false, node, incarnation, resume }
+        this.startTimer(node, durationMs, timer)
+        return Effect.sync(() => {
+          timer.cancelled = true
+        })
+      })
+    const clock = Clock.of({
+      now: Effect.sync(() => node.clock.localUs(this.nowUs) / 1000),
+      sleep
+    })
+    const random = Random.of({
+      next: Effect.sync(() => node.random.next()),
+      nextInt: (bound) => Effect.sync(() => node.random.nextInt(bound))
+    })
+    // Effect's own clock and random are replaced too, so Effect.sleep, Effect.timeout and
+    // Effect's Random stay inside the simulation even if a protocol reaches for them.
+    const effectClock: EffectClock.Clock = {
+      currentTimeMillisUnsafe: () => node.clock.localUs(this.nowUs) / 1000,
+      currentTimeMillis: clock.now,
+      currentTimeNanosUnsafe: () => BigInt(Math.round(node.clock.localUs(this.nowUs) * 1000)),
+      currentTimeNanos: Effect.sync(() => BigInt(Math.round(node.clock.localUs(this.nowUs) * 1000))),
+      monotonicTimeNanosUnsafe: () => BigInt(this.nowUs * 1000),
+      monotonicTimeNanos: Effect.sync(() => BigInt(this.nowUs * 1000)),
+      sleep: (duration) => sleep(Duration.toMillis(duration))
+    }
+    const effectRandom: EffectRandom.Random = {
+      nextIntUnsafe: () => node.random.nextInt(2147483647),
+      nextDoubleUnsafe: () => node.random.next()
+    }
+    let context: Context.Context<any> = Context.make(Network, this.makeNetwork(node, incarnation))
+    context = Context.add(context, Clock, clock)
+    context = Context.add(context, Random, random)
+    context = Context.add(
+      context,
+      Storage,
+      nodeStorage({
+        disk: node.disk,
+        random: this.diskRandom,
+        writeErrorRate: this.options.disk?.writeErrorRate ?? 0,
+        syncLatency: this.options.disk?.syncLatency,
+        alive: () => this.alive(node, incarnation),
+        sleep,
+        onSync: (file) => {
+          this.stats.syncs++
+          this.trace.write(`{"t":${this.nowUs},"e":"sync","node":"${node.id}","file":${JSON.stringify(file)}}`)
+        },
+        onInjectedError: (file, operation) => this.writeNodeLine(node, "disk-error", { file, operation })
+      })
+    )
+    context = Context.add(context, Tracing, this.makeTracing(node, incarnation))
+    context = Context.add(context, EffectClock.Clock, effectClock)
+    context = Context.add(context, EffectRandom.Random, effectRandom)
+    return context
+  }
+
+  private makeNetwork(node: SimulatedNode, incarnation: number): Network["Service"] {
     const servers = this.serverIds
     // One cancel effect per incarnation rather than one per receive: receive is the hottest path.
     const cancelReceive = Effect.sync(() => {
       node.receiver = undefined
     })
-    const network = Network.of({
+    return Network.of({
       self: node.id,
       nodes: servers,
       send: (to, message) =>
@@ -455,23 +513,10 @@ export class Simulation {
           })
         })
     })
-    const sleep = (durationMs: number): Effect.Effect<void> =>
-      Effect.callback<void>((resume) => {
-        const timer: Timer = { time: 0, sequence: 0, kind: EVENT_TIMER, data: null, cancelled: false, node, incarnation, resume }
-        this.startTimer(node, durationMs, timer)
-        return Effect.sync(() => {
-          timer.cancelled = true
-        })
-      })
-    const clock = Clock.of({
-      now: Effect.sync(() => node.clock.localUs(this.nowUs) / 1000),
-      sleep
-    })
-    const random = Random.of({
-      next: Effect.sync(() => node.random.next()),
-      nextInt: (bound) => Effect.sync(() => node.random.nextInt(bound))
-    })
-    const tracing = Tracing.of({
+  }
+
+  private makeTracing(node: SimulatedNode, incarnation: number): Tracing["Service"] {
+    return Tracing.of({
       event: (name, attributes) =>
         Effect.sync(() => {
           if (this.alive(node, incarnation)) this.protocolEvent(node, name, attributes ?? {})
@@ -490,68 +535,6 @@ export class Simulation {
               }
             }))
         })
-    })
-    // Effect's own clock and random are replaced too, so Effect.sleep, Effect.timeout and
-    // Effect's Random stay inside the simulation even if a protocol reaches for them.
-    const effectClock: EffectClock.Clock = {
-      currentTimeMillisUnsafe: () => node.clock.localUs(this.nowUs) / 1000,
-      currentTimeMillis: clock.now,
-      currentTimeNanosUnsafe: () => BigInt(Math.round(node.clock.localUs(this.nowUs) * 1000)),
-      currentTimeNanos: Effect.sync(() => BigInt(Math.round(node.clock.localUs(this.nowUs) * 1000))),
-      monotonicTimeNanosUnsafe: () => BigInt(this.nowUs * 1000),
-      monotonicTimeNanos: Effect.sync(() => BigInt(this.nowUs * 1000)),
-      sleep: (duration) => sleep(Duration.toMillis(duration))
-    }
-    const effectRandom: EffectRandom.Random = {
-      nextIntUnsafe: () => node.random.nextInt(2147483647),
-      nextDoubleUnsafe: () => node.random.next()
-    }
-    let context: Context.Context<any> = Context.make(Network, network)
-    context = Context.add(context, Clock, clock)
-    context = Context.add(context, Random, random)
-    context = Context.add(context, Storage, this.makeStorage(node, incarnation, sleep))
-    context = Context.add(context, Tracing, tracing)
-    context = Context.add(context, EffectClock.Clock, effectClock)
-    context = Context.add(context, EffectRandom.Random, effectRandom)
-    return context
-  }
-
-  private makeStorage(
-    node: SimulatedNode,
-    incarnation: number,
-    sleep: (durationMs: number) => Effect.Effect<void>
-  ): Storage["Service"] {
-    const disk = this.options.disk
-    const writeErrorRate = disk?.writeErrorRate ?? 0
-    const guarded = <A>(file: string, operation: string, run: () => A): Effect.Effect<A, StorageError> =>
-      Effect.suspend(() => {
-        if (!this.alive(node, incarnation)) return Effect.never
-        if (operation !== "read" && operation !== "list" && this.diskRandom.chance(writeErrorRate)) {
-          this.writeNodeLine(node, "disk-error", { file, operation })
-          return Effect.fail(new StorageError({ file, reason: `injected ${operation} error` }))
-        }
-        return Effect.succeed(run())
-      })
-    const syncLatency = disk?.syncLatency
-    return Storage.of({
-      read: (file) => guarded(file, "read", () => node.disk.read(file)),
-      write: (file, data) => guarded(file, "write", () => node.disk.write(file, data)),
-      append: (file, data) => guarded(file, "append", () => node.disk.append(file, data)),
-      truncate: (file, size) => guarded(file, "truncate", () => node.disk.truncate(file, size)),
-      remove: (file) => guarded(file, "remove", () => node.disk.remove(file)),
-      list: guarded("*", "list", () => node.disk.list()),
-      sync: (file) => {
-        const doSync = guarded(file, "sync", () => {
-          node.disk.sync(file)
-          this.stats.syncs++
-          this.trace.write(`{"t":${this.nowUs},"e":"sync","node":"${node.id}","file":${JSON.stringify(file)}}`)
-        })
-        if (syncLatency === undefined) return doSync
-        return Effect.flatMap(
-          Effect.suspend(() => sleep(drawLatencyUs(syncLatency, this.diskRandom) / 1000)),
-          () => doSync
-        )
-      }
     })
   }
 
