@@ -66,4 +66,14 @@ describe("receivedCopy", () => {
     for (const value of cases) checkCopy(value)
     expect(receivedCopy({ zero: -0 }, encodeMessage({ zero: -0 }))).toStrictEqual({ zero: 0 })
   })
+
+  it("ignores keys a polluted Object.prototype would lend every object, as JSON does", () => {
+    Object.defineProperty(Object.prototype, "inherited", { value: 1, enumerable: true, configurable: true, writable: true })
+    try {
+      checkCopy({ own: 2 })
+      expect(Object.keys(receivedCopy({ own: 2 }, encodeMessage({ own: 2 })) as object)).toEqual(["own"])
+    } finally {
+      delete (Object.prototype as Record<string, unknown>)["inherited"]
+    }
+  })
 })

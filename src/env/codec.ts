@@ -46,8 +46,10 @@ const plainCopy = (value: unknown): unknown => {
       }
       if (Object.getPrototypeOf(value) !== Object.prototype) return NOT_PLAIN
       const copy: Record<string, unknown> = {}
-      for (const key of Object.keys(value)) {
-        if (key === "__proto__" || key === "toJSON") return NOT_PLAIN
+      // for-in rather than Object.keys: no array per object. An inherited key (something added
+      // to Object.prototype) is one JSON would skip, so it takes the slow path.
+      for (const key in value) {
+        if (key === "__proto__" || key === "toJSON" || !Object.hasOwn(value, key)) return NOT_PLAIN
         const item = plainCopy((value as Record<string, unknown>)[key])
         if (item === NOT_PLAIN) return NOT_PLAIN
         copy[key] = item
