@@ -2,7 +2,7 @@
 // snapshots (§7), and start an election when the leader goes quiet or hands over (thesis §3.10).
 import { absurd, assert } from "./assert.ts"
 import { campaign, tickElection } from "./candidate.ts"
-import { commitTo, envelope, promotable, resetTerm, send, type RaftState } from "./raft-state.ts"
+import { commitTo, promotable, resetTerm, send, type RaftState } from "./raft-state.ts"
 import type { AppendEntries, Heartbeat, HeartbeatResponse, InstallSnapshot, Message, NodeId } from "./types.ts"
 
 /** Becomes a follower in `term`, of `leader` if known (etcd's becomeFollower). */
@@ -83,7 +83,7 @@ export function handleAppendEntries(raft: RaftState, message: AppendEntries): vo
   )
   send(raft, {
     _tag: "AppendEntriesResponse",
-    ...envelope(raft, message.from),
+    from: raft.id, to: message.from, term: raft.term,
     success: false,
     matchIndex: 0,
     rejectedIndex: message.prevLogIndex,
@@ -95,7 +95,7 @@ export function handleAppendEntries(raft: RaftState, message: AppendEntries): vo
 function sendAppendSuccess(raft: RaftState, to: NodeId, matchIndex: number): void {
   send(raft, {
     _tag: "AppendEntriesResponse",
-    ...envelope(raft, to),
+    from: raft.id, to: to, term: raft.term,
     success: true,
     matchIndex
   })
@@ -106,8 +106,8 @@ export function handleHeartbeat(raft: RaftState, message: Heartbeat): void {
   // The leader sends min(our matchIndex, commitIndex), which we hold and which matches its log.
   commitTo(raft, message.leaderCommit)
   const response: HeartbeatResponse = message.context === undefined
-    ? { _tag: "HeartbeatResponse", ...envelope(raft, message.from) }
-    : { _tag: "HeartbeatResponse", ...envelope(raft, message.from), context: message.context }
+    ? { _tag: "HeartbeatResponse", from: raft.id, to: message.from, term: raft.term }
+    : { _tag: "HeartbeatResponse", from: raft.id, to: message.from, term: raft.term, context: message.context }
   send(raft, response)
 }
 
@@ -131,5 +131,5 @@ export function handleSnapshot(raft: RaftState, message: InstallSnapshot): void 
 }
 
 function sendSnapshotResponse(raft: RaftState, to: NodeId, matchIndex: number): void {
-  send(raft, { _tag: "InstallSnapshotResponse", ...envelope(raft, to), matchIndex })
+  send(raft, { _tag: "InstallSnapshotResponse", from: raft.id, to: to, term: raft.term, matchIndex })
 }

@@ -4,7 +4,7 @@ import { absurd, assert } from "./assert.ts"
 import { applyConfigChange, hasQuorum, isVoter } from "./configuration.ts"
 import { becomeFollower } from "./follower.ts"
 import { Progress } from "./progress.ts"
-import { committedEntryInCurrentTerm, envelope, resetTerm, send, type RaftState } from "./raft-state.ts"
+import { committedEntryInCurrentTerm, resetTerm, send, type RaftState } from "./raft-state.ts"
 import {
   broadcastAppend,
   broadcastHeartbeat,
@@ -251,5 +251,5 @@ function maybeSendTimeoutNow(raft: RaftState, from: NodeId): void {
 }
 
 function sendTimeoutNow(raft: RaftState, to: NodeId): void {
-  send(raft, { _tag: "TimeoutNow", ...envelope(raft, to) })
+  send(raft, { _tag: "TimeoutNow", from: raft.id, to, term: raft.term })
 }

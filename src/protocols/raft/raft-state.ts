@@ -53,11 +53,6 @@ export interface RaftState {
   tick: TickFunction
 }
 
-/** The message fields every outgoing message shares. */
-export function envelope(raft: RaftState, to: NodeId): { from: NodeId; to: NodeId; term: number } {
-  return { from: raft.id, to, term: raft.term }
-}
-
 /** Queues `message` for the next Ready. */
 export function send(raft: RaftState, message: Message): void {
   assert(message.from === raft.id, () => `message from ${message.from} sent by ${raft.id}`)

@@ -3,7 +3,7 @@
 import { absurd, assert } from "./assert.ts"
 import { quorumMatchIndex } from "./configuration.ts"
 import type { Progress } from "./progress.ts"
-import { envelope, send, type RaftState } from "./raft-state.ts"
+import { send, type RaftState } from "./raft-state.ts"
 import type { AppendEntriesResponse, InstallSnapshotResponse, NodeId, RaftRules } from "./types.ts"
 
 /** The leader's progress record for `id`, which must exist. */
@@ -34,7 +34,7 @@ export function sendAppend(raft: RaftState, to: NodeId, options: { sendIfEmpty: 
   if (entries.length === 0 && !options.sendIfEmpty) return false
   send(raft, {
     _tag: "AppendEntries",
-    ...envelope(raft, to),
+    from: raft.id, to: to, term: raft.term,
     prevLogIndex,
     prevLogTerm,
     entries,
@@ -47,7 +47,7 @@ export function sendAppend(raft: RaftState, to: NodeId, options: { sendIfEmpty: 
 /** Sends the current snapshot to a follower that needs compacted entries (§7). */
 function sendSnapshot(raft: RaftState, to: NodeId, progress: Progress): void {
   const snapshot = raft.log.snapshot()
-  send(raft, { _tag: "InstallSnapshot", ...envelope(raft, to), snapshot })
+  send(raft, { _tag: "InstallSnapshot", from: raft.id, to: to, term: raft.term, snapshot })
   progress.becomeSnapshot(snapshot.lastIncludedIndex)
 }
 
@@ -67,8 +67,8 @@ export function broadcastHeartbeat(raft: RaftState, context: string | null): voi
     send(
       raft,
       context === null
-        ? { _tag: "Heartbeat", ...envelope(raft, id), leaderCommit }
-        : { _tag: "Heartbeat", ...envelope(raft, id), leaderCommit, context }
+        ? { _tag: "Heartbeat", from: raft.id, to: id, term: raft.term, leaderCommit }
+        : { _tag: "Heartbeat", from: raft.id, to: id, term: raft.term, leaderCommit, context }
     )
   }
 }
