@@ -148,6 +148,22 @@ export const makeDurableState = (storage: Storage["Service"]): DurableState => {
   const persist = (ready: Ready): Effect.Effect<void, unknown> =>
     Effect.suspend(() => {
       const steps: Array<Effect.Effect<void, unknown>> = []
+      // The hard state goes first. A Ready may raise the term and bring entries of the new term
+      // (a follower's first AppendEntries from a new leader); if the entries were synced first, a
+      // crash before the hard state left a log whose last term is above the stored term, which no
+      // restart accepts. The other way round, a crash only loses entries nobody was told about.
+      // Its commitIndex is capped at what the log held before this Ready, since this Ready's
+      // entries may not make it to disk; a lower commitIndex is safe (see needsHardState).
+      const hardState = ready.hardState
+      if (hardState !== undefined && needsHardState(ready)) {
+        const durable = { ...hardState, commitIndex: Math.min(hardState.commitIndex, firstStoredIndex - 1 + offsets.length) }
+        steps.push(storage.write(HARD_STATE_FILE, encodeText(JSON.stringify(durable))))
+        steps.push(storage.sync(HARD_STATE_FILE))
+        steps.push(Effect.sync(() => {
+          storedTerm = hardState.term
+          storedVote = hardState.votedFor
+        }))
+      }
       if (ready.snapshot !== undefined) {
         steps.push(storage.write(SNAPSHOT_FILE, encodeText(JSON.stringify(ready.snapshot))))
         steps.push(storage.sync(SNAPSHOT_FILE))
@@ -156,15 +172,6 @@ export const makeDurableState = (storage: Storage["Service"]): DurableState => {
       if (ready.truncateFrom !== undefined) steps.push(truncateFrom(ready.truncateFrom))
       if (ready.entries.length > 0) steps.push(append(ready.entries))
       if (ready.entries.length > 0 || ready.truncateFrom !== undefined) steps.push(storage.sync(LOG_FILE))
-      const hardState = ready.hardState
-      if (hardState !== undefined && needsHardState(ready)) {
-        steps.push(storage.write(HARD_STATE_FILE, encodeText(JSON.stringify(hardState))))
-        steps.push(storage.sync(HARD_STATE_FILE))
-        steps.push(Effect.sync(() => {
-          storedTerm = hardState.term
-          storedVote = hardState.votedFor
-        }))
-      }
       return steps.reduce((before, step) => Effect.andThen(before, step))
     })
 
