@@ -61,7 +61,8 @@ describe("receivedCopy", () => {
       JSON.parse('{"__proto__": {"polluted": true}}'),
       { 2: "b", 1: "a", z: 0, y: 1 },
       new Point(3),
-      { nested: [[{ deep: [1, "two", null, true] }]] }
+      { nested: [[{ deep: [1, "two", null, true] }]] },
+      { list: Object.assign([1, 2], { toJSON: () => "as text" }) }
     ]
     for (const value of cases) checkCopy(value)
     expect(receivedCopy({ zero: -0 }, encodeMessage({ zero: -0 }))).toStrictEqual({ zero: 0 })

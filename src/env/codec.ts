@@ -23,7 +23,8 @@ const NOT_PLAIN: unique symbol = Symbol("not plain JSON data")
  * A copy of plain JSON data (plain objects, arrays, strings, finite numbers, booleans, null), or
  * NOT_PLAIN for anything whose JSON round trip changes it: undefined, functions, -0, NaN,
  * class instances, toJSON, array holes, a "__proto__" key. For plain data the copy equals what
- * `JSON.parse(JSON.stringify(value))` gives, key order included.
+ * `JSON.parse(JSON.stringify(value))` gives, key order included. (A getter is read again here, so
+ * one that returns something else each time is the one case it cannot see.)
  */
 const plainCopy = (value: unknown): unknown => {
   switch (typeof value) {
@@ -34,6 +35,8 @@ const plainCopy = (value: unknown): unknown => {
       return Number.isFinite(value) && !Object.is(value, -0) ? value : NOT_PLAIN
     case "object": {
       if (value === null) return null
+      // A toJSON anywhere on the chain (own, a subclass's, a polluted prototype's) changes the text.
+      if ((value as { toJSON?: unknown }).toJSON !== undefined) return NOT_PLAIN
       if (Array.isArray(value)) {
         const length = value.length
         const copy = new Array<unknown>(length)
@@ -49,7 +52,7 @@ const plainCopy = (value: unknown): unknown => {
       // for-in rather than Object.keys: no array per object. An inherited key (something added
       // to Object.prototype) is one JSON would skip, so it takes the slow path.
       for (const key in value) {
-        if (key === "__proto__" || key === "toJSON" || !Object.hasOwn(value, key)) return NOT_PLAIN
+        if (key === "__proto__" || !Object.hasOwn(value, key)) return NOT_PLAIN
         const item = plainCopy((value as Record<string, unknown>)[key])
         if (item === NOT_PLAIN) return NOT_PLAIN
         copy[key] = item
