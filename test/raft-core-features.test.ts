@@ -94,6 +94,28 @@ describe("§7 log compaction and InstallSnapshot", () => {
 })
 
 describe("thesis §4.1 single-server membership changes", () => {
+  it("a removal that shrinks the quorum enough to commit is still sent to the followers at once", () => {
+    // Reference: thesis §4.1 "the leader ... appends Cnew to its log and replicates it". Set up:
+    // four voters; n3 and n4 hear nothing, so an entry stays uncommitted on n1 and n2 only.
+    const net = new TestNetwork(["n1", "n2", "n3", "n4"])
+    net.elect("n1")
+    net.dropIf = (message) => message.to === "n3" || message.to === "n4"
+    net.node("n1").propose(put("k", 1))
+    net.stabilize()
+    const uncommitted = net.node("n1").lastIndex
+    expect(net.node("n1").commitIndex).toBeLessThan(uncommitted)
+
+    // Act: removing n4 leaves three voters, of which n1 and n2 are a majority.
+    const result = net.node("n1").proposeConfigChange({ _tag: "RemoveNode", node: "n4" })
+    net.process("n1")
+
+    // Check: the earlier entry commits, and the change goes out to n2 right away.
+    expect(result._tag).toBe("Accepted")
+    expect(net.node("n1").commitIndex).toBeGreaterThanOrEqual(uncommitted)
+    const toN2 = net.queue.filter((message) => message._tag === "AppendEntries" && message.to === "n2")
+    expect(toN2.flatMap((message) => (message._tag === "AppendEntries" ? message.entries : [])).map((entry) => entry.command._tag)).toContain("ConfigChange")
+  })
+
   it("a new server joins with an empty log, learns the configuration, and then counts", () => {
     // Reference: thesis §4.1 "the leader ... appends Cnew to its log"; §4.2.1 new servers catch
     // up from the leader's log. Here the founding configuration is in the log too.

@@ -7,6 +7,9 @@ import { makeDurableState } from "../src/protocols/raft/durable-state.ts"
 import { type Entry, newRaft, type Ready } from "../src/protocols/raft/index.ts"
 import { testConfig } from "../src/protocols/raft/testing.ts"
 import { SimulatedDisk } from "../src/sim/disk.ts"
+import { builtinProtocols } from "../src/sim/registry.ts"
+import { runScenario } from "../src/sim/run.ts"
+import { loadScenario } from "../src/sim/scenario.ts"
 import { RandomStream } from "../src/sim/random-streams.ts"
 
 /** A Storage service straight over a simulated disk (the simulator's own adds faults and timing). */
@@ -125,5 +128,25 @@ describe("raft durable state across a crash in the middle of a Ready", () => {
     }
     // The Ready made several storage calls, so several cut points were tried.
     expect(cuts).toBeGreaterThanOrEqual(4)
+  })
+})
+
+describe("raft server on a failing disk", () => {
+  it("every injected disk error stops its server, wherever it struck (tick or message), and is reported", () => {
+    const scenario = loadScenario("test/fixtures/raft-disk-errors.yaml")
+    let errors = 0
+    for (let seed = 1; seed <= 8; seed++) {
+      const result = runScenario(scenario, { seed, keepTrace: true, protocols: builtinProtocols })
+      const struck = result.traceLines!
+        .map((line) => JSON.parse(line) as { e: string; node?: string })
+        .filter((line) => line.e === "disk-error")
+        .map((line) => line.node)
+      const failed = result.checks.find((check) => check.name === "node-failed")!.violations.map((violation) => violation.message)
+      // Check: one node-failed per error, naming the node and the storage error.
+      expect(failed, `seed ${seed}`).toHaveLength(struck.length)
+      for (const [position, node] of struck.entries()) expect(failed[position]).toMatch(new RegExp(`^node ${node} failed: StorageError on raft-`))
+      errors += struck.length
+    }
+    expect(errors).toBeGreaterThan(0)
   })
 })

@@ -11,6 +11,7 @@ import {
   Random,
   receivedCopy,
   Storage,
+  StorageError,
   type TraceAttributes,
   Tracing
 } from "../env/index.ts"
@@ -384,7 +385,7 @@ export class Simulation {
     node.fiber = fiber
     fiber.addObserver((exit) => {
       if (Exit.isFailure(exit) && !Cause.hasInterruptsOnly(exit.cause)) {
-        this.addViolation("node-failed", `node ${node.id} failed: ${firstLine(Cause.pretty(exit.cause))}`)
+        this.addViolation("node-failed", `node ${node.id} failed: ${describeFailure(exit.cause)}`)
       }
     })
     this.scheduler.drain()
@@ -699,3 +700,10 @@ export class Simulation {
 }
 
 const firstLine = (text: string): string => text.split("\n")[0] ?? text
+
+/** One line on why a node program died; a storage error names its file and reason. */
+const describeFailure = (cause: Cause.Cause<unknown>): string => {
+  const error = Cause.squash(cause)
+  if (error instanceof StorageError) return `StorageError on ${error.file}: ${error.reason}`
+  return firstLine(Cause.pretty(cause))
+}

@@ -123,9 +123,9 @@ export function propose(raft: RaftState, command: Command): ProposeResult {
     if (reason !== null) return { _tag: "Rejected", reason }
   }
   const entry = appendEntry(raft, command)
+  broadcastAppend(raft)
   // Removing a voter can shrink the quorum enough to commit what is already replicated.
   if (command._tag === "ConfigChange" && maybeCommit(raft)) afterCommit(raft)
-  else broadcastAppend(raft)
   return { _tag: "Accepted", index: entry.index, term: entry.term }
 }
 

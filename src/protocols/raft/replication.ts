@@ -151,7 +151,8 @@ function handleAck(raft: RaftState, from: NodeId, progress: Progress, matchIndex
       absurd(progress.state)
   }
   const committed = maybeCommit(raft)
-  if (wasPaused && !committed) sendAppend(raft, from, { sendIfEmpty: true })
+  // A follower that was paused gets at least an empty AppendEntries now, carrying any new commit.
+  if (wasPaused) sendAppend(raft, from, { sendIfEmpty: true })
   // Stream what is left: each round sends entries until the in-flight window is full (or one
   // probe or snapshot is out), so the loop is bounded by the window.
   let rounds = 0

@@ -269,7 +269,8 @@ export const raftServer = (voters: ReadonlyArray<string>, options: RaftServerOpt
         if (durable.needsStorage(persisted)) return resumeAfter(durable.persist(persisted), () => afterPersist(ready))
         afterPersist(ready)
       }
-      if (needsCompaction()) return resumeAfter(compact, () => {})
+      // What the Readies queued goes out before a compaction's syncs, not after them.
+      if (needsCompaction()) return Effect.andThen(flush(), resumeAfter(compact, () => {}))
       return flush()
     }
 
@@ -356,11 +357,14 @@ export const raftServer = (voters: ReadonlyArray<string>, options: RaftServerOpt
     }
 
     yield* Effect.suspend(processReady)
-    yield* Effect.forkChild(
-      Effect.forever(Effect.flatMap(clock.sleep(options.tickMs), () => drive(TICK)), { disableYield: true })
-    )
-    yield* Effect.forever(
-      Effect.flatMap(network.receive, drive),
-      { disableYield: true }
+    // Either loop failing (a storage error while persisting) fails the server as a whole, as a
+    // real server stops on a disk error; a forked child's failure would leave the other loop
+    // running with the node stuck busy.
+    yield* Effect.all(
+      [
+        Effect.forever(Effect.flatMap(clock.sleep(options.tickMs), () => drive(TICK)), { disableYield: true }),
+        Effect.forever(Effect.flatMap(network.receive, drive), { disableYield: true })
+      ],
+      { concurrency: "unbounded", discard: true }
     )
   })
