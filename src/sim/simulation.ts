@@ -399,8 +399,7 @@ export class Simulation {
   private makeContext(node: SimulatedNode, incarnation: number): Context.Context<any> {
     const sleep = (durationMs: number): Effect.Effect<void> =>
       Effect.callback<void>((resume) => {
-        const timer: Timer = { time: 0, sequence: 0, kind: EVENT_TIMER, data: null, cancelled: false, node, incarnation, resume }
-        this.startTimer(node, durationMs, timer)
+        const timer = this.startTimer(node, incarnation, durationMs, resume)
         return Effect.sync(() => {
           timer.cancelled = true
         })
@@ -473,41 +472,23 @@ export class Simulation {
           for (const [to, message] of messages) this.send(node.id, to, message)
         }),
       receive: Effect.callback<Envelope>((resume) => {
-        if (node.mailboxHead < node.mailbox.length && node.status === "up") {
-          resume(Effect.succeed(this.takeFromMailbox(node)))
-          return
-        }
-        if (node.receiver !== undefined) throw new Error(`node ${node.id}: two fibers receive at once`)
+        if (this.receiveNow(node, resume)) return
         node.receiver = resume
         return cancelReceive
       }),
       receiveWithin: (durationMs) =>
         Effect.callback<Envelope | undefined>((resume) => {
-          if (node.mailboxHead < node.mailbox.length && node.status === "up") {
-            resume(Effect.succeed(this.takeFromMailbox(node)))
-            return
-          }
-          if (node.receiver !== undefined) throw new Error(`node ${node.id}: two fibers receive at once`)
+          if (this.receiveNow(node, resume)) return
           // Whichever comes first, a message or the timer, cancels the other.
           const receiver = (effect: Effect.Effect<Envelope>) => {
             timer.cancelled = true
             resume(effect)
           }
-          const timer: Timer = {
-            time: 0,
-            sequence: 0,
-            kind: EVENT_TIMER,
-            data: null,
-            cancelled: false,
-            node,
-            incarnation,
-            resume: () => {
-              if (node.receiver === receiver) node.receiver = undefined
-              resume(Effect.undefined)
-            }
-          }
           node.receiver = receiver
-          this.startTimer(node, durationMs, timer)
+          const timer = this.startTimer(node, incarnation, durationMs, () => {
+            if (node.receiver === receiver) node.receiver = undefined
+            resume(Effect.undefined)
+          })
           return Effect.sync(() => {
             timer.cancelled = true
             if (node.receiver === receiver) node.receiver = undefined
@@ -556,10 +537,24 @@ export class Simulation {
     receiver(Effect.succeed(this.takeFromMailbox(node)))
   }
 
-  private startTimer(node: SimulatedNode, durationMs: number, timer: Timer): void {
+  /** Starts a timer of `durationMs` on the node's own clock; `resume` runs when it fires. */
+  private startTimer(node: SimulatedNode, incarnation: number, durationMs: number, resume: Timer["resume"]): Timer {
     const delayUs = Math.max(0, Math.round(node.clock.trueDurationUs(durationMs * 1000)))
-    timer.time = this.nowUs + delayUs
-    this.queue.pushEvent(timer)
+    const timer: Timer = { time: this.nowUs + delayUs, sequence: 0, kind: EVENT_TIMER, data: null, cancelled: false, node, incarnation, resume }
+    return this.queue.pushEvent(timer)
+  }
+
+  /**
+   * The start of every receive: hands over a message at once if the mailbox has one (returns
+   * true), else checks that no other fiber of the node is waiting, as only one may.
+   */
+  private receiveNow(node: SimulatedNode, resume: (effect: Effect.Effect<Envelope>) => void): boolean {
+    if (node.mailboxHead < node.mailbox.length && node.status === "up") {
+      resume(Effect.succeed(this.takeFromMailbox(node)))
+      return true
+    }
+    if (node.receiver !== undefined) throw new Error(`node ${node.id}: two fibers receive at once`)
+    return false
   }
 
   private fireTimer(timer: Timer): void {
