@@ -156,6 +156,12 @@ describe("a planted Raft bug, from swarm to a shrunk repro", () => {
     expect(first.checks.find((outcome: { name: string }) => outcome.name === check).ok).toBe(false)
     expect(second.traceHash).toBe(first.traceHash)
     expect(shrink.stdout).toContain(first.traceHash)
+    // The repro is honest: with the bug fixed (the correct raft), it passes every check it judges.
+    const fixed = join(directory, `${check}-fixed.yaml`)
+    writeFileSync(fixed, readFileSync(repro, "utf8").replace(/^protocol: raft-bug-[a-z-]+$/m, "protocol: raft"))
+    const onCorrect = cli("run", fixed)
+    expect(onCorrect.stdout).toContain("protocol     raft (")
+    expect(onCorrect.status, onCorrect.stdout).toBe(0)
     return { before: before!, after: after!, group }
   }
 

@@ -28,6 +28,7 @@ const messageKey = (origin: string, sequence: number): string => `${origin}#${se
  */
 export class CausalBroadcastChecker implements Checker {
   readonly checks = ["causal-order", "no-duplicates", "lamport-consistency", "eventual-delivery"]
+  readonly livenessChecks = ["eventual-delivery"]
   readonly violations: Array<Violation> = []
   private readonly messages = new Map<string, MessageFacts>()
   private readonly nodes = new Map<string, NodeDeliveries>()

@@ -25,6 +25,18 @@ export interface FinalState {
 /** A checker. `checks` names every rule it can report on, so a summary can say which held. */
 export interface Checker {
   readonly checks: ReadonlyArray<string>
+  /**
+   * The checks among `checks` that judge progress (eventual delivery, a client operation that
+   * succeeds after healing) and so need the run's liveness phase; the others are safety checks,
+   * judged on whatever happened. A checker that leaves this out has every one of its checks
+   * treated as possibly needing the phase: shrinking then never shortens it.
+   */
+  readonly livenessChecks?: ReadonlyArray<string>
+  /**
+   * The shortest liveness phase on which `livenessChecks` can be judged fairly (default: any
+   * phase at all). A run with a shorter phase does not report them, and says so in a note.
+   */
+  readonly minimumLivenessMs?: number
   onEvent(event: ProtocolEvent): void
   /** Called when the faults are healed and the liveness phase starts. */
   onLivenessStart?(timeUs: number): void

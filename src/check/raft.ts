@@ -25,6 +25,7 @@ export interface RaftCheckerOptions {
  */
 export class RaftChecker implements Checker {
   readonly checks = ["election-safety", "state-machine-safety", "leader-completeness", "linearizability", "liveness"]
+  readonly livenessChecks = ["liveness"]
   readonly violations: Array<Violation> = []
   readonly notes: Array<string> = []
   /** The clients' history, in order, with simulated time in nanoseconds. */
@@ -38,6 +39,11 @@ export class RaftChecker implements Checker {
   private invokedAfterHeal = false
 
   constructor(private readonly options: RaftCheckerOptions) {}
+
+  /** `liveness` waits up to the bound for an operation to succeed, so a shorter phase proves nothing. */
+  get minimumLivenessMs(): number {
+    return this.options.livenessBoundMs
+  }
 
   onEvent(event: ProtocolEvent): void {
     switch (event.name) {

@@ -3,7 +3,7 @@ import { writeFileSync } from "node:fs"
 import { runScenario } from "../sim/run.ts"
 import { loadScenario, type Scenario } from "../sim/scenario.ts"
 import { scenarioToYaml } from "../sim/scenario-writer.ts"
-import { shrinkFailure } from "../sim/shrink.ts"
+import { failsTheSameWay, shrinkFailure } from "../sim/shrink.ts"
 import { swarmScenario } from "../sim/swarm-faults.ts"
 import { parseInteger, UsageError } from "./errors.ts"
 import { loadProtocols } from "./protocols.ts"
@@ -23,6 +23,13 @@ const workloadChanges = (before: Scenario, after: Scenario): string => {
     .filter((key) => typeof before.workload[key] === "number" && before.workload[key] !== after.workload[key])
     .map((key) => `${key} ${before.workload[key]} -> ${after.workload[key]}`)
   return changes.length === 0 ? "unchanged" : changes.join(", ")
+}
+
+/** What the repro's run judges, in words, for its description. */
+const shrunkRule = (check: string, before: Scenario, after: Scenario): string => {
+  if (after.livenessMs === 0) return `It fails ${check}, a safety check, and has no liveness phase, so it judges no liveness check.`
+  if (after.livenessMs === before.livenessMs) return `It keeps the original's liveness phase of ${after.livenessMs} ms, so liveness checks are judged as they were.`
+  return `Its liveness phase is ${after.livenessMs} ms; liveness checks are judged only where their checker allows so short a phase.`
 }
 
 /** Runs the command; returns 0 when a smaller failing run was written, 2 on bad input. */
@@ -50,20 +57,25 @@ export const shrinkCommand = async (file: string, flags: ShrinkFlags): Promise<n
   ]
   const output = flags.output ?? "repro.yaml"
   const violation = result.shrunkResult.checks.find((check) => check.name === result.check)!.violations[0]
+  const replay = `npx faultline run ${output}${flags.protocols === undefined ? "" : ` --protocols ${flags.protocols}`}`
+  const origin = `${file}, seed ${seed}${flags.swarm === true ? " (swarm)" : ""}`
   const comment = [
-    `Shrunk by faultline from ${file}, seed ${seed}${flags.swarm === true ? " (swarm)" : ""}, in ${result.runs} runs.`,
+    `Shrunk by faultline from ${origin}, in ${result.runs} runs.`,
     `It fails ${result.check}: ${violation?.message ?? ""}`,
-    `Replay: npx faultline run ${output}${flags.protocols === undefined ? "" : ` --protocols ${flags.protocols}`}`
+    `Replay: ${replay}`
   ].join("\n")
+  const description = [`Shrunk from ${origin}: ${summary.join("; ")}.`, shrunkRule(result.check, before, after)].join(" ")
   try {
-    writeFileSync(output, scenarioToYaml({ ...after, name: `${after.name} (shrunk)` }, comment))
+    writeFileSync(output, scenarioToYaml({ ...after, name: `${after.name} (shrunk)`, description }, comment))
   } catch (error) {
     throw new UsageError(`-o: cannot write ${output} (${(error as NodeJS.ErrnoException).code ?? "error"})`)
   }
-  // Replay what was written, so the hash printed is the one `faultline run` on the file gives.
+  // Replay what was written, so the hash printed is the one `faultline run` on the file gives, and
+  // verify the repro: it fails the original check, and fails nothing the original did not.
   const replayed = runScenario(loadScenario(output), { protocols })
-  if (!replayed.checks.some((check) => check.name === result.check && !check.ok)) {
-    throw new Error(`shrink: ${output} does not fail ${result.check} when replayed; this is a bug in faultline`)
+  if (!failsTheSameWay(result.originalResult, result.check, replayed)) {
+    const violated = replayed.checks.filter((check) => !check.ok).map((check) => check.name).join(", ")
+    throw new Error(`shrink: ${output} fails ${violated || "nothing"} when replayed, not ${result.check} as the original did; this is a bug in faultline`)
   }
   process.stdout.write(
     [
@@ -72,7 +84,7 @@ export const shrinkCommand = async (file: string, flags: ShrinkFlags): Promise<n
       ...summary.map((line) => `  ${line}`),
       `  trace hash   ${replayed.traceHash}`,
       `  written to   ${output}`,
-      `  replay:      npx faultline run ${output}${flags.protocols === undefined ? "" : ` --protocols ${flags.protocols}`}`
+      `  replay:      ${replay}`
     ].join("\n") + "\n"
   )
   return 0

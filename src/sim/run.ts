@@ -12,6 +12,12 @@ export interface CheckOutcome {
   readonly name: string
   readonly ok: boolean
   readonly violations: ReadonlyArray<Violation>
+  /**
+   * Whether the check may judge progress and so needs the liveness phase: a check its checker
+   * declares in `livenessChecks`, or any check of a checker that does not say. Shrinking never
+   * shortens the liveness phase of a run that fails such a check.
+   */
+  readonly needsLivenessPhase: boolean
 }
 
 /** Everything a run reports. */
@@ -64,7 +70,7 @@ export const runScenario = (scenario: Scenario, options: RunOptions): RunResult 
   })
   const setup = protocol.setup(scenario, simulation)
   const checkers = setup.checkers
-  const selected = selectChecks(scenario, checkers)
+  const { judged, unjudged } = judgedChecks(scenario, checkers, selectChecks(scenario, checkers))
   simulation.writeLine(
     // The scenario's name is left out: renaming a scenario (as shrink does) must not change its trace.
     JSON.stringify({ t: 0, e: "run", protocol: scenario.protocol, seed, nodes: scenario.nodes })
@@ -96,12 +102,12 @@ export const runScenario = (scenario: Scenario, options: RunOptions): RunResult 
   for (const checker of checkers) checker.finish({ timeUs: simulation.timeUs, up })
 
   const allViolations: Array<Violation> = [...simulation.violations, ...checkers.flatMap((checker) => checker.violations)]
-  const checks: Array<CheckOutcome> = [NODE_FAILED, ...selected].map((name) => {
+  const checks: Array<CheckOutcome> = [NODE_FAILED, ...judged].map((name) => {
     const violations = allViolations.filter((violation) => violation.check === name)
-    return { name, ok: violations.length === 0, violations }
+    return { name, ok: violations.length === 0, violations, needsLivenessPhase: needsLivenessPhase(name, checkers) }
   })
   for (const violation of allViolations) {
-    if (violation.check === NODE_FAILED) continue
+    if (violation.check === NODE_FAILED || !judged.includes(violation.check)) continue
     simulation.writeLine(
       JSON.stringify({ t: violation.timeUs, e: "violation", check: violation.check, message: violation.message })
     )
@@ -121,8 +127,39 @@ export const runScenario = (scenario: Scenario, options: RunOptions): RunResult 
     traceHash,
     traceLines: simulation.trace.lines,
     history: setup.history?.(),
-    notes: checkers.flatMap((checker) => checker.notes ?? [])
+    notes: [...unjudged, ...checkers.flatMap((checker) => checker.notes ?? [])]
   }
+}
+
+/** Whether `check` may need the liveness phase: declared so, or its checker does not say. */
+const needsLivenessPhase = (check: string, checkers: ReadonlyArray<Checker>): boolean => {
+  if (check === NODE_FAILED) return false
+  const owner = checkers.find((checker) => checker.checks.includes(check))
+  return owner?.livenessChecks === undefined || owner.livenessChecks.includes(check)
+}
+
+/**
+ * Splits the selected checks into those this run can judge and notes on those it cannot: a
+ * liveness check needs a liveness phase at least as long as its checker's minimum, since on a
+ * shorter one it would fail any protocol, correct or not.
+ */
+const judgedChecks = (
+  scenario: Scenario,
+  checkers: ReadonlyArray<Checker>,
+  selected: ReadonlyArray<string>
+): { judged: Array<string>; unjudged: Array<string> } => {
+  const judged: Array<string> = []
+  const unjudged: Array<string> = []
+  for (const check of selected) {
+    const owner = checkers.find((candidate) => candidate.checks.includes(check))
+    const minimumMs = Math.max(1, owner?.minimumLivenessMs ?? 1)
+    if (owner?.livenessChecks?.includes(check) === true && scenario.livenessMs < minimumMs) {
+      unjudged.push(`${check} not judged: it needs a liveness phase of at least ${minimumMs} ms, and this run has ${scenario.livenessMs} ms`)
+    } else {
+      judged.push(check)
+    }
+  }
+  return { judged, unjudged }
 }
 
 const selectChecks = (scenario: Scenario, checkers: ReadonlyArray<Checker>): Array<string> => {

@@ -4,12 +4,15 @@ import type { ProtocolDefinition } from "./protocol.ts"
 import { RandomStream } from "./random-streams.ts"
 import { runScenario, type RunResult } from "./run.ts"
 import { type Fault, type Scenario, ScenarioError, type ScheduledFault, serverIds } from "./scenario.ts"
+import { failureSignature } from "./swarm.ts"
 
 /** What shrinking did. */
 export interface ShrinkResult {
   /** The check the original run violated first; the shrunk run violates it too. */
   readonly check: string
   readonly original: Scenario
+  /** The run of `original`, which every kept step is compared with. */
+  readonly originalResult: RunResult
   readonly shrunk: Scenario
   readonly shrunkResult: RunResult
   /** Runs made while shrinking. */
@@ -53,6 +56,24 @@ const firstViolation = (result: RunResult): { check: string; timeUs: number } | 
     }
   }
   return first
+}
+
+/**
+ * Whether `candidate` fails the way `original` failed `check`: it violates `check` for a reason
+ * the original gave (a violation with the same signature: the same message up to node names and
+ * numbers), and every other check it violates was violated in the original too. This is what
+ * keeps shrinking honest: a step that makes the run fail in a new way, say a liveness check
+ * starved of time, is not kept, so the repro never fails for a reason the original did not have.
+ */
+export const failsTheSameWay = (original: RunResult, check: string, candidate: RunResult): boolean => {
+  const reasons = new Set(
+    original.checks.find((outcome) => outcome.name === check)?.violations.map((violation) => failureSignature(check, violation.message))
+  )
+  const outcome = candidate.checks.find((entry) => entry.name === check)
+  if (outcome === undefined || outcome.ok) return false
+  if (!outcome.violations.some((violation) => reasons.has(failureSignature(check, violation.message)))) return false
+  const violatedBefore = new Set(original.checks.filter((entry) => !entry.ok).map((entry) => entry.name))
+  return candidate.checks.every((entry) => entry.ok || violatedBefore.has(entry.name))
 }
 
 /** A fault restricted to the first `nodes` servers; undefined when nothing of it is left. */
@@ -102,6 +123,9 @@ export const shrinkFailure = (scenario: Scenario, seed: number, options: ShrinkO
   const violation = firstViolation(first)
   if (violation === undefined) throw new ScenarioError(`${scenario.file}: seed ${seed} does not fail, so there is nothing to shrink`)
   const check = violation.check
+  // A safety failure is judged on what happened before it, so the run may stop there and the
+  // liveness phase may go; a check that judges progress keeps the whole liveness phase it had.
+  const safety = first.checks.find((outcome) => outcome.name === check)?.needsLivenessPhase === false
   let current = original
   let currentResult = first
 
@@ -117,7 +141,7 @@ export const shrinkFailure = (scenario: Scenario, seed: number, options: ShrinkO
       if (error instanceof ScenarioError) return false
       throw error
     }
-    if (!result.checks.some((outcome) => outcome.name === check && !outcome.ok)) return false
+    if (!failsTheSameWay(first, check, result)) return false
     current = candidate
     currentResult = result
     options.onStep?.(description, candidate)
@@ -125,9 +149,10 @@ export const shrinkFailure = (scenario: Scenario, seed: number, options: ShrinkO
   }
 
   // First, stop the run where it first failed: nothing after that moment can matter to a rule
-  // that was already broken (a safety violation is reported when it happens).
+  // that was already broken (a safety violation is reported when it happens). Without a liveness
+  // phase the run does not judge liveness checks at all (see runScenario).
   const failedAtMs = Math.ceil(violation.timeUs / 1000)
-  if (failedAtMs < current.durationMs) {
+  if (safety && failedAtMs < current.durationMs) {
     const scheduled = current.scheduled.filter((entry) => entry.atMs <= failedAtMs)
     attempt({ ...current, scheduled, durationMs: failedAtMs + 1, livenessMs: 0 }, `stop at ${failedAtMs + 1} ms`)
   }
@@ -171,7 +196,7 @@ export const shrinkFailure = (scenario: Scenario, seed: number, options: ShrinkO
         improved = true
       }
     }
-    if (current.livenessMs > 0) {
+    if (safety && current.livenessMs > 0) {
       for (const livenessMs of [0, Math.floor(current.livenessMs / 2)]) {
         if (livenessMs < current.livenessMs && attempt({ ...current, livenessMs }, `liveness ${livenessMs} ms`)) improved = true
       }
@@ -184,5 +209,5 @@ export const shrinkFailure = (scenario: Scenario, seed: number, options: ShrinkO
       }
     }
   }
-  return { check, original, shrunk: current, shrunkResult: currentResult, runs }
+  return { check, original, originalResult: first, shrunk: current, shrunkResult: currentResult, runs }
 }
