@@ -2,7 +2,7 @@
 import { parseHistory, type Operation } from "../check/history.ts"
 import { checkLinearizability } from "../check/linearizability.ts"
 import { readInputFile } from "../sim/input-file.ts"
-import { parseInteger, UsageError } from "./errors.ts"
+import { parseDurationFlag, UsageError } from "./errors.ts"
 
 /** Flags of `faultline check`. */
 export interface CheckFlags {
@@ -39,7 +39,7 @@ const describeOperation = (operation: Operation): string => {
 /** Exit codes: 0 linearizable, 1 not, 2 bad input, 3 unknown (time limit). */
 export const checkCommand = (file: string, flags: CheckFlags): number => {
   if (flags.model !== "kv") throw new UsageError(`--model: unknown model "${flags.model}" (known: kv)`)
-  const timeLimitMs = flags.timeLimit === undefined ? 60_000 : parseInteger("--time-limit", flags.timeLimit, { minimum: 1 }) * 1000
+  const timeLimitMs = flags.timeLimit === undefined ? 60_000 : parseDurationFlag("--time-limit", flags.timeLimit, { minimumMs: 1 })
   const read = readInputFile(file, "history file")
   if ("problem" in read) throw new UsageError(read.problem)
   const parsed = parseHistory(read.text, file)

@@ -1,4 +1,5 @@
 // The faultline command line: parses flags with commander and maps every error to the documented exit codes.
+import { readFileSync } from "node:fs"
 import { Command, CommanderError } from "commander"
 import { ScenarioError } from "../sim/scenario.ts"
 import { checkCommand } from "./check-command.ts"
@@ -11,9 +12,13 @@ import { swarmCommand } from "./swarm-command.ts"
 /** Exit codes shared by every command. */
 export const ExitCode = { ok: 0, violated: 1, badInput: 2, unknown: 3 } as const
 
+/** The package's version; package.json sits two folders up from both src/cli and dist/cli. */
+const version = (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version
+
 const program = new Command()
   .name("faultline")
   .description("Deterministic simulation testing for distributed protocols")
+  .version(version, "-V, --version", "print the version")
   .exitOverride()
   .configureOutput({
     // Commander's own errors ("unknown option") become our one-line, exit-2 errors below.
@@ -49,7 +54,7 @@ program
   .description("Check a history (JSON Lines, Jepsen format) for linearizability")
   .argument("<history>", "history file, as written by `faultline run --history FILE`")
   .option("--model <model>", "the data model the history is checked against", "kv")
-  .option("--time-limit <seconds>", "give up with 'unknown' after this long", "60")
+  .option("--time-limit <duration>", "give up with 'unknown' after this long (500ms, 10s, 2m; a bare number is ms)", "60s")
   .option("--json", "print the verdict as JSON")
   .addHelpText(
     "after",
@@ -67,7 +72,7 @@ program
   .option("--seeds <range>", "seeds to run, such as 1..2000")
   .option("--count <n>", "run seeds 1..n (default 100)")
   .option("--workers <n>", "worker threads (default: one per core)")
-  .option("--time-limit <duration>", "stop starting seeds after this long, such as 90s or 10m")
+  .option("--time-limit <duration>", "stop starting seeds after this long, such as 90s or 10m (a bare number is ms)")
   .option("--shard <i/n>", "run only shard i of n of the seeds (for a CI matrix or an indexed job)")
   .option("--stop-on-first", "stop at the first failure")
   .option("--fixed-faults", "use the scenario's faults as written instead of drawing a mix per seed")
@@ -87,6 +92,12 @@ program
   .option("--swarm", "the failure came from faultline swarm (the seed drew its fault mix)")
   .option("--max-runs <n>", "give up shrinking further after this many runs", "400")
   .option(...protocolsOption)
+  .addHelpText(
+    "after",
+    "\nA step is kept only if the smaller run fails the same check for the same reason and fails no check the\n" +
+      "original did not; a liveness failure keeps its whole liveness phase. The repro is verified when written.\n" +
+      "Exit codes: 0 the repro was written, 2 bad input (or the seed does not fail)."
+  )
   .action(async (file: string, flags) => {
     exitCode = await shrinkCommand(file, flags)
   })
@@ -98,6 +109,12 @@ program
   .option("--seed <n>", "seed, when replaying a scenario file")
   .option("--swarm", "the seed drew its fault mix (swarm mode)")
   .option(...protocolsOption)
+  .addHelpText(
+    "after",
+    "\nA report carries the scenario's text and the protocols module's path, so it replays from any directory.\n" +
+      "Exit codes: 0 every replay matches its recorded trace hash, 1 a replay differs (or, with no recorded hash,\n" +
+      "a check was violated), 2 bad input."
+  )
   .action(async (target: string, flags) => {
     exitCode = await replayCommand(target, flags)
   })

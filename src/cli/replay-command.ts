@@ -1,6 +1,6 @@
 // `faultline replay`: reruns a reported failure and confirms that its trace hash is the one recorded.
 import { runScenario } from "../sim/run.ts"
-import { loadScenario } from "../sim/scenario.ts"
+import { loadScenario, parseScenario } from "../sim/scenario.ts"
 import { swarmScenario } from "../sim/swarm-faults.ts"
 import { readInputFile } from "../sim/input-file.ts"
 import { parseInteger, UsageError } from "./errors.ts"
@@ -17,6 +17,10 @@ export interface ReplayFlags {
 /** A failure to replay: from a swarm report's group, a run's --json summary, or the command line. */
 interface Recorded {
   readonly scenario: string
+  /** The scenario's text when the run was made; read from `scenario` when the report has none. */
+  readonly scenarioText: string | undefined
+  /** The absolute path of the protocols module the run used, if any. */
+  readonly protocolsModule: string | undefined
   readonly seed: number
   readonly swarm: boolean
   readonly traceHash: string | undefined
@@ -37,6 +41,8 @@ const recordedFrom = (file: string): Array<Recorded> => {
     if (typeof entry.seed !== "number") throw new UsageError(`${file}: ${where}seed: expected a number`)
     return {
       scenario: entry.scenario,
+      scenarioText: typeof entry.scenarioText === "string" ? entry.scenarioText : undefined,
+      protocolsModule: typeof entry.protocolsModule === "string" ? entry.protocolsModule : undefined,
       seed: entry.seed,
       swarm: entry.swarm === true,
       traceHash: typeof entry.traceHash === "string" ? entry.traceHash : undefined
@@ -56,16 +62,20 @@ const seedFlag = (text: string | undefined): number => {
 
 /** Runs the command: exit 0 when every replay matches its recorded hash and fails as recorded. */
 export const replayCommand = async (target: string, flags: ReplayFlags): Promise<number> => {
-  const protocols = await loadProtocols(flags.protocols)
   const recorded: Array<Recorded> = target.endsWith(".json")
     ? recordedFrom(target)
-    : [{ scenario: target, seed: seedFlag(flags.seed), swarm: flags.swarm === true, traceHash: undefined }]
+    : [{ scenario: target, scenarioText: undefined, protocolsModule: undefined, seed: seedFlag(flags.seed), swarm: flags.swarm === true, traceHash: undefined }]
+  // The report names the module the run used, so no flag is needed; --protocols overrides it.
+  const modules = new Set(recorded.map((entry) => flags.protocols ?? entry.protocolsModule))
+  if (modules.size > 1) throw new UsageError(`${target}: its failures used different protocols modules; replay them one at a time`)
+  const protocolsModule = [...modules][0]
+  const protocols = await loadProtocols(protocolsModule)
   let exitCode = 0
   for (const entry of recorded) {
-    const loaded = loadScenario(entry.scenario)
+    const loaded = entry.scenarioText === undefined ? loadScenario(entry.scenario) : parseScenario(entry.scenarioText, entry.scenario)
     const scenario = entry.swarm ? swarmScenario(loaded, entry.seed).scenario : loaded
     const result = runScenario(scenario, { seed: entry.seed, protocols })
-    process.stdout.write(formatSummary(result, { swarm: entry.swarm, protocols: flags.protocols }) + "\n")
+    process.stdout.write(formatSummary(result, { swarm: entry.swarm, protocols: protocolsModule }) + "\n")
     if (entry.traceHash === undefined) {
       process.stdout.write(`replayed seed ${entry.seed}; no recorded hash to compare with\n\n`)
       if (!result.ok) exitCode = Math.max(exitCode, 1)

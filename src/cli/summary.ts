@@ -1,5 +1,7 @@
 // Formats a run for people: a short summary, each violation, and the command that replays it.
+import { resolve } from "node:path"
 import type { DeterminismReport } from "../sim/determinism.ts"
+import { readInputFile } from "../sim/input-file.ts"
 import type { RunResult } from "../sim/run.ts"
 
 const number = (value: number): string => value.toLocaleString("en-US")
@@ -23,6 +25,15 @@ const faultCounts = (result: RunResult): string => {
 export interface ReplayOptions {
   readonly swarm?: boolean | undefined
   readonly protocols?: string | undefined
+}
+
+/**
+ * What a report carries so that `faultline replay` can rerun it from any directory: the scenario's
+ * text as it was when the run was made, and the absolute path of the protocols module.
+ */
+export const replaySource = (file: string, protocols: string | undefined): { scenarioText: string | null; protocolsModule: string | null } => {
+  const read = readInputFile(file, "scenario file")
+  return { scenarioText: "text" in read ? read.text : null, protocolsModule: protocols === undefined ? null : resolve(protocols) }
 }
 
 /** The replay flags as command-line text, each with a leading space; empty when there are none. */
@@ -87,6 +98,8 @@ export const summaryJson = (
   checks: result.checks,
   traceHash: result.traceHash,
   replay: replayCommand(result, replayFlags(replay)),
+  swarm: replay.swarm === true,
+  ...replaySource(result.scenario.file, replay.protocols),
   ...(determinism === undefined
     ? {}
     : { deterministic: determinism.divergence === undefined, divergence: determinism.divergence ?? null })

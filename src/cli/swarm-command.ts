@@ -2,12 +2,13 @@
 import { availableParallelism } from "node:os"
 import { Worker } from "node:worker_threads"
 import cliProgress from "cli-progress"
-import { durationMs } from "../sim/scenario.ts"
 import { loadScenario, ScenarioError } from "../sim/scenario.ts"
+import { setupProtocol } from "../sim/run.ts"
 import { Simulation } from "../sim/simulation.ts"
 import { type FailureGroup, groupFailures, type SeedOutcome } from "../sim/swarm.ts"
-import { parseInteger, UsageError } from "./errors.ts"
+import { parseDurationFlag, parseInteger, UsageError } from "./errors.ts"
 import { loadProtocols } from "./protocols.ts"
+import { replaySource } from "./summary.ts"
 import type { WorkerSetup } from "./swarm-worker.ts"
 
 /** Flags of `faultline swarm`. */
@@ -130,14 +131,15 @@ export const swarmCommand = async (file: string, flags: SwarmFlags): Promise<num
     throw new ScenarioError(`${file}: protocol: unknown protocol "${scenario.protocol}" (known: ${[...protocols.keys()].sort().join(", ")})`)
   }
   // Validate the protocol's options here, so bad input is one line rather than a worker's crash.
-  protocol.setup(scenario, new Simulation({ seed: 0, network: scenario.network, keepTrace: false }))
+  setupProtocol(protocol, scenario, new Simulation({ seed: 0, network: scenario.network, keepTrace: false }))
   const seeds = planSeeds(flags)
-  const workers = flags.workers === undefined ? availableParallelism() : parseInteger("--workers", flags.workers, { minimum: 1 })
-  let timeLimitMs: number | undefined
-  if (flags.timeLimit !== undefined) {
-    if (!/^\d+(\.\d+)?(ms|s|m)$/.test(flags.timeLimit)) throw new UsageError(`--time-limit: expected a duration such as 90s or 10m, got "${flags.timeLimit}"`)
-    timeLimitMs = durationMs(flags.timeLimit)
+  // More threads than seeds or cores only adds start-up cost and contention, so the count is capped.
+  const asked = flags.workers === undefined ? availableParallelism() : parseInteger("--workers", flags.workers, { minimum: 1 })
+  const workers = Math.min(asked, seeds.length, availableParallelism())
+  if (workers < asked && flags.workers !== undefined && flags.json !== true) {
+    process.stderr.write(`  workers      ${workers} (capped from ${asked}: ${seeds.length} seeds, ${availableParallelism()} cores)\n`)
   }
+  const timeLimitMs = flags.timeLimit === undefined ? undefined : parseDurationFlag("--time-limit", flags.timeLimit)
   const swarm = flags.fixedFaults !== true
   const progress = makeProgress(seeds.length, flags.json !== true)
   let failures = 0
@@ -158,6 +160,7 @@ export const swarmCommand = async (file: string, flags: SwarmFlags): Promise<num
   const groups = groupFailures(report.outcomes)
   const seedsPerSecond = (report.outcomes.length / report.wallMs) * 1000
   if (flags.json === true) {
+    const source = replaySource(file, flags.protocols)
     process.stdout.write(
       JSON.stringify(
         {
@@ -173,7 +176,14 @@ export const swarmCommand = async (file: string, flags: SwarmFlags): Promise<num
           groups: groups.map((group) => ({
             signature: group.signature,
             count: group.count,
-            failure: { scenario: file, seed: group.fastest.seed, swarm, traceHash: group.fastest.traceHash, ...group.fastest.firstViolation },
+            failure: {
+              scenario: file,
+              seed: group.fastest.seed,
+              swarm,
+              traceHash: group.fastest.traceHash,
+              ...group.fastest.firstViolation,
+              ...source
+            },
             draw: group.fastest.draw ?? null,
             replay: replayCommand(file, group.fastest, swarm, flags.protocols)
           }))

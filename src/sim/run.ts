@@ -2,7 +2,8 @@
 import type { Checker, Violation } from "../check/checker.ts"
 import type { HistoryEvent } from "../check/history.ts"
 import { applyFault, healEverything, planRandomFaults } from "./nemesis.ts"
-import type { ProtocolDefinition } from "./protocol.ts"
+import { errorLocation, errorMessage } from "./error-location.ts"
+import type { ProtocolDefinition, ProtocolSetup } from "./protocol.ts"
 import { RandomStream } from "./random-streams.ts"
 import { type Scenario, ScenarioError, type ScheduledFault, serverIds } from "./scenario.ts"
 import { Simulation, type SimulationStats } from "./simulation.ts"
@@ -68,7 +69,7 @@ export const runScenario = (scenario: Scenario, options: RunOptions): RunResult 
     disk: scenario.disk,
     keepTrace: options.keepTrace ?? false
   })
-  const setup = protocol.setup(scenario, simulation)
+  const setup = setupProtocol(protocol, scenario, simulation)
   const checkers = setup.checkers
   const { judged, unjudged } = judgedChecks(scenario, checkers, selectChecks(scenario, checkers))
   simulation.writeLine(
@@ -128,6 +129,23 @@ export const runScenario = (scenario: Scenario, options: RunOptions): RunResult 
     traceLines: simulation.trace.lines,
     history: setup.history?.(),
     notes: [...unjudged, ...checkers.flatMap((checker) => checker.notes ?? [])]
+  }
+}
+
+/**
+ * Calls the protocol's setup. A ScenarioError (bad options) passes through; anything else thrown
+ * by the protocol's own code, a user's protocol module say, becomes a ScenarioError that names
+ * the protocol, the message and where it was thrown, so the command exits 2 with one line.
+ */
+export const setupProtocol = (protocol: ProtocolDefinition, scenario: Scenario, simulation: Simulation): ProtocolSetup => {
+  try {
+    return protocol.setup(scenario, simulation)
+  } catch (error) {
+    if (error instanceof ScenarioError) throw error
+    const location = errorLocation(error)
+    throw new ScenarioError(
+      `${scenario.file}: protocol ${protocol.name}: setup failed: ${errorMessage(error)}${location === undefined ? "" : ` (at ${location})`}`
+    )
   }
 }
 

@@ -1,6 +1,7 @@
 // Loads a scenario file (YAML), validates it against the schema and resolves it into what the simulator runs.
 import { Cause, Exit, Schema } from "effect"
 import { parseDocument } from "yaml"
+import { formatDuration, parseDuration } from "./duration.ts"
 import { readInputFile } from "./input-file.ts"
 import type { DiskModel } from "./simulation.ts"
 import type { LatencyDistribution, LinkModel, NetworkModel } from "./network-model.ts"
@@ -67,6 +68,18 @@ export class ScenarioError extends Error {
   override readonly name = "ScenarioError"
 }
 
+/**
+ * The largest run the simulator takes on, checked before anything runs: beyond these a run would
+ * not finish in reasonable time or fit in memory on a developer's machine (see the scale table
+ * in the README). Raising them is a matter of measuring first.
+ */
+export const LIMITS = {
+  /** Servers in one run. */
+  maxNodes: 128,
+  /** Simulated time of each phase (faults, then liveness). */
+  maxPhaseMs: 3_600_000
+} as const
+
 /** Server ids for a cluster of `count` nodes: n1, n2, … */
 export const serverIds = (count: number): Array<string> => Array.from({ length: count }, (_, index) => `n${index + 1}`)
 
@@ -115,13 +128,11 @@ export const describeSchemaError = (cause: Cause.Cause<unknown>): string => {
 
 const firstLine = (text: string): string => text.split("\n")[0] ?? text
 
-/** Milliseconds from a duration input. */
+/** Milliseconds from a duration input the schema has already accepted. */
 export const durationMs = (input: number | string): number => {
-  if (typeof input === "number") return input
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(input)!
-  const value = Number(match[1])
-  const unit = match[2]
-  return unit === "ms" ? value : unit === "s" ? value * 1000 : value * 60_000
+  const ms = parseDuration(input)
+  if (ms === undefined) throw new Error(`durationMs: ${JSON.stringify(input)} passed the schema but is not a duration`)
+  return ms
 }
 
 const latency = (input: LatencyInput, path: string, file: string): LatencyDistribution => {
@@ -144,7 +155,21 @@ const latency = (input: LatencyInput, path: string, file: string): LatencyDistri
   }
 }
 
+/** Refuses a run beyond {@link LIMITS}, with the limit named. */
+const checkLimits = (input: ScenarioInput, file: string): void => {
+  if (input.nodes > LIMITS.maxNodes) {
+    throw new ScenarioError(`${file}: nodes: ${input.nodes} is above the maximum of ${LIMITS.maxNodes}`)
+  }
+  for (const field of ["duration", "liveness"] as const) {
+    const value = input[field]
+    if (value !== undefined && durationMs(value) > LIMITS.maxPhaseMs) {
+      throw new ScenarioError(`${file}: ${field}: ${value} is above the maximum of ${formatDuration(LIMITS.maxPhaseMs)} of simulated time`)
+    }
+  }
+}
+
 const resolve = (input: ScenarioInput, file: string): Scenario => {
+  checkLimits(input, file)
   const servers = serverIds(input.nodes)
   const known = new Set(servers)
   const checkNode = (node: string, path: string): string => {
@@ -180,8 +205,9 @@ const resolve = (input: ScenarioInput, file: string): Scenario => {
     writeErrorRate: input.disk?.writeErrorRate ?? 0
   }
   const duration = durationMs(input.duration)
+  const liveness = input.liveness === undefined ? 0 : durationMs(input.liveness)
   const scheduled = (input.faults?.scheduled ?? []).map((entry, index) =>
-    scheduledFault(entry, `faults.scheduled[${index}]`, { file, checkNode, durationMs: duration })
+    scheduledFault(entry, `faults.scheduled[${index}]`, { file, checkNode, durationMs: duration, livenessMs: liveness })
   )
   return {
     file,
@@ -193,7 +219,7 @@ const resolve = (input: ScenarioInput, file: string): Scenario => {
     nodes: input.nodes,
     seed: input.seed ?? 1,
     durationMs: duration,
-    livenessMs: input.liveness === undefined ? 0 : durationMs(input.liveness),
+    livenessMs: liveness,
     network: { defaults, links },
     disk,
     scheduled,
@@ -205,10 +231,21 @@ const resolve = (input: ScenarioInput, file: string): Scenario => {
 const scheduledFault = (
   entry: ScheduledFaultInput,
   path: string,
-  context: { file: string; checkNode: (node: string, path: string) => string; durationMs: number }
+  context: { file: string; checkNode: (node: string, path: string) => string; durationMs: number; livenessMs: number }
 ): ScheduledFault => {
   const { file, checkNode } = context
   const atMs = durationMs(entry.at)
+  // Faults belong to the safety phase: the liveness phase starts by healing everything, and a
+  // fault in it would make the progress it must show impossible to judge.
+  if (atMs >= context.durationMs + context.livenessMs) {
+    throw new ScenarioError(`${file}: ${path}.at: ${entry.at} is after the run ends (at ${formatDuration(context.durationMs + context.livenessMs)})`)
+  }
+  if (atMs >= context.durationMs) {
+    throw new ScenarioError(
+      `${file}: ${path}.at: ${entry.at} is in the liveness phase, which starts at ${formatDuration(context.durationMs)} by healing every fault; ` +
+        `faults belong before it (or lengthen duration)`
+    )
+  }
   const kinds = Object.keys(entry).filter((key) => key !== "at" && key !== "torn")
   if (kinds.length !== 1) {
     throw new ScenarioError(

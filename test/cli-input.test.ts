@@ -1,0 +1,141 @@
+// The CLI's answers to input a user gets wrong or pushes too far: limits, durations, faults out of
+// place, a protocol module that throws, a report replayed from elsewhere, the version, the workers.
+import { spawnSync } from "node:child_process"
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join, resolve } from "node:path"
+import { pathToFileURL } from "node:url"
+import { describe, expect, it } from "vitest"
+import { parseDuration } from "../src/sim/duration.ts"
+import { LIMITS } from "../src/sim/scenario.ts"
+
+const directory = mkdtempSync(join(tmpdir(), "faultline-input-"))
+const tsx = pathToFileURL(resolve("node_modules/tsx/dist/loader.mjs")).href
+const main = resolve("src/cli/main.ts")
+const cli = (args: ReadonlyArray<string>, cwd = process.cwd()) =>
+  spawnSync(process.execPath, ["--import", tsx, main, ...args], { encoding: "utf8", cwd })
+
+const scenario = (name: string, text: string): string => {
+  const file = join(directory, name)
+  writeFileSync(file, text)
+  return file
+}
+
+/** A bad-input run: exit 2, nothing on stdout, one line on stderr that contains `expected`. */
+const expectBadInput = (result: ReturnType<typeof cli>, expected: string) => {
+  expect(result.stdout).toBe("")
+  expect(result.stderr.trim().split("\n"), result.stderr).toHaveLength(1)
+  expect(result.stderr).toContain(expected)
+  expect(result.status).toBe(2)
+}
+
+const broadcast = (fields: string) => `protocol: causal-broadcast\nnodes: 3\n${fields}\n`
+
+describe("durations", () => {
+  it("take one set of forms everywhere: 500ms, 10s, 2m, 1h, and bare milliseconds", () => {
+    expect([parseDuration("500ms"), parseDuration("10s"), parseDuration("2m"), parseDuration("1h"), parseDuration("250")]).toEqual([
+      500, 10_000, 120_000, 3_600_000, 250
+    ])
+    expect(parseDuration(1.5)).toBe(1.5)
+    expect([parseDuration("10 days"), parseDuration("-5s"), parseDuration("s"), parseDuration(-1)]).toEqual([
+      undefined,
+      undefined,
+      undefined,
+      undefined
+    ])
+  })
+
+  it("a bad duration flag is exit 2 naming the flag and the forms", () => {
+    const history = join(directory, "empty.jsonl")
+    writeFileSync(history, "")
+    expectBadInput(cli(["check", history, "--time-limit", "soon"]), '--time-limit: expected a duration such as 500ms, 10s, 2m or 1h (a bare number is milliseconds), got "soon"')
+    expect(cli(["check", history, "--time-limit", "2m"]).status).toBe(0)
+  })
+})
+
+describe("limits, checked before anything runs", () => {
+  it(`more than ${LIMITS.maxNodes} nodes is exit 2 with one line`, () => {
+    expectBadInput(cli(["run", scenario("many.yaml", broadcast("nodes: 10000\nduration: 1s").replace("nodes: 3\n", ""))]), "nodes: 10000 is above the maximum of 128")
+  })
+
+  it("a phase longer than an hour of simulated time is exit 2 with one line", () => {
+    expectBadInput(cli(["run", scenario("days.yaml", broadcast("duration: 72h"))]), "duration: 72h is above the maximum of 1 h of simulated time")
+    expectBadInput(cli(["run", scenario("long-liveness.yaml", broadcast("duration: 1s\nliveness: 100m"))]), "liveness: 100m is above the maximum")
+  })
+})
+
+describe("scheduled faults must fall in the safety phase", () => {
+  it("a fault in the liveness phase is refused, naming the entry", () => {
+    const text = broadcast("duration: 20s\nliveness: 10s\nfaults:\n  scheduled:\n    - { at: 1s, crash: n1 }\n    - { at: 25s, restart: n1 }")
+    expectBadInput(cli(["run", scenario("liveness-fault.yaml", text)]), "faults.scheduled[1].at: 25s is in the liveness phase, which starts at 20 s")
+  })
+
+  it("a fault after the end is refused, naming the entry", () => {
+    const text = broadcast("duration: 20s\nliveness: 10s\nfaults:\n  scheduled:\n    - { at: 31s, crash: n1 }")
+    expectBadInput(cli(["run", scenario("late-fault.yaml", text)]), "faults.scheduled[0].at: 31s is after the run ends (at 30 s)")
+  })
+})
+
+describe("a user's protocol module", () => {
+  it("whose setup throws is exit 2 with its own message and where it was thrown", () => {
+    const module = join(directory, "throwing-protocol.ts")
+    writeFileSync(
+      module,
+      [
+        "export const protocols = [{",
+        '  name: "fragile",',
+        '  description: "throws in setup",',
+        "  setup: () => {",
+        '    throw new Error("the fragile protocol cannot start")',
+        "  }",
+        "}]",
+        ""
+      ].join("\n")
+    )
+    const file = scenario("fragile.yaml", "protocol: fragile\nnodes: 3\nduration: 1s\n")
+    const result = cli(["run", file, "--protocols", module])
+    expectBadInput(result, "protocol fragile: setup failed: the fragile protocol cannot start (at ")
+    expect(result.stderr).toContain("throwing-protocol.ts:5)")
+  })
+})
+
+describe("replay", () => {
+  it("replays a report from any directory, with no flags: the report carries the scenario and the module", () => {
+    // Set up: a failing planted-bug run, reported as JSON from the repository.
+    const failing = cli(["run", "test/fixtures/broadcast-fifo-only.yaml", "--seed", "2", "--swarm", "--protocols", "test/fixtures/broadcast-bugs.ts", "--json"])
+    expect(failing.status).toBe(1)
+    const report = join(directory, "failure.json")
+    writeFileSync(report, failing.stdout)
+    const recorded = JSON.parse(readFileSync(report, "utf8"))
+    expect(recorded.scenarioText).toContain("protocol: causal-broadcast-fifo-only")
+    expect(recorded.protocolsModule).toBe(resolve("test/fixtures/broadcast-bugs.ts"))
+
+    // Act: replay it from another directory, where neither relative path exists.
+    const replay = cli(["replay", "failure.json"], directory)
+
+    // Check: it ran the same run.
+    expect(replay.stderr).toBe("")
+    expect(replay.stdout).toContain(`✓ replay matches: trace hash ${recorded.traceHash}`)
+    expect(replay.status).toBe(0)
+  })
+})
+
+describe("the command line itself", () => {
+  it("--version prints the package's version", () => {
+    const result = cli(["--version"])
+    expect(result.stdout.trim()).toBe(JSON.parse(readFileSync("package.json", "utf8")).version)
+    expect(result.status).toBe(0)
+  })
+
+  it.each(["run", "swarm", "shrink", "replay", "check"])("%s --help lists its exit codes", (command) => {
+    const result = cli([command, "--help"])
+    expect(result.stdout).toMatch(/Exit codes: 0 .*2 bad input/s)
+  })
+
+  it("--workers is capped at the number of seeds", () => {
+    const result = cli(["swarm", "scenarios/causal-broadcast-crashes.yaml", "--count", "1", "--workers", "8"])
+    expect(result.stderr).toMatch(/workers {6}1 \(capped from 8: 1 seeds, \d+ cores\)/)
+    expect(result.stdout).toContain("  workers      1")
+    expect(result.status).toBe(0)
+  })
+})
