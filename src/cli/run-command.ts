@@ -1,6 +1,5 @@
 // `faultline run`: runs one scenario with one seed, prints the summary, optionally audits determinism.
 import { writeFileSync } from "node:fs"
-import cliProgress from "cli-progress"
 import { serializeHistoryEvent } from "../check/history.ts"
 import { checkDeterminism, type DeterminismReport } from "../sim/determinism.ts"
 import { runScenario, type RunResult } from "../sim/run.ts"
@@ -8,6 +7,7 @@ import { loadScenario } from "../sim/scenario.ts"
 import { swarmScenario } from "../sim/swarm-faults.ts"
 import { parseInteger, UsageError } from "./errors.ts"
 import { loadProtocols } from "./protocols.ts"
+import { runProgress } from "./progress.ts"
 import { formatDivergence, formatSummary, summaryJson } from "./summary.ts"
 
 /** Flags of `faultline run`, as commander hands them over. */
@@ -27,8 +27,8 @@ export const runCommand = async (file: string, flags: RunFlags): Promise<number>
   const builtinProtocols = await loadProtocols(flags.protocols)
   const seed = flags.seed === undefined ? loaded.seed : parseInteger("--seed", flags.seed)
   const scenario = flags.swarm === true ? swarmScenario(loaded, seed).scenario : loaded
-  const progress = makeProgressBar(flags.json !== true)
-  const onProgress = progress === undefined ? undefined : (fraction: number) => progress.update(fraction * 100)
+  const progress = runProgress({ wanted: flags.json !== true })
+  const onProgress = progress.update
   const keepTrace = flags.trace !== undefined
   let result: RunResult
   let determinism: DeterminismReport | undefined
@@ -40,7 +40,7 @@ export const runCommand = async (file: string, flags: RunFlags): Promise<number>
       result = runScenario(scenario, { seed, keepTrace, protocols: builtinProtocols, onProgress })
     }
   } finally {
-    progress?.stop()
+    progress.stop()
   }
   if (flags.trace !== undefined) writeLines("--trace", flags.trace, result.traceLines ?? [])
   if (flags.history !== undefined) {
@@ -70,15 +70,4 @@ const writeLines = (flag: string, file: string, lines: ReadonlyArray<string>): v
   } catch (error) {
     throw new UsageError(`${flag}: cannot write ${file} (${(error as NodeJS.ErrnoException).code ?? "error"})`)
   }
-}
-
-/** A progress bar on an interactive terminal; nothing when output is piped (CI, tests, --json). */
-const makeProgressBar = (wanted: boolean): cliProgress.SingleBar | undefined => {
-  if (!wanted || process.stderr.isTTY !== true) return undefined
-  const bar = new cliProgress.SingleBar(
-    { format: "  simulating [{bar}] {percentage}% | ETA {eta}s", stream: process.stderr, clearOnComplete: true, hideCursor: true },
-    cliProgress.Presets.shades_classic
-  )
-  bar.start(100, 0)
-  return bar
 }

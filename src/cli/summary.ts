@@ -8,13 +8,27 @@ const number = (value: number): string => value.toLocaleString("en-US")
 
 const seconds = (ms: number): string => `${(ms / 1000).toFixed(3)} s`
 
-/** Counts faults by kind, such as "2 Partition, 1 Crash". */
+/** Counts by kind as text, such as "2 Partition, 1 Crash". */
+const kindCounts = (counts: Readonly<Record<string, number>>): string =>
+  Object.entries(counts)
+    .map(([kind, count]) => `${count} ${kind}`)
+    .join(", ")
+
+/**
+ * The faults as the trace has them: the safety phase's by kind, then what healing did. A
+ * scheduled fault that changed nothing (restarting a node that is up) is named as such, so the
+ * figures match the trace's fault lines and the JSON report's `faultLines`.
+ */
 const faultCounts = (result: RunResult): string => {
-  const counts = new Map<string, number>()
-  for (const { fault } of result.faults) counts.set(fault._tag, (counts.get(fault._tag) ?? 0) + 1)
-  if (counts.size === 0) return "none"
-  const parts = [...counts].map(([kind, count]) => `${count} ${kind}`)
-  return `${result.faults.length} (${parts.join(", ")})`
+  const safety = Object.values(result.faultLines.safety).reduce((sum, count) => sum + count, 0)
+  const healing = kindCounts(result.faultLines.healing)
+  const idle = result.faults.length - safety
+  const parts = [
+    safety === 0 ? "none" : `${safety} (${kindCounts(result.faultLines.safety)})`,
+    ...(idle > 0 ? [`${idle} scheduled changed nothing`] : []),
+    ...(healing === "" ? [] : [`healing: ${healing}`])
+  ]
+  return parts.join("; ")
 }
 
 /**
@@ -95,6 +109,7 @@ export const summaryJson = (
   traceEvents: result.traceEvents,
   stats: result.stats,
   faults: result.faults,
+  faultLines: result.faultLines,
   checks: result.checks,
   traceHash: result.traceHash,
   replay: replayCommand(result, replayFlags(replay)),

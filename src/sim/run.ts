@@ -30,7 +30,14 @@ export interface RunResult {
   readonly events: number
   readonly traceEvents: number
   readonly stats: SimulationStats
+  /** The faults scheduled for the safety phase (the scenario's, then those drawn at random). */
   readonly faults: ReadonlyArray<ScheduledFault>
+  /**
+   * Fault lines in the trace, by kind: those of the safety phase (a scheduled fault that changes
+   * nothing, such as restarting a node that is up, writes none) and those of the healing that
+   * starts the liveness phase.
+   */
+  readonly faultLines: { readonly safety: Readonly<Record<string, number>>; readonly healing: Readonly<Record<string, number>> }
   readonly checks: ReadonlyArray<CheckOutcome>
   readonly ok: boolean
   readonly traceHash: string
@@ -42,13 +49,20 @@ export interface RunResult {
   readonly notes: ReadonlyArray<string>
 }
 
+/** How far a run has got, for progress displays. */
+export interface RunProgress {
+  readonly timeUs: number
+  readonly endUs: number
+  readonly events: number
+}
+
 /** Options of {@link runScenario}. */
 export interface RunOptions {
   readonly seed?: number | undefined
   readonly keepTrace?: boolean | undefined
   readonly protocols: ReadonlyMap<string, ProtocolDefinition>
-  /** Called now and then with the fraction of simulated time done. */
-  readonly onProgress?: ((fraction: number) => void) | undefined
+  /** Called at least every simulated second (and 100 times a run), with how far the run has got. */
+  readonly onProgress?: ((progress: RunProgress) => void) | undefined
 }
 
 /** The check every run has: no node program died of a defect. */
@@ -86,7 +100,9 @@ export const runScenario = (scenario: Scenario, options: RunOptions): RunResult 
   const planned = planRandomFaults(scenario.random, servers, scenario.durationMs, new RandomStream(seed, "nemesis"))
   const faults = [...scenario.scheduled, ...planned].sort((left, right) => left.atMs - right.atMs)
   for (const { atMs, fault } of faults) simulation.schedule(atMs * 1000, () => applyFault(simulation, fault))
+  let safetyFaultLines: Record<string, number> | undefined
   simulation.schedule(scenario.durationMs * 1000, () => {
+    safetyFaultLines = Object.fromEntries(simulation.faultsByKind)
     simulation.writeLine(`{"t":${simulation.timeUs},"e":"phase","phase":"liveness"}`)
     healEverything(simulation)
     for (const checker of checkers) checker.onLivenessStart?.(simulation.timeUs)
@@ -94,10 +110,11 @@ export const runScenario = (scenario: Scenario, options: RunOptions): RunResult 
   })
 
   const endUs = (scenario.durationMs + scenario.livenessMs) * 1000
-  const slices = 100
+  // Slices only give progress displays a look in; the events run are the same whatever their size.
+  const slices = Math.max(100, Math.ceil(endUs / 1_000_000))
   for (let slice = 1; slice <= slices; slice++) {
     simulation.runUntil(Math.round((endUs * slice) / slices))
-    options.onProgress?.(slice / slices)
+    options.onProgress?.({ timeUs: simulation.timeUs, endUs, events: simulation.events })
   }
   const up = servers.filter((id) => simulation.status(id) !== "crashed")
   for (const checker of checkers) checker.finish({ timeUs: simulation.timeUs, up })
@@ -114,6 +131,10 @@ export const runScenario = (scenario: Scenario, options: RunOptions): RunResult 
     )
   }
   const traceHash = simulation.trace.digest()
+  const allFaultLines = Object.fromEntries(simulation.faultsByKind)
+  const safety = safetyFaultLines ?? allFaultLines
+  const healing: Record<string, number> = {}
+  for (const [kind, count] of Object.entries(allFaultLines)) if (count > (safety[kind] ?? 0)) healing[kind] = count - (safety[kind] ?? 0)
   return {
     scenario,
     seed,
@@ -123,6 +144,7 @@ export const runScenario = (scenario: Scenario, options: RunOptions): RunResult 
     traceEvents: simulation.trace.count,
     stats: simulation.stats,
     faults,
+    faultLines: { safety, healing },
     checks,
     ok: checks.every((check) => check.ok),
     traceHash,

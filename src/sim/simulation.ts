@@ -359,8 +359,12 @@ export class Simulation {
     return this.faultRandom
   }
 
-  private fault(fault: Record<string, unknown>): void {
+  /** Fault lines written to the trace so far, by kind (`Crash`, `Heal`, …). */
+  readonly faultsByKind = new Map<string, number>()
+
+  private fault(fault: Record<string, unknown> & { readonly _tag: string }): void {
     this.stats.faults++
+    this.faultsByKind.set(fault._tag, (this.faultsByKind.get(fault._tag) ?? 0) + 1)
     this.writeLine(`{"t":${this.nowUs},"e":"fault","fault":${JSON.stringify(fault)}}`)
   }
 
