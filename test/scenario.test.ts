@@ -42,10 +42,10 @@ describe("scenario validation", () => {
   })
 
   it("names a scheduled fault with an unknown node or two kinds", () => {
-    expect(bad(minimal + "faults:\n  scheduled:\n    - {at: 1s, crash: n9}\n")).toBe(
+    expect(bad(minimal + "faults:\n  scheduled:\n    - {at: 500ms, crash: n9}\n")).toBe(
       "bad.yaml: faults.scheduled[0].crash: unknown node n9 (this scenario has n1..n3)"
     )
-    expect(bad(minimal + "faults:\n  scheduled:\n    - {at: 1s, crash: n1, pause: n2}\n")).toMatch(
+    expect(bad(minimal + "faults:\n  scheduled:\n    - {at: 500ms, crash: n1, pause: n2}\n")).toMatch(
       /^bad\.yaml: faults\.scheduled\[0\]: needs exactly one fault/
     )
   })
