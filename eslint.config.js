@@ -3,6 +3,7 @@ import js from "@eslint/js"
 import tseslint from "typescript-eslint"
 
 const worldAccess = "Protocols reach the world only through src/env services (determinism rule)."
+const worldBoundary = "src/sim and src/real are two hosts of one contract: neither imports the other, and src/check, src/definition and src/env import neither."
 
 export default tseslint.config(
   { ignores: ["node_modules/**", "coverage/**", ".*/**"] },
@@ -14,6 +15,29 @@ export default tseslint.config(
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
       "@typescript-eslint/no-explicit-any": "off",
       "no-constant-condition": ["error", { checkLoops: false }]
+    }
+  },
+  {
+    // The worlds never import each other, and what belongs to no world imports neither: a protocol's
+    // definition, its checkers and the contract between them must run unchanged in both.
+    files: ["src/sim/**/*.ts"],
+    rules: {
+      "no-restricted-imports": ["error", { patterns: [{ group: ["**/real/**", "**/real"], message: worldBoundary }] }]
+    }
+  },
+  {
+    files: ["src/real/**/*.ts"],
+    rules: {
+      "no-restricted-imports": ["error", { patterns: [{ group: ["**/sim/**", "**/sim"], message: worldBoundary }] }]
+    }
+  },
+  {
+    files: ["src/check/**/*.ts", "src/definition/**/*.ts", "src/env/**/*.ts"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        { patterns: [{ group: ["**/sim/**", "**/sim", "**/real/**", "**/real"], message: worldBoundary }] }
+      ]
     }
   },
   {

@@ -1,5 +1,5 @@
 // The standard 5-node Raft scenario: simulated seconds per wall-clock second, and events per second.
-import { builtinProtocols } from "../src/sim/registry.ts"
+import { builtinProtocols } from "../src/definition/registry.ts"
 import { runScenario } from "../src/sim/run.ts"
 import { loadScenario } from "../src/sim/scenario.ts"
 

@@ -2,7 +2,7 @@
 // Too long for `npm test`; run it before a release or after touching a protocol.
 import { readdirSync } from "node:fs"
 import { checkDeterminism } from "../src/sim/determinism.ts"
-import { builtinProtocols } from "../src/sim/registry.ts"
+import { builtinProtocols } from "../src/definition/registry.ts"
 import { loadScenario } from "../src/sim/scenario.ts"
 
 const seeds = Number(process.argv[2] ?? "20")

@@ -23,6 +23,18 @@ export {
   Tracing
 } from "./env/index.ts"
 
+// The protocol contract: what a `--protocols` module exports, and what any world (the simulator,
+// real processes) hosts. The shipped protocols' factories make variants (a planted bug, a new rule).
+export {
+  decodeSection,
+  type ProtocolBuild,
+  type ProtocolDefinition,
+  type ProtocolRun
+} from "./definition/protocol.ts"
+export { builtinProtocols } from "./definition/registry.ts"
+export { causalBroadcastProtocol } from "./protocols/causal-broadcast/definition.ts"
+export { raftProtocol } from "./protocols/raft/definition.ts"
+
 // Checkers: what a user writes to state what the protocol promises, reading its Tracing events.
 export type { Checker, FinalState, ProtocolEvent, Violation } from "./check/checker.ts"
 export type { HistoryEvent } from "./check/history.ts"

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import { pathToFileURL } from "node:url"
 import { describe, expect, it } from "vitest"
-import { parseDuration } from "../src/sim/duration.ts"
+import { parseDuration } from "../src/definition/duration.ts"
 import { LIMITS } from "../src/sim/scenario.ts"
 
 const directory = mkdtempSync(join(tmpdir(), "faultline-input-"))

@@ -30,3 +30,22 @@ describe("determinism lint", () => {
     expect(rules).toEqual([])
   })
 })
+
+describe("world boundary lint", () => {
+  it.each([
+    ["src/sim/example.ts", "../real/network.ts"],
+    ["src/real/example.ts", "../sim/simulation.ts"],
+    ["src/check/example.ts", "../sim/simulation.ts"],
+    ["src/definition/example.ts", "../real/network.ts"],
+    ["src/protocols/example/definition.ts", "../../sim/run.ts"]
+  ])("rejects %s importing %s", async (file, target) => {
+    const rules = await ruleIdsFor(`import { x } from "${target}"\nexport const y = x\n`, file)
+    expect(rules).toContain("no-restricted-imports")
+  })
+
+  it("allows a world to import the contract and the environment", async () => {
+    const code = 'import { x } from "../definition/index.ts"\nimport { y } from "../env/index.ts"\nexport const z = [x, y]\n'
+    expect(await ruleIdsFor(code, "src/sim/example.ts")).toEqual([])
+    expect(await ruleIdsFor(code, "src/real/example.ts")).toEqual([])
+  })
+})

@@ -3,7 +3,7 @@
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import { faultScheduleArbitrary } from "../src/sim/arbitraries.ts"
-import { builtinProtocols } from "../src/sim/registry.ts"
+import { builtinProtocols } from "../src/definition/registry.ts"
 import { runScenario } from "../src/sim/run.ts"
 import { scenarioFromObject, serverIds } from "../src/sim/scenario.ts"
 

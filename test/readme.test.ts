@@ -2,7 +2,7 @@
 import { readFileSync } from "node:fs"
 import { describe, expect, it } from "vitest"
 import { formatSummary } from "../src/cli/summary.ts"
-import { builtinProtocols } from "../src/sim/registry.ts"
+import { builtinProtocols } from "../src/definition/registry.ts"
 import { runScenario } from "../src/sim/run.ts"
 import { loadScenario } from "../src/sim/scenario.ts"
 

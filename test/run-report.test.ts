@@ -1,6 +1,6 @@
 // What a run reports agrees with its trace: fault counts by phase, and progress that covers the run.
 import { describe, expect, it } from "vitest"
-import { builtinProtocols } from "../src/sim/registry.ts"
+import { builtinProtocols } from "../src/definition/registry.ts"
 import { runScenario, type RunProgress } from "../src/sim/run.ts"
 import { loadScenario } from "../src/sim/scenario.ts"
 import { smallBroadcastScenario } from "./fixtures/scenarios.ts"

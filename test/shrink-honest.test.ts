@@ -1,7 +1,7 @@
 // Shrinking never manufactures a failure: every planted bug's repro fails the bug's check on the
 // buggy protocol and passes on the correct one, and a liveness failure keeps its liveness phase.
 import { describe, expect, it } from "vitest"
-import { builtinProtocols } from "../src/sim/registry.ts"
+import { builtinProtocols } from "../src/definition/registry.ts"
 import { runScenario, type RunResult } from "../src/sim/run.ts"
 import { loadScenario, type Scenario } from "../src/sim/scenario.ts"
 import { failsTheSameWay, shrinkFailure } from "../src/sim/shrink.ts"

@@ -1,5 +1,5 @@
 // Bad input from the command line: one line on stderr, exit code 2, no stack trace.
-import { DURATION_FORMS, parseDuration } from "../sim/duration.ts"
+import { DURATION_FORMS, parseDuration } from "../definition/duration.ts"
 
 /** An error in what the user gave us (a flag, a file). The CLI prints its message and exits 2. */
 export class UsageError extends Error {

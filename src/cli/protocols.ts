@@ -1,8 +1,8 @@
 // The protocols a command can run: the built-in ones, plus any a user module adds with --protocols.
 import { resolve } from "node:path"
 import { pathToFileURL } from "node:url"
-import type { ProtocolDefinition } from "../sim/protocol.ts"
-import { builtinProtocols } from "../sim/registry.ts"
+import type { ProtocolDefinition } from "../definition/protocol.ts"
+import { builtinProtocols } from "../definition/registry.ts"
 import { UsageError } from "./errors.ts"
 
 /**

@@ -3,8 +3,7 @@ import { availableParallelism } from "node:os"
 import { Worker } from "node:worker_threads"
 import cliProgress from "cli-progress"
 import { loadScenario, ScenarioError } from "../sim/scenario.ts"
-import { setupProtocol } from "../sim/run.ts"
-import { Simulation } from "../sim/simulation.ts"
+import { buildProtocol } from "../sim/run.ts"
 import { type FailureGroup, groupFailures, type SeedOutcome } from "../sim/swarm.ts"
 import { parseDurationFlag, parseInteger, UsageError } from "./errors.ts"
 import { loadProtocols } from "./protocols.ts"
@@ -131,7 +130,7 @@ export const swarmCommand = async (file: string, flags: SwarmFlags): Promise<num
     throw new ScenarioError(`${file}: protocol: unknown protocol "${scenario.protocol}" (known: ${[...protocols.keys()].sort().join(", ")})`)
   }
   // Validate the protocol's options here, so bad input is one line rather than a worker's crash.
-  setupProtocol(protocol, scenario, new Simulation({ seed: 0, network: scenario.network, keepTrace: false }))
+  buildProtocol(protocol, scenario)
   const seeds = planSeeds(flags)
   // More threads than seeds or cores only adds start-up cost and contention, so the count is capped.
   const asked = flags.workers === undefined ? availableParallelism() : parseInteger("--workers", flags.workers, { minimum: 1 })

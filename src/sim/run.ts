@@ -3,7 +3,7 @@ import type { Checker, Violation } from "../check/checker.ts"
 import type { HistoryEvent } from "../check/history.ts"
 import { applyFault, healEverything, planRandomFaults } from "./nemesis.ts"
 import { errorLocation, errorMessage } from "./error-location.ts"
-import type { ProtocolDefinition, ProtocolSetup } from "./protocol.ts"
+import type { ProtocolBuild, ProtocolDefinition } from "../definition/protocol.ts"
 import { RandomStream } from "./random-streams.ts"
 import { type Scenario, ScenarioError, type ScheduledFault, serverIds } from "./scenario.ts"
 import { Simulation, type SimulationStats } from "./simulation.ts"
@@ -83,7 +83,7 @@ export const runScenario = (scenario: Scenario, options: RunOptions): RunResult 
     disk: scenario.disk,
     keepTrace: options.keepTrace ?? false
   })
-  const setup = setupProtocol(protocol, scenario, simulation)
+  const setup = buildProtocol(protocol, scenario)
   const checkers = setup.checkers
   const { judged, unjudged } = judgedChecks(scenario, checkers, selectChecks(scenario, checkers))
   simulation.writeLine(
@@ -106,7 +106,6 @@ export const runScenario = (scenario: Scenario, options: RunOptions): RunResult 
     simulation.writeLine(`{"t":${simulation.timeUs},"e":"phase","phase":"liveness"}`)
     healEverything(simulation)
     for (const checker of checkers) checker.onLivenessStart?.(simulation.timeUs)
-    setup.onLivenessStart?.(simulation)
   })
 
   const endUs = (scenario.durationMs + scenario.livenessMs) * 1000
@@ -155,13 +154,13 @@ export const runScenario = (scenario: Scenario, options: RunOptions): RunResult 
 }
 
 /**
- * Calls the protocol's setup. A ScenarioError (bad options) passes through; anything else thrown
+ * Calls the protocol's build. A ScenarioError (bad options) passes through; anything else thrown
  * by the protocol's own code, a user's protocol module say, becomes a ScenarioError that names
  * the protocol, the message and where it was thrown, so the command exits 2 with one line.
  */
-export const setupProtocol = (protocol: ProtocolDefinition, scenario: Scenario, simulation: Simulation): ProtocolSetup => {
+export const buildProtocol = (protocol: ProtocolDefinition, scenario: Scenario): ProtocolBuild => {
   try {
-    return protocol.setup(scenario, simulation)
+    return protocol.build(scenario)
   } catch (error) {
     if (error instanceof ScenarioError) throw error
     const location = errorLocation(error)

@@ -1,16 +1,11 @@
 // The scenario file's schema (Effect Schema), so that a bad field is named with its path.
 import { Schema } from "effect"
-import { DURATION_FORMS, DURATION_PATTERN } from "./duration.ts"
+import { DurationInput } from "../definition/duration.ts"
 
 const nonNegative = Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0))
 const probability = Schema.Finite.check(Schema.isBetween({ minimum: 0, maximum: 1 }))
 const positiveInt = Schema.Int.check(Schema.isGreaterThan(0))
 
-/** A duration: milliseconds as a number, or text such as `500ms`, `2s`, `1.5m`, `1h` (see duration.ts). */
-export const DurationInput = Schema.Union([
-  nonNegative,
-  Schema.String.check(Schema.isPattern(DURATION_PATTERN, { message: `Expected ${DURATION_FORMS}` }))
-])
 
 export const LatencyInput = Schema.Union([
   Schema.Struct({ distribution: Schema.Literal("constant"), ms: nonNegative }),

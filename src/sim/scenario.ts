@@ -1,7 +1,8 @@
 // Loads a scenario file (YAML), validates it against the schema and resolves it into what the simulator runs.
-import { Cause, Exit, Schema } from "effect"
+import { Exit, Schema } from "effect"
 import { parseDocument } from "yaml"
-import { formatDuration, parseDuration } from "./duration.ts"
+import { durationMs, formatDuration } from "../definition/duration.ts"
+import { describeSchemaError, ScenarioError, serverIds } from "../definition/input.ts"
 import { readInputFile } from "./input-file.ts"
 import type { DiskModel } from "./simulation.ts"
 import type { LatencyDistribution, LinkModel, NetworkModel } from "./network-model.ts"
@@ -11,6 +12,9 @@ import {
   ScenarioInput,
   type ScheduledFaultInput
 } from "./scenario-schema.ts"
+
+export { durationMs } from "../definition/duration.ts"
+export { describeSchemaError, ScenarioError, serverIds } from "../definition/input.ts"
 
 /** A fault the nemesis can inject. */
 export type Fault =
@@ -63,10 +67,6 @@ export interface Scenario {
   readonly checks: ReadonlyArray<string> | undefined
 }
 
-/** Bad input in a scenario: the message names the file and the field. */
-export class ScenarioError extends Error {
-  override readonly name = "ScenarioError"
-}
 
 /**
  * The largest run the simulator takes on, checked before anything runs: beyond these a run would
@@ -80,8 +80,6 @@ export const LIMITS = {
   maxPhaseMs: 3_600_000
 } as const
 
-/** Server ids for a cluster of `count` nodes: n1, n2, … */
-export const serverIds = (count: number): Array<string> => Array.from({ length: count }, (_, index) => `n${index + 1}`)
 
 /** Reads and validates a scenario file. Throws a {@link ScenarioError} with a one-line message on bad input. */
 export const loadScenario = (file: string): Scenario => {
@@ -110,30 +108,8 @@ export const scenarioFromObject = (raw: unknown, file = "<inline scenario>"): Sc
   return resolve(decoded.value, file)
 }
 
-/** Turns Effect Schema's "message\n  at ["a"][0]["b"]" into "a[0].b: message". */
-export const describeSchemaError = (cause: Cause.Cause<unknown>): string => {
-  const error = Cause.squash(cause) as { message?: unknown }
-  const text = String(error.message ?? error)
-  const [message = text, ...rest] = text.split("\n")
-  const at = rest.find((line) => line.trim().startsWith("at "))
-  if (at === undefined) return message
-  const path = at
-    .trim()
-    .slice(3)
-    .replace(/\["([^"]*)"\]/g, ".$1")
-    .replace(/^\./, "")
-  const friendly = message === "Expected no excess property" ? "unknown field" : message
-  return `${path}: ${friendly}`
-}
-
 const firstLine = (text: string): string => text.split("\n")[0] ?? text
 
-/** Milliseconds from a duration input the schema has already accepted. */
-export const durationMs = (input: number | string): number => {
-  const ms = parseDuration(input)
-  if (ms === undefined) throw new Error(`durationMs: ${JSON.stringify(input)} passed the schema but is not a duration`)
-  return ms
-}
 
 const latency = (input: LatencyInput, path: string, file: string): LatencyDistribution => {
   switch (input.distribution) {

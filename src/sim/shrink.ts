@@ -1,6 +1,6 @@
 // Shrinks a failing run to a minimal one: fewest faults, smallest workload, fewest nodes, shortest run, that still fail the same check.
 import { planRandomFaults } from "./nemesis.ts"
-import type { ProtocolDefinition } from "./protocol.ts"
+import type { ProtocolDefinition } from "../definition/protocol.ts"
 import { RandomStream } from "./random-streams.ts"
 import { runScenario, type RunResult } from "./run.ts"
 import { type Fault, type Scenario, ScenarioError, type ScheduledFault, serverIds } from "./scenario.ts"

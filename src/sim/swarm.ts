@@ -1,5 +1,5 @@
 // Running one seed of a swarm, and grouping failures by signature.
-import type { ProtocolDefinition } from "./protocol.ts"
+import type { ProtocolDefinition } from "../definition/protocol.ts"
 import { runScenario } from "./run.ts"
 import type { Scenario } from "./scenario.ts"
 import { describeDraw, swarmScenario } from "./swarm-faults.ts"

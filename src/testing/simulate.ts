@@ -3,7 +3,7 @@ import type { Checker, ProtocolEvent, Violation } from "../check/checker.ts"
 import type { HistoryEvent } from "../check/history.ts"
 import type { NodeId, NodeProgram } from "../env/index.ts"
 import type { LatencyDistribution, LinkOverride, NetworkModel } from "../sim/network-model.ts"
-import type { ProtocolDefinition } from "../sim/protocol.ts"
+import type { ProtocolDefinition } from "../definition/protocol.ts"
 import { type CheckOutcome, runScenario } from "../sim/run.ts"
 import { type Fault, type Scenario, ScenarioError, type ScheduledFault, scenarioFromObject, serverIds } from "../sim/scenario.ts"
 import type { DiskModel, SimulationStats } from "../sim/simulation.ts"
@@ -126,9 +126,10 @@ export const simulate = (options: SimulateOptions): SimulationResult => {
   const protocol: ProtocolDefinition = {
     name,
     description: "a protocol given to simulate()",
-    setup: (_scenario, simulation) => {
-      simulation.onProtocolEvent((event) => events.push(event))
-      return { server: options.node, clients, checkers: freshCheckers(options.checkers) }
+    build: () => {
+      // A checker that judges nothing and keeps every event, for the result's `events`.
+      const recorder: Checker = { checks: [], livenessChecks: [], violations: [], onEvent: (event) => events.push(event), finish: () => {} }
+      return { server: options.node, clients, checkers: [recorder, ...freshCheckers(options.checkers)] }
     }
   }
   const result = runScenario(scenario, {

@@ -1,4 +1,4 @@
-// Binds reliable causal broadcast to the harness: option schemas, node programs and its checker.
+// Reliable causal broadcast as a protocol any world can host: option schemas, node programs and its checker.
 import { Schema } from "effect"
 import { CausalBroadcastChecker } from "../../check/causal-broadcast.ts"
 import {
@@ -7,8 +7,8 @@ import {
   type DeliverableRule,
   defaultCausalBroadcastOptions,
   deliverable
-} from "../../protocols/causal-broadcast/index.ts"
-import { decodeSection, type ProtocolDefinition } from "../protocol.ts"
+} from "./index.ts"
+import { decodeSection, type ProtocolDefinition } from "../../definition/index.ts"
 
 const positive = Schema.Finite.check(Schema.isGreaterThan(0))
 const positiveInt = Schema.Int.check(Schema.isGreaterThan(0))
@@ -31,9 +31,9 @@ export const causalBroadcastProtocol = (
 ): ProtocolDefinition => ({
   name,
   description: "Reliable causal broadcast over vector clocks, with anti-entropy and a durable log",
-  setup: (scenario) => {
-    const options = decodeSection(Options, scenario, "options")
-    const workload = decodeSection(Workload, scenario, "workload")
+  build: (run) => {
+    const options = decodeSection(Options, run, "options")
+    const workload = decodeSection(Workload, run, "workload")
     const defaults = defaultCausalBroadcastOptions
     const resolved: CausalBroadcastOptions = {
       messagesPerNode: workload.messagesPerNode ?? defaults.messagesPerNode,

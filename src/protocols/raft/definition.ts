@@ -1,12 +1,10 @@
-// Binds the Raft key-value store to the harness: option and workload schemas, servers, clients and the checker.
+// The Raft key-value store as a protocol any world can host: option and workload schemas, servers, clients and the checker.
 import { Schema } from "effect"
 import { RaftChecker } from "../../check/raft.ts"
-import { adminClient, type AdminStep } from "../../protocols/raft/admin-client.ts"
-import { raftClient } from "../../protocols/raft/client.ts"
-import { defaultRaftServerOptions, raftServer, type RaftServerOptions, type ServerHooks } from "../../protocols/raft/server.ts"
-import { decodeSection, type ProtocolDefinition } from "../protocol.ts"
-import { durationMs, ScenarioError, serverIds } from "../scenario.ts"
-import { DurationInput } from "../scenario-schema.ts"
+import { decodeSection, DurationInput, durationMs, type ProtocolDefinition, ScenarioError, serverIds } from "../../definition/index.ts"
+import { adminClient, type AdminStep } from "./admin-client.ts"
+import { raftClient } from "./client.ts"
+import { defaultRaftServerOptions, raftServer, type RaftServerOptions, type ServerHooks } from "./server.ts"
 
 const positive = Schema.Finite.check(Schema.isGreaterThan(0))
 const positiveInt = Schema.Int.check(Schema.isGreaterThan(0))
@@ -77,23 +75,23 @@ const resolveOptions = (input: OptionsInput): RaftServerOptions => {
 export const raftProtocol = (name = "raft", hooks: ServerHooks = {}): ProtocolDefinition => ({
   name,
   description: "Raft replicated key-value store (pre-vote, check-quorum, snapshots, ReadIndex, sessions)",
-  setup: (scenario) => {
-    const optionsInput = decodeSection(Options, scenario, "options")
+  build: (run) => {
+    const optionsInput = decodeSection(Options, run, "options")
     const options = resolveOptions(optionsInput)
     if (options.electionTimeoutTicksMax <= options.electionTimeoutTicksMin) {
-      throw new ScenarioError(`${scenario.file}: options.electionTimeoutTicksMax: must be above electionTimeoutTicksMin`)
+      throw new ScenarioError(`${run.file}: options.electionTimeoutTicksMax: must be above electionTimeoutTicksMin`)
     }
     if (options.heartbeatTicks >= options.electionTimeoutTicksMin) {
-      throw new ScenarioError(`${scenario.file}: options.heartbeatTicks: must be below electionTimeoutTicksMin`)
+      throw new ScenarioError(`${run.file}: options.heartbeatTicks: must be below electionTimeoutTicksMin`)
     }
-    const workload = decodeSection(Workload, scenario, "workload")
-    const servers = serverIds(scenario.nodes)
-    const initialVoters = optionsInput.initialVoters ?? scenario.nodes
-    if (initialVoters > scenario.nodes) {
-      throw new ScenarioError(`${scenario.file}: options.initialVoters: ${initialVoters} is more than the ${scenario.nodes} nodes`)
+    const workload = decodeSection(Workload, run, "workload")
+    const servers = serverIds(run.nodes)
+    const initialVoters = optionsInput.initialVoters ?? run.nodes
+    if (initialVoters > run.nodes) {
+      throw new ScenarioError(`${run.file}: options.initialVoters: ${initialVoters} is more than the ${run.nodes} nodes`)
     }
     const founders = servers.slice(0, initialVoters)
-    const adminSteps = (workload.admin ?? []).map((step, index) => adminStep(step, index, scenario.file, servers))
+    const adminSteps = (workload.admin ?? []).map((step, index) => adminStep(step, index, run.file, servers))
     const keys = Array.from({ length: workload.keys ?? 5 }, (_, index) => `k${index + 1}`)
     const mix = {
       read: workload.mix?.read ?? 3,

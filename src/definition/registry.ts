@@ -1,7 +1,7 @@
-// The protocols a scenario file can name.
+// The protocols a scenario or a real cluster can name.
+import { causalBroadcastProtocol } from "../protocols/causal-broadcast/definition.ts"
+import { raftProtocol } from "../protocols/raft/definition.ts"
 import type { ProtocolDefinition } from "./protocol.ts"
-import { causalBroadcastProtocol } from "./protocols/causal-broadcast.ts"
-import { raftProtocol } from "./protocols/raft.ts"
 
 /** Every shipped protocol, by the name a scenario uses. */
 export const builtinProtocols: ReadonlyMap<string, ProtocolDefinition> = new Map(

@@ -1,0 +1,5 @@
+// The world-neutral layer's one entry: the protocol contract, bad-input errors, durations and the shipped protocols.
+export { DURATION_FORMS, DurationInput, durationMs, formatDuration, parseDuration } from "./duration.ts"
+export { describeSchemaError, ScenarioError, serverIds } from "./input.ts"
+export { decodeSection, type ProtocolBuild, type ProtocolDefinition, type ProtocolRun } from "./protocol.ts"
+export { builtinProtocols } from "./registry.ts"

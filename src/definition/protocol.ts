@@ -1,0 +1,55 @@
+// The contract between a protocol and the worlds that host it: what a run asks of a protocol, and what the protocol builds for it.
+import { Exit, Schema } from "effect"
+import type { Checker } from "../check/checker.ts"
+import type { HistoryEvent } from "../check/history.ts"
+import type { NodeProgram } from "../env/index.ts"
+import { describeSchemaError, ScenarioError } from "./input.ts"
+
+/**
+ * What a protocol is told about a run, in any world: the cluster's size and the protocol's own
+ * sections of the scenario. A simulated scenario is one; a real cluster's configuration is another.
+ */
+export interface ProtocolRun {
+  /** Where the run was described (a scenario file), for error messages. */
+  readonly file: string
+  /** The protocol's name, as the run named it. */
+  readonly protocol: string
+  /** Servers n1..nN. */
+  readonly nodes: number
+  /** The protocol's options (how servers behave), not yet validated. */
+  readonly options: Readonly<Record<string, unknown>>
+  /** The protocol's workload (what clients do), not yet validated. */
+  readonly workload: Readonly<Record<string, unknown>>
+}
+
+/** What a protocol builds for one run: the programs to run and the checkers that judge them. */
+export interface ProtocolBuild {
+  /** The program of server `id` (the same code runs again on restart). */
+  readonly server: (id: string) => NodeProgram
+  /** Client nodes that drive a workload; in the simulator they are not subject to faults. */
+  readonly clients: ReadonlyArray<{ readonly id: string; readonly program: NodeProgram }>
+  readonly checkers: ReadonlyArray<Checker>
+  /** The clients' history (Jepsen format), for protocols with clients. */
+  readonly history?: (() => ReadonlyArray<HistoryEvent>) | undefined
+}
+
+/**
+ * A protocol a scenario can name. It belongs to no world: `build` validates the run's options and
+ * workload (throwing a {@link ScenarioError} that names the bad field) and returns programs
+ * written against `src/env` only, which the simulator or real processes then host.
+ */
+export interface ProtocolDefinition {
+  readonly name: string
+  readonly description: string
+  readonly build: (run: ProtocolRun) => ProtocolBuild
+}
+
+/** Decodes one protocol section of a run (`options` or `workload`), naming the bad field on error. */
+export const decodeSection = <A>(schema: Schema.Decoder<A>, run: ProtocolRun, section: "options" | "workload"): A => {
+  const decoded = Schema.decodeUnknownExit(schema)(run[section], { onExcessProperty: "error", errors: "first" })
+  if (Exit.isFailure(decoded)) {
+    const detail = describeSchemaError(decoded.cause)
+    throw new ScenarioError(`${run.file}: ${section}.${detail}`)
+  }
+  return decoded.value
+}
