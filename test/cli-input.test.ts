@@ -77,15 +77,15 @@ describe("scheduled faults must fall in the safety phase", () => {
 })
 
 describe("a user's protocol module", () => {
-  it("whose setup throws is exit 2 with its own message and where it was thrown", () => {
+  it("whose build throws is exit 2 with its own message and where it was thrown", () => {
     const module = join(directory, "throwing-protocol.ts")
     writeFileSync(
       module,
       [
         "export const protocols = [{",
         '  name: "fragile",',
-        '  description: "throws in setup",',
-        "  setup: () => {",
+        '  description: "throws in build",',
+        "  build: () => {",
         '    throw new Error("the fragile protocol cannot start")',
         "  }",
         "}]",
@@ -94,7 +94,7 @@ describe("a user's protocol module", () => {
     )
     const file = scenario("fragile.yaml", "protocol: fragile\nnodes: 3\nduration: 1s\n")
     const result = cli(["run", file, "--protocols", module])
-    expectBadInput(result, "protocol fragile: setup failed: the fragile protocol cannot start (at ")
+    expectBadInput(result, "protocol fragile: build failed: the fragile protocol cannot start (at ")
     expect(result.stderr).toContain("throwing-protocol.ts:5)")
   })
 })

@@ -165,7 +165,7 @@ export const buildProtocol = (protocol: ProtocolDefinition, scenario: Scenario):
     if (error instanceof ScenarioError) throw error
     const location = errorLocation(error)
     throw new ScenarioError(
-      `${scenario.file}: protocol ${protocol.name}: setup failed: ${errorMessage(error)}${location === undefined ? "" : ` (at ${location})`}`
+      `${scenario.file}: protocol ${protocol.name}: build failed: ${errorMessage(error)}${location === undefined ? "" : ` (at ${location})`}`
     )
   }
 }
