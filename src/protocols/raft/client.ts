@@ -42,19 +42,38 @@ const pickFunction = (mix: RaftClientOptions["mix"], draw: number): Function => 
   return "read"
 }
 
+/** Options of a {@link makeKvSession}. */
+export interface KvSessionOptions {
+  /** The servers the session may talk to. */
+  readonly servers: ReadonlyArray<string>
+  /** How long one attempt waits for a reply before trying another server. */
+  readonly requestTimeoutMs: number
+  /** How long an operation may take in all before its outcome is unknown. */
+  readonly operationTimeoutMs: number
+}
+
+/** A client's session with the cluster: operations numbered by the caller, each retried until it has an outcome. */
+export interface KvSession {
+  /**
+   * Performs `operation` as the session's `sequence`-th, finding the leader and retrying on
+   * timeouts and redirects; undefined when no final outcome came within the operation timeout
+   * (a write may then have happened or not). Retries keep `sequence`, so a write applies once.
+   */
+  readonly perform: (sequence: number, operation: KvOperation) => Effect.Effect<ClientOutcome | undefined>
+  /** The server the session believes leads now. */
+  readonly leaderGuess: () => string
+}
+
 /**
- * Client `process` of the workload. Each operation is one invoke and one completion in the
- * history: `ok` with the observed value, `fail` when it certainly did not happen (a cas that did
- * not match, a read that got no answer), `info` when its outcome is unknown (a write that timed out).
- * Retries of a write keep its session sequence, so the cluster applies it at most once.
+ * Opens a session: the node's own id is the client id, so it must be unique to the session (the
+ * servers remember each client's last sequence number to apply retried writes exactly once). It
+ * runs on either world: the simulated workload clients and real command-line clients use it alike.
  */
-export const raftClient = (process: number, options: RaftClientOptions): NodeProgram =>
+export const makeKvSession = (options: KvSessionOptions): Effect.Effect<KvSession, never, Network | Clock | Random> =>
   Effect.gen(function*() {
     const network = yield* Network
     const clock = yield* Clock
     const random = yield* Random
-    const tracing = yield* Tracing
-    const record = (report: HistoryReport) => tracing.event("history", report as unknown as Record<string, unknown>)
     let leaderGuess = options.servers[yield* random.nextInt(options.servers.length)]!
     const otherServer = Effect.map(random.nextInt(options.servers.length), (index) => options.servers[index]!)
 
@@ -70,6 +89,44 @@ export const raftClient = (process: number, options: RaftClientOptions): NodePro
         })
       )
 
+    const perform = (sequence: number, operation: KvOperation) =>
+      Effect.gen(function*() {
+        const started = yield* clock.now
+        let outcome: ClientOutcome | undefined
+        let attempts = 0
+        while (outcome === undefined && (yield* clock.now) - started < options.operationTimeoutMs) {
+          attempts++
+          const answer = yield* attempt(`${network.self}:${sequence}:${attempts}`, sequence, operation)
+          if (answer === undefined) {
+            leaderGuess = yield* otherServer
+          } else if (answer._tag === "NotLeader") {
+            leaderGuess = answer.leaderHint ?? (yield* otherServer)
+            yield* clock.sleep(options.requestTimeoutMs / 10)
+          } else if (answer._tag === "Retry") {
+            yield* clock.sleep(options.requestTimeoutMs / 10)
+          } else {
+            outcome = answer
+          }
+        }
+        return outcome
+      })
+    return { perform, leaderGuess: () => leaderGuess }
+  })
+
+/**
+ * Client `process` of the workload. Each operation is one invoke and one completion in the
+ * history: `ok` with the observed value, `fail` when it certainly did not happen (a cas that did
+ * not match, a read that got no answer), `info` when its outcome is unknown (a write that timed out).
+ * Retries of a write keep its session sequence, so the cluster applies it at most once.
+ */
+export const raftClient = (process: number, options: RaftClientOptions): NodeProgram =>
+  Effect.gen(function*() {
+    const clock = yield* Clock
+    const random = yield* Random
+    const tracing = yield* Tracing
+    const record = (report: HistoryReport) => tracing.event("history", report as unknown as Record<string, unknown>)
+    const session = yield* makeKvSession(options)
+
     for (let sequence = 1; sequence <= options.operations; sequence++) {
       yield* clock.sleep(options.thinkMs * (0.5 + (yield* random.next)))
       let f = pickFunction(options.mix, yield* random.next)
@@ -84,23 +141,7 @@ export const raftClient = (process: number, options: RaftClientOptions): NodePro
       const expected = (yield* random.nextInt(4)) === 0 ? null : process * 1_000_000 + (yield* random.nextInt(Math.max(1, sequence)))
       const { operation, invokeValue } = makeOperation(f, key, fresh, expected)
       yield* record({ process, type: "invoke", f, key, value: invokeValue })
-      const started = yield* clock.now
-      let outcome: ClientOutcome | undefined
-      let attempts = 0
-      while (outcome === undefined && (yield* clock.now) - started < options.operationTimeoutMs) {
-        attempts++
-        const answer = yield* attempt(`${network.self}:${sequence}:${attempts}`, sequence, operation)
-        if (answer === undefined) {
-          leaderGuess = yield* otherServer
-        } else if (answer._tag === "NotLeader") {
-          leaderGuess = answer.leaderHint ?? (yield* otherServer)
-          yield* clock.sleep(options.requestTimeoutMs / 10)
-        } else if (answer._tag === "Retry") {
-          yield* clock.sleep(options.requestTimeoutMs / 10)
-        } else {
-          outcome = answer
-        }
-      }
+      const outcome = yield* session.perform(sequence, operation)
       yield* record(completion(process, f, key, invokeValue, outcome))
     }
   })
