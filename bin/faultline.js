@@ -1,6 +1,3 @@
 #!/usr/bin/env node
-// Launches the TypeScript CLI through tsx so that `npx faultline` works from a clone without a build step.
-import { register } from "tsx/esm/api"
-
-register()
-await import("../src/cli/main.ts")
+// The faultline command: runs the compiled CLI in dist/ (built by `npm run build`, which `prepare` runs on install).
+await import("../dist/cli/main.js")

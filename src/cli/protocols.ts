@@ -1,9 +1,30 @@
 // The protocols a command can run: the built-in ones, plus any a user module adds with --protocols.
-import { resolve } from "node:path"
-import { pathToFileURL } from "node:url"
+import { spawnSync } from "node:child_process"
+import { relative, resolve } from "node:path"
+import { fileURLToPath, pathToFileURL } from "node:url"
 import type { ProtocolDefinition } from "../definition/protocol.ts"
 import { builtinProtocols } from "../definition/registry.ts"
 import { UsageError } from "./errors.ts"
+
+/** Extensions of modules that need compiling before Node can import them. */
+const typeScriptExtension = /\.(ts|mts|cts|tsx)$/
+
+/**
+ * Registers tsx's ESM loader in this thread, once, when a TypeScript module is about to be
+ * imported. The compiled CLI (dist/) never pays tsx's start-up otherwise. Run from source, this
+ * file is itself TypeScript, so a loader is already active in this thread and none is added.
+ */
+let typeScriptReady: Promise<void> | undefined
+const loadTypeScript = (): Promise<void> => {
+  if (import.meta.url.endsWith(".ts")) return Promise.resolve()
+  // Both hooks: a .ts file in a package without "type": "module" is CommonJS to Node, and tsx
+  // compiles those through its require hook.
+  typeScriptReady ??= Promise.all([import("tsx/cjs/api"), import("tsx/esm/api")]).then(([commonJs, esm]) => {
+    commonJs.register()
+    esm.register()
+  })
+  return typeScriptReady
+}
 
 /**
  * Loads the registry. `modulePath` names a module (TypeScript is fine) that exports
@@ -13,14 +34,67 @@ import { UsageError } from "./errors.ts"
  */
 export const loadProtocols = async (modulePath: string | undefined): Promise<ReadonlyMap<string, ProtocolDefinition>> => {
   if (modulePath === undefined) return builtinProtocols
+  const url = pathToFileURL(resolve(modulePath)).href
   let loaded: { protocols?: unknown }
   try {
-    loaded = (await import(pathToFileURL(resolve(modulePath)).href)) as { protocols?: unknown }
+    if (typeScriptExtension.test(modulePath)) await loadTypeScript()
+    loaded = (await import(url)) as { protocols?: unknown }
   } catch (error) {
-    throw new UsageError(`--protocols: cannot load ${modulePath} (${String((error as Error).message ?? error).split("\n")[0]})`)
+    throw new UsageError(`--protocols: cannot load ${modulePath}: ${describeLoadError(error, url)}`)
   }
   if (!Array.isArray(loaded.protocols)) throw new UsageError(`--protocols: ${modulePath} does not export "protocols" (an array)`)
   const registry = new Map(builtinProtocols)
   for (const protocol of loaded.protocols as Array<ProtocolDefinition>) registry.set(protocol.name, protocol)
   return registry
+}
+
+/**
+ * One line for a module that failed to load: its own message and where it happened, such as
+ * `Error: no quorum (protocols/mine.ts:3:7)` or `Unexpected "const" (protocols/mine.ts:2:1)`.
+ * The place comes from esbuild's message (a TypeScript syntax error, as tsx reports it), from the
+ * first stack frame in the module itself or else outside Faultline and node_modules (an error
+ * thrown while importing), or from `node --check` (a JavaScript syntax error, whose position V8
+ * keeps out of the stack).
+ */
+export const describeLoadError = (error: unknown, moduleUrl: string): string => {
+  if (!(error instanceof Error)) return String(error).split("\n")[0]!
+  // esbuild: "Transform failed with 1 error:\n/path/mine.ts:2:0: ERROR: Unexpected \"const\"" (column from 0).
+  const compile = /^(.+?):(\d+):(\d+): ERROR: (.*)$/m.exec(error.message)
+  if (compile !== null) return `${compile[4]} (${place(compile[1]!, Number(compile[2]), Number(compile[3]) + 1)})`
+  const message = `${error.name}: ${error.message.split("\n")[0]}`
+  const where = stackPlace(error.stack ?? "", moduleUrl) ?? (error instanceof SyntaxError ? checkSyntax(moduleUrl) : undefined)
+  return where === undefined ? message : `${message} (${where})`
+}
+
+/** The first stack frame in the module itself, else in a file that is neither Faultline's nor a dependency's. */
+const stackPlace = (stack: string, moduleUrl: string): string | undefined => {
+  const frames = [...stack.matchAll(/(?:\(|at )(file:\/\/[^\s()]+?|\/[^\s()]+?):(\d+):(\d+)\)?$/gm)].map((match) => ({
+    file: toPath(match[1]!),
+    line: Number(match[2]),
+    column: Number(match[3])
+  }))
+  const modulePath = fileURLToPath(moduleUrl)
+  const faultline = fileURLToPath(new URL("../", import.meta.url))
+  const frame =
+    frames.find((candidate) => candidate.file === modulePath) ??
+    frames.find((candidate) => !candidate.file.includes("/node_modules/") && !candidate.file.startsWith(faultline))
+  return frame === undefined ? undefined : place(frame.file, frame.line, frame.column)
+}
+
+/** Where `node --check` finds a syntax error in the module ("file:///path/mine.js:2" on its first line). */
+const checkSyntax = (moduleUrl: string): string | undefined => {
+  const modulePath = fileURLToPath(moduleUrl)
+  if (typeScriptExtension.test(modulePath)) return undefined
+  const checked = spawnSync(process.execPath, ["--check", modulePath], { encoding: "utf8" })
+  const first = /^(file:\/\/\S+|\/\S+):(\d+)$/m.exec(checked.stderr ?? "")
+  return first === null ? undefined : place(first[1]!, Number(first[2]))
+}
+
+const toPath = (fileOrUrl: string): string => (fileOrUrl.startsWith("file://") ? fileURLToPath(fileOrUrl.replace(/\?.*$/, "")) : fileOrUrl)
+
+/** A place as the user would type it: relative to the working directory when it is inside it. */
+const place = (fileOrUrl: string, line: number, column?: number): string => {
+  const file = relative(process.cwd(), toPath(fileOrUrl))
+  const shown = file.startsWith("..") ? toPath(fileOrUrl) : file
+  return column === undefined ? `${shown}:${line}` : `${shown}:${line}:${column}`
 }
