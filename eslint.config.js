@@ -6,7 +6,7 @@ const worldAccess = "Protocols reach the world only through src/env services (de
 const worldBoundary = "src/sim and src/real are two hosts of one contract: neither imports the other, and src/check, src/definition and src/env import neither."
 
 export default tseslint.config(
-  { ignores: ["node_modules/**", "coverage/**", ".*/**"] },
+  { ignores: ["node_modules/**", "coverage/**", "dist/**", ".*/**"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

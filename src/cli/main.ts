@@ -1,13 +1,16 @@
 // The faultline command line: parses flags with commander and maps every error to the documented exit codes.
 import { readFileSync } from "node:fs"
 import { Command, CommanderError } from "commander"
-import { ScenarioError } from "../sim/scenario.ts"
-import { checkCommand } from "./check-command.ts"
 import { UsageError } from "./errors.ts"
-import { replayCommand } from "./replay-command.ts"
-import { runCommand } from "./run-command.ts"
-import { shrinkCommand } from "./shrink-command.ts"
-import { swarmCommand } from "./swarm-command.ts"
+
+// Each command's module is imported when that command runs, not before: the simulator commands load
+// Effect (about half a second), which `--help` and `check` never need.
+
+/** Refuses a scenario beyond the simulator's limits before the command's modules (and Effect) load. */
+const checkLimitsFirst = async (file: string): Promise<void> => {
+  const { checkScenarioFileLimits } = await import("../sim/scenario-limits.ts")
+  checkScenarioFileLimits(file)
+}
 
 /** Exit codes shared by every command. */
 export const ExitCode = { ok: 0, violated: 1, badInput: 2, unknown: 3 } as const
@@ -46,6 +49,8 @@ program
       "Example: faultline run scenarios/causal-broadcast-partitions.yaml --seed 7 --check-determinism"
   )
   .action(async (file: string, flags) => {
+    await checkLimitsFirst(file)
+    const { runCommand } = await import("./run-command.ts")
     exitCode = await runCommand(file, flags)
   })
 
@@ -61,7 +66,8 @@ program
     "\nExit codes: 0 linearizable, 1 not linearizable (the smallest offending operations are printed),\n" +
       "2 bad input (the line number is named), 3 unknown (the time limit ran out)."
   )
-  .action((file: string, flags) => {
+  .action(async (file: string, flags) => {
+    const { checkCommand } = await import("./check-command.ts")
     exitCode = checkCommand(file, flags)
   })
 
@@ -80,6 +86,8 @@ program
   .option(...protocolsOption)
   .addHelpText("after", "\nExit codes: 0 no seed failed, 1 some seed failed (each group prints its replay command), 2 bad input.")
   .action(async (file: string, flags) => {
+    await checkLimitsFirst(file)
+    const { swarmCommand } = await import("./swarm-command.ts")
     exitCode = await swarmCommand(file, flags)
   })
 
@@ -99,6 +107,8 @@ program
       "Exit codes: 0 the repro was written, 2 bad input (or the seed does not fail)."
   )
   .action(async (file: string, flags) => {
+    await checkLimitsFirst(file)
+    const { shrinkCommand } = await import("./shrink-command.ts")
     exitCode = await shrinkCommand(file, flags)
   })
 
@@ -116,6 +126,7 @@ program
       "a check was violated), 2 bad input."
   )
   .action(async (target: string, flags) => {
+    const { replayCommand } = await import("./replay-command.ts")
     exitCode = await replayCommand(target, flags)
   })
 
@@ -131,6 +142,8 @@ const main = async (argv: ReadonlyArray<string>): Promise<number> => {
       process.stderr.write(`faultline: ${error.message.replace(/^error: /, "")}\n`)
       return ExitCode.badInput
     }
+    // A ScenarioError can only come from a command that has loaded the scenario module already.
+    const { ScenarioError } = await import("../definition/input.ts")
     if (error instanceof ScenarioError || error instanceof UsageError) {
       process.stderr.write(`faultline: ${error.message}\n`)
       return ExitCode.badInput

@@ -1,5 +1,4 @@
 // One convention for every duration a user writes, in scenario files and on the command line.
-import { Schema } from "effect"
 
 /**
  * A duration as users write it: a bare number of milliseconds, or a number with a unit, `ms`,
@@ -29,11 +28,6 @@ export const formatDuration = (ms: number): string => {
   return `${ms} ms`
 }
 
-/** A duration field of a scenario or a protocol's options: milliseconds as a number, or text in one of the forms above. */
-export const DurationInput = Schema.Union([
-  Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0)),
-  Schema.String.check(Schema.isPattern(DURATION_PATTERN, { message: `Expected ${DURATION_FORMS}` }))
-])
 
 /** Milliseconds from a duration the schema has already accepted. */
 export const durationMs = (input: number | string): number => {

@@ -3,7 +3,8 @@ import { Exit, Schema } from "effect"
 import type { Checker } from "../check/checker.ts"
 import type { HistoryEvent } from "../check/history.ts"
 import type { NodeProgram } from "../env/index.ts"
-import { describeSchemaError, ScenarioError } from "./input.ts"
+import { ScenarioError } from "./input.ts"
+import { describeSchemaError } from "./schema-error.ts"
 
 /**
  * What a protocol is told about a run, in any world: the cluster's size and the protocol's own

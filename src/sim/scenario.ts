@@ -2,8 +2,10 @@
 import { Exit, Schema } from "effect"
 import { parseDocument } from "yaml"
 import { durationMs, formatDuration } from "../definition/duration.ts"
-import { describeSchemaError, ScenarioError, serverIds } from "../definition/input.ts"
+import { ScenarioError, serverIds } from "../definition/input.ts"
+import { describeSchemaError } from "../definition/schema-error.ts"
 import { readInputFile } from "./input-file.ts"
+import { checkLimits } from "./scenario-limits.ts"
 import type { DiskModel } from "./simulation.ts"
 import type { LatencyDistribution, LinkModel, NetworkModel } from "./network-model.ts"
 import {
@@ -14,7 +16,8 @@ import {
 } from "./scenario-schema.ts"
 
 export { durationMs } from "../definition/duration.ts"
-export { describeSchemaError, ScenarioError, serverIds } from "../definition/input.ts"
+export { ScenarioError, serverIds } from "../definition/input.ts"
+export { describeSchemaError } from "../definition/schema-error.ts"
 
 /** A fault the nemesis can inject. */
 export type Fault =
@@ -68,17 +71,7 @@ export interface Scenario {
 }
 
 
-/**
- * The largest run the simulator takes on, checked before anything runs: beyond these a run would
- * not finish in reasonable time or fit in memory on a developer's machine (see the scale table
- * in the README). Raising them is a matter of measuring first.
- */
-export const LIMITS = {
-  /** Servers in one run. */
-  maxNodes: 128,
-  /** Simulated time of each phase (faults, then liveness). */
-  maxPhaseMs: 3_600_000
-} as const
+export { LIMITS } from "./scenario-limits.ts"
 
 
 /** Reads and validates a scenario file. Throws a {@link ScenarioError} with a one-line message on bad input. */
@@ -128,19 +121,6 @@ const latency = (input: LatencyInput, path: string, file: string): LatencyDistri
         throw new ScenarioError(`${file}: ${path}.p99Ms: must be at least medianMs, and medianMs above zero`)
       }
       return { _tag: "LongTail", medianMs: input.medianMs, p99Ms: input.p99Ms }
-  }
-}
-
-/** Refuses a run beyond {@link LIMITS}, with the limit named. */
-const checkLimits = (input: ScenarioInput, file: string): void => {
-  if (input.nodes > LIMITS.maxNodes) {
-    throw new ScenarioError(`${file}: nodes: ${input.nodes} is above the maximum of ${LIMITS.maxNodes}`)
-  }
-  for (const field of ["duration", "liveness"] as const) {
-    const value = input[field]
-    if (value !== undefined && durationMs(value) > LIMITS.maxPhaseMs) {
-      throw new ScenarioError(`${file}: ${field}: ${value} is above the maximum of ${formatDuration(LIMITS.maxPhaseMs)} of simulated time`)
-    }
   }
 }
 
