@@ -1,8 +1,8 @@
 // faultline check: exit 0 linearizable, 1 not (with the witness), 2 bad input (with the line number), 3 unknown.
-import { spawnSync } from "node:child_process"
 import { mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { runCli } from "./fixtures/cli.ts"
 import { describe, expect, it } from "vitest"
 import { generateHistory } from "../src/check/history-generator.ts"
 import { serializeHistoryEvent } from "../src/check/history.ts"
@@ -11,7 +11,7 @@ const directory = mkdtempSync(join(tmpdir(), "faultline-check-"))
 const check = (lines: ReadonlyArray<string>, ...flags: Array<string>) => {
   const file = join(directory, `h${Math.random().toString(36).slice(2)}.jsonl`)
   writeFileSync(file, lines.join("\n") + "\n")
-  return { file, ...spawnSync(process.execPath, ["--import", "tsx", "src/cli/main.ts", "check", file, ...flags], { encoding: "utf8" }) }
+  return { file, ...runCli(["check", file, ...flags]) }
 }
 
 const event = (index: number, process: number, type: string, f: string, value: unknown, time: number) =>
@@ -54,7 +54,7 @@ describe("faultline check", () => {
 
   it("checks the history a Raft run writes with --history", () => {
     const history = join(directory, "raft-history.jsonl")
-    const cli = (...args: Array<string>) => spawnSync(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], { encoding: "utf8" })
+    const cli = (...args: Array<string>) => runCli(args)
     const run = cli("run", "scenarios/raft-minority-partition.yaml", "--seed", "2", "--history", history)
     expect(run.status).toBe(0)
     const result = cli("check", history, "--model", "kv")

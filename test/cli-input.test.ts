@@ -1,19 +1,15 @@
 // The CLI's answers to input a user gets wrong or pushes too far: limits, durations, faults out of
 // place, a protocol module that throws, a report replayed from elsewhere, the version, the workers.
-import { spawnSync } from "node:child_process"
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
-import { pathToFileURL } from "node:url"
+import { runCli } from "./fixtures/cli.ts"
 import { describe, expect, it } from "vitest"
 import { parseDuration } from "../src/definition/duration.ts"
 import { LIMITS } from "../src/sim/scenario.ts"
 
 const directory = mkdtempSync(join(tmpdir(), "faultline-input-"))
-const tsx = pathToFileURL(resolve("node_modules/tsx/dist/loader.mjs")).href
-const main = resolve("src/cli/main.ts")
-const cli = (args: ReadonlyArray<string>, cwd = process.cwd()) =>
-  spawnSync(process.execPath, ["--import", tsx, main, ...args], { encoding: "utf8", cwd })
+const cli = runCli
 
 const scenario = (name: string, text: string): string => {
   const file = join(directory, name)

@@ -1,6 +1,7 @@
 // The package as a user gets it: packed, installed into a fresh project, imported, type-checked and run; and --protocols load errors.
 import { spawnSync, type SpawnSyncReturns } from "node:child_process"
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
+import { buildIfNeeded } from "./fixtures/build.ts"
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -21,26 +22,6 @@ const plainEnvironment: NodeJS.ProcessEnv = Object.fromEntries(
 const succeeded = (result: SpawnSyncReturns<string>, what: string): SpawnSyncReturns<string> => {
   if (result.status !== 0) throw new Error(`${what} exited ${result.status}:\n${result.stdout}\n${result.stderr}`)
   return result
-}
-
-/** The newest modification time of any file under a folder. */
-const newestMs = (folder: string): number =>
-  Math.max(
-    ...readdirSync(folder, { withFileTypes: true }).map((entry) => {
-      const path = join(folder, entry.name)
-      return entry.isDirectory() ? newestMs(path) : statSync(path).mtimeMs
-    })
-  )
-
-/** Builds dist/ when it is missing or older than a source file, as `prepare` would. */
-const buildIfNeeded = () => {
-  let builtMs = 0
-  try {
-    builtMs = statSync(join(root, "dist", "index.js")).mtimeMs
-  } catch {
-    // Not built yet.
-  }
-  if (builtMs < newestMs(join(root, "src"))) succeeded(run("npm", ["run", "build"], root), "npm run build")
 }
 
 /** The version of a dependency installed here, so the consumer gets the same one from npm's cache. */

@@ -1,7 +1,7 @@
 // Planted bugs are caught: each Raft variant of test/fixtures/raft-bugs.ts fails its scenario on a
 // seed, with the check the bug breaks, the CLI prints the command that replays it, and the correct
 // raft passes the same scenario and seed (so the failure is the bug's, not the scenario's).
-import { spawnSync } from "node:child_process"
+import { runCli } from "./fixtures/cli.ts"
 import { describe, expect, it } from "vitest"
 import { defaultRaftRules, newRaft } from "../src/protocols/raft/raft.ts"
 import { bootstrapLog, drainReady, testConfig } from "../src/protocols/raft/testing.ts"
@@ -59,8 +59,7 @@ const variantNamed = (name: string) => {
 
 const failedChecks = (result: RunResult) => result.checks.filter((check) => !check.ok)
 
-const runCli = (...args: Array<string>) =>
-  spawnSync(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], { encoding: "utf8" })
+const cli = (...args: Array<string>) => runCli(args)
 
 describe("planted Raft bugs are caught", () => {
   it("the fixture module exports exactly the three variants", () => {
@@ -98,14 +97,14 @@ describe("planted Raft bugs are caught", () => {
       expect(failedChecks(correct).map((check) => `${check.name}: ${check.violations[0]?.message}`)).toEqual([])
 
       // The CLI fails the same run with exit 1 and prints the command that replays it.
-      const cli = runCli("run", bug.scenario, "--seed", String(seed), "--protocols", "test/fixtures/raft-bugs.ts")
-      expect(cli.stderr).toBe("")
-      expect(cli.status).toBe(1)
-      expect(cli.stdout).toContain(`✗ ${bug.check}`)
-      expect(cli.stdout).toContain(
+      const result = cli("run", bug.scenario, "--seed", String(seed), "--protocols", "test/fixtures/raft-bugs.ts")
+      expect(result.stderr).toBe("")
+      expect(result.status).toBe(1)
+      expect(result.stdout).toContain(`✗ ${bug.check}`)
+      expect(result.stdout).toContain(
         `replay: npx faultline run ${bug.scenario} --seed ${seed} --protocols test/fixtures/raft-bugs.ts`
       )
-      expect(cli.stdout).toContain(`trace hash   ${failing.traceHash}`)
+      expect(result.stdout).toContain(`trace hash   ${failing.traceHash}`)
     })
   }
 })

@@ -1,8 +1,8 @@
 // Bad scenario files and flags: exit 2 and one line that names the file and the field, no stack trace.
-import { spawnSync } from "node:child_process"
 import { mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { runCli } from "./fixtures/cli.ts"
 import { describe, expect, it } from "vitest"
 import { loadScenario, parseScenario } from "../src/sim/scenario.ts"
 
@@ -60,7 +60,7 @@ describe("scenario validation", () => {
 describe("faultline CLI", () => {
   const directory = mkdtempSync(join(tmpdir(), "faultline-"))
   const run = (...args: Array<string>) =>
-    spawnSync(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], { encoding: "utf8" })
+    runCli(args)
 
   it.each([
     ["missing file", "missing.yaml", "missing.yaml: cannot read scenario file"],

@@ -1,8 +1,8 @@
 // Swarm, shrink and replay: seeds planned and sharded, failures grouped, a planted bug found, shrunk and replayed.
-import { spawnSync } from "node:child_process"
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { runCli } from "./fixtures/cli.ts"
 import { describe, expect, it } from "vitest"
 import { planSeeds } from "../src/cli/swarm-command.ts"
 import { builtinProtocols } from "../src/definition/registry.ts"
@@ -16,7 +16,7 @@ import { protocols as broadcastBugs } from "./fixtures/broadcast-bugs.ts"
 
 const directory = mkdtempSync(join(tmpdir(), "faultline-swarm-"))
 const cli = (...args: Array<string>) =>
-  spawnSync(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], { encoding: "utf8" })
+  runCli(args)
 const buggy = new Map([...builtinProtocols, ...broadcastBugs.map((protocol) => [protocol.name, protocol] as const)])
 const FIFO_ONLY = "test/fixtures/broadcast-fifo-only.yaml"
 

@@ -35,16 +35,19 @@ const loadTypeScript = (): Promise<void> => {
 export const loadProtocols = async (modulePath: string | undefined): Promise<ReadonlyMap<string, ProtocolDefinition>> => {
   if (modulePath === undefined) return builtinProtocols
   const url = pathToFileURL(resolve(modulePath)).href
-  let loaded: { protocols?: unknown }
+  let loaded: { protocols?: unknown; default?: { protocols?: unknown } }
   try {
     if (typeScriptExtension.test(modulePath)) await loadTypeScript()
-    loaded = (await import(url)) as { protocols?: unknown }
+    loaded = (await import(url)) as typeof loaded
   } catch (error) {
     throw new UsageError(`--protocols: cannot load ${modulePath}: ${describeLoadError(error, url)}`)
   }
-  if (!Array.isArray(loaded.protocols)) throw new UsageError(`--protocols: ${modulePath} does not export "protocols" (an array)`)
+  // A TypeScript file outside an ES-module package is compiled as CommonJS, whose exports Node may
+  // only offer as the default export.
+  const exported = loaded.protocols ?? loaded.default?.protocols
+  if (!Array.isArray(exported)) throw new UsageError(`--protocols: ${modulePath} does not export "protocols" (an array)`)
   const registry = new Map(builtinProtocols)
-  for (const protocol of loaded.protocols as Array<ProtocolDefinition>) registry.set(protocol.name, protocol)
+  for (const protocol of exported as Array<ProtocolDefinition>) registry.set(protocol.name, protocol)
   return registry
 }
 

@@ -1,7 +1,7 @@
-// The world-neutral layer's one entry: the protocol contract, bad-input errors, durations and the shipped protocols.
+// The world-neutral layer's one entry: the protocol contract, bad-input errors and durations. The registry of shipped
+// protocols is apart (registry.ts), since it imports the protocols, whose definitions import this file.
 export { DURATION_FORMS, durationMs, formatDuration, parseDuration } from "./duration.ts"
 export { DurationInput } from "./duration-schema.ts"
 export { ScenarioError, serverIds } from "./input.ts"
 export { describeSchemaError } from "./schema-error.ts"
 export { decodeSection, type ProtocolBuild, type ProtocolDefinition, type ProtocolRun } from "./protocol.ts"
-export { builtinProtocols } from "./registry.ts"
