@@ -19,6 +19,50 @@ export const stateAbsent = 0
 export const noTransition = -1
 
 /**
+ * The memory one check may spend on its searches' growing structures (the memos and the interned
+ * values), shared by every key so that the total stays bounded however many keys are searched at
+ * once. Sizes are estimates in bytes: exact for typed arrays, approximate for strings and maps.
+ */
+export class MemoryBudget {
+  private reservedBytes = 0
+  private peakReservedBytes = 0
+
+  constructor(readonly bytesMax: number) {}
+
+  /** Reserves `bytes` if they fit in what is left; returns whether they did. */
+  tryReserve(bytes: number): boolean {
+    if (this.reservedBytes + bytes > this.bytesMax) return false
+    this.charge(bytes)
+    return true
+  }
+
+  /** Reserves `bytes` even past the budget (for memory already spent); returns whether it still fits. */
+  charge(bytes: number): boolean {
+    this.reservedBytes += bytes
+    this.peakReservedBytes = Math.max(this.peakReservedBytes, this.reservedBytes)
+    return this.reservedBytes <= this.bytesMax
+  }
+
+  release(bytes: number): void {
+    this.reservedBytes -= bytes
+    if (this.reservedBytes < 0) throw new Error(`released ${bytes} bytes more than were reserved`)
+  }
+
+  /** Bytes reserved now. */
+  get bytes(): number {
+    return this.reservedBytes
+  }
+
+  /** The most bytes reserved at any one time. */
+  get peakBytes(): number {
+    return this.peakReservedBytes
+  }
+}
+
+/** An estimate of what one interned text costs besides its characters: the string header and the map entry. */
+const internedOverheadBytes = 64
+
+/**
  * Interns the values one key can hold, so that the search compares and stores small integers.
  * Equal JSON values (deep equality) share one id because they share one canonical text.
  */
@@ -28,6 +72,33 @@ export class ValueTable {
   private readonly elementTexts: string[] = []
   private readonly elementIds = new Map<string, number>()
   private readonly appendTransitions = new Map<number, number>()
+  private chargedBytes = 0
+  private overBudget = false
+
+  /**
+   * Appends to lists can reach a new state at every search step, each a text as long as the list,
+   * so what the table holds is charged to `memory`. Interning never refuses a value (the search
+   * would then miss a transition and could report a violation that is not there); instead the table
+   * records that it went over, and the search polls {@link exceededBudget} and gives up.
+   */
+  constructor(private readonly memory: MemoryBudget | null = null) {}
+
+  /** Whether the table has grown past the memory budget. */
+  get exceededBudget(): boolean {
+    return this.overBudget
+  }
+
+  /** Gives back to the budget what this table was charged (when its key's check is over). */
+  releaseMemory(): void {
+    this.memory?.release(this.chargedBytes)
+    this.chargedBytes = 0
+  }
+
+  private chargeBytes(bytes: number): void {
+    if (this.memory === null) return
+    this.chargedBytes += bytes
+    if (!this.memory.charge(bytes)) this.overBudget = true
+  }
 
   intern(text: string): number {
     const known = this.ids.get(text)
@@ -35,6 +106,8 @@ export class ValueTable {
     const id = this.texts.length
     this.texts.push(text)
     this.ids.set(text, id)
+    // JavaScript strings may take two bytes per character.
+    this.chargeBytes(2 * text.length + internedOverheadBytes)
     return id
   }
 
@@ -73,6 +146,7 @@ export class ValueTable {
     if (state === stateAbsent || text === "[]") next = this.intern(`[${elementText}]`)
     else if (text.startsWith("[")) next = this.intern(`${text.slice(0, -1)},${elementText}]`)
     this.appendTransitions.set(cacheKey, next)
+    this.chargeBytes(internedOverheadBytes)
     return next
   }
 }

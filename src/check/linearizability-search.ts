@@ -9,6 +9,7 @@ import {
   kindCas,
   kindCasFailed,
   kindRead,
+  type MemoryBudget,
   noTransition,
   stateAbsent,
   type ValueTable
@@ -16,8 +17,9 @@ import {
 
 /** The clock is read once per this many search steps (a power of two, so the test is a mask). */
 const clockCheckStepInterval = 2048
-/** The memo may hold this many 32-bit words (256 MiB) before the search gives up. */
-const memoWordsMax = 1 << 26
+/** The memo's arena and buckets start this long (in 32-bit words), and double as needed. */
+const memoArenaWordsInitial = 1 << 10
+const memoBucketsInitial = 1 << 8
 /** A 32-bit finalizer (MurmurHash3's), used to spread memo keys over buckets. */
 const mix32 = (value: number): number => {
   let hash = value | 0
@@ -31,7 +33,6 @@ const mix32 = (value: number): number => {
 
 const memoNew = 0
 const memoDominated = 1
-const memoFull = 2
 
 /**
  * The set of configurations already visited. A configuration is the set of linearized required
@@ -45,14 +46,43 @@ const memoFull = 2
  * one: operations are numbered in call order and are linearized roughly in that order, so this
  * stays a few words long however long the history.
  * Entry layout: next entry, hash, state, leading full words, tail length, optional count, tail words, optional indices.
+ *
+ * Its arrays are reserved from the check's memory budget. When the budget cannot give what the memo
+ * needs to grow, the memo is saturated: it still answers from what it holds, but records nothing
+ * new. The search stays correct (the memo only prunes configurations already explored) and goes on,
+ * slower, until it decides or the time budget ends.
  */
 class MemoTable {
   // Both start small and double as needed: a search per key of a short history (the simulator
   // checks one after every run) would otherwise zero a quarter megabyte it never uses.
-  private arena = new Int32Array(1 << 10)
+  private arena: Int32Array
   private used = 0
-  private buckets = new Int32Array(1 << 8).fill(-1)
+  private buckets: Int32Array
   private count = 0
+  private saturatedFlag = false
+  private reservedBytes = 0
+
+  constructor(private readonly memory: MemoryBudget) {
+    const fits = this.reserveBytes(4 * (memoArenaWordsInitial + memoBucketsInitial))
+    this.arena = new Int32Array(fits ? memoArenaWordsInitial : 0)
+    this.buckets = new Int32Array(fits ? memoBucketsInitial : 1).fill(-1)
+    this.saturatedFlag = !fits
+  }
+
+  /** Whether the memo has stopped recording configurations for want of memory. */
+  get saturated(): boolean {
+    return this.saturatedFlag
+  }
+
+  /** Gives the memo's arrays back to the budget; the memo records nothing afterwards. */
+  release(): void {
+    this.releaseBytes(this.reservedBytes)
+    this.arena = new Int32Array(0)
+    this.buckets = new Int32Array(1).fill(-1)
+    this.used = 0
+    this.count = 0
+    this.saturatedFlag = true
+  }
 
   visit(
     hash: number,
@@ -86,7 +116,10 @@ class MemoTable {
       entry = arena[entry]!
     }
     const size = 6 + tailLength + optionalCount
-    if (!this.reserve(size)) return memoFull
+    if (this.saturatedFlag || !this.reserve(size)) {
+      this.saturatedFlag = true
+      return memoNew
+    }
     const start = this.used
     const stored = this.arena
     stored[start + 1] = mixed
@@ -99,7 +132,7 @@ class MemoTable {
     this.used += size
     this.link(start)
     this.count++
-    if (this.count * 4 > this.buckets.length * 3) this.rehash()
+    if (this.count * 4 > this.buckets.length * 3 && !this.rehash()) this.saturatedFlag = true
     return memoNew
   }
 
@@ -109,24 +142,42 @@ class MemoTable {
     this.buckets[bucket] = entry
   }
 
+  private reserveBytes(bytes: number): boolean {
+    if (!this.memory.tryReserve(bytes)) return false
+    this.reservedBytes += bytes
+    return true
+  }
+
+  private releaseBytes(bytes: number): void {
+    this.memory.release(bytes)
+    this.reservedBytes -= bytes
+  }
+
+  /** Makes room for `size` more words in the arena, within the budget; the old arena counts until it is copied. */
   private reserve(size: number): boolean {
     if (this.used + size <= this.arena.length) return true
-    if (this.used + size > memoWordsMax) return false
-    let length = this.arena.length * 2
+    let length = Math.max(this.arena.length * 2, memoArenaWordsInitial)
     while (length < this.used + size) length *= 2
-    const grown = new Int32Array(Math.min(length, memoWordsMax))
+    if (!this.reserveBytes(4 * length)) return false
+    const grown = new Int32Array(length)
     grown.set(this.arena.subarray(0, this.used))
+    this.releaseBytes(4 * this.arena.length)
     this.arena = grown
     return true
   }
 
-  private rehash(): void {
-    this.buckets = new Int32Array(this.buckets.length * 2).fill(-1)
+  /** Doubles the buckets, within the budget; when it cannot, the caller saturates the memo rather than let chains grow long. */
+  private rehash(): boolean {
+    const length = this.buckets.length * 2
+    if (!this.reserveBytes(4 * length)) return false
+    this.releaseBytes(4 * this.buckets.length)
+    this.buckets = new Int32Array(length).fill(-1)
     let entry = 0
     while (entry < this.used) {
       this.link(entry)
       entry += 6 + this.arena[entry + 4]! + this.arena[entry + 5]!
     }
+    return true
   }
 }
 
@@ -134,7 +185,10 @@ class MemoTable {
 export interface SearchBudget {
   readonly now: () => number
   readonly deadlineMs: number
+  /** `run` stops with `Exhausted` "steps" after this many steps; `resume` sets its own limit. */
   readonly stepsMax: number
+  /** Shared by the searches of one check; the memo saturates and the value table gives up when it runs out. */
+  readonly memory: MemoryBudget
 }
 
 /** Where the search got furthest: what it had linearized, and the operation it could not place next. */
@@ -148,6 +202,7 @@ export interface DeepestPoint {
   readonly state: number
 }
 
+/** What a search returns when it stops. After `Exhausted` "steps", `resume` carries on from where it stopped. */
 export type SearchOutcome =
   | { readonly _tag: "Linearizable" }
   | { readonly _tag: "NotLinearizable"; readonly deepest: DeepestPoint }
@@ -166,7 +221,7 @@ const compareCallTimes = (operations: ReadonlyArray<CheckedOperation>) => (left:
  * again from the head; at a dead end it pops the last step and tries the candidate after it. The
  * search succeeds when no required operation is left: optional ones may simply never take effect.
  */
-class KeySearch {
+export class KeySearch {
   private readonly requiredOrder: ReadonlyArray<number>
   private readonly optionalOrder: ReadonlyArray<number>
 
@@ -206,7 +261,8 @@ class KeySearch {
   private readonly frameFirstReturnTime: Float64Array
   private depth = 0
 
-  private readonly memo = new MemoTable()
+  private readonly memo: MemoTable
+  private steps = 0
   private state = stateAbsent
   // The state after the last required step. An optional operation taken after other optional ones
   // is skipped when taking it there gives the same state: that configuration has fewer optional
@@ -236,6 +292,7 @@ class KeySearch {
     private readonly budget: SearchBudget,
     private readonly recordPrefix: boolean
   ) {
+    this.memo = new MemoTable(budget.memory)
     const indexes = operations.map((_, index) => index)
     this.requiredOrder = indexes.filter((index) => !operations[index]!.optional).sort(compareCallTimes(operations))
     this.optionalOrder = indexes.filter((index) => operations[index]!.optional).sort(compareCallTimes(operations))
@@ -289,14 +346,42 @@ class KeySearch {
     this.frameFirstReturnTime = new Float64Array(depthMax)
   }
 
+  /** Searches from the start until the search decides or meets a limit of the budget. */
   run(): SearchOutcome {
-    let steps = 0
+    return this.searchUntil(this.budget.stepsMax)
+  }
+
+  /**
+   * Goes on for at most `stepsMore` further steps (a multiple of the clock check interval, so that
+   * it is exact), keeping the stack and memo, so a scheduler can give keys slices of work in turn.
+   */
+  resume(stepsMore: number): SearchOutcome {
+    return this.searchUntil(this.steps + stepsMore)
+  }
+
+  /** Steps taken so far. */
+  get stepsTaken(): number {
+    return this.steps
+  }
+
+  /** Whether the memo stopped recording configurations for want of memory. */
+  get memoSaturated(): boolean {
+    return this.memo.saturated
+  }
+
+  /** Gives the memo back to the memory budget, once the search is over or abandoned. */
+  release(): void {
+    this.memo.release()
+  }
+
+  private searchUntil(stepsLimit: number): SearchOutcome {
     while (true) {
-      steps++
-      if ((steps & (clockCheckStepInterval - 1)) === 0) {
-        if (steps >= this.budget.stepsMax) return { _tag: "Exhausted", reason: "steps" }
+      if (((this.steps + 1) & (clockCheckStepInterval - 1)) === 0) {
+        if (this.steps + 1 >= stepsLimit) return { _tag: "Exhausted", reason: "steps" }
         if (this.budget.now() > this.budget.deadlineMs) return { _tag: "Exhausted", reason: "time" }
+        if (this.values.exceededBudget) return { _tag: "Exhausted", reason: "memory" }
       }
+      this.steps++
       if (this.next[this.head] === -1) return { _tag: "Linearizable" }
       const outcome = this.inOptionalPhase ? this.stepOptional() : this.stepRequired()
       if (outcome !== null) return outcome
@@ -331,7 +416,6 @@ class KeySearch {
       this.clearRequired(position)
       this.fullWords = savedFullWords
       this.highWord = savedHighWord
-      if (visit === memoFull) return { _tag: "Exhausted", reason: "memory" }
     }
     this.entry = this.next[entry]!
     return null
@@ -372,7 +456,7 @@ class KeySearch {
     if (visit !== memoNew) {
       this.optionalFlags[position] = 0
       this.optionalLinearized--
-      return visit === memoFull ? { _tag: "Exhausted", reason: "memory" } : null
+      return null
     }
     this.pushFrame(-1 - position)
     this.optionalNext[this.optionalPrevious[position]!] = this.optionalNext[position]!
@@ -527,5 +611,8 @@ export const searchKey = (
   recordPrefix: boolean
 ): SearchOutcome => {
   if (operations.every((operation) => operation.optional)) return { _tag: "Linearizable" }
-  return new KeySearch(operations, values, budget, recordPrefix).run()
+  const search = new KeySearch(operations, values, budget, recordPrefix)
+  const outcome = search.run()
+  search.release()
+  return outcome
 }
