@@ -77,7 +77,8 @@ export class ValueTable {
 
   /**
    * Appends to lists can reach a new state at every search step, each a text as long as the list,
-   * so what the table holds is charged to `memory`. Interning never refuses a value (the search
+   * so what the search adds to the table is charged to `memory` (the values of the history itself
+   * are not: they are no bigger than the history). Interning never refuses a value (the search
    * would then miss a transition and could report a violation that is not there); instead the table
    * records that it went over, and the search polls {@link exceededBudget} and gives up.
    */
@@ -106,8 +107,6 @@ export class ValueTable {
     const id = this.texts.length
     this.texts.push(text)
     this.ids.set(text, id)
-    // JavaScript strings may take two bytes per character.
-    this.chargeBytes(2 * text.length + internedOverheadBytes)
     return id
   }
 
@@ -142,11 +141,14 @@ export class ValueTable {
     if (cached !== undefined) return cached
     const text = this.texts[state] ?? "null"
     const elementText = this.elementTexts[element] ?? "null"
+    const knownCount = this.texts.length
     let next = noTransition
     if (state === stateAbsent || text === "[]") next = this.intern(`[${elementText}]`)
     else if (text.startsWith("[")) next = this.intern(`${text.slice(0, -1)},${elementText}]`)
     this.appendTransitions.set(cacheKey, next)
-    this.chargeBytes(internedOverheadBytes)
+    // JavaScript strings may take two bytes per character.
+    const internedBytes = this.texts.length > knownCount ? 2 * (this.texts[next]?.length ?? 0) + internedOverheadBytes : 0
+    this.chargeBytes(internedOverheadBytes + internedBytes)
     return next
   }
 }

@@ -48,9 +48,10 @@ const memoDominated = 1
  * Entry layout: next entry, hash, state, leading full words, tail length, optional count, tail words, optional indices.
  *
  * Its arrays are reserved from the check's memory budget. When the budget cannot give what the memo
- * needs to grow, the memo is saturated: it still answers from what it holds, but records nothing
- * new. The search stays correct (the memo only prunes configurations already explored) and goes on,
- * slower, until it decides or the time budget ends.
+ * needs to grow, the memo grows as far as the budget allows and then, when full, is emptied and
+ * starts over in the same arrays, keeping the configurations of the search's current region, which
+ * are the ones it meets again. The search stays correct either way (the memo only prunes
+ * configurations already explored); it only repeats work, and the time budget bounds that.
  */
 class MemoTable {
   // Both start small and double as needed: a search per key of a short history (the simulator
@@ -59,19 +60,15 @@ class MemoTable {
   private used = 0
   private buckets: Int32Array
   private count = 0
-  private saturatedFlag = false
   private reservedBytes = 0
+  /** How many times the memo was emptied for want of memory. */
+  flushes = 0
 
   constructor(private readonly memory: MemoryBudget) {
+    // Without room even for the first arrays, the memo holds nothing and records nothing.
     const fits = this.reserveBytes(4 * (memoArenaWordsInitial + memoBucketsInitial))
     this.arena = new Int32Array(fits ? memoArenaWordsInitial : 0)
     this.buckets = new Int32Array(fits ? memoBucketsInitial : 1).fill(-1)
-    this.saturatedFlag = !fits
-  }
-
-  /** Whether the memo has stopped recording configurations for want of memory. */
-  get saturated(): boolean {
-    return this.saturatedFlag
   }
 
   /** Gives the memo's arrays back to the budget; the memo records nothing afterwards. */
@@ -81,7 +78,6 @@ class MemoTable {
     this.buckets = new Int32Array(1).fill(-1)
     this.used = 0
     this.count = 0
-    this.saturatedFlag = true
   }
 
   visit(
@@ -116,10 +112,7 @@ class MemoTable {
       entry = arena[entry]!
     }
     const size = 6 + tailLength + optionalCount
-    if (this.saturatedFlag || !this.reserve(size)) {
-      this.saturatedFlag = true
-      return memoNew
-    }
+    if (!this.makeRoom(size)) return memoNew
     const start = this.used
     const stored = this.arena
     stored[start + 1] = mixed
@@ -132,7 +125,8 @@ class MemoTable {
     this.used += size
     this.link(start)
     this.count++
-    if (this.count * 4 > this.buckets.length * 3 && !this.rehash()) this.saturatedFlag = true
+    // Without room for more buckets, chains may grow to a few entries each before the memo starts over.
+    if (this.count * 4 > this.buckets.length * 3 && !this.rehash() && this.count > this.buckets.length * 4) this.flush()
     return memoNew
   }
 
@@ -153,12 +147,46 @@ class MemoTable {
     this.reservedBytes -= bytes
   }
 
-  /** Makes room for `size` more words in the arena, within the budget; the old arena counts until it is copied. */
-  private reserve(size: number): boolean {
+  /** Makes room for an entry of `size` words: in the arena, by growing it, or by emptying the memo; false when none can. */
+  private makeRoom(size: number): boolean {
     if (this.used + size <= this.arena.length) return true
+    if (this.grow(size)) return true
+    if (size > this.arena.length) return false
+    this.flush()
+    return true
+  }
+
+  /**
+   * Forgets the older half of the entries: the search is depth-first, so the newer ones describe the
+   * region it is exploring now and is likeliest to meet again.
+   */
+  private flush(): void {
+    const arena = this.arena
+    let kept = 0
+    while (kept < this.used >>> 1) kept += 6 + arena[kept + 4]! + arena[kept + 5]!
+    arena.copyWithin(0, kept, this.used)
+    this.used -= kept
+    this.buckets.fill(-1)
+    this.count = 0
+    for (let entry = 0; entry < this.used; entry += 6 + arena[entry + 4]! + arena[entry + 5]!) {
+      this.link(entry)
+      this.count++
+    }
+    this.flushes++
+  }
+
+  /**
+   * Grows the arena to double, or failing that to whatever the budget has left (while the old arena
+   * is copied, both count), so that a tight budget is used to the full. It leaves room to double the
+   * buckets once more: without it, chains would grow long and every visit slow.
+   */
+  private grow(size: number): boolean {
     let length = Math.max(this.arena.length * 2, memoArenaWordsInitial)
     while (length < this.used + size) length *= 2
-    if (!this.reserveBytes(4 * length)) return false
+    if (!this.reserveBytes(4 * length)) {
+      length = Math.floor((this.memory.bytesMax - this.memory.bytes) / 4) - 2 * this.buckets.length
+      if (length < this.used + size || length < this.arena.length + (this.arena.length >>> 2) || !this.reserveBytes(4 * length)) return false
+    }
     const grown = new Int32Array(length)
     grown.set(this.arena.subarray(0, this.used))
     this.releaseBytes(4 * this.arena.length)
@@ -166,7 +194,7 @@ class MemoTable {
     return true
   }
 
-  /** Doubles the buckets, within the budget; when it cannot, the caller saturates the memo rather than let chains grow long. */
+  /** Doubles the buckets, within the budget; false when the budget has no room. */
   private rehash(): boolean {
     const length = this.buckets.length * 2
     if (!this.reserveBytes(4 * length)) return false
@@ -187,7 +215,7 @@ export interface SearchBudget {
   readonly deadlineMs: number
   /** `run` stops with `Exhausted` "steps" after this many steps; `resume` sets its own limit. */
   readonly stepsMax: number
-  /** Shared by the searches of one check; the memo saturates and the value table gives up when it runs out. */
+  /** Shared by the searches of one check; when it runs out the memo starts over and the value table gives up. */
   readonly memory: MemoryBudget
 }
 
@@ -364,9 +392,9 @@ export class KeySearch {
     return this.steps
   }
 
-  /** Whether the memo stopped recording configurations for want of memory. */
-  get memoSaturated(): boolean {
-    return this.memo.saturated
+  /** How many times the memo was emptied because the memory budget could not let it grow. */
+  get memoFlushes(): number {
+    return this.memo.flushes
   }
 
   /** Gives the memo back to the memory budget, once the search is over or abandoned. */

@@ -26,8 +26,8 @@ export interface LinearizabilityOptions {
   readonly now?: () => number
   /**
    * What the searches may hold at once, in bytes (default 64 MiB): their memos of visited
-   * configurations and the values each key can hold. A memo that cannot grow stops recording and its
-   * search goes on, slower; a key whose values outgrow the budget is given up as unknown.
+   * configurations and the values each key can hold. A memo that cannot grow is emptied and starts
+   * over, so its search repeats work; a key whose values outgrow the budget is given up as unknown.
    */
   readonly memoryBudgetBytes?: number
 }
@@ -411,11 +411,11 @@ const prepareKeys = (operations: ReadonlyArray<Operation>, memory: MemoryBudget)
 const outOfTimeReason = (options: LinearizabilityOptions, undecided: ReadonlyArray<KeyCheck>, keyCount: number, memory: MemoryBudget): string => {
   const named = undecided.slice(0, 3).map((keyCheck) => JSON.stringify(keyCheck.key))
   const more = undecided.length > named.length ? ` and ${undecided.length - named.length} more` : ""
-  const saturated = undecided.find((keyCheck) => keyCheck.search?.memoSaturated === true)
+  const flushed = undecided.find((keyCheck) => (keyCheck.search?.memoFlushes ?? 0) > 0)
   const memoText =
-    saturated === undefined
+    flushed === undefined
       ? ""
-      : `; the memo of key ${JSON.stringify(saturated.key)} had filled the memory budget of ${mebibytes(memory.bytesMax)}, so its search went on without recording configurations`
+      : `; the memo of key ${JSON.stringify(flushed.key)} filled the memory budget of ${mebibytes(memory.bytesMax)} and was emptied ${flushed.search?.memoFlushes} times, so its search repeated work`
   return `the time budget of ${options.timeBudgetMs} ms ran out before keys ${named.join(", ")}${more} were decided (${keyCount - undecided.length} of ${keyCount} keys checked)${memoText}`
 }
 
