@@ -29,9 +29,9 @@ export class MemoryBudget {
 
   constructor(readonly bytesMax: number) {}
 
-  /** Reserves `bytes` if they fit in what is left; returns whether they did. */
-  tryReserve(bytes: number): boolean {
-    if (this.reservedBytes + bytes > this.bytesMax) return false
+  /** Reserves `bytes` if the total stays within `limitBytes` (at most the budget); returns whether it did. */
+  tryReserve(bytes: number, limitBytes: number = this.bytesMax): boolean {
+    if (this.reservedBytes + bytes > Math.min(limitBytes, this.bytesMax)) return false
     this.charge(bytes)
     return true
   }

@@ -20,6 +20,11 @@ const clockCheckStepInterval = 2048
 /** The memo's arena and buckets start this long (in 32-bit words), and double as needed. */
 const memoArenaWordsInitial = 1 << 10
 const memoBucketsInitial = 1 << 8
+/**
+ * Memos grow only while the check's total stays under this share of the memory budget: the rest is
+ * for the lists that searches of list keys build, which, unlike a memo, cannot start over.
+ */
+const memoBudgetShare = 0.75
 /** A 32-bit finalizer (MurmurHash3's), used to spread memo keys over buckets. */
 const mix32 = (value: number): number => {
   let hash = value | 0
@@ -137,7 +142,7 @@ class MemoTable {
   }
 
   private reserveBytes(bytes: number): boolean {
-    if (!this.memory.tryReserve(bytes)) return false
+    if (!this.memory.tryReserve(bytes, this.memory.bytesMax * memoBudgetShare)) return false
     this.reservedBytes += bytes
     return true
   }
@@ -184,7 +189,7 @@ class MemoTable {
     let length = Math.max(this.arena.length * 2, memoArenaWordsInitial)
     while (length < this.used + size) length *= 2
     if (!this.reserveBytes(4 * length)) {
-      length = Math.floor((this.memory.bytesMax - this.memory.bytes) / 4) - 2 * this.buckets.length
+      length = Math.floor((this.memory.bytesMax * memoBudgetShare - this.memory.bytes) / 4) - 2 * this.buckets.length
       if (length < this.used + size || length < this.arena.length + (this.arena.length >>> 2) || !this.reserveBytes(4 * length)) return false
     }
     const grown = new Int32Array(length)

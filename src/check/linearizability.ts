@@ -380,6 +380,8 @@ export interface LinearizabilityStatistics {
   readonly rounds: number
   /** Search steps taken over all keys, not counting those spent shrinking a counterexample. */
   readonly steps: number
+  /** How many times, over all keys, a full memo forgot its older half for want of memory. */
+  readonly memoFlushes: number
 }
 
 const mebibytes = (bytes: number): string => `${(bytes / (1024 * 1024)).toFixed(bytes < 1024 * 1024 ? 2 : 0)} MiB`
@@ -419,9 +421,16 @@ const outOfTimeReason = (options: LinearizabilityOptions, undecided: ReadonlyArr
   return `the time budget of ${options.timeBudgetMs} ms ran out before keys ${named.join(", ")}${more} were decided (${keyCount - undecided.length} of ${keyCount} keys checked)${memoText}`
 }
 
+interface Counters {
+  steps: number
+  rounds: number
+  memoFlushes: number
+}
+
 /** Ends a key's part of the check: its memory goes back to the budget and its steps are counted. */
-const finishKey = (keyCheck: KeyCheck, counters: { steps: number }): void => {
+const finishKey = (keyCheck: KeyCheck, counters: Counters): void => {
   counters.steps += keyCheck.search?.stepsTaken ?? 0
+  counters.memoFlushes += keyCheck.search?.memoFlushes ?? 0
   keyCheck.search?.release()
   keyCheck.search = null
   keyCheck.values.releaseMemory()
@@ -435,7 +444,7 @@ const searchFairly = (
   keyChecks: ReadonlyArray<KeyCheck>,
   options: LinearizabilityOptions,
   budget: SearchBudget,
-  counters: { steps: number; rounds: number }
+  counters: Counters
 ): LinearizabilityResult => {
   let pending = keyChecks
   let memoryReason: string | null = null
@@ -493,8 +502,7 @@ export const checkLinearizabilityMeasured = (
   const now = options.now ?? (() => performance.now())
   const memory = new MemoryBudget(options.memoryBudgetBytes ?? memoryBudgetBytesDefault)
   const budget: SearchBudget = { now, deadlineMs: now() + options.timeBudgetMs, stepsMax: Number.POSITIVE_INFINITY, memory }
-  const counters = { steps: 0, rounds: 0 }
+  const counters: Counters = { steps: 0, rounds: 0, memoFlushes: 0 }
   const result = searchFairly(prepareKeys(operations, memory), options, budget, counters)
-  const statistics = { memoryBudgetBytes: memory.bytesMax, memoryPeakBytes: memory.peakBytes, rounds: counters.rounds, steps: counters.steps }
-  return { result, statistics }
+  return { result, statistics: { memoryBudgetBytes: memory.bytesMax, memoryPeakBytes: memory.peakBytes, ...counters } }
 }
