@@ -358,7 +358,7 @@ const reportViolation = (
 // verdict and the key named do not depend on the machine's speed, only on whether time runs out.
 
 /** The first slice of search steps a key gets; each round doubles it. A multiple of the search's clock check interval. */
-const sliceStepsFirst = 1 << 14
+const sliceStepsFirst = 1 << 12
 /** What a check's searches may hold at once (memos and interned values) unless the options say otherwise. */
 const memoryBudgetBytesDefault = 64 * 1024 * 1024
 
