@@ -27,7 +27,9 @@ export class MemoryBudget {
   private reservedBytes = 0
   private peakReservedBytes = 0
 
-  constructor(readonly bytesMax: number) {}
+  constructor(readonly bytesMax: number) {
+    if (!(bytesMax >= 0 && Number.isFinite(bytesMax))) throw new Error(`a memory budget must be a finite number of bytes, not ${bytesMax}`)
+  }
 
   /** Reserves `bytes` if the total stays within `limitBytes` (at most the budget); returns whether it did. */
   tryReserve(bytes: number, limitBytes: number = this.bytesMax): boolean {

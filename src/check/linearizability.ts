@@ -413,12 +413,14 @@ const prepareKeys = (operations: ReadonlyArray<Operation>, memory: MemoryBudget)
 const outOfTimeReason = (options: LinearizabilityOptions, undecided: ReadonlyArray<KeyCheck>, keyCount: number, memory: MemoryBudget): string => {
   const named = undecided.slice(0, 3).map((keyCheck) => JSON.stringify(keyCheck.key))
   const more = undecided.length > named.length ? ` and ${undecided.length - named.length} more` : ""
+  const keyWord = undecided.length === 1 ? "key" : "keys"
   const flushed = undecided.find((keyCheck) => (keyCheck.search?.memoFlushes ?? 0) > 0)
   const memoText =
     flushed === undefined
       ? ""
       : `; the memo of key ${JSON.stringify(flushed.key)} filled the memory budget of ${mebibytes(memory.bytesMax)} and was emptied ${flushed.search?.memoFlushes} times, so its search repeated work`
-  return `the time budget of ${options.timeBudgetMs} ms ran out before keys ${named.join(", ")}${more} were decided (${keyCount - undecided.length} of ${keyCount} keys checked)${memoText}`
+  const were = undecided.length === 1 ? "was" : "were"
+  return `the time budget of ${options.timeBudgetMs} ms ran out before ${keyWord} ${named.join(", ")}${more} ${were} decided (${keyCount - undecided.length} of ${keyCount} keys checked)${memoText}`
 }
 
 interface Counters {
@@ -464,8 +466,13 @@ const searchFairly = (
         return { _tag: "Unknown", reason }
       }
       if (outcome._tag === "NotLinearizable") {
-        for (const left of [...stillPending, ...pending.slice(position)]) finishKey(left, counters)
-        return reportViolation(keyCheck.key, keyCheck.operations, outcome.deepest, keyCheck.values, budget)
+        // The other keys' memory goes back first: shrinking the witness searches within the same budget.
+        for (const left of [...stillPending, ...pending.slice(position + 1)]) finishKey(left, counters)
+        counters.steps += keyCheck.search?.stepsTaken ?? 0
+        keyCheck.search?.release()
+        const result = reportViolation(keyCheck.key, keyCheck.operations, outcome.deepest, keyCheck.values, budget)
+        keyCheck.values.releaseMemory()
+        return result
       }
       // Out of memory on one key: another key may still show a definite violation.
       if (outcome._tag === "Exhausted") {
