@@ -352,10 +352,11 @@ const reportViolation = (
 // hard key would then hold up a plainly violated one behind it. Instead every undecided key gets a
 // slice of search steps in turn, and the slice doubles each round (iterative deepening, without the
 // restarts: a key's search keeps its stack and memo between slices). A key that needs S steps is
-// decided in the round whose slice first covers S; by then no other key has had more than twice as
-// many steps, so a violation costs at most a small multiple of what it costs on its own. The first
-// key found not linearizable ends the check, as in Porcupine. Slices count steps, not time, so the
-// verdict and the key named do not depend on the machine's speed, only on whether time runs out.
+// decided in the round whose slices first add up to S; by then no other key has had more than 2S
+// steps plus one first slice (the slices so far add up to twice the previous total, which was less
+// than S, plus the first), so a violation costs at most a small multiple of what it costs on its own.
+// The first key found not linearizable ends the check, as in Porcupine. Slices count steps, not time,
+// so the verdict and the key named do not depend on the machine's speed, only on whether time runs out.
 
 /** The first slice of search steps a key gets; each round doubles it. A multiple of the search's clock check interval. */
 const sliceStepsFirst = 1 << 12
@@ -454,31 +455,39 @@ const searchFairly = (
     counters.rounds++
     const stillPending: KeyCheck[] = []
     for (const [position, keyCheck] of pending.entries()) {
-      const outcome = budget.now() > budget.deadlineMs ? ({ _tag: "Exhausted", reason: "time" } as const) : resumeKey(keyCheck, budget, sliceSteps)
-      if (outcome._tag === "Exhausted" && outcome.reason === "steps") {
-        stillPending.push(keyCheck)
-        continue
+      const outOfTime = budget.now() > budget.deadlineMs
+      const outcome: SearchOutcome = outOfTime ? { _tag: "Exhausted", reason: "time" } : resumeKey(keyCheck, budget, sliceSteps)
+      switch (outcome._tag) {
+        case "Linearizable":
+          finishKey(keyCheck, counters)
+          continue
+        case "NotLinearizable": {
+          // The other keys' memory goes back first: shrinking the witness searches within the same budget.
+          for (const left of [...stillPending, ...pending.slice(position + 1)]) finishKey(left, counters)
+          const result = reportViolation(keyCheck.key, keyCheck.operations, outcome.deepest, keyCheck.values, budget)
+          finishKey(keyCheck, counters)
+          return result
+        }
+        case "Exhausted":
+          if (outcome.reason === "steps") {
+            stillPending.push(keyCheck)
+            continue
+          }
+          if (outcome.reason === "time") {
+            const undecided = [...stillPending, ...pending.slice(position)]
+            const reason = outOfTimeReason(options, undecided, keyChecks.length, budget.memory)
+            for (const left of undecided) finishKey(left, counters)
+            return { _tag: "Unknown", reason }
+          }
+          // Out of memory on one key: another key may still show a definite violation.
+          memoryReason ??= `the values key ${JSON.stringify(keyCheck.key)} can hold outgrew the memory budget of ${mebibytes(budget.memory.bytesMax)}`
+          finishKey(keyCheck, counters)
+          continue
+        default: {
+          const unreachable: never = outcome
+          return unreachable
+        }
       }
-      if (outcome._tag === "Exhausted" && outcome.reason === "time") {
-        const undecided = [...stillPending, ...pending.slice(position)]
-        const reason = outOfTimeReason(options, undecided, keyChecks.length, budget.memory)
-        for (const left of undecided) finishKey(left, counters)
-        return { _tag: "Unknown", reason }
-      }
-      if (outcome._tag === "NotLinearizable") {
-        // The other keys' memory goes back first: shrinking the witness searches within the same budget.
-        for (const left of [...stillPending, ...pending.slice(position + 1)]) finishKey(left, counters)
-        counters.steps += keyCheck.search?.stepsTaken ?? 0
-        keyCheck.search?.release()
-        const result = reportViolation(keyCheck.key, keyCheck.operations, outcome.deepest, keyCheck.values, budget)
-        keyCheck.values.releaseMemory()
-        return result
-      }
-      // Out of memory on one key: another key may still show a definite violation.
-      if (outcome._tag === "Exhausted") {
-        memoryReason ??= `the values key ${JSON.stringify(keyCheck.key)} can hold outgrew the memory budget of ${mebibytes(budget.memory.bytesMax)}`
-      }
-      finishKey(keyCheck, counters)
     }
     pending = stillPending
   }
