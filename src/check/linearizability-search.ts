@@ -408,17 +408,22 @@ export class KeySearch {
   }
 
   private searchUntil(stepsLimit: number): SearchOutcome {
-    while (true) {
-      if (((this.steps + 1) & (clockCheckStepInterval - 1)) === 0) {
-        if (this.steps + 1 >= stepsLimit) return { _tag: "Exhausted", reason: "steps" }
-        if (this.budget.now() > this.budget.deadlineMs) return { _tag: "Exhausted", reason: "time" }
-        if (this.values.exceededBudget) return { _tag: "Exhausted", reason: "memory" }
+    // The count lives in a local while the loop runs (the inner loop is hot) and is saved on every exit.
+    let steps = this.steps
+    let outcome: SearchOutcome | null = null
+    while (outcome === null) {
+      if (((steps + 1) & (clockCheckStepInterval - 1)) === 0) {
+        if (steps + 1 >= stepsLimit) outcome = { _tag: "Exhausted", reason: "steps" }
+        else if (this.budget.now() > this.budget.deadlineMs) outcome = { _tag: "Exhausted", reason: "time" }
+        else if (this.values.exceededBudget) outcome = { _tag: "Exhausted", reason: "memory" }
+        if (outcome !== null) break
       }
-      this.steps++
-      if (this.next[this.head] === -1) return { _tag: "Linearizable" }
-      const outcome = this.inOptionalPhase ? this.stepOptional() : this.stepRequired()
-      if (outcome !== null) return outcome
+      steps++
+      if (this.next[this.head] === -1) outcome = { _tag: "Linearizable" }
+      else outcome = this.inOptionalPhase ? this.stepOptional() : this.stepRequired()
     }
+    this.steps = steps
+    return outcome
   }
 
   /** Tries the required candidate under the cursor; returns an outcome only when the search must stop. */
