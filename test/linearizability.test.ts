@@ -466,4 +466,23 @@ describe("checkLinearizability against a brute-force checker", () => {
       { numRuns: 4000 }
     )
   })
+
+  it("agrees with no memory for a memo, or says that memory ran out", () => {
+    // 4 KiB is less than a memo's first arrays, so the search runs without one; lists the search
+    // builds may still outgrow it, and then (only then) the answer is unknown.
+    fc.assert(
+      fc.property(fc.array(operationArbitrary, { minLength: 1, maxLength: 8 }), (rows) => {
+        const operations = rows.map(toOperation)
+        const result = checkLinearizability(operations, { timeBudgetMs: 20_000, memoryBudgetBytes: 4096 })
+        if (result._tag === "Unknown") {
+          expect(result.reason).toContain("outgrew the memory budget")
+          expect(operations.some((operation) => operation._tag === "Append")).toBe(true)
+          return
+        }
+        expect(result._tag === "Linearizable").toBe(bruteForceLinearizable(operations))
+        if (result._tag === "NotLinearizable") expect(bruteForceLinearizable(result.operations)).toBe(false)
+      }),
+      { numRuns: 2000 }
+    )
+  })
 })

@@ -19,6 +19,52 @@ export const stateAbsent = 0
 export const noTransition = -1
 
 /**
+ * The memory one check may spend on its searches' growing structures (the memos and the interned
+ * values), shared by every key so that the total stays bounded however many keys are searched at
+ * once. Sizes are estimates in bytes: exact for typed arrays, approximate for strings and maps.
+ */
+export class MemoryBudget {
+  private reservedBytes = 0
+  private peakReservedBytes = 0
+
+  constructor(readonly bytesMax: number) {
+    if (!(bytesMax >= 0 && Number.isFinite(bytesMax))) throw new Error(`a memory budget must be a finite number of bytes, not ${bytesMax}`)
+  }
+
+  /** Reserves `bytes` if the total stays within `limitBytes` (at most the budget); returns whether it did. */
+  tryReserve(bytes: number, limitBytes: number = this.bytesMax): boolean {
+    if (this.reservedBytes + bytes > Math.min(limitBytes, this.bytesMax)) return false
+    this.charge(bytes)
+    return true
+  }
+
+  /** Reserves `bytes` even past the budget (for memory already spent); returns whether it still fits. */
+  charge(bytes: number): boolean {
+    this.reservedBytes += bytes
+    this.peakReservedBytes = Math.max(this.peakReservedBytes, this.reservedBytes)
+    return this.reservedBytes <= this.bytesMax
+  }
+
+  release(bytes: number): void {
+    this.reservedBytes -= bytes
+    if (this.reservedBytes < 0) throw new Error(`released ${bytes} bytes more than were reserved`)
+  }
+
+  /** Bytes reserved now. */
+  get bytes(): number {
+    return this.reservedBytes
+  }
+
+  /** The most bytes reserved at any one time. */
+  get peakBytes(): number {
+    return this.peakReservedBytes
+  }
+}
+
+/** An estimate of what one interned text costs besides its characters: the string header and the map entry. */
+const internedOverheadBytes = 64
+
+/**
  * Interns the values one key can hold, so that the search compares and stores small integers.
  * Equal JSON values (deep equality) share one id because they share one canonical text.
  */
@@ -28,6 +74,34 @@ export class ValueTable {
   private readonly elementTexts: string[] = []
   private readonly elementIds = new Map<string, number>()
   private readonly appendTransitions = new Map<number, number>()
+  private chargedBytes = 0
+  private overBudget = false
+
+  /**
+   * Appends to lists can reach a new state at every search step, each a text as long as the list,
+   * so what the search adds to the table is charged to `memory` (the values of the history itself
+   * are not: they are no bigger than the history). Interning never refuses a value (the search
+   * would then miss a transition and could report a violation that is not there); instead the table
+   * records that it went over, and the search polls {@link exceededBudget} and gives up.
+   */
+  constructor(private readonly memory: MemoryBudget | null = null) {}
+
+  /** Whether the table has grown past the memory budget. */
+  get exceededBudget(): boolean {
+    return this.overBudget
+  }
+
+  /** Gives back to the budget what this table was charged (when its key's check is over). */
+  releaseMemory(): void {
+    this.memory?.release(this.chargedBytes)
+    this.chargedBytes = 0
+  }
+
+  private chargeBytes(bytes: number): void {
+    if (this.memory === null) return
+    this.chargedBytes += bytes
+    if (!this.memory.charge(bytes)) this.overBudget = true
+  }
 
   intern(text: string): number {
     const known = this.ids.get(text)
@@ -69,10 +143,14 @@ export class ValueTable {
     if (cached !== undefined) return cached
     const text = this.texts[state] ?? "null"
     const elementText = this.elementTexts[element] ?? "null"
+    const knownCount = this.texts.length
     let next = noTransition
     if (state === stateAbsent || text === "[]") next = this.intern(`[${elementText}]`)
     else if (text.startsWith("[")) next = this.intern(`${text.slice(0, -1)},${elementText}]`)
     this.appendTransitions.set(cacheKey, next)
+    // JavaScript strings may take two bytes per character.
+    const internedBytes = this.texts.length > knownCount ? 2 * (this.texts[next]?.length ?? 0) + internedOverheadBytes : 0
+    this.chargeBytes(internedOverheadBytes + internedBytes)
     return next
   }
 }

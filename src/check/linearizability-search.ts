@@ -9,6 +9,7 @@ import {
   kindCas,
   kindCasFailed,
   kindRead,
+  type MemoryBudget,
   noTransition,
   stateAbsent,
   type ValueTable
@@ -16,8 +17,14 @@ import {
 
 /** The clock is read once per this many search steps (a power of two, so the test is a mask). */
 const clockCheckStepInterval = 2048
-/** The memo may hold this many 32-bit words (256 MiB) before the search gives up. */
-const memoWordsMax = 1 << 26
+/** The memo's arena and buckets start this long (in 32-bit words), and double as needed. */
+const memoArenaWordsInitial = 1 << 10
+const memoBucketsInitial = 1 << 8
+/**
+ * Memos grow only while the check's total stays under this share of the memory budget: the rest is
+ * for the lists that searches of list keys build, which, unlike a memo, cannot start over.
+ */
+const memoBudgetShare = 0.75
 /** A 32-bit finalizer (MurmurHash3's), used to spread memo keys over buckets. */
 const mix32 = (value: number): number => {
   let hash = value | 0
@@ -31,7 +38,6 @@ const mix32 = (value: number): number => {
 
 const memoNew = 0
 const memoDominated = 1
-const memoFull = 2
 
 /**
  * The set of configurations already visited. A configuration is the set of linearized required
@@ -45,14 +51,39 @@ const memoFull = 2
  * one: operations are numbered in call order and are linearized roughly in that order, so this
  * stays a few words long however long the history.
  * Entry layout: next entry, hash, state, leading full words, tail length, optional count, tail words, optional indices.
+ *
+ * Its arrays are reserved from the check's memory budget. When the budget cannot give what the memo
+ * needs to grow, the memo grows as far as the budget allows and then, when full, is emptied and
+ * starts over in the same arrays, keeping the configurations of the search's current region, which
+ * are the ones it meets again. The search stays correct either way (the memo only prunes
+ * configurations already explored); it only repeats work, and the time budget bounds that.
  */
 class MemoTable {
   // Both start small and double as needed: a search per key of a short history (the simulator
   // checks one after every run) would otherwise zero a quarter megabyte it never uses.
-  private arena = new Int32Array(1 << 10)
+  private arena: Int32Array
   private used = 0
-  private buckets = new Int32Array(1 << 8).fill(-1)
+  private buckets: Int32Array
   private count = 0
+  private reservedBytes = 0
+  /** How many times the memo was emptied for want of memory. */
+  flushes = 0
+
+  constructor(private readonly memory: MemoryBudget) {
+    // Without room even for the first arrays, the memo holds nothing and records nothing.
+    const fits = this.reserveBytes(4 * (memoArenaWordsInitial + memoBucketsInitial))
+    this.arena = new Int32Array(fits ? memoArenaWordsInitial : 0)
+    this.buckets = new Int32Array(fits ? memoBucketsInitial : 1).fill(-1)
+  }
+
+  /** Gives the memo's arrays back to the budget; the memo records nothing afterwards. */
+  release(): void {
+    this.releaseBytes(this.reservedBytes)
+    this.arena = new Int32Array(0)
+    this.buckets = new Int32Array(1).fill(-1)
+    this.used = 0
+    this.count = 0
+  }
 
   visit(
     hash: number,
@@ -86,7 +117,7 @@ class MemoTable {
       entry = arena[entry]!
     }
     const size = 6 + tailLength + optionalCount
-    if (!this.reserve(size)) return memoFull
+    if (!this.makeRoom(size)) return memoNew
     const start = this.used
     const stored = this.arena
     stored[start + 1] = mixed
@@ -99,7 +130,8 @@ class MemoTable {
     this.used += size
     this.link(start)
     this.count++
-    if (this.count * 4 > this.buckets.length * 3) this.rehash()
+    // Without room for more buckets, chains may grow to a few entries each before the memo starts over.
+    if (this.count * 4 > this.buckets.length * 3 && !this.rehash() && this.count > this.buckets.length * 4) this.flush()
     return memoNew
   }
 
@@ -109,24 +141,76 @@ class MemoTable {
     this.buckets[bucket] = entry
   }
 
-  private reserve(size: number): boolean {
+  private reserveBytes(bytes: number): boolean {
+    if (!this.memory.tryReserve(bytes, this.memory.bytesMax * memoBudgetShare)) return false
+    this.reservedBytes += bytes
+    return true
+  }
+
+  private releaseBytes(bytes: number): void {
+    this.memory.release(bytes)
+    this.reservedBytes -= bytes
+  }
+
+  /** Makes room for an entry of `size` words: in the arena, by growing it, or by emptying the memo; false when none can. */
+  private makeRoom(size: number): boolean {
     if (this.used + size <= this.arena.length) return true
-    if (this.used + size > memoWordsMax) return false
-    let length = this.arena.length * 2
+    if (this.grow(size)) return true
+    if (size > this.arena.length) return false
+    this.flush()
+    return true
+  }
+
+  /**
+   * Forgets the older half of the entries: the search is depth-first, so the newer ones describe the
+   * region it is exploring now and is likeliest to meet again.
+   */
+  private flush(): void {
+    const arena = this.arena
+    let kept = 0
+    while (kept < this.used >>> 1) kept += 6 + arena[kept + 4]! + arena[kept + 5]!
+    arena.copyWithin(0, kept, this.used)
+    this.used -= kept
+    this.buckets.fill(-1)
+    this.count = 0
+    for (let entry = 0; entry < this.used; entry += 6 + arena[entry + 4]! + arena[entry + 5]!) {
+      this.link(entry)
+      this.count++
+    }
+    this.flushes++
+  }
+
+  /**
+   * Grows the arena to double, or failing that to whatever the budget has left (while the old arena
+   * is copied, both count), so that a tight budget is used to the full. It leaves room to double the
+   * buckets once more: without it, chains would grow long and every visit slow.
+   */
+  private grow(size: number): boolean {
+    let length = Math.max(this.arena.length * 2, memoArenaWordsInitial)
     while (length < this.used + size) length *= 2
-    const grown = new Int32Array(Math.min(length, memoWordsMax))
+    if (!this.reserveBytes(4 * length)) {
+      length = Math.floor((this.memory.bytesMax * memoBudgetShare - this.memory.bytes) / 4) - 2 * this.buckets.length
+      if (length < this.used + size || length < this.arena.length + (this.arena.length >>> 2) || !this.reserveBytes(4 * length)) return false
+    }
+    const grown = new Int32Array(length)
     grown.set(this.arena.subarray(0, this.used))
+    this.releaseBytes(4 * this.arena.length)
     this.arena = grown
     return true
   }
 
-  private rehash(): void {
-    this.buckets = new Int32Array(this.buckets.length * 2).fill(-1)
+  /** Doubles the buckets, within the budget; false when the budget has no room. */
+  private rehash(): boolean {
+    const length = this.buckets.length * 2
+    if (!this.reserveBytes(4 * length)) return false
+    this.releaseBytes(4 * this.buckets.length)
+    this.buckets = new Int32Array(length).fill(-1)
     let entry = 0
     while (entry < this.used) {
       this.link(entry)
       entry += 6 + this.arena[entry + 4]! + this.arena[entry + 5]!
     }
+    return true
   }
 }
 
@@ -134,7 +218,10 @@ class MemoTable {
 export interface SearchBudget {
   readonly now: () => number
   readonly deadlineMs: number
+  /** `run` stops with `Exhausted` "steps" after this many steps; `resume` sets its own limit. */
   readonly stepsMax: number
+  /** Shared by the searches of one check; when it runs out the memo starts over and the value table gives up. */
+  readonly memory: MemoryBudget
 }
 
 /** Where the search got furthest: what it had linearized, and the operation it could not place next. */
@@ -148,6 +235,7 @@ export interface DeepestPoint {
   readonly state: number
 }
 
+/** What a search returns when it stops. After `Exhausted` "steps", `resume` carries on from where it stopped. */
 export type SearchOutcome =
   | { readonly _tag: "Linearizable" }
   | { readonly _tag: "NotLinearizable"; readonly deepest: DeepestPoint }
@@ -166,7 +254,7 @@ const compareCallTimes = (operations: ReadonlyArray<CheckedOperation>) => (left:
  * again from the head; at a dead end it pops the last step and tries the candidate after it. The
  * search succeeds when no required operation is left: optional ones may simply never take effect.
  */
-class KeySearch {
+export class KeySearch {
   private readonly requiredOrder: ReadonlyArray<number>
   private readonly optionalOrder: ReadonlyArray<number>
 
@@ -206,7 +294,8 @@ class KeySearch {
   private readonly frameFirstReturnTime: Float64Array
   private depth = 0
 
-  private readonly memo = new MemoTable()
+  private readonly memo: MemoTable
+  private steps = 0
   private state = stateAbsent
   // The state after the last required step. An optional operation taken after other optional ones
   // is skipped when taking it there gives the same state: that configuration has fewer optional
@@ -236,6 +325,7 @@ class KeySearch {
     private readonly budget: SearchBudget,
     private readonly recordPrefix: boolean
   ) {
+    this.memo = new MemoTable(budget.memory)
     const indexes = operations.map((_, index) => index)
     this.requiredOrder = indexes.filter((index) => !operations[index]!.optional).sort(compareCallTimes(operations))
     this.optionalOrder = indexes.filter((index) => operations[index]!.optional).sort(compareCallTimes(operations))
@@ -289,18 +379,51 @@ class KeySearch {
     this.frameFirstReturnTime = new Float64Array(depthMax)
   }
 
+  /** Searches from the start until the search decides or meets a limit of the budget. */
   run(): SearchOutcome {
-    let steps = 0
-    while (true) {
-      steps++
-      if ((steps & (clockCheckStepInterval - 1)) === 0) {
-        if (steps >= this.budget.stepsMax) return { _tag: "Exhausted", reason: "steps" }
-        if (this.budget.now() > this.budget.deadlineMs) return { _tag: "Exhausted", reason: "time" }
+    return this.searchUntil(this.budget.stepsMax)
+  }
+
+  /**
+   * Goes on for at most `stepsMore` further steps (a multiple of the clock check interval, so that
+   * it is exact), keeping the stack and memo, so a scheduler can give keys slices of work in turn.
+   */
+  resume(stepsMore: number): SearchOutcome {
+    return this.searchUntil(this.steps + stepsMore)
+  }
+
+  /** Steps taken so far. */
+  get stepsTaken(): number {
+    return this.steps
+  }
+
+  /** How many times the memo was emptied because the memory budget could not let it grow. */
+  get memoFlushes(): number {
+    return this.memo.flushes
+  }
+
+  /** Gives the memo back to the memory budget, once the search is over or abandoned. */
+  release(): void {
+    this.memo.release()
+  }
+
+  private searchUntil(stepsLimit: number): SearchOutcome {
+    // The count lives in a local while the loop runs (the inner loop is hot) and is saved on every exit.
+    let steps = this.steps
+    let outcome: SearchOutcome | null = null
+    while (outcome === null) {
+      if (((steps + 1) & (clockCheckStepInterval - 1)) === 0) {
+        if (steps + 1 >= stepsLimit) outcome = { _tag: "Exhausted", reason: "steps" }
+        else if (this.budget.now() > this.budget.deadlineMs) outcome = { _tag: "Exhausted", reason: "time" }
+        else if (this.values.exceededBudget) outcome = { _tag: "Exhausted", reason: "memory" }
+        if (outcome !== null) break
       }
-      if (this.next[this.head] === -1) return { _tag: "Linearizable" }
-      const outcome = this.inOptionalPhase ? this.stepOptional() : this.stepRequired()
-      if (outcome !== null) return outcome
+      steps++
+      if (this.next[this.head] === -1) outcome = { _tag: "Linearizable" }
+      else outcome = this.inOptionalPhase ? this.stepOptional() : this.stepRequired()
     }
+    this.steps = steps
+    return outcome
   }
 
   /** Tries the required candidate under the cursor; returns an outcome only when the search must stop. */
@@ -331,7 +454,6 @@ class KeySearch {
       this.clearRequired(position)
       this.fullWords = savedFullWords
       this.highWord = savedHighWord
-      if (visit === memoFull) return { _tag: "Exhausted", reason: "memory" }
     }
     this.entry = this.next[entry]!
     return null
@@ -372,7 +494,7 @@ class KeySearch {
     if (visit !== memoNew) {
       this.optionalFlags[position] = 0
       this.optionalLinearized--
-      return visit === memoFull ? { _tag: "Exhausted", reason: "memory" } : null
+      return null
     }
     this.pushFrame(-1 - position)
     this.optionalNext[this.optionalPrevious[position]!] = this.optionalNext[position]!
@@ -527,5 +649,8 @@ export const searchKey = (
   recordPrefix: boolean
 ): SearchOutcome => {
   if (operations.every((operation) => operation.optional)) return { _tag: "Linearizable" }
-  return new KeySearch(operations, values, budget, recordPrefix).run()
+  const search = new KeySearch(operations, values, budget, recordPrefix)
+  const outcome = search.run()
+  search.release()
+  return outcome
 }

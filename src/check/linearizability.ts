@@ -1,5 +1,5 @@
 // Decides whether a key-value history is linearizable: the Wing–Gong/Lowe search, run on each key on
-// its own (P-compositionality), and when it is not, shrinks the failing key's operations to a small witness.
+// its own (P-compositionality) with the keys taking turns, and when it is not, shrinks the failing key's operations to a small witness.
 
 import { canonicalJson, type JsonValue, type Operation } from "./history.ts"
 import {
@@ -10,12 +10,13 @@ import {
   kindDelete,
   kindRead,
   kindWrite,
+  MemoryBudget,
   modelOperation,
   stateAbsent,
   ValueTable,
   withoutUnobservable
 } from "./linearizability-model.ts"
-import { type DeepestPoint, type SearchBudget, searchKey } from "./linearizability-search.ts"
+import { type DeepestPoint, KeySearch, type SearchBudget, type SearchOutcome, searchKey } from "./linearizability-search.ts"
 
 /** Options for {@link checkLinearizability}. */
 export interface LinearizabilityOptions {
@@ -23,6 +24,12 @@ export interface LinearizabilityOptions {
   readonly timeBudgetMs: number
   /** A clock in milliseconds, injected so that tests can fake time. Defaults to `performance.now`. */
   readonly now?: () => number
+  /**
+   * What the searches may hold at once, in bytes (default 64 MiB): their memos of visited
+   * configurations and the values each key can hold. A memo that cannot grow is emptied and starts
+   * over, so its search repeats work; a key whose values outgrow the budget is given up as unknown.
+   */
+  readonly memoryBudgetBytes?: number
 }
 
 /**
@@ -326,7 +333,7 @@ const reportViolation = (
   const flow = new ValueFlow(operations, values)
   let witness = shrinkViolation(operations, deepest, values, flow, budget)
   // The explanation comes from searching the witness itself, recording the longest valid order.
-  const explanationBudget: SearchBudget = { now: budget.now, deadlineMs: Number.POSITIVE_INFINITY, stepsMax: shrinkAttemptStepsMax }
+  const explanationBudget: SearchBudget = { ...budget, deadlineMs: Number.POSITIVE_INFINITY, stepsMax: shrinkAttemptStepsMax }
   let explained = searchKey(witness, values, explanationBudget, true)
   if (explained._tag === "Linearizable") {
     // Shrinking keeps violations by construction; should that ever fail, report the whole key instead.
@@ -341,54 +348,183 @@ const reportViolation = (
   }
 }
 
+// Fairness across keys. Each key is searched on its own, but not to the end one after another: one
+// hard key would then hold up a plainly violated one behind it. Instead every undecided key gets a
+// slice of search steps in turn, and the slice doubles each round (iterative deepening, without the
+// restarts: a key's search keeps its stack and memo between slices). A key that needs S steps is
+// decided in the round whose slices first add up to S; by then no other key has had more than 2S
+// steps plus one first slice (the slices so far add up to twice the previous total, which was less
+// than S, plus the first), so a violation costs at most a small multiple of what it costs on its own.
+// The first key found not linearizable ends the check, as in Porcupine. Slices count steps, not time,
+// so the verdict and the key named do not depend on the machine's speed, only on whether time runs out.
+
+/** The first slice of search steps a key gets; each round doubles it. A multiple of the search's clock check interval. */
+const sliceStepsFirst = 1 << 12
+/** What a check's searches may hold at once (memos and interned values) unless the options say otherwise. */
+const memoryBudgetBytesDefault = 64 * 1024 * 1024
+
 /**
- * Checks that `operations` are linearizable against a key-value store holding one register per key
- * (a list, for appends), checking each key on its own. A `fail` write, append or delete did not
- * happen; a `fail` cas saw a value other than the expected one; an `info` operation may have taken
- * effect at any time after its call, or never. Returns `Unknown` rather than run past the budget.
- * Throws only on a programmer error: an operation that returns before it is called, which
- * `parseHistory` never produces.
+ * One key's part of a check. The model and the search are built at the key's first slice and
+ * dropped as soon as the key is decided, so that only undecided keys hold memory: most keys are
+ * decided in their first slice, and keeping every key's model alive to the end made the garbage
+ * collector copy it again and again (a 10,000-operation check took a fifth more CPU).
  */
-export const checkLinearizability = (
-  operations: ReadonlyArray<Operation>,
-  options: LinearizabilityOptions
-): LinearizabilityResult => {
-  const now = options.now ?? (() => performance.now())
-  const budget: SearchBudget = { now, deadlineMs: now() + options.timeBudgetMs, stepsMax: Number.POSITIVE_INFINITY }
+interface KeyCheck {
+  readonly key: string
+  readonly history: ReadonlyArray<Operation>
+  model: { readonly operations: ReadonlyArray<CheckedOperation>; readonly values: ValueTable } | null
+  search: KeySearch | null
+}
+
+/** What a check used, for tests and the benchmark. */
+export interface LinearizabilityStatistics {
+  readonly memoryBudgetBytes: number
+  /** The most the searches' memos and value tables held at once, in bytes (strings estimated). */
+  readonly memoryPeakBytes: number
+  /** Rounds of slices run; round r gives each undecided key up to `2^(r-1)` times the first slice. */
+  readonly rounds: number
+  /** Search steps taken over all keys, not counting those spent shrinking a counterexample. */
+  readonly steps: number
+  /** How many times, over all keys, a full memo forgot its older half for want of memory. */
+  readonly memoFlushes: number
+}
+
+const mebibytes = (bytes: number): string => `${(bytes / (1024 * 1024)).toFixed(bytes < 1024 * 1024 ? 2 : 0)} MiB`
+
+/** Splits the history by key, in key order. */
+const splitKeys = (operations: ReadonlyArray<Operation>): KeyCheck[] => {
   const operationsByKey = new Map<string, Operation[]>()
   for (const operation of operations) {
     const keyOperations = operationsByKey.get(operation.key)
     if (keyOperations === undefined) operationsByKey.set(operation.key, [operation])
     else keyOperations.push(operation)
   }
-  const keys = [...operationsByKey.keys()].sort()
-  let memoryReason: string | null = null
-  for (const [keyPosition, key] of keys.entries()) {
-    const outOfTime = `the time budget of ${options.timeBudgetMs} ms ran out while checking key ${JSON.stringify(key)} (${keyPosition} of ${keys.length} keys checked)`
-    if (now() > budget.deadlineMs) return { _tag: "Unknown", reason: outOfTime }
-    const values = new ValueTable()
+  return [...operationsByKey.keys()].sort().map((key) => ({ key, history: operationsByKey.get(key) ?? [], model: null, search: null }))
+}
+
+/** Runs a key's next slice, modelling the key and starting its search at its first; keys whose operations are all optional need no search. */
+const resumeKey = (keyCheck: KeyCheck, budget: SearchBudget, sliceSteps: number): SearchOutcome => {
+  if (keyCheck.search === null) {
+    const values = new ValueTable(budget.memory)
     const modelled: CheckedOperation[] = []
-    for (const operation of operationsByKey.get(key) ?? []) {
+    for (const operation of keyCheck.history) {
       const checkedOperation = modelOperation(operation, values)
       if (checkedOperation !== null) modelled.push(checkedOperation)
     }
-    const checked = withoutUnobservable(modelled, values)
-    const outcome = searchKey(checked, values, budget, false)
-    switch (outcome._tag) {
-      case "Linearizable":
-        continue
-      case "Exhausted":
-        if (outcome.reason === "time") return { _tag: "Unknown", reason: outOfTime }
-        // Out of memory on one key: another key may still show a definite violation.
-        memoryReason ??= `the search on key ${JSON.stringify(key)} visited more configurations than its memo holds`
-        continue
-      case "NotLinearizable":
-        return reportViolation(key, checked, outcome.deepest, values, budget)
-      default: {
-        const unreachable: never = outcome
-        return unreachable
+    const operations = withoutUnobservable(modelled, values)
+    keyCheck.model = { operations, values }
+    if (operations.every((operation) => operation.optional)) return { _tag: "Linearizable" }
+    keyCheck.search = new KeySearch(operations, values, budget, false)
+  }
+  return keyCheck.search.resume(sliceSteps)
+}
+
+/** Why the check gave up when time ran out: which keys were left, and whether their memos had filled the memory budget. */
+const outOfTimeReason = (options: LinearizabilityOptions, undecided: ReadonlyArray<KeyCheck>, keyCount: number, memory: MemoryBudget): string => {
+  const named = undecided.slice(0, 3).map((keyCheck) => JSON.stringify(keyCheck.key))
+  const more = undecided.length > named.length ? ` and ${undecided.length - named.length} more` : ""
+  const keyWord = undecided.length === 1 ? "key" : "keys"
+  const flushed = undecided.find((keyCheck) => (keyCheck.search?.memoFlushes ?? 0) > 0)
+  const memoText =
+    flushed === undefined
+      ? ""
+      : `; the memo of key ${JSON.stringify(flushed.key)} filled the memory budget of ${mebibytes(memory.bytesMax)} and was emptied ${flushed.search?.memoFlushes} times, so its search repeated work`
+  const were = undecided.length === 1 ? "was" : "were"
+  return `the time budget of ${options.timeBudgetMs} ms ran out before ${keyWord} ${named.join(", ")}${more} ${were} decided (${keyCount - undecided.length} of ${keyCount} keys checked)${memoText}`
+}
+
+interface Counters {
+  steps: number
+  rounds: number
+  memoFlushes: number
+}
+
+/** Ends a key's part of the check: its memory goes back to the budget and its steps are counted. */
+const finishKey = (keyCheck: KeyCheck, counters: Counters): void => {
+  counters.steps += keyCheck.search?.stepsTaken ?? 0
+  counters.memoFlushes += keyCheck.search?.memoFlushes ?? 0
+  keyCheck.search?.release()
+  keyCheck.search = null
+  keyCheck.model?.values.releaseMemory()
+  keyCheck.model = null
+}
+
+/**
+ * Gives every undecided key a slice of steps in turn, doubling the slice each round, until a key is
+ * found not linearizable, every key is decided, or time runs out.
+ */
+const searchFairly = (
+  keyChecks: ReadonlyArray<KeyCheck>,
+  options: LinearizabilityOptions,
+  budget: SearchBudget,
+  counters: Counters
+): LinearizabilityResult => {
+  let pending = keyChecks
+  let memoryReason: string | null = null
+  for (let sliceSteps = sliceStepsFirst; pending.length > 0; sliceSteps *= 2) {
+    counters.rounds++
+    const stillPending: KeyCheck[] = []
+    for (const [position, keyCheck] of pending.entries()) {
+      const outOfTime = budget.now() > budget.deadlineMs
+      const outcome: SearchOutcome = outOfTime ? { _tag: "Exhausted", reason: "time" } : resumeKey(keyCheck, budget, sliceSteps)
+      switch (outcome._tag) {
+        case "Linearizable":
+          finishKey(keyCheck, counters)
+          continue
+        case "NotLinearizable": {
+          // The other keys' memory goes back first: shrinking the witness searches within the same budget.
+          for (const left of [...stillPending, ...pending.slice(position + 1)]) finishKey(left, counters)
+          const model = keyCheck.model!
+          const result = reportViolation(keyCheck.key, model.operations, outcome.deepest, model.values, budget)
+          finishKey(keyCheck, counters)
+          return result
+        }
+        case "Exhausted":
+          if (outcome.reason === "steps") {
+            stillPending.push(keyCheck)
+            continue
+          }
+          if (outcome.reason === "time") {
+            const undecided = [...stillPending, ...pending.slice(position)]
+            const reason = outOfTimeReason(options, undecided, keyChecks.length, budget.memory)
+            for (const left of undecided) finishKey(left, counters)
+            return { _tag: "Unknown", reason }
+          }
+          // Out of memory on one key: another key may still show a definite violation.
+          memoryReason ??= `the values key ${JSON.stringify(keyCheck.key)} can hold outgrew the memory budget of ${mebibytes(budget.memory.bytesMax)}`
+          finishKey(keyCheck, counters)
+          continue
+        default: {
+          const unreachable: never = outcome
+          return unreachable
+        }
       }
     }
+    pending = stillPending
   }
   return memoryReason === null ? { _tag: "Linearizable" } : { _tag: "Unknown", reason: memoryReason }
+}
+
+/**
+ * Checks that `operations` are linearizable against a key-value store holding one register per key
+ * (a list, for appends), checking each key on its own and sharing the time and memory between keys
+ * fairly. A `fail` write, append or delete did not happen; a `fail` cas saw a value other than the
+ * expected one; an `info` operation may have taken effect at any time after its call, or never.
+ * Returns `Unknown` rather than run past the time budget. Throws only on a programmer error: an
+ * operation that returns before it is called, which `parseHistory` never produces.
+ */
+export const checkLinearizability = (operations: ReadonlyArray<Operation>, options: LinearizabilityOptions): LinearizabilityResult =>
+  checkLinearizabilityMeasured(operations, options).result
+
+/** {@link checkLinearizability}, also reporting what the check used. */
+export const checkLinearizabilityMeasured = (
+  operations: ReadonlyArray<Operation>,
+  options: LinearizabilityOptions
+): { readonly result: LinearizabilityResult; readonly statistics: LinearizabilityStatistics } => {
+  const now = options.now ?? (() => performance.now())
+  const memory = new MemoryBudget(options.memoryBudgetBytes ?? memoryBudgetBytesDefault)
+  const budget: SearchBudget = { now, deadlineMs: now() + options.timeBudgetMs, stepsMax: Number.POSITIVE_INFINITY, memory }
+  const counters: Counters = { steps: 0, rounds: 0, memoFlushes: 0 }
+  const result = searchFairly(splitKeys(operations), options, budget, counters)
+  return { result, statistics: { memoryBudgetBytes: memory.bytesMax, memoryPeakBytes: memory.peakBytes, ...counters } }
 }
