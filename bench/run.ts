@@ -1,8 +1,9 @@
 // `npm run bench`: throughput figures, each reported against a baseline measured in the same run.
-import { benchLinearizability } from "./linearizability.ts"
+import { benchLinearizability, printLinearizabilityBench } from "./linearizability.ts"
 import { runIsolated } from "./isolated.ts"
 import type { RaftRound } from "./raft.ts"
 import { runBare, runSimulated, standardPattern } from "./simulator.ts"
+import { benchStartup } from "./startup.ts"
 import { benchSwarm } from "./swarm.ts"
 
 const format = (value: number) => value.toLocaleString("en-US", { maximumFractionDigits: 0 })
@@ -58,13 +59,17 @@ const main = async () => {
 
   const checker = await benchLinearizability()
   console.log(`\n3. linearizability checker`)
-  row(`${checker.name}, ${format(checker.operations)} ops`, `${checker.milliseconds.toFixed(0)} ms (target: under 1000 ms)`)
+  printLinearizabilityBench(checker)
 
   const swarm = await benchSwarm(24)
   console.log(`\n4. swarm on the standard Raft scenario (each seed draws its fault mix)`)
   row(`${swarm.workers} workers`, `${format(swarm.seedsPerMinute)} seeds/minute`)
   row("1 worker", `${format(swarm.singleSeedsPerMinute)} seeds/minute`)
   row(`speedup of ${swarm.workers} workers over 1`, `${(swarm.seedsPerMinute / swarm.singleSeedsPerMinute).toFixed(2)}x`)
+
+  console.log("")
+  process.stdout.write("5. ")
+  benchStartup()
 }
 
 await main()
