@@ -1,6 +1,5 @@
 // The package as a user gets it: packed, installed into a fresh project, imported, type-checked and run; and --protocols load errors.
 import { spawnSync, type SpawnSyncReturns } from "node:child_process"
-import { buildIfNeeded } from "./fixtures/build.ts"
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -78,9 +77,8 @@ describe("the npm package", () => {
   let tarballBytes = 0
 
   beforeAll(() => {
-    buildIfNeeded()
     work = mkdtempSync(join(tmpdir(), "faultline-package-"))
-    // prepare already ran above (or dist/ is fresh), so the pack need not build again.
+    // The suite's global setup built dist/ (test/global-setup.ts), so the pack need not build again.
     const pack = succeeded(run("npm", ["pack", "--ignore-scripts", "--json", "--pack-destination", work], root), "npm pack")
     const [report] = JSON.parse(pack.stdout) as Array<{ filename: string; size: number; files: Array<{ path: string; size: number }> }>
     packed = report!.files
@@ -188,8 +186,6 @@ describe("--protocols load errors", () => {
     compiled: (...args: Array<string>) => spawnSync(process.execPath, ["bin/faultline.js", ...args], { cwd: root, encoding: "utf8" }),
     source: (...args: Array<string>) => spawnSync(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], { cwd: root, encoding: "utf8" })
   }
-
-  beforeAll(buildIfNeeded, 120_000)
 
   it.each(Object.keys(clis) as Array<keyof typeof clis>)("%s: a module that throws while importing gives exit 2, its message and file:line", (cli) => {
     const result = clis[cli]("run", scenario, "--protocols", throwing)
