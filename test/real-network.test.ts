@@ -184,6 +184,24 @@ describe("real network", () => {
     }))
   })
 
+  it("refuses inbound connections beyond its bound, and serves again once they close", async () => {
+    const ports = await freePorts(2)
+    const logs: Array<NetworkLogEntry> = []
+    await run(Effect.gen(function*() {
+      const [n1, n2] = yield* startCluster(["n1", "n2"], ports, logs, { maxInboundConnections: 2 })
+      // Two silent connections fill n1's bound; a third is refused at once.
+      const silent = [rawSocket(ports[0]!), rawSocket(ports[0]!)]
+      for (const raw of silent) yield* Effect.promise(() => raw.connected)
+      const third = rawSocket(ports[0]!)
+      yield* Effect.promise(() => third.closed)
+      yield* Effect.promise(() => waitFor(() => logs.some((entry) => entry._tag === "Refused"), "the refusal"))
+      expect(logs.find((entry) => entry._tag === "Refused")).toMatchObject({ direction: "inbound", reason: "already 2 inbound connections" })
+      for (const raw of silent) raw.socket.destroy()
+      yield* Effect.promise(() => Promise.all(silent.map((raw) => raw.closed)))
+      yield* pingPong(n2!, n1!)
+    }))
+  })
+
   it("a client outside the peer list is answered over the connection it opened", async () => {
     const [port] = await freePorts(1)
     const logs: Array<NetworkLogEntry> = []

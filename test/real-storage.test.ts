@@ -114,9 +114,10 @@ describe("real storage", () => {
     const directory = freshDirectory()
     expect(await runAndKill(directory)).toBe("SIGKILL")
     // Check: a fresh storage on the directory reads exactly what was synced.
-    const found = await Effect.runPromise(Effect.flatMap(makeRealStorage({ directory }), contents))
+    const found = await Effect.runPromise(Effect.scoped(Effect.flatMap(makeRealStorage({ directory }), contents)))
     const log = Array.from({ length: 200 }, (_, index) => `entry ${index}\n`).join("")
     expect(found).toEqual(new Map([["kept", "kept"], ["log", log], ["state", "second, synced"]]))
+    // The dead child's lock was taken over, and released again when the scope closed.
     expect(readdirSync(directory).sort()).toEqual(["kept", "log", "state"])
   }, 30_000)
 
@@ -125,14 +126,13 @@ describe("real storage", () => {
       fc.asyncProperty(fc.array(operation, { maxLength: 30 }), async (operations) => {
         const directory = freshDirectory()
         const expected = model(operations)
-        const [before, after] = await Effect.runPromise(Effect.gen(function*() {
+        const before = await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
           const storage = yield* makeRealStorage({ directory })
           for (const op of operations) yield* apply(storage, op)
-          const before = yield* contents(storage)
-          // Reopening without syncing is what a restart after kill -9 sees: pending changes lived only in memory.
-          const after = yield* contents(yield* makeRealStorage({ directory }))
-          return [before, after] as const
-        }))
+          return yield* contents(storage)
+        })))
+        // Closing without syncing and reopening is what a restart after kill -9 sees: pending changes lived only in memory.
+        const after = await Effect.runPromise(Effect.scoped(Effect.flatMap(makeRealStorage({ directory }), contents)))
         expect(before).toEqual(expected.current)
         expect(after).toEqual(expected.durable)
         rmSync(directory, { recursive: true, force: true })
@@ -141,17 +141,35 @@ describe("real storage", () => {
     )
   }, 60_000)
 
+  it("refuses a data directory another live process or this one holds, and releases it on close", async () => {
+    const directory = freshDirectory()
+    const twice = await Effect.runPromiseExit(Effect.scoped(Effect.gen(function*() {
+      yield* makeRealStorage({ directory })
+      yield* makeRealStorage({ directory })
+    })))
+    expect(twice).toEqual(Exit.fail(new StorageError({ file: directory, reason: `data directory ${directory} is already open in this process` })))
+    // The parent of this test process is alive; a lock naming it is refused.
+    writeFileSync(join(directory, ".lock"), `${process.ppid}\n`)
+    const held = await Effect.runPromiseExit(Effect.scoped(makeRealStorage({ directory })))
+    expect(JSON.stringify(held)).toContain(`is in use by process ${process.ppid}`)
+    rmSync(join(directory, ".lock"))
+    // Released on close, the directory opens again.
+    await Effect.runPromise(Effect.scoped(makeRealStorage({ directory })))
+    await Effect.runPromise(Effect.scoped(makeRealStorage({ directory })))
+    expect(readdirSync(directory)).toEqual([])
+  })
+
   it("ignores and removes temporary files a crash left behind, torn or garbage", async () => {
     const directory = freshDirectory()
-    await Effect.runPromise(Effect.gen(function*() {
+    await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
       const storage = yield* makeRealStorage({ directory })
       yield* storage.write("state", encodeText("synced"))
       yield* storage.sync("state")
-    }))
+    })))
     // A rename-path sync of "state" that died before its rename, and one of a file never created.
     writeFileSync(join(directory, ".state.tmp"), "torn new cont")
     writeFileSync(join(directory, ".other.tmp"), Buffer.from([0xff, 0x00, 0x13]))
-    const found = await Effect.runPromise(Effect.flatMap(makeRealStorage({ directory }), contents))
+    const found = await Effect.runPromise(Effect.scoped(Effect.flatMap(makeRealStorage({ directory }), contents)))
     expect(found).toEqual(new Map([["state", "synced"]]))
     expect(readdirSync(directory)).toEqual(["state"])
   })
@@ -159,7 +177,7 @@ describe("real storage", () => {
   it("rejects file names that could leave the data directory or clash with temporary files", async () => {
     const directory = freshDirectory()
     for (const name of ["../escape", "a/b", ".hidden", "", "..", "x".repeat(129), "a\0b"]) {
-      const exit = await Effect.runPromiseExit(Effect.flatMap(makeRealStorage({ directory }), (storage) => storage.write(name, encodeText("x"))))
+      const exit = await Effect.runPromiseExit(Effect.scoped(Effect.flatMap(makeRealStorage({ directory }), (storage) => storage.write(name, encodeText("x")))))
       expect(exit).toEqual(Exit.fail(new StorageError({ file: name, reason: "invalid file name: use letters, digits, _ - . (not first), at most 128" })))
     }
     expect(readdirSync(directory)).toEqual([])
@@ -168,18 +186,18 @@ describe("real storage", () => {
   it("names a data directory that does not exist or is not a directory, in one line", async () => {
     const directory = freshDirectory()
     const missing = join(directory, "missing")
-    const missingExit = await Effect.runPromiseExit(makeRealStorage({ directory: missing }))
+    const missingExit = await Effect.runPromiseExit(Effect.scoped(makeRealStorage({ directory: missing })))
     expect(missingExit).toEqual(Exit.fail(new StorageError({ file: missing, reason: `data directory ${missing} does not exist` })))
     const notDirectory = join(directory, "plain-file")
     writeFileSync(notDirectory, "")
-    const notDirectoryExit = await Effect.runPromiseExit(makeRealStorage({ directory: notDirectory }))
+    const notDirectoryExit = await Effect.runPromiseExit(Effect.scoped(makeRealStorage({ directory: notDirectory })))
     expect(notDirectoryExit).toEqual(Exit.fail(new StorageError({ file: notDirectory, reason: `data directory ${notDirectory} is not a directory` })))
     const underFile = join(notDirectory, "data")
-    const underFileExit = await Effect.runPromiseExit(makeRealStorage({ directory: underFile, createDirectory: true }))
+    const underFileExit = await Effect.runPromiseExit(Effect.scoped(makeRealStorage({ directory: underFile, createDirectory: true })))
     expect(Exit.isFailure(underFileExit)).toBe(true)
     expect(JSON.stringify(underFileExit)).toContain(`creating data directory ${underFile} failed (ENOTDIR`)
     // Asked to, storage creates a missing directory.
-    const created = await Effect.runPromise(Effect.flatMap(makeRealStorage({ directory: missing, createDirectory: true }), (storage) => storage.list))
+    const created = await Effect.runPromise(Effect.scoped(Effect.flatMap(makeRealStorage({ directory: missing, createDirectory: true }), (storage) => storage.list)))
     expect(created).toEqual([])
   })
 
@@ -188,7 +206,7 @@ describe("real storage", () => {
     const readOnly = join(directory, "read-only")
     const { mkdirSync } = await import("node:fs")
     mkdirSync(readOnly, { mode: 0o500 })
-    const exit = await Effect.runPromiseExit(makeRealStorage({ directory: readOnly }))
+    const exit = await Effect.runPromiseExit(Effect.scoped(makeRealStorage({ directory: readOnly })))
     expect(JSON.stringify(exit)).toContain(`data directory ${readOnly} is not writable (EACCES`)
   })
 })

@@ -23,6 +23,7 @@ export class Link {
   private queuedBytes = 0
   private connection: Connection | undefined
   private waitingForDrain = false
+  private flushScheduled = false
   /** Frames dropped because the queue was full. */
   dropped = 0
 
@@ -48,7 +49,15 @@ export class Link {
     }
     this.queue.push(frame)
     this.queuedBytes += frame.length
-    this.flush()
+    // Flush once the current burst of sends is over, so a burst (a Ready's messages, a broadcast)
+    // leaves in one socket write instead of one write per message.
+    if (!this.flushScheduled) {
+      this.flushScheduled = true
+      queueMicrotask(() => {
+        this.flushScheduled = false
+        this.flush()
+      })
+    }
     return true
   }
 

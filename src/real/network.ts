@@ -48,6 +48,8 @@ export interface RealNetworkConfig {
   readonly reconnectDelayMsMin?: number | undefined
   /** Longest reconnection delay (default 2,000 ms). */
   readonly reconnectDelayMsMax?: number | undefined
+  /** Inbound connections held at once, authenticated or not (default 1,024); more are refused. */
+  readonly maxInboundConnections?: number | undefined
   /** How long a connection may take to authenticate before it is refused (default 5,000 ms). */
   readonly handshakeTimeoutMs?: number | undefined
   /** Where log entries go; default, one line each on stderr. */
@@ -284,6 +286,15 @@ class NetworkRuntime {
   private accept(socket: Socket): void {
     if (this.closed) {
       socket.destroy()
+      return
+    }
+    const maximum = this.config.maxInboundConnections ?? 1024
+    if (this.inbound.size >= maximum) {
+      // Bounded, so a flood of connections that never finish their handshake cannot exhaust the node.
+      this.stats.connectionsRefused++
+      const address = `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? "?"}`
+      socket.destroy()
+      this.log({ _tag: "Refused", peer: undefined, address, direction: "inbound", reason: `already ${maximum} inbound connections` })
       return
     }
     const connection = this.connection(socket, "inbound", undefined, undefined, {
