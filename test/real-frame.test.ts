@@ -98,6 +98,15 @@ describe("frames", () => {
     expect(decoder.bufferedBytes).toBe(0)
   })
 
+  it("applies a new size limit from the next frame on, when frames are pulled one at a time", () => {
+    const decoder = new FrameDecoder(16)
+    decoder.append(Buffer.concat([encodeFrame(FrameKind.Hello, Buffer.alloc(16)), encodeFrame(FrameKind.Message, Buffer.alloc(1000))]))
+    expect(decoder.next()?._tag).toBe("Frame")
+    decoder.setMaxPayloadBytes(1000)
+    expect(decoder.next()?._tag).toBe("Frame")
+    expect(decoder.next()).toBeUndefined()
+  })
+
   it("accepts a frame of exactly the maximum size", () => {
     const payload = Buffer.alloc(1024, 7)
     const results = new FrameDecoder(1024).push(encodeFrame(FrameKind.Message, payload, 1024))

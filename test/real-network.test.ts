@@ -202,6 +202,25 @@ describe("real network", () => {
     }))
   })
 
+  it("allows only small frames before the handshake, and large messages right after it", async () => {
+    const ports = await freePorts(2)
+    const logs: Array<NetworkLogEntry> = []
+    await run(Effect.gen(function*() {
+      const [n1, n2] = yield* startCluster(["n1", "n2"], ports, logs)
+      // A stranger's 2 KiB hello is refused, although messages of up to 4 MiB are allowed.
+      const raw = rawSocket(ports[0]!)
+      yield* Effect.promise(() => raw.connected)
+      raw.socket.write(encodeFrame(FrameKind.Hello, Buffer.alloc(2048, 0x20)))
+      yield* Effect.promise(() => raw.closed)
+      expect(logs.find((entry) => entry._tag === "Refused")).toMatchObject({ reason: "oversized frame: 2048 bytes, at most 1024 allowed" })
+      // The first message on a new connection leaves right behind the proof, often in one TCP chunk.
+      const big = "x".repeat(300_000)
+      yield* n2!.service.send("n1", { big })
+      const [received] = yield* receiveMany(n1!, 1)
+      expect(received).toEqual({ from: "n2", message: { big } })
+    }))
+  })
+
   it("a client outside the peer list is answered over the connection it opened", async () => {
     const [port] = await freePorts(1)
     const logs: Array<NetworkLogEntry> = []

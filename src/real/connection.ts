@@ -48,6 +48,9 @@ export interface ConnectionOptions {
   readonly onEnd: (connection: Connection, end: ConnectionEnd) => void
 }
 
+/** The largest frame payload accepted before the handshake completes: handshake frames are about 200 bytes. */
+export const HANDSHAKE_PAYLOAD_BYTES_MAX = 1024
+
 type HandshakeState =
   | { readonly _tag: "AwaitHello" }
   | { readonly _tag: "AwaitChallenge"; readonly dialerNonce: string }
@@ -76,7 +79,9 @@ export class Connection {
     const socket = options.socket
     this.address = options.address ?? `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? "?"}`
     this.peer = options.expectedPeer
-    this.decoder = new FrameDecoder(options.maxPayloadBytes)
+    // Until the peer proves it holds the secret, it may only send small handshake frames, so a
+    // stranger cannot make this node buffer megabytes per connection.
+    this.decoder = new FrameDecoder(Math.min(HANDSHAKE_PAYLOAD_BYTES_MAX, options.maxPayloadBytes))
     socket.setNoDelay(true)
     this.handshakeTimer = setTimeout(
       () => this.end({ _tag: "Refused", reason: `handshake not finished within ${options.handshakeTimeoutMs} ms` }),
@@ -133,7 +138,9 @@ export class Connection {
   }
 
   private onData(chunk: Buffer): void {
-    for (const result of this.decoder.push(chunk)) {
+    this.decoder.append(chunk)
+    // One frame at a time: the handshake's end raises the size limit for the frames after it.
+    for (let result = this.decoder.next(); result !== undefined; result = this.decoder.next()) {
       if (this.state._tag === "Ended") return
       if (result._tag !== "Frame") return this.refuse(describeDecodeError(result))
       const decoded = decodeMessagePayload(result.payload)
@@ -203,6 +210,7 @@ export class Connection {
 
   private open(): void {
     clearTimeout(this.handshakeTimer)
+    this.decoder.setMaxPayloadBytes(this.options.maxPayloadBytes)
     this.state = { _tag: "Open" }
     this.options.onOpen(this)
   }

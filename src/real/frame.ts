@@ -122,15 +122,16 @@ export const decodeMessagePayload = (
  * first bad frame ends the stream: it is returned as the last result, and every later push returns
  * nothing, since a stream that lost its framing cannot be trusted again. It never throws on input.
  *
- * Memory is bounded: the decoder holds at most one frame of header plus `maxPayloadBytes`, because
- * an oversized length is refused as soon as its header arrives, before any of its payload.
+ * Memory is bounded: the decoder decodes at most one frame of header plus `maxPayloadBytes`, because
+ * an oversized length is refused as soon as its header arrives, before any of its payload. (What
+ * `append` is given beyond that waits, so a reader should decode as it appends, as `push` does.)
  */
 export class FrameDecoder {
   private readonly chunks: Array<Buffer> = []
   private buffered = 0
   private failure: DecodeError | undefined
 
-  constructor(private readonly maxPayloadBytes: number = DEFAULT_MAX_PAYLOAD_BYTES) {
+  constructor(private maxPayloadBytes: number = DEFAULT_MAX_PAYLOAD_BYTES) {
     if (!Number.isInteger(maxPayloadBytes) || maxPayloadBytes < 0) {
       throw new Error(`FrameDecoder: maxPayloadBytes must be a non-negative integer, got ${maxPayloadBytes}`)
     }
@@ -146,27 +147,49 @@ export class FrameDecoder {
     return this.buffered
   }
 
+  /** Adds bytes and returns every frame they complete, in order (the first bad frame ends the list). */
   push(chunk: Uint8Array): Array<DecodeResult> {
+    this.append(chunk)
     const results: Array<DecodeResult> = []
-    if (this.failure !== undefined || chunk.length === 0) return results
+    for (let result = this.next(); result !== undefined; result = this.next()) results.push(result)
+    return results
+  }
+
+  /** Adds bytes without decoding them; {@link next} takes the frames out one at a time. */
+  append(chunk: Uint8Array): void {
+    if (this.failure !== undefined || chunk.length === 0) return
     this.chunks.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length))
     this.buffered += chunk.length
-    while (this.buffered >= FRAME_HEADER_BYTES) {
-      const header = this.peek(FRAME_HEADER_BYTES)
-      const length = header.readUInt32BE(0)
-      const version = header.readUInt8(4)
-      const kind = header.readUInt8(5)
-      const error = this.checkHeader(length, version, kind)
-      if (error !== undefined) return this.fail(results, error)
-      if (this.buffered < FRAME_HEADER_BYTES + length) break
-      const frame = this.take(FRAME_HEADER_BYTES + length)
-      const payload = frame.subarray(FRAME_HEADER_BYTES)
-      const expected = frame.readUInt32BE(6)
-      const actual = checksum(frame, payload)
-      if (expected !== actual) return this.fail(results, { _tag: "BadChecksum", expected, actual })
-      results.push({ _tag: "Frame", kind: kind as FrameKind, payload })
+  }
+
+  /**
+   * The next complete frame, the error that ends the stream, or `undefined` when more bytes are
+   * needed (or the stream already ended). Pulling one frame at a time lets the caller change the
+   * limit between frames, as a connection does when its handshake completes.
+   */
+  next(): DecodeResult | undefined {
+    if (this.failure !== undefined || this.buffered < FRAME_HEADER_BYTES) return undefined
+    const header = this.peek(FRAME_HEADER_BYTES)
+    const length = header.readUInt32BE(0)
+    const version = header.readUInt8(4)
+    const kind = header.readUInt8(5)
+    const error = this.checkHeader(length, version, kind)
+    if (error !== undefined) return this.fail(error)
+    if (this.buffered < FRAME_HEADER_BYTES + length) return undefined
+    const frame = this.take(FRAME_HEADER_BYTES + length)
+    const payload = frame.subarray(FRAME_HEADER_BYTES)
+    const expected = frame.readUInt32BE(6)
+    const actual = checksum(frame, payload)
+    if (expected !== actual) return this.fail({ _tag: "BadChecksum", expected, actual })
+    return { _tag: "Frame", kind: kind as FrameKind, payload }
+  }
+
+  /** Sets the largest payload accepted from the next frame on. */
+  setMaxPayloadBytes(maxPayloadBytes: number): void {
+    if (!Number.isInteger(maxPayloadBytes) || maxPayloadBytes < 0) {
+      throw new Error(`FrameDecoder: maxPayloadBytes must be a non-negative integer, got ${maxPayloadBytes}`)
     }
-    return results
+    this.maxPayloadBytes = maxPayloadBytes
   }
 
   private checkHeader(length: number, version: number, kind: number): DecodeError | undefined {
@@ -176,12 +199,11 @@ export class FrameDecoder {
     return undefined
   }
 
-  private fail(results: Array<DecodeResult>, error: DecodeError): Array<DecodeResult> {
+  private fail(error: DecodeError): DecodeError {
     this.failure = error
     this.chunks.length = 0
     this.buffered = 0
-    results.push(error)
-    return results
+    return error
   }
 
   /** The first `count` buffered bytes, without consuming them (copies only when they span chunks). */
