@@ -1,4 +1,5 @@
 // Whole real nodes: a protocol runs unchanged on real services, stops cleanly when interrupted, and its trace feeds the same checker.
+import { spawn } from "node:child_process"
 import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { createServer } from "node:net"
 import { tmpdir } from "node:os"
@@ -90,6 +91,18 @@ describe("real nodes", () => {
     checker.finish({ timeUs: events.at(-1)!.timeUs, up: ids })
     expect(checker.violations).toEqual([])
     expect(logs.filter((line) => line.includes("refused"))).toEqual([])
+  }, 60_000)
+
+  it("an interrupted node leaves nothing open: its process exits by itself", async () => {
+    const child = spawn(process.execPath, ["--import", "tsx", join(import.meta.dirname, "fixtures/real-node-child.ts")], { stdio: ["ignore", "pipe", "pipe"] })
+    let output = ""
+    child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()))
+    child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()))
+    // A leaked socket or timer would keep the child alive; it is killed after a generous bound.
+    const killer = setTimeout(() => child.kill("SIGKILL"), 30_000)
+    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on("exit", (exitCode, exitSignal) => resolve([exitCode, exitSignal])))
+    clearTimeout(killer)
+    expect({ code, signal, output }).toEqual({ code: 0, signal: null, output: "stopped\n" })
   }, 60_000)
 
   it("writes event and span lines in exactly the simulator's format", async () => {

@@ -57,8 +57,8 @@ export type RealNetworkTuning = Omit<RealNetworkConfig, "self" | "listen" | "pee
 export interface RealNodeConfig {
   /** The node's id (`n1`), or a client's (`c1`). */
   readonly self: NodeId
-  /** Where it accepts connections (servers); a client leaves it out. */
-  readonly listen?: Address | undefined
+  /** Where it accepts connections (servers; host default 127.0.0.1); a client leaves it out. */
+  readonly listen?: RealNetworkConfig["listen"]
   /** The servers of the cluster, by id (this node may be among them). */
   readonly peers: Readonly<Record<NodeId, Address>>
   /** The cluster secret (see `readSecretFile`). */
@@ -144,6 +144,16 @@ export const realNodeLayer = (config: RealNodeConfig): Layer.Layer<Env | RealNod
  * Runs `program` as a real node on Effect's default runtime. Interrupt the returned fiber to stop
  * the node: its sockets close and its trace is flushed before the fiber ends. A node that fails to
  * start ends the fiber with the {@link RealNodeError}.
+ *
+ * ```ts
+ * const secret = await Effect.runPromise(readSecretFile("cluster.secret"))
+ * const peers = parsePeers(["n1=127.0.0.1:7001", "n2=127.0.0.1:7002", "n3=127.0.0.1:7003"])
+ * if (typeof peers === "string") throw new Error(peers)
+ * const fiber = runRealNode(causalBroadcastNode(defaultCausalBroadcastOptions), {
+ *   self: "n1", listen: { port: 7001 }, peers, secret, dataDirectory: "data/n1", createDataDirectory: true
+ * })
+ * process.on("SIGTERM", () => Effect.runFork(Fiber.interrupt(fiber)))
+ * ```
  */
 export const runRealNode = (program: NodeProgram, config: RealNodeConfig): Fiber.Fiber<void, unknown> =>
   Effect.runFork(Effect.provide(program, realNodeLayer(config)))

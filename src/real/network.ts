@@ -3,7 +3,7 @@ import { randomInt } from "node:crypto"
 import { connect, createServer, type Server, type Socket } from "node:net"
 import { Data, Effect, type Scope } from "effect"
 import { decodeMessage, encodeMessage, Network, type NodeId } from "../env/index.ts"
-import { type Address, formatAddress } from "./address.ts"
+import { type Address, formatAddress, LOOPBACK_HOST } from "./address.ts"
 import { Connection, type ConnectionEnd } from "./connection.ts"
 import { DEFAULT_MAX_PAYLOAD_BYTES, encodeMessageFrame } from "./frame.ts"
 import { isValidNodeId, SECRET_BYTES_MIN } from "./handshake.ts"
@@ -28,8 +28,11 @@ export type Direction = "outbound" | "inbound"
 export interface RealNetworkConfig {
   /** This node's id, such as `"n1"` or, for a client, `"c1"`. */
   readonly self: NodeId
-  /** Where to accept connections; a client that only dials leaves it out. Port 0 picks a free port. */
-  readonly listen?: Address | undefined
+  /**
+   * Where to accept connections; a client that only dials leaves it out. The host defaults to
+   * loopback (127.0.0.1), so nothing outside the machine can connect unless asked; port 0 picks a free port.
+   */
+  readonly listen?: { readonly host?: string | undefined; readonly port: number } | undefined
   /** The servers this node sends to, by id (this node itself may be listed; it is skipped). */
   readonly peers: Readonly<Record<NodeId, Address>>
   /** The cluster secret every node and client holds (see handshake.ts); at least 16 bytes. */
@@ -58,7 +61,9 @@ export interface RealNetworkConfig {
 
 /** Counters of a node's network, for tests, logs and a status endpoint. */
 export interface NetworkStats {
+  /** Sends made, the dropped ones included. */
   sent: number
+  /** Messages that arrived (from peers, clients and this node itself), the ones the full mailbox dropped included. */
   received: number
   /** Sends dropped because the destination's queue was full. */
   droppedQueueFull: number
@@ -184,8 +189,9 @@ class NetworkRuntime {
   }
 
   listen(): Effect.Effect<Address | undefined, NetworkError> {
-    const listen = this.config.listen
-    if (listen === undefined) return Effect.succeed(undefined)
+    const asked = this.config.listen
+    if (asked === undefined) return Effect.succeed(undefined)
+    const listen: Address = { host: asked.host ?? LOOPBACK_HOST, port: asked.port }
     return Effect.callback<Address | undefined, NetworkError>((resume) => {
       const server = createServer((socket) => this.accept(socket))
       const onError = (error: Error) => {
