@@ -1,6 +1,6 @@
 // Real storage keeps the simulator's crash contract: after kill -9, exactly the synced content is on disk.
 import { spawn } from "node:child_process"
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs"
+import { mkdtempSync, readdirSync, rmSync, truncateSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Effect, Exit } from "effect"
@@ -172,6 +172,19 @@ describe("real storage", () => {
     const found = await Effect.runPromise(Effect.scoped(Effect.flatMap(makeRealStorage({ directory }), contents)))
     expect(found).toEqual(new Map([["state", "synced"]]))
     expect(readdirSync(directory)).toEqual(["state"])
+  })
+
+  it("reports a file shortened behind its back as a StorageError, not a crash", async () => {
+    const directory = freshDirectory()
+    const exit = await Effect.runPromiseExit(Effect.scoped(Effect.gen(function*() {
+      const storage = yield* makeRealStorage({ directory })
+      yield* storage.write("log", encodeText("0123456789"))
+      yield* storage.sync("log")
+      truncateSync(join(directory, "log"), 3)
+      yield* storage.append("log", encodeText("x"))
+      return yield* storage.read("log")
+    })))
+    expect(exit).toEqual(Exit.fail(new StorageError({ file: "log", reason: "has 3 bytes on disk but 10 were synced: changed outside this node" })))
   })
 
   it("rejects file names that could leave the data directory or clash with temporary files", async () => {

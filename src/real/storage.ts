@@ -58,6 +58,8 @@ interface FileState {
   readonly lock: Semaphore.Semaphore
   /** The file kept open for the append path, so a log's sync costs one write and one fdatasync. */
   handle: FileHandle | undefined
+  /** A failed append-path sync may have left bytes past `durableLength`; the next one cuts them first. */
+  tailUnknown: boolean
 }
 
 const CLEAN: Pending = { _tag: "Clean" }
@@ -139,7 +141,7 @@ export const makeRealStorage = (config: RealStorageConfig): Effect.Effect<Storag
         removedTemporary = true
       } else if (entry.isFile() && isValidFileName(entry.name)) {
         const info = yield* attempt(entry.name, "stat", () => stat(join(directory, entry.name)))
-        files.set(entry.name, { durableLength: info.size, pending: CLEAN, lock: Semaphore.makeUnsafe(1), handle: undefined })
+        files.set(entry.name, { durableLength: info.size, pending: CLEAN, lock: Semaphore.makeUnsafe(1), handle: undefined, tailUnknown: false })
       }
     }
     if (removedTemporary) yield* attempt(directory, "fsync of the data directory", () => fsyncDirectory(directory))
@@ -201,7 +203,7 @@ const serveStorage = (directory: string, files: Map<string, FileState>): Storage
       }
       let state = files.get(name)
       if (state === undefined) {
-        state = { durableLength: undefined, pending: CLEAN, lock: Semaphore.makeUnsafe(1), handle: undefined }
+        state = { durableLength: undefined, pending: CLEAN, lock: Semaphore.makeUnsafe(1), handle: undefined, tailUnknown: false }
         files.set(name, state)
       }
       const locked = state
@@ -212,10 +214,10 @@ const serveStorage = (directory: string, files: Map<string, FileState>): Storage
   const readDurable = (name: string, length: number): Effect.Effect<Uint8Array, StorageError> =>
     length === 0
       ? Effect.succeed(new Uint8Array(0))
-      : Effect.map(attempt(name, "read", () => readFile(pathOf(name))), (bytes) => {
-        if (bytes.length < length) throw new Error(`storage: ${name} has ${bytes.length} bytes on disk, ${length} were synced`)
-        return new Uint8Array(bytes.buffer, bytes.byteOffset, length)
-      })
+      : Effect.flatMap(attempt(name, "read", () => readFile(pathOf(name))), (bytes) =>
+        bytes.length < length
+          ? Effect.fail(new StorageError({ file: name, reason: `has ${bytes.length} bytes on disk but ${length} were synced: changed outside this node` }))
+          : Effect.succeed(new Uint8Array(bytes.buffer, bytes.byteOffset, length)))
 
   const read = (name: string) =>
     withFile(name, (state): Effect.Effect<Uint8Array | undefined, StorageError> => {
@@ -282,7 +284,10 @@ const syncFile = (directory: string, name: string, state: FileState): Effect.Eff
         if (state.durableLength !== undefined) {
           yield* attempt(name, "remove", async () => {
             await closeHandle(state)
-            await unlink(path)
+            // Gone already: an earlier attempt unlinked it and then failed to fsync the directory.
+            await unlink(path).catch((error: unknown) => {
+              if ((error as { code?: unknown }).code !== "ENOENT") throw error
+            })
             await fsyncDirectory(directory)
           })
         }
@@ -298,6 +303,7 @@ const syncFile = (directory: string, name: string, state: FileState): Effect.Eff
             // The open file is the one the rename replaces; the next append opens the new one.
             await closeHandle(state)
             await rewrite(directory, name, pending)
+            state.tailUnknown = false
           })
         }
         state.durableLength = pending.keep + pending.length
@@ -333,10 +339,14 @@ const appendAt = async (state: FileState, path: string, offset: number, chunks: 
   if (chunks.length === 0) return
   state.handle ??= await open(path, "r+")
   try {
+    if (state.tailUnknown) await state.handle.truncate(offset)
     await writeFully(state.handle, chunks, offset)
     await state.handle.datasync()
+    state.tailUnknown = false
   } catch (error) {
-    // After a failed write the handle may be unusable; the next sync opens the file again.
+    // After a failed write the handle may be unusable, and part of the bytes may be on disk: the
+    // next sync opens the file again and cuts it back to its synced length before writing.
+    state.tailUnknown = true
     await closeHandle(state).catch(() => undefined)
     throw error
   }
