@@ -1,0 +1,115 @@
+// A real node's one mailbox: bounded, dropping when full, with a single waiting receiver like the simulator's.
+import { Effect } from "effect"
+import type { Envelope } from "../env/index.ts"
+
+/**
+ * Messages wait here between the socket that read them and the fiber that receives them. It holds
+ * at most `capacity` messages; a message that arrives to a full mailbox is dropped and counted, as
+ * the simulator drops one (`mailbox-full`), so a slow node cannot make its peers' messages grow
+ * its memory without bound. Only one fiber may wait at a time, as the Network contract says.
+ */
+export class Mailbox {
+  private items: Array<Envelope> = []
+  private head = 0
+  private waiter: ((envelope: Envelope) => void) | undefined
+  /** Messages dropped because the mailbox was full. */
+  dropped = 0
+
+  constructor(private readonly capacity: number) {
+    if (!Number.isInteger(capacity) || capacity < 1) throw new Error(`mailbox capacity must be a positive integer, got ${capacity}`)
+  }
+
+  /** Messages waiting. */
+  get size(): number {
+    return this.items.length - this.head
+  }
+
+  /** Hands `envelope` to the waiting fiber, or queues it; false when it was dropped. */
+  offer(envelope: Envelope): boolean {
+    const waiter = this.waiter
+    if (waiter !== undefined) {
+      this.waiter = undefined
+      waiter(envelope)
+      return true
+    }
+    if (this.size >= this.capacity) {
+      this.dropped++
+      return false
+    }
+    this.items.push(envelope)
+    return true
+  }
+
+  /** Waits for the next message. */
+  readonly receive: Effect.Effect<Envelope> = Effect.callback<Envelope>((resume) => {
+    const waiter = (next: Envelope) => resume(Effect.succeed(next))
+    const envelope = this.takeOrWait(waiter)
+    if (envelope !== undefined) {
+      resume(Effect.succeed(envelope))
+      return
+    }
+    return Effect.sync(() => this.cancelWait(waiter))
+  })
+
+  /** Waits at most `durationMs` (real, monotonic time) for the next message; `undefined` if none came. */
+  receiveWithin(durationMs: number): Effect.Effect<Envelope | undefined> {
+    return Effect.callback<Envelope | undefined>((resume) => {
+      // Whichever comes first, a message or the timer, cancels the other.
+      const waiter = (next: Envelope) => {
+        clearTimeout(timer)
+        resume(Effect.succeed(next))
+      }
+      const timer = setTimeout(() => {
+        this.cancelWait(waiter)
+        resume(Effect.undefined)
+      }, Math.max(0, durationMs))
+      let envelope: Envelope | undefined
+      try {
+        envelope = this.takeOrWait(waiter)
+      } catch (error) {
+        clearTimeout(timer)
+        throw error
+      }
+      if (envelope !== undefined) {
+        clearTimeout(timer)
+        resume(Effect.succeed(envelope))
+        return
+      }
+      return Effect.sync(() => {
+        clearTimeout(timer)
+        this.cancelWait(waiter)
+      })
+    })
+  }
+
+  /** Wakes no one and forgets every message: the node is shutting down. */
+  clear(): void {
+    this.items = []
+    this.head = 0
+    this.waiter = undefined
+  }
+
+  private takeOrWait(waiter: (envelope: Envelope) => void): Envelope | undefined {
+    if (this.head < this.items.length) {
+      const envelope = this.items[this.head]!
+      this.items[this.head] = undefined as unknown as Envelope
+      this.head++
+      if (this.head === this.items.length) {
+        this.items = []
+        this.head = 0
+      } else if (this.head > 1024 && this.head * 2 > this.items.length) {
+        // Compact now and then, so a mailbox that never empties does not keep its consumed slots.
+        this.items = this.items.slice(this.head)
+        this.head = 0
+      }
+      return envelope
+    }
+    if (this.waiter !== undefined) throw new Error("two fibers receive from one node's mailbox at once")
+    this.waiter = waiter
+    return undefined
+  }
+
+  private cancelWait(waiter: (envelope: Envelope) => void): void {
+    if (this.waiter === waiter) this.waiter = undefined
+  }
+}
