@@ -18,6 +18,8 @@ interface NodeDeliveries {
 
 const messageKey = (origin: string, sequence: number): string => `${origin}#${sequence}`
 
+const compareNumbers = (left: number, right: number): number => left - right
+
 /**
  * Rules:
  * - `causal-order`: a node delivers a message only after every message it causally depends on
@@ -29,8 +31,13 @@ const messageKey = (origin: string, sequence: number): string => `${origin}#${se
 export class CausalBroadcastChecker implements Checker {
   readonly checks = ["causal-order", "no-duplicates", "lamport-consistency", "eventual-delivery"]
   readonly violations: Array<Violation> = []
-  private readonly messages = new Map<string, MessageFacts>()
+  /** Per origin, the facts of each of its messages by sequence (index 0 unused). */
+  private readonly messages = new Map<string, Array<MessageFacts | undefined>>()
+  /** Per origin, the sequences of its messages, in the order they were first reported. */
+  private readonly sequences = new Map<string, Array<number>>()
   private readonly nodes = new Map<string, NodeDeliveries>()
+  /** Messages whose Lamport time has been checked: it is a fact of the message, checked once. */
+  private readonly lamportChecked = new Set<MessageFacts>()
   /** At most this many violations per rule are kept; the first one is what matters. */
   private readonly maxViolationsPerCheck = 5
 
@@ -52,18 +59,29 @@ export class CausalBroadcastChecker implements Checker {
   }
 
   finish(final: FinalState): void {
+    // Each origin's sequences are sorted once; each node is then checked in O(messages).
+    const origins = [...this.sequences.keys()].sort()
+    const sorted = origins.map((origin) => [origin, [...this.sequences.get(origin)!].sort(compareNumbers)] as const)
     for (const node of final.up) {
       const deliveries = this.deliveries(node)
       const missing: Array<string> = []
-      for (const key of [...this.messages.keys()].sort()) {
-        const [origin, sequenceText] = key.split("#") as [string, string]
-        if (!this.has(deliveries, origin, Number(sequenceText))) missing.push(key)
+      let missingCount = 0
+      for (const [origin, sequences] of sorted) {
+        for (const sequence of sequences) {
+          if (this.has(deliveries, origin, sequence)) continue
+          missingCount++
+          if (missing.length < 5) missing.push(messageKey(origin, sequence))
+        }
       }
-      if (missing.length > 0) {
-        const shown = missing.slice(0, 5).join(", ") + (missing.length > 5 ? `, … (${missing.length} in all)` : "")
+      if (missingCount > 0) {
+        const shown = missing.join(", ") + (missingCount > 5 ? `, … (${missingCount} in all)` : "")
         this.report("eventual-delivery", `node ${node} never delivered ${shown}`, final.timeUs)
       }
     }
+  }
+
+  private facts(origin: string, sequence: number): MessageFacts | undefined {
+    return this.messages.get(origin)?.[sequence]
   }
 
   private learn(event: ProtocolEvent): void {
@@ -73,21 +91,29 @@ export class CausalBroadcastChecker implements Checker {
       dependencies: Clock
       lamport: number
     }
-    const key = messageKey(origin, sequence)
     // The first report of a message (its broadcast, or the first delivery of one recovered from a
     // torn write) fixes its causal past; every later report must agree.
-    if (!this.messages.has(key)) this.messages.set(key, { dependencies, lamport })
+    let byOrigin = this.messages.get(origin)
+    if (byOrigin === undefined) {
+      byOrigin = []
+      this.messages.set(origin, byOrigin)
+      this.sequences.set(origin, [])
+    }
+    if (byOrigin[sequence] !== undefined) return
+    byOrigin[sequence] = { dependencies, lamport }
+    this.sequences.get(origin)!.push(sequence)
   }
 
   private deliver(event: ProtocolEvent): void {
     const { origin, sequence } = event.attributes as { origin: string; sequence: number }
-    const facts = this.messages.get(messageKey(origin, sequence))!
+    const facts = this.facts(origin, sequence)!
     const deliveries = this.deliveries(event.node)
     if (this.has(deliveries, origin, sequence)) {
       this.report("no-duplicates", `node ${event.node} delivered ${origin}#${sequence} twice`, event.timeUs)
       return
     }
-    for (const dependency of Object.keys(facts.dependencies).sort()) {
+    // Dependencies come in the order the origin wrote them (sorted by node): deterministic.
+    for (const dependency in facts.dependencies) {
       const needed = dependency === origin ? sequence - 1 : facts.dependencies[dependency]!
       const have = deliveries.prefix[dependency] ?? 0
       if (have < needed) {
@@ -99,18 +125,25 @@ export class CausalBroadcastChecker implements Checker {
         break
       }
     }
-    for (const dependency of Object.keys(facts.dependencies)) {
+    if (!this.lamportChecked.has(facts)) {
+      this.lamportChecked.add(facts)
+      this.checkLamport(origin, sequence, facts, event.timeUs)
+    }
+    this.add(deliveries, origin, sequence)
+  }
+
+  private checkLamport(origin: string, sequence: number, facts: MessageFacts, timeUs: number): void {
+    for (const dependency in facts.dependencies) {
       const latest = dependency === origin ? sequence - 1 : facts.dependencies[dependency]!
-      const before = latest > 0 ? this.messages.get(messageKey(dependency, latest)) : undefined
+      const before = latest > 0 ? this.facts(dependency, latest) : undefined
       if (before !== undefined && before.lamport >= facts.lamport) {
         this.report(
           "lamport-consistency",
           `${origin}#${sequence} has Lamport time ${facts.lamport}, not above ${dependency}#${latest}'s ${before.lamport}`,
-          event.timeUs
+          timeUs
         )
       }
     }
-    this.add(deliveries, origin, sequence)
   }
 
   private recover(event: ProtocolEvent): void {
