@@ -95,8 +95,9 @@ export const receive = (
 ): Array<Data> => {
   if (message.sequence <= VectorClock.entry(state.delivered, message.origin)) return []
   if (state.pending.get(message.origin, message.sequence) !== undefined) return []
-  if (!rule(state, message)) {
-    hold(state, message)
+  const inspection = inspect(state, message)
+  if (!passes(state, message, inspection, rule)) {
+    hold(state, message, inspection)
     return []
   }
   const delivered: Array<Data> = []
@@ -111,8 +112,9 @@ export const receive = (
       state.pending.remove(entry)
       continue
     }
-    if (!rule(state, candidate)) {
-      park(state, entry)
+    const again = inspect(state, candidate)
+    if (!passes(state, candidate, again, rule)) {
+      park(state, entry, again)
       continue
     }
     state.pending.remove(entry)
@@ -120,6 +122,39 @@ export const receive = (
   }
   return delivered
 }
+
+/** What a node lacks of a message's causal past, found in one pass over its dependencies. */
+interface Inspection {
+  /** How many causal predecessors are not delivered (zero: deliverable by the vector-clock rule). */
+  readonly missing: number
+  /** The first delivery it lacks: its origin's previous message, else a dependency; undefined when none. */
+  readonly blockedOn: string | undefined
+  readonly blockedSequence: number
+}
+
+/** For a message not yet delivered: what of its causal past this node lacks. */
+const inspect = (state: BroadcastState, message: Data): Inspection => {
+  const previous = VectorClock.entry(state.delivered, message.origin)
+  let missing = message.sequence - 1 - previous
+  let blockedOn: string | undefined = missing > 0 ? message.origin : undefined
+  let blockedSequence = message.sequence - 1
+  const dependencies = message.dependencies
+  for (const node in dependencies) {
+    if (node === message.origin) continue
+    const lacking = dependencies[node]! - VectorClock.entry(state.delivered, node)
+    if (lacking <= 0) continue
+    missing += lacking
+    if (blockedOn === undefined) {
+      blockedOn = node
+      blockedSequence = dependencies[node]!
+    }
+  }
+  return { missing, blockedOn, blockedSequence }
+}
+
+/** Whether the rule lets `message` be delivered now; the vector-clock rule is answered by the inspection. */
+const passes = (state: BroadcastState, message: Data, inspection: Inspection, rule: DeliverableRule): boolean =>
+  rule === deliverable ? inspection.missing === 0 : rule(state, message)
 
 /** Delivers `message` and collects the buffered entries that waited for it. */
 const deliverAndWake = (
@@ -138,47 +173,21 @@ const deliverAndWake = (
 }
 
 /** Buffers an undeliverable message, making room by dropping whichever message is furthest from deliverable. */
-const hold = (state: BroadcastState, message: Data): void => {
-  const missing = countMissing(state, message)
+const hold = (state: BroadcastState, message: Data, inspection: Inspection): void => {
   if (state.pending.full) {
     const furthest = state.pending.furthest()!
-    if (furthest.missing <= missing) return
+    if (furthest.missing <= inspection.missing) return
     state.pending.remove(furthest)
   }
-  const entry: PendingEntry = { message, missing, waitingFor: undefined }
+  const entry: PendingEntry = { message, missing: inspection.missing, waitingFor: undefined }
   state.pending.add(entry)
-  park(state, entry)
+  park(state, entry, inspection)
 }
 
-/** Parks a buffered entry on the first delivery it lacks: its origin's previous message, else a dependency. */
-const park = (state: BroadcastState, entry: PendingEntry): void => {
-  const message = entry.message
-  const previous = VectorClock.entry(state.delivered, message.origin)
-  if (message.sequence > previous + 1) {
-    state.pending.wait(entry, message.origin, message.sequence - 1)
-    return
-  }
-  const dependencies = message.dependencies
-  for (const node in dependencies) {
-    if (node === message.origin) continue
-    const needed = dependencies[node]!
-    if (needed > VectorClock.entry(state.delivered, node)) {
-      state.pending.wait(entry, node, needed)
-      return
-    }
-  }
-  state.pending.stall(entry)
-}
-
-/** How many causal predecessors of `message` this node has not delivered. */
-const countMissing = (state: BroadcastState, message: Data): number => {
-  let missing = Math.max(0, message.sequence - 1 - VectorClock.entry(state.delivered, message.origin))
-  const dependencies = message.dependencies
-  for (const node in dependencies) {
-    if (node === message.origin) continue
-    missing += Math.max(0, dependencies[node]! - VectorClock.entry(state.delivered, node))
-  }
-  return missing
+/** Parks a buffered entry on the first delivery it lacks, or, lacking none, until any delivery. */
+const park = (state: BroadcastState, entry: PendingEntry, inspection: Inspection): void => {
+  if (inspection.blockedOn === undefined) state.pending.stall(entry)
+  else state.pending.wait(entry, inspection.blockedOn, inspection.blockedSequence)
 }
 
 /**
