@@ -98,7 +98,7 @@ export interface SimulationStats {
 const DEFAULT_MAILBOX_CAPACITY = 100_000
 
 /** Messages longer than this (in JSON characters) reach the receiver parsed rather than copied (see send). */
-const COPY_LIMIT_CHARS = 256
+const COPY_LIMIT_CHARS = 512
 
 const EVENT_DELIVER = 0
 const EVENT_TIMER = 1
