@@ -201,7 +201,9 @@ export const missingFor = (state: BroadcastState, peerDelivered: VectorClock.Vec
   // A min-heap of cursors, one per origin the peer lags on, ordered by delivery position.
   const heap: Array<Cursor> = []
   for (const [origin, list] of state.store) {
-    const index = VectorClock.entry(peerDelivered, origin)
+    // The peer's clock came off the wire: a count that is not a whole number counts as zero.
+    const reported = VectorClock.entry(peerDelivered, origin)
+    const index = Number.isInteger(reported) && reported > 0 ? reported : 0
     if (index < list.length) {
       heapPush(heap, { position: state.deliveryPositions.get(origin)![index]!, origin, index, list })
     }
