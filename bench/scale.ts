@@ -93,7 +93,7 @@ export const scaleTableLine = (row: ScaleRow): string =>
 
 /** Prints the table, row by row as the runs finish; returns the rows. */
 export const printScaleTable = (configurations: ReadonlyArray<ScaleConfiguration> = scaleConfigurations): Array<ScaleRow> => {
-  console.log("scale: one seed per configuration, each in a fresh process (peak RSS includes Node and tsx, about 100 MB)")
+  console.log("scale: one seed per configuration, each in a fresh process (peak RSS includes Node, tsx and the loaded modules, about 150 MB)")
   console.log(scaleTableHeader())
   return benchScale(configurations, (row) => console.log(scaleTableLine(row)))
 }
