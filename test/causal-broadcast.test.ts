@@ -7,7 +7,7 @@ import { faultScheduleArbitrary } from "../src/sim/arbitraries.ts"
 import { causalBroadcastProtocol } from "../src/protocols/causal-broadcast/definition.ts"
 import { builtinProtocols } from "../src/definition/registry.ts"
 import { runScenario } from "../src/sim/run.ts"
-import { serverIds } from "../src/sim/scenario.ts"
+import { loadScenario, serverIds } from "../src/sim/scenario.ts"
 import { smallBroadcastScenario } from "./fixtures/scenarios.ts"
 
 describe("vector clocks", () => {
@@ -73,6 +73,17 @@ describe("causal broadcast", () => {
     const violated = failing[0]!.checks.find((check) => check.name === "causal-order")!
     expect(violated.ok).toBe(false)
     expect(violated.violations[0]!.message).toMatch(/delivered n\d#\d+ before n\d#\d+, which it depends on/)
+  })
+
+  it.each([1, 2])("delivers every message on twenty nodes under partitions and crashes (seed %i)", (seed) => {
+    // Set up: twenty nodes, where anti-entropy must bring a lagging node what it can deliver next.
+    const scenario = loadScenario("scenarios/causal-broadcast-twenty-nodes.yaml")
+    // Act.
+    const result = runScenario(scenario, { seed, protocols: builtinProtocols })
+    // Check: every rule holds, eventual delivery included, and the run really had faults.
+    const failed = result.checks.filter((check) => !check.ok)
+    expect(failed.map((check) => `${check.name}: ${check.violations[0]?.message}`)).toEqual([])
+    expect(result.faults.length).toBeGreaterThan(5)
   })
 
   it("catches a variant that never retransmits (eventual delivery)", () => {

@@ -3,20 +3,27 @@ import type { Checker, FinalState, ProtocolEvent, Violation } from "./checker.ts
 
 type Clock = Readonly<Record<string, number>>
 
+/**
+ * What the first report of a message says of it. Its dependencies are kept as node indices and
+ * counts, in the order the origin wrote them: a delivery then checks them without a string lookup.
+ */
 interface MessageFacts {
-  readonly dependencies: Clock
+  readonly dependencyNodes: Int32Array
+  readonly dependencyCounts: Int32Array
   readonly lamport: number
 }
 
 /** What one node has delivered in its current incarnation (and recovered from its disk). */
 interface NodeDeliveries {
-  /** Per origin, n such that messages 1..n are all delivered. */
-  prefix: Record<string, number>
+  /** By origin index, n such that messages 1..n are all delivered. */
+  readonly prefix: Array<number>
   /** Delivered messages above the prefix (only a buggy protocol has any). */
-  extra: Set<string>
+  readonly extra: Set<string>
 }
 
 const messageKey = (origin: string, sequence: number): string => `${origin}#${sequence}`
+
+const compareNumbers = (left: number, right: number): number => left - right
 
 /**
  * Rules:
@@ -30,8 +37,16 @@ export class CausalBroadcastChecker implements Checker {
   readonly checks = ["causal-order", "no-duplicates", "lamport-consistency", "eventual-delivery"]
   readonly livenessChecks = ["eventual-delivery"]
   readonly violations: Array<Violation> = []
-  private readonly messages = new Map<string, MessageFacts>()
+  /** Per origin, the facts of each of its messages by sequence (index 0 unused). */
+  private readonly messages = new Map<string, Array<MessageFacts | undefined>>()
+  /** Per origin, the sequences of its messages, in the order they were first reported. */
+  private readonly sequences = new Map<string, Array<number>>()
   private readonly nodes = new Map<string, NodeDeliveries>()
+  /** Node names to small integers, in the order they were first seen. */
+  private readonly nodeIndices = new Map<string, number>()
+  private readonly nodeNames: Array<string> = []
+  /** Messages whose Lamport time has been checked: it is a fact of the message, checked once. */
+  private readonly lamportChecked = new Set<MessageFacts>()
   /** At most this many violations per rule are kept; the first one is what matters. */
   private readonly maxViolationsPerCheck = 5
 
@@ -53,18 +68,30 @@ export class CausalBroadcastChecker implements Checker {
   }
 
   finish(final: FinalState): void {
+    // Each origin's sequences are sorted once; each node is then checked in O(messages).
+    const origins = [...this.sequences.keys()].sort()
+    const sorted = origins.map((origin) => [origin, [...this.sequences.get(origin)!].sort(compareNumbers)] as const)
     for (const node of final.up) {
       const deliveries = this.deliveries(node)
       const missing: Array<string> = []
-      for (const key of [...this.messages.keys()].sort()) {
-        const [origin, sequenceText] = key.split("#") as [string, string]
-        if (!this.has(deliveries, origin, Number(sequenceText))) missing.push(key)
+      let missingCount = 0
+      for (const [origin, sequences] of sorted) {
+        const originIndex = this.index(origin)
+        for (const sequence of sequences) {
+          if (this.has(deliveries, originIndex, origin, sequence)) continue
+          missingCount++
+          if (missing.length < 5) missing.push(messageKey(origin, sequence))
+        }
       }
-      if (missing.length > 0) {
-        const shown = missing.slice(0, 5).join(", ") + (missing.length > 5 ? `, … (${missing.length} in all)` : "")
+      if (missingCount > 0) {
+        const shown = missing.join(", ") + (missingCount > 5 ? `, … (${missingCount} in all)` : "")
         this.report("eventual-delivery", `node ${node} never delivered ${shown}`, final.timeUs)
       }
     }
+  }
+
+  private facts(origin: string, sequence: number): MessageFacts | undefined {
+    return this.messages.get(origin)?.[sequence]
   }
 
   private learn(event: ProtocolEvent): void {
@@ -74,54 +101,85 @@ export class CausalBroadcastChecker implements Checker {
       dependencies: Clock
       lamport: number
     }
-    const key = messageKey(origin, sequence)
     // The first report of a message (its broadcast, or the first delivery of one recovered from a
     // torn write) fixes its causal past; every later report must agree.
-    if (!this.messages.has(key)) this.messages.set(key, { dependencies, lamport })
+    let byOrigin = this.messages.get(origin)
+    if (byOrigin === undefined) {
+      byOrigin = []
+      this.messages.set(origin, byOrigin)
+      this.sequences.set(origin, [])
+    }
+    if (byOrigin[sequence] !== undefined) return
+    const nodes = Object.keys(dependencies)
+    const dependencyNodes = new Int32Array(nodes.length)
+    const dependencyCounts = new Int32Array(nodes.length)
+    nodes.forEach((node, position) => {
+      dependencyNodes[position] = this.index(node)
+      dependencyCounts[position] = dependencies[node]!
+    })
+    byOrigin[sequence] = { dependencyNodes, dependencyCounts, lamport }
+    this.sequences.get(origin)!.push(sequence)
   }
 
   private deliver(event: ProtocolEvent): void {
     const { origin, sequence } = event.attributes as { origin: string; sequence: number }
-    const facts = this.messages.get(messageKey(origin, sequence))!
+    const facts = this.facts(origin, sequence)!
+    const originIndex = this.index(origin)
     const deliveries = this.deliveries(event.node)
-    if (this.has(deliveries, origin, sequence)) {
+    if (this.has(deliveries, originIndex, origin, sequence)) {
       this.report("no-duplicates", `node ${event.node} delivered ${origin}#${sequence} twice`, event.timeUs)
       return
     }
-    for (const dependency of Object.keys(facts.dependencies).sort()) {
-      const needed = dependency === origin ? sequence - 1 : facts.dependencies[dependency]!
-      const have = deliveries.prefix[dependency] ?? 0
+    // Dependencies come in the order the origin wrote them (sorted by node): deterministic.
+    const { dependencyNodes, dependencyCounts } = facts
+    const prefix = deliveries.prefix
+    for (let position = 0; position < dependencyNodes.length; position++) {
+      const dependency = dependencyNodes[position]!
+      const needed = dependency === originIndex ? sequence - 1 : dependencyCounts[position]!
+      const have = prefix[dependency] ?? 0
       if (have < needed) {
         this.report(
           "causal-order",
-          `node ${event.node} delivered ${origin}#${sequence} before ${dependency}#${have + 1}, which it depends on`,
+          `node ${event.node} delivered ${origin}#${sequence} before ${this.nodeNames[dependency]}#${have + 1}, which it depends on`,
           event.timeUs
         )
         break
       }
     }
-    for (const dependency of Object.keys(facts.dependencies)) {
-      const latest = dependency === origin ? sequence - 1 : facts.dependencies[dependency]!
-      const before = latest > 0 ? this.messages.get(messageKey(dependency, latest)) : undefined
+    if (!this.lamportChecked.has(facts)) {
+      this.lamportChecked.add(facts)
+      this.checkLamport(origin, sequence, facts, event.timeUs)
+    }
+    this.add(deliveries, originIndex, origin, sequence)
+  }
+
+  private checkLamport(origin: string, sequence: number, facts: MessageFacts, timeUs: number): void {
+    const originIndex = this.index(origin)
+    facts.dependencyNodes.forEach((dependencyIndex, position) => {
+      const dependency = this.nodeNames[dependencyIndex]!
+      const latest = dependencyIndex === originIndex ? sequence - 1 : facts.dependencyCounts[position]!
+      const before = latest > 0 ? this.facts(dependency, latest) : undefined
       if (before !== undefined && before.lamport >= facts.lamport) {
         this.report(
           "lamport-consistency",
           `${origin}#${sequence} has Lamport time ${facts.lamport}, not above ${dependency}#${latest}'s ${before.lamport}`,
-          event.timeUs
+          timeUs
         )
       }
-    }
-    this.add(deliveries, origin, sequence)
+    })
   }
 
   private recover(event: ProtocolEvent): void {
     const { delivered } = event.attributes as { delivered: Clock }
     const before = this.deliveries(event.node)
+    const prefix: Array<number> = []
     for (const origin of Object.keys(delivered).sort()) {
+      const originIndex = this.index(origin)
+      prefix[originIndex] = delivered[origin]!
       // A node's own last broadcast may survive a crash in a torn write without having been
       // reported, so only other origins are held to "nothing recovered that was not delivered".
       if (origin === event.node) continue
-      if (delivered[origin]! > (before.prefix[origin] ?? 0)) {
+      if (delivered[origin]! > (before.prefix[originIndex] ?? 0)) {
         this.report(
           "causal-order",
           `node ${event.node} recovered ${origin}#${delivered[origin]} from disk but never delivered it`,
@@ -129,27 +187,44 @@ export class CausalBroadcastChecker implements Checker {
         )
       }
     }
-    this.nodes.set(event.node, { prefix: { ...delivered }, extra: new Set() })
+    this.nodes.set(event.node, { prefix, extra: new Set() })
+  }
+
+  private index(node: string): number {
+    let index = this.nodeIndices.get(node)
+    if (index === undefined) {
+      index = this.nodeNames.length
+      this.nodeIndices.set(node, index)
+      this.nodeNames.push(node)
+    }
+    return index
   }
 
   private deliveries(node: string): NodeDeliveries {
     let deliveries = this.nodes.get(node)
     if (deliveries === undefined) {
-      deliveries = { prefix: {}, extra: new Set() }
+      deliveries = { prefix: [], extra: new Set() }
       this.nodes.set(node, deliveries)
     }
     return deliveries
   }
 
-  private has(deliveries: NodeDeliveries, origin: string, sequence: number): boolean {
-    return sequence <= (deliveries.prefix[origin] ?? 0) || deliveries.extra.has(messageKey(origin, sequence))
+  private has(deliveries: NodeDeliveries, originIndex: number, origin: string, sequence: number): boolean {
+    if (sequence <= (deliveries.prefix[originIndex] ?? 0)) return true
+    return deliveries.extra.size > 0 && deliveries.extra.has(messageKey(origin, sequence))
   }
 
-  private add(deliveries: NodeDeliveries, origin: string, sequence: number): void {
-    deliveries.extra.add(messageKey(origin, sequence))
-    let next = (deliveries.prefix[origin] ?? 0) + 1
+  private add(deliveries: NodeDeliveries, originIndex: number, origin: string, sequence: number): void {
+    const prefix = deliveries.prefix
+    if (sequence !== (prefix[originIndex] ?? 0) + 1) {
+      deliveries.extra.add(messageKey(origin, sequence))
+      return
+    }
+    prefix[originIndex] = sequence
+    if (deliveries.extra.size === 0) return
+    let next = sequence + 1
     while (deliveries.extra.delete(messageKey(origin, next))) {
-      deliveries.prefix[origin] = next
+      prefix[originIndex] = next
       next++
     }
   }

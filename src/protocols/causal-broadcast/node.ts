@@ -4,6 +4,7 @@ import { Clock, decodeText, encodeText, Network, type NodeProgram, Random, Stora
 import * as VectorClock from "../clocks/vector-clock.ts"
 import {
   type BroadcastState,
+  DEFAULT_MAX_PENDING,
   type DeliverableRule,
   deliverable,
   initialState,
@@ -25,7 +26,10 @@ export interface CausalBroadcastOptions {
   readonly syncIntervalMs: number
   /** At most this many messages in one anti-entropy reply. */
   readonly maxBatch: number
-  /** At most this many undeliverable messages buffered; more are dropped and fetched again later. */
+  /**
+   * At most this many undeliverable messages buffered; when full, the one furthest from deliverable
+   * is dropped, and anti-entropy fetches it again later.
+   */
   readonly maxPending: number
 }
 
@@ -34,7 +38,7 @@ export const defaultCausalBroadcastOptions: CausalBroadcastOptions = {
   broadcastIntervalMs: 200,
   syncIntervalMs: 100,
   maxBatch: 64,
-  maxPending: 1024
+  maxPending: DEFAULT_MAX_PENDING
 }
 
 /** The durable log: one JSON line per delivered message, in delivery order. */
@@ -89,7 +93,7 @@ export const causalBroadcastNode = (
     const clock = yield* Clock
     const random = yield* Random
     const tracing = yield* Tracing
-    const state = initialState(network.self)
+    const state = initialState(network.self, options.maxPending)
     yield* recover(state)
     yield* tracing.event("recover", { delivered: VectorClock.normalize(state.delivered), lamport: state.lamport })
     const peers = network.nodes.filter((node) => node !== network.self)
@@ -113,7 +117,7 @@ export const causalBroadcastNode = (
         markDelivered(state, message)
         yield* tracing.event("broadcast", describe(message))
         yield* tracing.event("deliver", describe(message))
-        for (const peer of peers) yield* network.send(peer, message)
+        yield* network.sendAll(peers.map((peer) => [peer, message] as const))
       }
     })
 
@@ -133,14 +137,12 @@ export const causalBroadcastNode = (
       if (message === undefined) continue
       switch (message._tag) {
         case "Data": {
-          if (state.pending.size >= options.maxPending) continue
           yield* deliverAll(receive(state, message, rule))
           break
         }
         case "Sync": {
-          for (const missing of missingFor(state, message.delivered, options.maxBatch)) {
-            yield* network.send(envelope.from, missing)
-          }
+          const missing = missingFor(state, message.delivered, options.maxBatch)
+          if (missing.length > 0) yield* network.sendAll(missing.map((data) => [envelope.from, data] as const))
           if (!message.reply && peerIsAhead(state, message.delivered)) {
             yield* network.send(envelope.from, {
               _tag: "Sync",
