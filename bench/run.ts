@@ -3,6 +3,7 @@ import { benchLinearizability, printLinearizabilityBench } from "./linearizabili
 import { runIsolated } from "./isolated.ts"
 import type { RaftRound } from "./raft.ts"
 import { runBare, runSimulated, standardPattern } from "./simulator.ts"
+import { printScaleTable } from "./scale.ts"
 import { benchStartup } from "./startup.ts"
 import { benchSwarm } from "./swarm.ts"
 
@@ -70,6 +71,10 @@ const main = async () => {
   console.log("")
   process.stdout.write("5. ")
   benchStartup()
+
+  console.log("")
+  process.stdout.write("6. ")
+  printScaleTable()
 }
 
 await main()
