@@ -1,5 +1,6 @@
 // `npm run bench`: throughput figures, each reported against a baseline measured in the same run.
-import { benchLinearizability, printLinearizabilityBench } from "./linearizability.ts"
+import { spawnSync } from "node:child_process"
+import { fileURLToPath } from "node:url"
 import { runIsolated } from "./isolated.ts"
 import type { RaftRound } from "./raft.ts"
 import { runBare, runSimulated, standardPattern } from "./simulator.ts"
@@ -58,9 +59,11 @@ const main = async () => {
   row("events/s", `${format(raftEventsPerSecond)} (bare loop: ${(bare.perSecond / raftEventsPerSecond).toFixed(1)}x faster)`)
   row("seeds with a violation", `${rounds.reduce((total, round) => total + round.failures, 0)} in all rounds (must be 0)`)
 
-  const checker = await benchLinearizability()
-  console.log(`\n3. linearizability checker`)
-  printLinearizabilityBench(checker)
+  // In a fresh process, so that its peak RSS is the checker's own and not the benchmarks' before it.
+  console.log("")
+  const checker = spawnSync(process.execPath, ["--import", "tsx", fileURLToPath(new URL("./linearizability.ts", import.meta.url))], { encoding: "utf8" })
+  if (checker.status !== 0) throw new Error(`bench/linearizability.ts failed: ${checker.stderr}`)
+  process.stdout.write(checker.stdout.replace("3. linearizability checker", "3. linearizability checker (in a fresh process)"))
 
   const swarm = await benchSwarm(24)
   console.log(`\n4. swarm on the standard Raft scenario (each seed draws its fault mix)`)

@@ -1,0 +1,111 @@
+// A key-value client of a real cluster for code outside Effect: the command-line client and each node's HTTP endpoint.
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { Effect, Fiber, Queue } from "effect"
+import { Clock, Network } from "../env/index.ts"
+import { makeKvSession } from "../protocols/raft/client.ts"
+import { awaitReply, type ClientOutcome, isClientReply } from "../protocols/raft/client-messages.ts"
+import type { KvOperation } from "../protocols/raft/types.ts"
+import { type Address, runRealNode } from "../real/index.ts"
+
+/** Where a client finds the cluster, and how it proves it belongs. */
+export interface ClusterAccess {
+  /** The servers, by id. */
+  readonly servers: Readonly<Record<string, Address>>
+  readonly secret: Uint8Array
+}
+
+/** Options of {@link openKvClient}. */
+export interface KvClientOptions extends ClusterAccess {
+  /** The client's id; unique per session, since servers apply a client's writes once per sequence number. */
+  readonly clientId: string
+  readonly requestTimeoutMs?: number
+  readonly operationTimeoutMs?: number
+  /** Where the client's network log lines go (default: nowhere; a client's reconnects are not news). */
+  readonly log?: (line: string) => void
+}
+
+/** A client of a real cluster: operations run one at a time, in the order asked. */
+export interface KvClient {
+  /** The operation's outcome, or undefined when none came in time (a write may then have happened or not). */
+  readonly perform: (operation: KvOperation) => Promise<ClientOutcome | undefined>
+  /** Asks `server` once whether it leads: its answer to a read, or undefined when it does not answer in time. */
+  readonly probe: (server: string, timeoutMs: number) => Promise<ClientOutcome | undefined>
+  readonly close: () => Promise<void>
+}
+
+interface Job {
+  readonly run: Effect.Effect<ClientOutcome | undefined, never, Network | Clock>
+  readonly resolve: (outcome: ClientOutcome | undefined) => void
+}
+
+/** A client id no other session has: servers remember sequence numbers per client id. */
+export const freshClientId = (prefix: string): string => `${prefix}-${process.pid.toString(36)}-${Math.floor(Math.random() * 2 ** 32).toString(36)}`
+
+/**
+ * Opens a client session with a real cluster: a real node of its own (no listening socket, no
+ * trace, a scratch data directory) running the same KV session the simulated clients use, fed
+ * operations from a queue.
+ */
+export const openKvClient = async (options: KvClientOptions): Promise<KvClient> => {
+  const scratch = mkdtempSync(join(tmpdir(), "faultline-client-"))
+  const jobs = Effect.runSync(Queue.unbounded<Job>())
+  const servers = Object.keys(options.servers).sort()
+  const program = Effect.gen(function*() {
+    const session = yield* makeKvSession({
+      servers,
+      requestTimeoutMs: options.requestTimeoutMs ?? 500,
+      operationTimeoutMs: options.operationTimeoutMs ?? 5000
+    })
+    let sequence = 0
+    while (true) {
+      const job = yield* Queue.take(jobs)
+      // A probe carries its own effect; an operation takes the session's next sequence number.
+      const outcome = job.run === performMarker ? yield* session.perform(++sequence, (job as OperationJob).operation) : yield* job.run
+      job.resolve(outcome)
+    }
+  })
+  const fiber = runRealNode(program, {
+    self: options.clientId,
+    peers: options.servers,
+    secret: options.secret,
+    dataDirectory: scratch,
+    tracePath: null,
+    log: options.log ?? (() => {})
+  })
+  const submit = (job: Job) => Effect.runSync(Queue.offer(jobs, job))
+  return {
+    perform: (operation) =>
+      new Promise((resolve) => submit({ run: performMarker, operation, resolve } as OperationJob)),
+    probe: (server, timeoutMs) =>
+      new Promise((resolve) => submit({ run: probeOnce(server, timeoutMs), resolve })),
+    close: async () => {
+      await Effect.runPromise(Fiber.interrupt(fiber))
+      rmSync(scratch, { recursive: true, force: true })
+    }
+  }
+}
+
+/** Marks a job as an operation of the session rather than an effect of its own. */
+const performMarker: Effect.Effect<undefined> = Effect.undefined
+
+interface OperationJob extends Job {
+  readonly operation: KvOperation
+}
+
+/** One read sent to `server`, and its answer: a leader serves it, a follower names the leader. */
+const probeOnce = (server: string, timeoutMs: number): Effect.Effect<ClientOutcome | undefined, never, Network | Clock> =>
+  Effect.gen(function*() {
+    const network = yield* Network
+    const clock = yield* Clock
+    const requestId = `${network.self}:probe:${yield* clock.now}`
+    // Sequence 0 is never a write's, so a probe leaves the client's session untouched.
+    yield* network.send(server, { _tag: "ClientRequest", requestId, clientId: network.self, sequence: 0, operation: { _tag: "Get", key: "" } })
+    return yield* awaitReply({
+      network,
+      clock,
+      timeoutMs,
+      accept: (message) => (isClientReply(message) && message.requestId === requestId ? message.outcome : undefined)
+    })
+  })

@@ -1,0 +1,172 @@
+// `faultline node`: one server of a protocol as a real process, on TCP and disk, until SIGINT or SIGTERM.
+import { accessSync, constants, statSync } from "node:fs"
+import { dirname, join } from "node:path"
+import { Cause, Effect, Exit, Fiber, Layer } from "effect"
+import { ScenarioError, serverIds } from "../definition/input.ts"
+import type { ProtocolDefinition } from "../definition/protocol.ts"
+import {
+  type Address,
+  defaultTracePath,
+  formatAddress,
+  parseAddress,
+  parsePeers,
+  readSecretFile,
+  realNodeLayer,
+  type RealNodeConfig
+} from "../real/index.ts"
+import { UsageError } from "./errors.ts"
+import { startKvHttp } from "./kv-http.ts"
+import { loadProtocols } from "./protocols.ts"
+
+/** Flags of `faultline node`. */
+export interface NodeFlags {
+  readonly protocol?: string
+  readonly id?: string
+  readonly listen?: string
+  readonly peers?: string
+  readonly data?: string
+  readonly secretFile?: string
+  readonly http?: string
+  readonly clockOrigin?: string
+  readonly protocols?: string
+}
+
+/** Exit codes of `faultline node`: 0 stopped by a signal, 2 could not start (bad input), 4 stopped on an error while running. */
+export const NodeExit = { stopped: 0, badInput: 2, failed: 4 } as const
+
+/** Everything a node process needs, checked from its flags; a one-line UsageError for anything wrong. */
+export interface NodePlan {
+  readonly definition: ProtocolDefinition
+  readonly id: string
+  readonly listen: Address
+  readonly peers: Readonly<Record<string, Address>>
+  readonly dataDirectory: string
+  readonly secretFile: string
+  readonly http: Address | undefined
+  readonly clockOriginUnixMs: number | undefined
+}
+
+const address = (flag: string, text: string): Address => {
+  const parsed = parseAddress(text)
+  if (typeof parsed === "string") throw new UsageError(`${flag}: ${parsed}`)
+  return parsed
+}
+
+/** Checks the flags and the data directory; touches nothing. */
+export const planNode = async (flags: NodeFlags): Promise<NodePlan> => {
+  if (flags.protocol === undefined) throw new UsageError("--protocol: required (such as raft)")
+  if (flags.id === undefined) throw new UsageError("--id: required (such as n1)")
+  if (flags.data === undefined) throw new UsageError("--data: required (the node's data directory)")
+  const protocols = await loadProtocols(flags.protocols)
+  const definition = protocols.get(flags.protocol)
+  if (definition === undefined) throw new UsageError(`--protocol: unknown protocol "${flags.protocol}" (known: ${[...protocols.keys()].sort().join(", ")})`)
+  const listen = address("--listen", flags.listen ?? "127.0.0.1:7001")
+  const others = parsePeers((flags.peers ?? "").split(",").filter((entry) => entry.trim() !== ""))
+  if (typeof others === "string") throw new UsageError(`--peers: ${others}`)
+  const peers = { ...others, [flags.id]: listen }
+  const expected = serverIds(Object.keys(peers).length)
+  if (Object.keys(peers).sort().join(",") !== [...expected].sort().join(",")) {
+    throw new UsageError(`--id and --peers: a cluster of ${expected.length} names its nodes ${expected.join(", ")}; got ${Object.keys(peers).sort().join(", ")}`)
+  }
+  checkDataDirectory(flags.data)
+  const secretFile = flags.secretFile ?? join(dirname(flags.data), "cluster.secret")
+  let clockOriginUnixMs: number | undefined
+  if (flags.clockOrigin !== undefined) {
+    clockOriginUnixMs = Number(flags.clockOrigin)
+    if (!Number.isSafeInteger(clockOriginUnixMs)) throw new UsageError(`--clock-origin: expected milliseconds since 1970, got "${flags.clockOrigin}"`)
+  }
+  return {
+    definition,
+    id: flags.id,
+    listen,
+    peers,
+    dataDirectory: flags.data,
+    secretFile,
+    http: flags.http === undefined ? undefined : address("--http", flags.http),
+    clockOriginUnixMs
+  }
+}
+
+/** The data directory must exist, be a directory and be writable: a node never guesses where its state lives. */
+const checkDataDirectory = (directory: string): void => {
+  let isDirectory: boolean
+  try {
+    isDirectory = statSync(directory).isDirectory()
+  } catch {
+    throw new UsageError(`--data: ${directory} does not exist (create it, or start a cluster with faultline cluster up)`)
+  }
+  if (!isDirectory) throw new UsageError(`--data: ${directory} is not a directory`)
+  try {
+    accessSync(directory, constants.W_OK)
+  } catch {
+    throw new UsageError(`--data: ${directory} is not writable`)
+  }
+}
+
+/** The one line a failure to start or a stop on an error prints. */
+const describeFailure = (cause: Cause.Cause<unknown>): string => {
+  const error = Cause.squash(cause) as { reason?: unknown; message?: unknown; _tag?: unknown }
+  const text = typeof error.reason === "string" ? error.reason : String(error.message ?? error)
+  return text.split("\n")[0] ?? text
+}
+
+/** Runs the command: starts the node, serves until SIGINT or SIGTERM, then stops it cleanly. */
+export const nodeCommand = async (flags: NodeFlags): Promise<number> => {
+  const plan = await planNode(flags)
+  const secret = await Effect.runPromise(Effect.result(readSecretFile(plan.secretFile)))
+  if (secret._tag === "Failure") throw new UsageError(`--secret-file: ${secret.failure.reason}`)
+  let program
+  try {
+    program = plan.definition.build({ file: "faultline node", protocol: plan.definition.name, nodes: Object.keys(plan.peers).length, options: {}, workload: {} }).server(plan.id)
+  } catch (error) {
+    if (error instanceof ScenarioError) throw new UsageError(error.message)
+    throw error
+  }
+  const config: RealNodeConfig = {
+    self: plan.id,
+    listen: plan.listen,
+    peers: plan.peers,
+    secret: secret.success,
+    dataDirectory: plan.dataDirectory,
+    clockOriginUnixMs: plan.clockOriginUnixMs,
+    log: (line) => process.stderr.write(`${line}\n`)
+  }
+  let started = false
+  const main = Effect.scoped(
+    Effect.gen(function*() {
+      // Build the services first, so that a port in use or a damaged data directory is a start-up failure.
+      const context = yield* Layer.build(realNodeLayer(config))
+      started = true
+      process.stdout.write(
+        `${plan.id} (${plan.definition.name}, ${Object.keys(plan.peers).length} nodes) listening on ${formatAddress(plan.listen)}` +
+          `${plan.http === undefined ? "" : `, http ${formatAddress(plan.http)}`}, data ${plan.dataDirectory}, trace ${defaultTracePath(plan.dataDirectory)}\n`
+      )
+      return yield* Effect.provide(program, context)
+    })
+  )
+  const fiber = Effect.runFork(main)
+  const http = plan.http === undefined ? undefined : await startHttp(plan, secret.success, fiber)
+  const stop = () => void Effect.runPromise(Fiber.interrupt(fiber))
+  process.once("SIGINT", stop)
+  process.once("SIGTERM", stop)
+  const exit = await Effect.runPromise(Fiber.await(fiber))
+  await http?.close()
+  process.off("SIGINT", stop)
+  process.off("SIGTERM", stop)
+  if (Exit.isSuccess(exit) || Cause.hasInterruptsOnly(exit.cause)) {
+    process.stderr.write(`${plan.id}: stopped\n`)
+    return NodeExit.stopped
+  }
+  process.stderr.write(`faultline: ${plan.id}: ${started ? "stopped on an error" : "cannot start"}: ${describeFailure(exit.cause)}\n`)
+  return started ? NodeExit.failed : NodeExit.badInput
+}
+
+/** Starts the node's HTTP endpoint; a port in use stops the node and is a start-up failure. */
+const startHttp = async (plan: NodePlan, secret: Uint8Array, fiber: Fiber.Fiber<unknown, unknown>) => {
+  try {
+    return await startKvHttp({ listen: plan.http!, access: { servers: plan.peers, secret }, self: plan.id, protocol: plan.definition.name })
+  } catch (error) {
+    await Effect.runPromise(Fiber.interrupt(fiber))
+    throw new UsageError(`--http: cannot listen on ${formatAddress(plan.http!)} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`)
+  }
+}
