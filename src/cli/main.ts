@@ -130,6 +130,110 @@ program
     exitCode = await replayCommand(target, flags)
   })
 
+const dataOption = ["--data <dir>", "the cluster's data directory, where cluster up keeps its description and secret", "data"] as const
+
+program
+  .command("node")
+  .description("Run one server of a protocol as a real process on TCP and disk, until SIGINT or SIGTERM")
+  .requiredOption("--protocol <name>", "the protocol, such as raft")
+  .requiredOption("--id <id>", "this node's id: n1..nN in a cluster of N")
+  .option("--listen <host:port>", "where it listens for its peers (loopback unless told otherwise)", "127.0.0.1:7001")
+  .option("--peers <list>", "the other nodes, as n2=127.0.0.1:7002,n3=127.0.0.1:7003")
+  .requiredOption("--data <dir>", "its data directory, which must exist")
+  .option("--secret-file <file>", "the cluster's shared secret (default: cluster.secret beside the data directory)")
+  .option("--http <host:port>", "also serve key-value operations as HTTP/JSON here")
+  .option("--clock-origin <unix-ms>", "count the trace clock from this instant, as the cluster's other nodes do")
+  .option(...protocolsOption)
+  .addHelpText("after", "\nExit codes: 0 stopped by SIGINT or SIGTERM, 2 cannot start (bad input: flags, data directory, secret, port in use), 4 stopped on an error.")
+  .action(async (flags) => {
+    const { nodeCommand } = await import("./node-command.ts")
+    exitCode = await nodeCommand(flags)
+  })
+
+const cluster = program.command("cluster").description("Start, inspect and stop a local cluster of real node processes")
+
+cluster
+  .command("up")
+  .description("Start a local cluster: one process per node, on loopback, described in the data directory")
+  .option("--protocol <name>", "the protocol", "raft")
+  .option("--nodes <n>", "how many nodes", "3")
+  .option("--base-port <port>", "node i listens on base+i and serves HTTP on base+100+i", "7000")
+  .option(...dataOption)
+  .option("--detach", "leave it running in the background (stop it with cluster down)")
+  .option(...protocolsOption)
+  .addHelpText("after", "\nExit codes: 0 started (and, in the foreground, stopped by Ctrl-C), 2 bad input or a node failed to start.")
+  .action(async (flags) => {
+    const { clusterUpCommand } = await import("./cluster-command.ts")
+    exitCode = await clusterUpCommand(flags)
+  })
+
+cluster
+  .command("status")
+  .description("Each node's id, address, process and role; the leader is marked leader")
+  .option(...dataOption)
+  .option("--json", "print it as JSON")
+  .addHelpText("after", "\nExit codes: 0 printed, 2 bad input (no cluster in the data directory).")
+  .action(async (flags) => {
+    const { clusterStatusCommand } = await import("./cluster-command.ts")
+    exitCode = await clusterStatusCommand(flags)
+  })
+
+cluster
+  .command("down")
+  .description("Stop a cluster started with cluster up --detach")
+  .option(...dataOption)
+  .addHelpText("after", "\nExit codes: 0 stopped (or nothing was running), 2 bad input.")
+  .action(async (flags) => {
+    const { clusterDownCommand } = await import("./cluster-command.ts")
+    exitCode = await clusterDownCommand(flags)
+  })
+
+program
+  .command("client")
+  .description("A key-value operation on a real cluster: get KEY, put KEY VALUE, cas KEY EXPECTED NEW, append KEY VALUE, delete KEY")
+  .argument("<operation>", "get, put, cas, append or delete")
+  .argument("[args...]", "the key, then values (JSON; text that is not JSON is a string)")
+  .option(...dataOption)
+  .option("--peers <list>", "the servers, as n1=127.0.0.1:7001,... (instead of --data)")
+  .option("--secret-file <file>", "the cluster's secret (default: the one --data names)")
+  .option("--timeout <duration>", "give up on an answer after this long (500ms, 10s, 2m; a bare number is ms)", "10s")
+  .option("--json", "print the answer as JSON")
+  .addHelpText(
+    "after",
+    "\nExit codes: 0 a definite answer (a cas that did not match too: it says so), 2 bad input, 3 unknown outcome (no answer in time)."
+  )
+  .action(async (operation: string, args: Array<string>, flags) => {
+    const { clientCommand } = await import("./client-command.ts")
+    exitCode = await clientCommand(operation, args, flags)
+  })
+
+program
+  .command("load")
+  .description("Concurrent key-value clients against a real cluster, recording the history they saw")
+  .option("--clients <n>", "clients, each its own session", "4")
+  .option("--operations <n>", "operations per client", "50")
+  .option("--keys <n>", "keys they share", "4")
+  .option("--history <file>", "write the history as JSON Lines, for faultline check")
+  .option(...dataOption)
+  .option("--peers <list>", "the servers, as n1=127.0.0.1:7001,... (instead of --data)")
+  .option("--secret-file <file>", "the cluster's secret (default: the one --data names)")
+  .addHelpText("after", "\nExit codes: 0 the clients finished (outcomes are in the history), 2 bad input.")
+  .action(async (flags) => {
+    const { clientLoadCommand } = await import("./client-command.ts")
+    exitCode = await clientLoadCommand(flags)
+  })
+
+program
+  .command("trace-check")
+  .description("Merge the trace files of a real cluster's run and judge them with the protocol's checkers")
+  .option(...dataOption)
+  .option("--json", "print the verdict as JSON")
+  .addHelpText("after", "\nExit codes: 0 every safety check holds, 1 a check was violated, 2 bad input.")
+  .action(async (flags) => {
+    const { traceCheckCommand } = await import("./trace-check-command.ts")
+    exitCode = await traceCheckCommand(flags)
+  })
+
 const main = async (argv: ReadonlyArray<string>): Promise<number> => {
   try {
     await program.parseAsync(argv as Array<string>)
