@@ -7,27 +7,10 @@ import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
 import { runCli } from "./fixtures/cli.ts"
+import { freeBasePort } from "./fixtures/real-ports.ts"
 
 const root = mkdtempSync(join(tmpdir(), "faultline-cluster-"))
 const data = join(root, "data")
-
-/** Whether a TCP port on loopback can be bound now. */
-const portFree = (port: number): Promise<boolean> =>
-  new Promise((resolvePromise) => {
-    const server = createServer()
-    server.once("error", () => resolvePromise(false))
-    server.listen(port, "127.0.0.1", () => server.close(() => resolvePromise(true)))
-  })
-
-/** A base port whose node ports (base+i) and HTTP ports (base+100+i) are all free. */
-const freeBasePort = async (nodes: number): Promise<number> => {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 30_000)
-    const ports = Array.from({ length: nodes }, (_, index) => [base + index + 1, base + 101 + index]).flat()
-    if ((await Promise.all(ports.map(portFree))).every(Boolean)) return base
-  }
-  throw new Error("no free base port found")
-}
 
 interface StatusNode {
   readonly id: string

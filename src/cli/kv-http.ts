@@ -12,7 +12,7 @@ export interface KvHttpOptions {
   /** The node serving the endpoint; `/status` asks it whether it leads. */
   readonly self: string
   readonly protocol: string
-  /** Client sessions kept open; requests beyond this many at once wait for one. */
+  /** Client sessions kept open (default 64); requests beyond this many at once wait for one. */
   readonly sessions?: number
 }
 
@@ -34,7 +34,7 @@ export const startKvHttp = async (options: KvHttpOptions): Promise<{ readonly se
   const idle: Array<KvClient> = []
   const all: Array<KvClient> = []
   const waiting: Array<(client: KvClient) => void> = []
-  const sessionsMax = options.sessions ?? 16
+  const sessionsMax = options.sessions ?? 64
   const acquire = async (): Promise<KvClient> => {
     const free = idle.pop()
     if (free !== undefined) return free

@@ -29,12 +29,16 @@ export const makeRealClock = (options: { readonly originUnixMs?: number | undefi
   const sleep = (durationMs: number): Effect.Effect<void> =>
     Effect.callback<void>((resume) => {
       let timer: ReturnType<typeof setTimeout> | undefined
-      // setTimeout takes at most TIMEOUT_MS_MAX (a longer one fires at once), so long sleeps chain.
-      const wait = (remainingMs: number) => {
-        const stepMs = Math.min(Math.max(0, remainingMs), TIMEOUT_MS_MAX)
-        timer = setTimeout(() => (remainingMs > stepMs ? wait(remainingMs - stepMs) : resume(Effect.void)), stepMs)
+      // setTimeout counts whole milliseconds on a clock of its own and may fire a fraction of one
+      // early by this node's clock, and it takes at most TIMEOUT_MS_MAX: so each firing reads the
+      // node's clock and waits again for whatever is left. A sleep never ends early by `now`.
+      const deadlineMs = nowMs() + Math.max(0, durationMs)
+      const wait = () => {
+        const remainingMs = deadlineMs - nowMs()
+        if (remainingMs <= 0) return resume(Effect.void)
+        timer = setTimeout(wait, Math.min(Math.ceil(remainingMs), TIMEOUT_MS_MAX))
       }
-      wait(durationMs)
+      wait()
       return Effect.sync(() => clearTimeout(timer))
     })
   return {

@@ -59,10 +59,19 @@ export class Mailbox {
         clearTimeout(timer)
         resume(Effect.succeed(next))
       }
-      const timer = setTimeout(() => {
+      // setTimeout may fire a fraction of a millisecond early by the monotonic clock the node's
+      // Clock reads (performance.now), so a firing before the deadline waits again for the rest.
+      const deadlineMs = performance.now() + Math.max(0, durationMs)
+      const expire = () => {
+        const remainingMs = deadlineMs - performance.now()
+        if (remainingMs > 0) {
+          timer = setTimeout(expire, Math.ceil(remainingMs))
+          return
+        }
         this.cancelWait(waiter)
         resume(Effect.undefined)
-      }, Math.max(0, durationMs))
+      }
+      let timer = setTimeout(expire, Math.max(0, Math.ceil(durationMs)))
       let envelope: Envelope | undefined
       try {
         envelope = this.takeOrWait(waiter)
