@@ -1,0 +1,236 @@
+// `npm run bench:real`: a real three-node Raft cluster on loopback with fsync on, driven through its HTTP endpoint,
+// and, when an etcd binary is on the PATH, a three-member etcd cluster under the same load in the same run.
+import { type ChildProcess, spawn, spawnSync } from "node:child_process"
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs"
+import { Agent, request } from "node:http"
+import { tmpdir } from "node:os"
+import { join, resolve } from "node:path"
+import { fileURLToPath } from "node:url"
+import { freeBasePort } from "../test/fixtures/real-ports.ts"
+
+const root = fileURLToPath(new URL("..", import.meta.url))
+const bin = resolve(root, "bin", "faultline.js")
+/** How long each load level runs. */
+const levelMs = Number(process.env["FAULTLINE_BENCH_REAL_LEVEL_MS"] ?? 5000)
+const concurrencies = [1, 16, 64]
+
+/** One HTTP request on a keep-alive agent: its status and body. */
+const call = (agent: Agent, options: { host: string; port: number; method: string; path: string; body?: string }): Promise<{ status: number; body: string }> =>
+  new Promise((resolvePromise, reject) => {
+    const outgoing = request({ agent, host: options.host, port: options.port, method: options.method, path: options.path, timeout: 5000 }, (response) => {
+      let body = ""
+      response.setEncoding("utf8")
+      response.on("data", (chunk: string) => (body += chunk))
+      response.on("end", () => resolvePromise({ status: response.statusCode ?? 0, body }))
+    })
+    outgoing.on("timeout", () => outgoing.destroy(new Error("timeout")))
+    outgoing.on("error", reject)
+    if (options.body !== undefined) outgoing.setHeader("content-type", "application/json")
+    outgoing.end(options.body)
+  })
+
+/** A system under test: how to put and get one key through its HTTP API. */
+interface Target {
+  readonly name: string
+  readonly endpoints: ReadonlyArray<{ host: string; port: number }>
+  readonly put: (key: string, value: string) => { method: string; path: string; body: string }
+  readonly get: (key: string) => { method: string; path: string; body?: string }
+  readonly ok: (status: number, body: string) => boolean
+}
+
+interface LevelResult {
+  readonly concurrency: number
+  readonly perSecond: number
+  readonly p50Ms: number
+  readonly p99Ms: number
+  readonly errors: number
+}
+
+const percentile = (sorted: ReadonlyArray<number>, fraction: number): number => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * fraction))] ?? Number.NaN
+
+/** Runs `concurrency` clients, each in a loop of operations on its own key, for `levelMs`, against one endpoint. */
+const runLevel = async (target: Target, endpoint: { host: string; port: number }, concurrency: number, kind: "put" | "get"): Promise<LevelResult> => {
+  const agent = new Agent({ keepAlive: true, maxSockets: concurrency })
+  const latencies: Array<number> = []
+  let errors = 0
+  const deadline = performance.now() + levelMs
+  const worker = async (index: number) => {
+    let sequence = 0
+    while (performance.now() < deadline) {
+      const key = `bench-${index}`
+      const spec = kind === "put" ? target.put(key, String(++sequence)) : target.get(key)
+      const started = performance.now()
+      try {
+        const answer = await call(agent, { ...endpoint, ...spec })
+        if (target.ok(answer.status, answer.body)) latencies.push(performance.now() - started)
+        else errors++
+      } catch {
+        errors++
+      }
+    }
+  }
+  const started = performance.now()
+  await Promise.all(Array.from({ length: concurrency }, (_, index) => worker(index)))
+  const elapsedMs = performance.now() - started
+  agent.destroy()
+  latencies.sort((left, right) => left - right)
+  return { concurrency, perSecond: (latencies.length / elapsedMs) * 1000, p50Ms: percentile(latencies, 0.5), p99Ms: percentile(latencies, 0.99), errors }
+}
+
+/** Writes from 4 clients spread over every endpoint while the leader is killed: the longest gap between successful writes. */
+const leaderKillGap = async (target: Target, kill: () => void, windowMs = 8000): Promise<number> => {
+  const agent = new Agent({ keepAlive: true, maxSockets: 16 })
+  const successes: Array<number> = []
+  const started = performance.now()
+  const deadline = started + windowMs
+  const worker = async (index: number) => {
+    let sequence = 0
+    while (performance.now() < deadline) {
+      const endpoint = target.endpoints[(index + sequence) % target.endpoints.length]!
+      try {
+        const answer = await call(agent, { ...endpoint, ...target.put(`gap-${index}`, String(++sequence)) })
+        if (target.ok(answer.status, answer.body)) successes.push(performance.now())
+      } catch {
+        // The killed node's endpoint refuses; the next try goes elsewhere.
+      }
+    }
+  }
+  setTimeout(kill, windowMs / 4)
+  await Promise.all([0, 1, 2, 3].map(worker))
+  agent.destroy()
+  successes.sort((left, right) => left - right)
+  const points = [started + windowMs / 4, ...successes.filter((time) => time >= started + windowMs / 4), deadline]
+  let gap = 0
+  for (let index = 1; index < points.length; index++) gap = Math.max(gap, points[index]! - points[index - 1]!)
+  return gap
+}
+
+const faultline = (args: ReadonlyArray<string>) => {
+  const result = spawnSync(process.execPath, [bin, ...args], { encoding: "utf8" })
+  if (result.status !== 0) throw new Error(`faultline ${args.join(" ")}: ${result.stderr}`)
+  return result.stdout
+}
+
+/** Faultline's Raft: a cluster up in the background, its HTTP endpoints, the leader's found by /status. */
+const faultlineRaft = async (): Promise<{ target: Target; leader: { host: string; port: number }; killLeader: () => void; stop: () => void }> => {
+  const data = mkdtempSync(join(tmpdir(), "faultline-bench-real-"))
+  const base = await freeBasePort(3)
+  faultline(["cluster", "up", "--nodes", "3", "--base-port", String(base), "--data", data, "--detach"])
+  const status = JSON.parse(faultline(["cluster", "status", "--data", data, "--json"])) as {
+    nodes: Array<{ id: string; pid: number; role: string; http: string }>
+  }
+  const endpoints = status.nodes.map((node) => ({ host: "127.0.0.1", port: Number(node.http.split(":")[1]) }))
+  const leaderNode = status.nodes.find((node) => node.role === "leader") ?? status.nodes[0]!
+  const target: Target = {
+    name: "faultline raft",
+    endpoints,
+    put: (key, value) => ({ method: "PUT", path: `/kv/${key}`, body: value }),
+    get: (key) => ({ method: "GET", path: `/kv/${key}` }),
+    ok: (status) => status === 200
+  }
+  return {
+    target,
+    leader: endpoints[status.nodes.indexOf(leaderNode)]!,
+    killLeader: () => process.kill(leaderNode.pid, "SIGKILL"),
+    stop: () => {
+      spawnSync(process.execPath, [bin, "cluster", "down", "--data", data])
+      rmSync(data, { recursive: true, force: true })
+    }
+  }
+}
+
+/** etcd 3.x: three members on loopback, its JSON gateway (/v3/kv/put, /v3/kv/range) as the API. */
+const etcdCluster = async (): Promise<{ target: Target; leader: { host: string; port: number }; killLeader: () => void; stop: () => void } | undefined> => {
+  if (spawnSync("etcd", ["--version"]).status !== 0) return undefined
+  const data = mkdtempSync(join(tmpdir(), "faultline-bench-etcd-"))
+  const base = await freeBasePort(3)
+  const members = [1, 2, 3].map((index) => ({ name: `e${index}`, client: base + index, peer: base + 100 + index }))
+  const initial = members.map((member) => `${member.name}=http://127.0.0.1:${member.peer}`).join(",")
+  const children: Array<ChildProcess> = members.map((member) => {
+    mkdirSync(join(data, member.name), { recursive: true })
+    return spawn("etcd", [
+      "--name", member.name, "--data-dir", join(data, member.name),
+      "--listen-client-urls", `http://127.0.0.1:${member.client}`, "--advertise-client-urls", `http://127.0.0.1:${member.client}`,
+      "--listen-peer-urls", `http://127.0.0.1:${member.peer}`, "--initial-advertise-peer-urls", `http://127.0.0.1:${member.peer}`,
+      "--initial-cluster", initial, "--initial-cluster-state", "new", "--log-level", "error"
+    ], { stdio: "ignore" })
+  })
+  const endpoints = members.map((member) => ({ host: "127.0.0.1", port: member.client }))
+  const base64 = (text: string) => Buffer.from(text).toString("base64")
+  const target: Target = {
+    name: "etcd",
+    endpoints,
+    put: (key, value) => ({ method: "POST", path: "/v3/kv/put", body: JSON.stringify({ key: base64(key), value: base64(value) }) }),
+    get: (key) => ({ method: "POST", path: "/v3/kv/range", body: JSON.stringify({ key: base64(key) }) }),
+    ok: (status) => status === 200
+  }
+  // Wait for a leader: the member whose status says it leads.
+  let leaderIndex = -1
+  const agent = new Agent({ keepAlive: false })
+  for (let attempt = 0; attempt < 100 && leaderIndex < 0; attempt++) {
+    for (const [index, endpoint] of endpoints.entries()) {
+      try {
+        const answer = await call(agent, { ...endpoint, method: "POST", path: "/v3/maintenance/status", body: "{}" })
+        const parsed = JSON.parse(answer.body) as { header?: { member_id?: string }; leader?: string }
+        if (parsed.leader !== undefined && parsed.leader === parsed.header?.member_id) leaderIndex = index
+      } catch {
+        // Not up yet.
+      }
+    }
+    if (leaderIndex < 0) await new Promise((resolvePromise) => setTimeout(resolvePromise, 100))
+  }
+  if (leaderIndex < 0) throw new Error("etcd elected no leader")
+  return {
+    target,
+    leader: endpoints[leaderIndex]!,
+    killLeader: () => children[leaderIndex]!.kill("SIGKILL"),
+    stop: () => {
+      for (const child of children) child.kill("SIGKILL")
+      rmSync(data, { recursive: true, force: true })
+    }
+  }
+}
+
+interface SystemResult {
+  readonly puts: ReadonlyArray<LevelResult>
+  readonly gets: LevelResult
+  readonly gapMs: number
+}
+
+const measure = async (system: NonNullable<Awaited<ReturnType<typeof etcdCluster>>>): Promise<SystemResult> => {
+  try {
+    const puts: Array<LevelResult> = []
+    for (const concurrency of concurrencies) puts.push(await runLevel(system.target, system.leader, concurrency, "put"))
+    const gets = await runLevel(system.target, system.leader, 16, "get")
+    const gapMs = await leaderKillGap(system.target, system.killLeader)
+    return { puts, gets, gapMs }
+  } finally {
+    system.stop()
+  }
+}
+
+const row = (label: string, value: string) => console.log(`  ${label.padEnd(46)} ${value}`)
+const format = (value: number) => value.toLocaleString("en-US", { maximumFractionDigits: 0 })
+
+const print = (name: string, result: SystemResult, baseline?: SystemResult) => {
+  console.log(`\n${name}`)
+  result.puts.forEach((level, index) => {
+    const ratio = baseline === undefined ? "" : ` (${(level.perSecond / baseline.puts[index]!.perSecond).toFixed(2)}x etcd)`
+    row(`puts/s, ${level.concurrency} client${level.concurrency === 1 ? "" : "s"}`, `${format(level.perSecond)}${ratio}; p50 ${level.p50Ms.toFixed(1)} ms, p99 ${level.p99Ms.toFixed(1)} ms; ${level.errors} errors`)
+  })
+  const readRatio = baseline === undefined ? "" : ` (${(result.gets.perSecond / baseline.gets.perSecond).toFixed(2)}x etcd)`
+  row("linearizable reads/s, 16 clients", `${format(result.gets.perSecond)}${readRatio}; p50 ${result.gets.p50Ms.toFixed(1)} ms`)
+  row("longest write gap after a leader SIGKILL", `${(result.gapMs / 1000).toFixed(2)} s${baseline === undefined ? "" : ` (etcd ${(baseline.gapMs / 1000).toFixed(2)} s)`}`)
+}
+
+const main = async () => {
+  console.log(`Real clusters on loopback, fsync on, through HTTP with keep-alive clients; ${levelMs / 1000} s per load level`)
+  const etcd = await etcdCluster()
+  const etcdResult = etcd === undefined ? undefined : await measure(etcd)
+  const raft = await measure(await faultlineRaft())
+  if (etcdResult !== undefined) print("etcd 3 (3 members)", etcdResult)
+  else console.log("\n(no etcd on the PATH: install Debian's etcd-server to compare in the same run)")
+  print("faultline raft (3 nodes)", raft, etcdResult)
+}
+
+await main()
