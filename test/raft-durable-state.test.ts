@@ -3,6 +3,7 @@
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
 import { encodeText, Storage, StorageError, Tracing } from "../src/env/index.ts"
+import { checksummedLine } from "../src/protocols/raft/checksum.ts"
 import { makeDurableState } from "../src/protocols/raft/durable-state.ts"
 import { type Entry, newRaft, type Ready } from "../src/protocols/raft/index.ts"
 import { testConfig } from "../src/protocols/raft/testing.ts"
@@ -88,7 +89,7 @@ describe("raft durable state", () => {
     const first = makeDurableState(storageOf(disk))
     Effect.runSync(first.persist(ready({ entries: [entry(1, 1), entry(2, 1)] })))
     // A crash tore the next line: half of entry 3 is on disk.
-    const line = JSON.stringify(entry(3, 1)) + "\n"
+    const line = checksummedLine(JSON.stringify(entry(3, 1)))
     disk.append("raft-log", encodeText(line.slice(0, 20)))
     disk.sync("raft-log")
     const second = restart(disk)

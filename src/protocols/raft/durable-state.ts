@@ -1,17 +1,42 @@
 // Raft's stable storage through the env Storage service: hard state, snapshot, and an append-only log with torn-tail recovery.
-import { Effect } from "effect"
-import { decodeText, encodeText, Storage, Tracing } from "../../env/index.ts"
+// Every line carries a checksum (see checksum.ts): recovery cuts a torn tail and refuses a damaged file.
+import { Data, Effect } from "effect"
+import { encodeText, Storage, type StorageError, Tracing } from "../../env/index.ts"
 import { assert } from "./assert.ts"
+import { checksummedLine, isLinePrefix, nextNewline, readLine } from "./checksum.ts"
 import type { Entry, HardState, Ready, RestoredState, Snapshot } from "./types.ts"
 
 const HARD_STATE_FILE = "raft-hardstate"
 const SNAPSHOT_FILE = "raft-snapshot"
 const LOG_FILE = "raft-log"
 
+/**
+ * A storage file whose content cannot be trusted: a line whose checksum does not match, that is
+ * not in the checksummed format, or whose data makes no sense where it stands. Bad input from the
+ * disk, not a programmer error: the node refuses to start, and nothing is cut or rewritten, since
+ * the damaged line may hold entries a leader has counted as stored here.
+ */
+export class StorageCorruption extends Data.TaggedError("StorageCorruption")<{
+  /** The storage file's name, e.g. `raft-log`. */
+  readonly file: string
+  /** The damaged line, counting from 1 (the hard-state and snapshot files have one line). */
+  readonly line: number
+  /** What is wrong with the line, e.g. `checksum mismatch (stored 1a2b3c4d, computed 5e6f7a8b)`. */
+  readonly reason: string
+}> {
+  override get message(): string {
+    return `${this.file} line ${this.line}: ${this.reason} (the file is damaged; restore it, or remove this node's data so it rejoins from its peers)`
+  }
+}
+
 /** Raft's stable storage, as the server shell uses it. */
 export interface DurableState {
   /** Reads everything back after a (re)start; returns what the Raft core resumes from. */
-  readonly recover: Effect.Effect<{ readonly restored: RestoredState; readonly snapshot: Snapshot | undefined }, unknown, Tracing>
+  readonly recover: Effect.Effect<
+    { readonly restored: RestoredState; readonly snapshot: Snapshot | undefined },
+    StorageError | StorageCorruption,
+    Tracing
+  >
   /** Whether `persist` has anything to do for this Ready; most Readies of a busy cluster carry only messages. */
   readonly needsStorage: (ready: Ready) => boolean
   /** Persists what a Ready asks for, in its order, and syncs it, before any of its messages is sent. */
@@ -21,9 +46,30 @@ export interface DurableState {
 }
 
 /**
- * The log file holds one JSON line per entry. A crash may tear the last unsynced line; recovery
- * cuts whatever follows the last complete line. `offsets[i]` is the byte offset at which the i-th
- * stored entry starts, so a truncation cuts the file at an exact entry boundary.
+ * The log file holds one checksummed JSON line per entry. `offsets[i]` is the byte offset at which
+ * the i-th stored entry starts, so a truncation cuts the file at an exact entry boundary.
+ *
+ * How recovery tells a torn write from damage. The Storage contract lets a crash keep a prefix of
+ * the last unsynced append, and nothing else: synced bytes never change, and a `write` replaces a
+ * file whole at its sync (the simulator's disk can only tear a change that appended bytes to the
+ * synced content; the real one writes a temporary file and renames it). So:
+ *
+ * - Bytes after the log's last newline are a torn append when they are a prefix of a line (see
+ *   `isLinePrefix`): recovery cuts them, as they were never synced, so no one was told they were
+ *   stored. When they are not a prefix of any line (most often: a whole line whose newline was
+ *   damaged), they are damage.
+ * - A line that ends in a newline is complete. A prefix tear keeps the bytes it keeps exactly as
+ *   they were written, and the checksum is written before the JSON it covers, so a complete line
+ *   left by a tear carries its own right checksum. A complete line whose checksum does not match
+ *   (or that is not in the format) was therefore changed after it was written: damage, wherever
+ *   it is, the last line included. Recovery fails with a {@link StorageCorruption} naming the file
+ *   and the line rather than drop it and what follows: those entries may have been acknowledged.
+ *   (A disk that broke the contract, persisting a later sector of an append without an earlier
+ *   one, would be refused too; refusing to start is the safe answer to a log we cannot explain.)
+ * - The hard-state and snapshot files are one line each, replaced whole, so they are never torn
+ *   under the contract. One without its final newline is reported as damage too ("incomplete"):
+ *   a node that forgot its vote could vote twice in a term, and the snapshot stands in for the log
+ *   entries it compacted, so neither can be dropped and started without.
  */
 export const makeDurableState = (storage: Storage["Service"]): DurableState => {
   let offsets: Array<number> = []
@@ -38,14 +84,14 @@ export const makeDurableState = (storage: Storage["Service"]): DurableState => {
   const needsHardState = (ready: Ready): boolean =>
     ready.hardState !== undefined && (ready.hardState.term !== storedTerm || ready.hardState.votedFor !== storedVote)
 
-  const append = (entries: ReadonlyArray<Entry>): Effect.Effect<void, unknown> =>
+  const append = (entries: ReadonlyArray<Entry>): Effect.Effect<void, StorageError> =>
     Effect.suspend(() => {
       const expected = firstStoredIndex + offsets.length
       assert(entries[0]!.index === expected, () => `raft log: appending ${entries[0]!.index} where ${expected} was expected`)
       let text = ""
       const lineEnds: Array<number> = []
       for (const entry of entries) {
-        text += JSON.stringify(entry) + "\n"
+        text += checksummedLine(JSON.stringify(entry))
         lineEnds.push(text.length)
       }
       const bytes = encodeText(text)
@@ -95,49 +141,23 @@ export const makeDurableState = (storage: Storage["Service"]): DurableState => {
     const logBytes = yield* storage.read(LOG_FILE)
     const hardState: HardState = hardStateBytes === undefined
       ? { term: 0, votedFor: null, commitIndex: 0 }
-      : (JSON.parse(decodeText(hardStateBytes)) as HardState)
+      : yield* readSingleLineFile(HARD_STATE_FILE, hardStateBytes, isHardState)
     storedTerm = hardState.term
     storedVote = hardState.votedFor
-    const snapshot = snapshotBytes === undefined ? undefined : (JSON.parse(decodeText(snapshotBytes)) as Snapshot)
+    const snapshot = snapshotBytes === undefined ? undefined : yield* readSingleLineFile(SNAPSHOT_FILE, snapshotBytes, isSnapshot)
     const snapshotIndex = snapshot?.lastIncludedIndex ?? 0
-    const text = logBytes === undefined ? "" : decodeText(logBytes)
-    const complete = text.lastIndexOf("\n") + 1
-    const entries: Array<Entry> = []
-    const entryOffsets: Array<number> = []
-    let compacted = 0
-    let blank = 0
-    let position = 0
-    for (const line of text.slice(0, complete).split("\n")) {
-      const offset = position
-      position += byteLength(line) + 1
-      if (line.length === 0) {
-        blank++
-        continue
-      }
-      const entry = JSON.parse(line) as Entry
-      // Entries covered by the snapshot were compacted; a crash before the log was rewritten leaves them.
-      if (entry.index <= snapshotIndex) {
-        compacted++
-        continue
-      }
-      const expected = (entries.at(-1)?.index ?? snapshotIndex) + 1
-      assert(entry.index === expected, () => `raft log: entry ${entry.index} where ${expected} was expected`)
-      entries.push(entry)
-      entryOffsets.push(offset)
-    }
-    const tornBytes = byteLength(text.slice(complete))
-    if (tornBytes > 0) yield* tracing.event("tornTail", { file: LOG_FILE, bytes: tornBytes })
-    // The split leaves one empty piece after the last newline; any other is a stray blank line.
-    if (tornBytes > 0 || compacted > 0 || blank > 1) {
+    const log = yield* readLog(logBytes ?? new Uint8Array(0), snapshotIndex)
+    if (log.tornBytes > 0) yield* tracing.event("tornTail", { file: LOG_FILE, bytes: log.tornBytes })
+    if (log.tornBytes > 0 || log.compacted > 0) {
       // Rewriting leaves the file holding exactly the recovered entries, so the offsets are known.
-      yield* rewrite(entries, snapshotIndex + 1, { sync: true })
+      yield* rewrite(log.entries, snapshotIndex + 1, { sync: true })
     } else {
       // A clean log (the usual restart) stays as it is; its offsets are where its lines start.
-      offsets = entryOffsets
+      offsets = log.offsets
       firstStoredIndex = snapshotIndex + 1
       sizeBytes = logBytes === undefined ? 0 : logBytes.length
     }
-    const restored: RestoredState = { hardState, ...(snapshot === undefined ? {} : { snapshot }), entries }
+    const restored: RestoredState = { hardState, ...(snapshot === undefined ? {} : { snapshot }), entries: log.entries }
     return { restored, snapshot }
   })
 
@@ -157,7 +177,7 @@ export const makeDurableState = (storage: Storage["Service"]): DurableState => {
       const hardState = ready.hardState
       if (hardState !== undefined && needsHardState(ready)) {
         const durable = { ...hardState, commitIndex: Math.min(hardState.commitIndex, firstStoredIndex - 1 + offsets.length) }
-        steps.push(storage.write(HARD_STATE_FILE, encodeText(JSON.stringify(durable))))
+        steps.push(storage.write(HARD_STATE_FILE, encodeText(checksummedLine(JSON.stringify(durable)))))
         steps.push(storage.sync(HARD_STATE_FILE))
         steps.push(Effect.sync(() => {
           storedTerm = hardState.term
@@ -165,7 +185,7 @@ export const makeDurableState = (storage: Storage["Service"]): DurableState => {
         }))
       }
       if (ready.snapshot !== undefined) {
-        steps.push(storage.write(SNAPSHOT_FILE, encodeText(JSON.stringify(ready.snapshot))))
+        steps.push(storage.write(SNAPSHOT_FILE, encodeText(checksummedLine(JSON.stringify(ready.snapshot)))))
         steps.push(storage.sync(SNAPSHOT_FILE))
         steps.push(rewrite([], ready.snapshot.lastIncludedIndex + 1, { sync: true }))
       }
@@ -177,13 +197,79 @@ export const makeDurableState = (storage: Storage["Service"]): DurableState => {
 
   const compact = (snapshot: Snapshot, remaining: ReadonlyArray<Entry>) =>
     Effect.gen(function*() {
-      yield* storage.write(SNAPSHOT_FILE, encodeText(JSON.stringify(snapshot)))
+      yield* storage.write(SNAPSHOT_FILE, encodeText(checksummedLine(JSON.stringify(snapshot))))
       yield* storage.sync(SNAPSHOT_FILE)
       yield* rewrite(remaining, snapshot.lastIncludedIndex + 1, { sync: true })
     })
 
   return { recover, needsStorage, persist, compact }
 }
+
+/** What the log file holds after a restart: its entries past the snapshot, where their lines start, and what recovery cuts. */
+interface RecoveredLog {
+  readonly entries: Array<Entry>
+  readonly offsets: Array<number>
+  /** Entries the snapshot covers: a crash after the snapshot was stored, before the log was rewritten, leaves them. */
+  readonly compacted: number
+  /** Bytes after the last newline: a torn append. */
+  readonly tornBytes: number
+}
+
+/** Reads the log's lines, checking each one; fails on the first line that is damaged. */
+const readLog = (bytes: Uint8Array, snapshotIndex: number): Effect.Effect<RecoveredLog, StorageCorruption> => {
+  const entries: Array<Entry> = []
+  const offsets: Array<number> = []
+  let compacted = 0
+  let start = 0
+  let line = 1
+  const corrupt = (reason: string) => Effect.fail(new StorageCorruption({ file: LOG_FILE, line, reason }))
+  for (let end = nextNewline(bytes, 0); end >= 0; end = nextNewline(bytes, start), line++) {
+    const reading = readLine(bytes, start, end)
+    if (reading._tag === "Damaged") return corrupt(reading.detail)
+    const entry = reading.value
+    if (!isEntry(entry)) return corrupt("not a log entry (no numeric index and term)")
+    const offset = start
+    start = end + 1
+    if (entry.index <= snapshotIndex) {
+      compacted++
+      continue
+    }
+    const expected = (entries.at(-1)?.index ?? snapshotIndex) + 1
+    if (entry.index !== expected) return corrupt(`entry ${entry.index} where ${expected} was expected`)
+    entries.push(entry)
+    offsets.push(offset)
+  }
+  if (start < bytes.length && !isLinePrefix(bytes, start, bytes.length)) {
+    return corrupt("damaged last line: it has no newline, but is not the start of a line either, so no torn write left it")
+  }
+  return Effect.succeed({ entries, offsets, compacted, tornBytes: bytes.length - start })
+}
+
+/** Reads a file of one checksummed line (the hard state, the snapshot), checking its format, checksum and shape. */
+const readSingleLineFile = <A>(file: string, bytes: Uint8Array, isValid: (value: unknown) => value is A): Effect.Effect<A, StorageCorruption> => {
+  const corrupt = (line: number, reason: string) => Effect.fail(new StorageCorruption({ file, line, reason }))
+  const end = nextNewline(bytes, 0)
+  if (end < 0) return corrupt(1, "incomplete: the file ends before its line does (a whole-file write is never torn, so this is damage)")
+  if (end + 1 < bytes.length) return corrupt(2, "more than one line, where the file holds one")
+  const reading = readLine(bytes, 0, end)
+  if (reading._tag === "Damaged") return corrupt(1, reading.detail)
+  if (!isValid(reading.value)) return corrupt(1, `not a valid ${file === HARD_STATE_FILE ? "hard state" : "snapshot"}`)
+  return Effect.succeed(reading.value)
+}
+
+const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null && !Array.isArray(value)
+
+const isEntry = (value: unknown): value is Entry =>
+  isRecord(value) && Number.isSafeInteger(value["index"]) && Number.isSafeInteger(value["term"])
+
+const isHardState = (value: unknown): value is HardState =>
+  isRecord(value) &&
+  Number.isSafeInteger(value["term"]) &&
+  Number.isSafeInteger(value["commitIndex"]) &&
+  (value["votedFor"] === null || typeof value["votedFor"] === "string")
+
+const isSnapshot = (value: unknown): value is Snapshot =>
+  isRecord(value) && Number.isSafeInteger(value["lastIncludedIndex"]) && Number.isSafeInteger(value["lastIncludedTerm"])
 
 /** UTF-8 length of `text` without encoding it when it is plain ASCII. */
 const byteLength = (text: string): number => {
