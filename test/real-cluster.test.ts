@@ -1,7 +1,7 @@
 // A real Raft cluster of processes, driven by the CLI as the README tells a user to: kill the leader, restart it,
 // run concurrent clients, check their history and the merged traces, restart the cluster and find every write.
 import { spawn, spawnSync } from "node:child_process"
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
@@ -86,6 +86,49 @@ describe("a real Raft cluster, from the command line", () => {
     expect(runCli(["client", "get", "after-kill", "--data", data]).stdout.trim()).toBe("1")
     expect(runCli(["cluster", "down", "--data", data]).status).toBe(0)
   }, 90_000)
+})
+
+describe("a node's damaged log (after the cluster above has stopped)", () => {
+  /** Runs node n1 of the stopped cluster above on a copy of its data directory, with `damage` done to the copy's log. */
+  const runDamaged = async (damage: (log: Buffer) => Buffer): Promise<{ code: number | null; stdout: string; stderr: string; log: Buffer }> => {
+    const description = JSON.parse(readFileSync(join(data, "cluster.json"), "utf8")) as { nodes: Array<{ id: string; address: string }>; secretFile: string }
+    const copy = mkdtempSync(join(root, "damaged-n1-"))
+    cpSync(join(data, "n1"), copy, { recursive: true })
+    const damaged = damage(readFileSync(join(copy, "raft-log")))
+    writeFileSync(join(copy, "raft-log"), damaged)
+    const peers = description.nodes.filter((node) => node.id !== "n1").map((node) => `${node.id}=${node.address}`).join(",")
+    const args = ["node", "--protocol", "raft", "--id", "n1", "--listen", "127.0.0.1:0", "--peers", peers, "--data", copy, "--secret-file", description.secretFile]
+    const child = spawn(process.execPath, [resolve("bin/faultline.js"), ...args])
+    let stdout = ""
+    let stderr = ""
+    child.stdout.on("data", (chunk: Buffer) => {
+      stdout += chunk.toString()
+      // A node that starts is stopped as an operator would stop it.
+      if (stdout.includes("listening on")) setTimeout(() => child.kill("SIGTERM"), 300)
+    })
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
+    const code = await new Promise<number | null>((resolvePromise) => child.on("exit", resolvePromise))
+    return { code, stdout, stderr, log: readFileSync(join(copy, "raft-log")) }
+  }
+
+  it("a flipped byte in the middle: the node refuses to start, naming the file and line, and changes nothing", async () => {
+    let damaged = Buffer.alloc(0)
+    const result = await runDamaged((log) => {
+      damaged = Buffer.from(log)
+      const middle = damaged.indexOf("\n", Math.floor(damaged.length / 2)) - 5
+      damaged[middle] = damaged[middle]! ^ 0x01
+      return damaged
+    })
+    expect(result.stderr.trim().split("\n").at(-1)).toMatch(/^faultline: n1: cannot start: raft-log line \d+: /)
+    expect(result.code).toBe(2)
+    expect(result.log.equals(damaged)).toBe(true)
+  }, 30_000)
+
+  it("a log cut short in the middle of its last line: the node cuts the torn line, starts and stops cleanly", async () => {
+    const result = await runDamaged((log) => log.subarray(0, log.length - 7))
+    expect(result.stdout).toContain("n1 (raft, 3 nodes) listening on")
+    expect(result.code).toBe(0)
+  }, 30_000)
 })
 
 describe("faultline node refuses bad input with one line and exit 2", () => {

@@ -1,6 +1,6 @@
 // `faultline cluster up | status | down`: a local cluster of real node processes, described in its data directory.
 import { type ChildProcess, spawn } from "node:child_process"
-import { closeSync, existsSync, mkdirSync, openSync, writeFileSync } from "node:fs"
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs"
 import { join, resolve } from "node:path"
 import { formatAddress, generateSecret, LOOPBACK_HOST } from "../real/index.ts"
 import { type ClusterDescription, type ClusterNode, formatPeers, readCluster, serverAddresses, writeCluster } from "./cluster-file.ts"
@@ -17,14 +17,24 @@ export interface ClusterUpFlags {
   readonly protocols?: string
 }
 
-/** Whether a process is alive (signal 0 tests without sending anything). */
+/**
+ * Whether a process is alive (signal 0 tests without sending anything). A killed node whose
+ * zombie nobody has reaped yet (its parent, `cluster up --detach`, is gone) still answers signal 0,
+ * so on Linux its state in /proc decides.
+ */
 export const isAlive = (pid: number | undefined): boolean => {
   if (pid === undefined) return false
   try {
     process.kill(pid, 0)
-    return true
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === "EPERM"
+  }
+  try {
+    // The state is the field after the command's closing parenthesis: "Z" is a zombie, "X" dead.
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
+    return !/^[ZX]$/.test(stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3))
+  } catch {
+    return true
   }
 }
 

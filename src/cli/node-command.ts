@@ -106,9 +106,13 @@ const checkDataDirectory = (directory: string): void => {
 /** The one line a failure to start or a stop on an error prints. */
 const describeFailure = (cause: Cause.Cause<unknown>): string => {
   const error = Cause.squash(cause) as { reason?: unknown; message?: unknown; _tag?: unknown }
-  const text = typeof error.reason === "string" ? error.reason : String(error.message ?? error)
+  // A damaged file's message names the file and the line; an environment failure's reason says what failed.
+  const text = error._tag !== "StorageCorruption" && typeof error.reason === "string" ? error.reason : String(error.message ?? error)
   return text.split("\n")[0] ?? text
 }
+
+/** Whether the program stopped because its stored state is damaged: it refused to start on it. */
+const isCorruption = (cause: Cause.Cause<unknown>): boolean => (Cause.squash(cause) as { _tag?: unknown })._tag === "StorageCorruption"
 
 /** Runs the command: starts the node, serves until SIGINT or SIGTERM, then stops it cleanly. */
 export const nodeCommand = async (flags: NodeFlags): Promise<number> => {
@@ -157,8 +161,11 @@ export const nodeCommand = async (flags: NodeFlags): Promise<number> => {
     process.stderr.write(`${plan.id}: stopped\n`)
     return NodeExit.stopped
   }
-  process.stderr.write(`faultline: ${plan.id}: ${started ? "stopped on an error" : "cannot start"}: ${describeFailure(exit.cause)}\n`)
-  return started ? NodeExit.failed : NodeExit.badInput
+  // A damaged data directory is found while the node recovers, just after its services start: it
+  // is still a refusal to start on bad input, and nothing stored was changed.
+  const refused = !started || isCorruption(exit.cause)
+  process.stderr.write(`faultline: ${plan.id}: ${refused ? "cannot start" : "stopped on an error"}: ${describeFailure(exit.cause)}\n`)
+  return refused ? NodeExit.badInput : NodeExit.failed
 }
 
 /** Starts the node's HTTP endpoint; a port in use stops the node and is a start-up failure. */
