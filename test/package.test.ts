@@ -137,7 +137,8 @@ describe("the npm package", () => {
   }, 60_000)
 
   it("declares nothing that needs @types/node in its public API", () => {
-    // The declarations a consumer's tsc reads: dist/index.d.ts and everything it imports. The CLI's
+    // The declarations a consumer's tsc reads: dist/index.d.ts and everything it imports (tsc keeps the
+    // sources' .ts specifiers in declarations, and resolves them to the .d.ts files). The CLI's
     // and the real runtime's own modules use Node's types, but no public declaration reaches them.
     const installed = join(consumer, "node_modules", "faultline")
     const reachable = new Set<string>()
@@ -145,7 +146,7 @@ describe("the npm package", () => {
       if (reachable.has(path)) return
       reachable.add(path)
       const text = readFileSync(join(installed, path), "utf8")
-      for (const match of text.matchAll(/(?:from|import\()\s*"(\.{1,2}\/[^"]+)\.js"/g)) visit(join(dirname(path), `${match[1]}.d.ts`))
+      for (const match of text.matchAll(/(?:from|import\()\s*"(\.{1,2}\/[^"]+)\.[jt]s"/g)) visit(join(dirname(path), `${match[1]}.d.ts`))
     }
     visit("dist/index.d.ts")
     expect(reachable.size).toBeGreaterThan(10)
