@@ -1,6 +1,7 @@
 // Raft's durable state on the env Storage service: what a restart recovers, and that the log's
 // entry offsets stay exact across restarts, truncations and torn tails.
 import { Effect } from "effect"
+import { storageOf } from "./fixtures/disk-storage.ts"
 import { describe, expect, it } from "vitest"
 import { encodeText, Storage, StorageError, Tracing } from "../src/env/index.ts"
 import { checksummedLine } from "../src/protocols/raft/checksum.ts"
@@ -12,18 +13,6 @@ import { builtinProtocols } from "../src/definition/registry.ts"
 import { runScenario } from "../src/sim/run.ts"
 import { loadScenario } from "../src/sim/scenario.ts"
 import { RandomStream } from "../src/sim/random-streams.ts"
-
-/** A Storage service straight over a simulated disk (the simulator's own adds faults and timing). */
-const storageOf = (disk: SimulatedDisk): Storage["Service"] =>
-  Storage.of({
-    read: (file) => Effect.sync(() => disk.read(file)),
-    write: (file, data) => Effect.sync(() => disk.write(file, data)),
-    append: (file, data) => Effect.sync(() => disk.append(file, data)),
-    truncate: (file, size) => Effect.sync(() => disk.truncate(file, size)),
-    remove: (file) => Effect.sync(() => disk.remove(file)),
-    sync: (file) => Effect.sync(() => disk.sync(file)),
-    list: Effect.sync(() => disk.list())
-  })
 
 /**
  * The same, but the disk "crashes" at the `crashAt`-th change or sync: that call and every later

@@ -2,6 +2,7 @@
 // the line, while a torn last append is still cut. Never is damage read back as different entries.
 import { Effect, Result } from "effect"
 import fc from "fast-check"
+import { storageOf } from "./fixtures/disk-storage.ts"
 import { describe, expect, it } from "vitest"
 import { decodeText, encodeText, Storage, Tracing } from "../src/env/index.ts"
 import { crc32, checksummedLine } from "../src/protocols/raft/checksum.ts"
@@ -9,18 +10,6 @@ import { makeDurableState, StorageCorruption } from "../src/protocols/raft/durab
 import type { Entry, Ready, RestoredState, Snapshot } from "../src/protocols/raft/index.ts"
 import { SimulatedDisk } from "../src/sim/disk.ts"
 import { RandomStream } from "../src/sim/random-streams.ts"
-
-/** A Storage service straight over a simulated disk, without the simulator's faults and timing. */
-const storageOf = (disk: SimulatedDisk): Storage["Service"] =>
-  Storage.of({
-    read: (file) => Effect.sync(() => disk.read(file)),
-    write: (file, data) => Effect.sync(() => disk.write(file, data)),
-    append: (file, data) => Effect.sync(() => disk.append(file, data)),
-    truncate: (file, size) => Effect.sync(() => disk.truncate(file, size)),
-    remove: (file) => Effect.sync(() => disk.remove(file)),
-    sync: (file) => Effect.sync(() => disk.sync(file)),
-    list: Effect.sync(() => disk.list())
-  })
 
 const silentTracing = Tracing.of({ event: () => Effect.void, span: (_name, _attributes, effect) => effect })
 

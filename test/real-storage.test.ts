@@ -6,6 +6,7 @@ import { join } from "node:path"
 import { Effect, Exit } from "effect"
 import fc from "fast-check"
 import { afterEach, describe, expect, it } from "vitest"
+import { type StorageOperation, storageOperation } from "./fixtures/storage-operations.ts"
 import { decodeText, encodeText, Storage, StorageError } from "../src/env/index.ts"
 import { makeRealStorage } from "../src/real/storage.ts"
 
@@ -29,24 +30,8 @@ const contents = (storage: Storage["Service"]) =>
     return result
   })
 
-type Operation =
-  | { kind: "write"; file: string; text: string }
-  | { kind: "append"; file: string; text: string }
-  | { kind: "truncate"; file: string; size: number }
-  | { kind: "remove"; file: string }
-  | { kind: "sync"; file: string }
-
-const file = fc.constantFrom("a", "b", "c")
-const operation: fc.Arbitrary<Operation> = fc.oneof(
-  fc.record({ kind: fc.constant("write" as const), file, text: fc.string({ maxLength: 6 }) }),
-  fc.record({ kind: fc.constant("append" as const), file, text: fc.string({ minLength: 1, maxLength: 6 }) }),
-  fc.record({ kind: fc.constant("truncate" as const), file, size: fc.nat(8) }),
-  fc.record({ kind: fc.constant("remove" as const), file }),
-  fc.record({ kind: fc.constant("sync" as const), file })
-)
-
 /** The contract as a model: what reads see now, and what was last synced, per file (as the simulated disk's test has it). */
-const model = (operations: ReadonlyArray<Operation>) => {
+const model = (operations: ReadonlyArray<StorageOperation>) => {
   const current = new Map<string, Uint8Array>()
   const durable = new Map<string, Uint8Array>()
   for (const op of operations) {
@@ -77,7 +62,7 @@ const model = (operations: ReadonlyArray<Operation>) => {
   return { current: text(current), durable: text(durable) }
 }
 
-const apply = (storage: Storage["Service"], op: Operation) => {
+const apply = (storage: Storage["Service"], op: StorageOperation) => {
   switch (op.kind) {
     case "write":
       return storage.write(op.file, encodeText(op.text))
@@ -123,7 +108,7 @@ describe("real storage", () => {
 
   it("matches the contract's model for any operations: reads see every change, a reopen only the synced ones", async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(operation, { maxLength: 30 }), async (operations) => {
+      fc.asyncProperty(fc.array(storageOperation, { maxLength: 30 }), async (operations) => {
         const directory = freshDirectory()
         const expected = model(operations)
         const before = await Effect.runPromise(Effect.scoped(Effect.gen(function*() {

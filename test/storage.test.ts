@@ -1,6 +1,7 @@
 // Simulated storage: a crash loses exactly the unsynced writes, a restart sees exactly the synced ones.
 import { Effect } from "effect"
 import fc from "fast-check"
+import { type StorageOperation, storageOperation } from "./fixtures/storage-operations.ts"
 import { describe, expect, it } from "vitest"
 import { decodeText, encodeText, type NodeProgram, Storage } from "../src/env/index.ts"
 import { SimulatedDisk } from "../src/sim/disk.ts"
@@ -8,24 +9,8 @@ import { perfectNetwork } from "../src/sim/network-model.ts"
 import { RandomStream } from "../src/sim/random-streams.ts"
 import { Simulation } from "../src/sim/simulation.ts"
 
-type Operation =
-  | { kind: "write"; file: string; text: string }
-  | { kind: "append"; file: string; text: string }
-  | { kind: "truncate"; file: string; size: number }
-  | { kind: "remove"; file: string }
-  | { kind: "sync"; file: string }
-
-const file = fc.constantFrom("a", "b", "c")
-const operation: fc.Arbitrary<Operation> = fc.oneof(
-  fc.record({ kind: fc.constant("write" as const), file, text: fc.string({ maxLength: 6 }) }),
-  fc.record({ kind: fc.constant("append" as const), file, text: fc.string({ minLength: 1, maxLength: 6 }) }),
-  fc.record({ kind: fc.constant("truncate" as const), file, size: fc.nat(8) }),
-  fc.record({ kind: fc.constant("remove" as const), file }),
-  fc.record({ kind: fc.constant("sync" as const), file })
-)
-
 /** The model: what reads see now, and what was last synced, per file. */
-const model = (operations: ReadonlyArray<Operation>) => {
+const model = (operations: ReadonlyArray<StorageOperation>) => {
   const current = new Map<string, string>()
   const durable = new Map<string, string>()
   for (const op of operations) {
@@ -54,7 +39,7 @@ const model = (operations: ReadonlyArray<Operation>) => {
   return { current, durable }
 }
 
-const apply = (disk: SimulatedDisk, op: Operation) => {
+const apply = (disk: SimulatedDisk, op: StorageOperation) => {
   switch (op.kind) {
     case "write":
       return disk.write(op.file, encodeText(op.text))
@@ -74,7 +59,7 @@ const contents = (disk: SimulatedDisk) => new Map(disk.list().map((name) => [nam
 describe("simulated disk", () => {
   it("reads see every write; after a crash exactly the synced state remains", () => {
     fc.assert(
-      fc.property(fc.array(operation, { maxLength: 40 }), (operations) => {
+      fc.property(fc.array(storageOperation, { maxLength: 40 }), (operations) => {
         // Set up and act: apply the operations, then crash without tearing.
         const disk = new SimulatedDisk()
         for (const op of operations) apply(disk, op)
