@@ -1,7 +1,7 @@
 // A real Raft cluster of processes, driven by the CLI as the README tells a user to: kill the leader, restart it,
 // run concurrent clients, check their history and the merged traces, restart the cluster and find every write.
 import { spawn, spawnSync } from "node:child_process"
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { chmodSync, cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
@@ -151,6 +151,18 @@ describe("faultline node refuses bad input with one line and exit 2", () => {
     const file = join(root, "a-file")
     writeFileSync(file, "")
     expectRefused(node("--data", file, "--listen", "127.0.0.1:0"), `--data: ${file} is not a directory`)
+  })
+
+  it("a data directory that is not writable (made immutable as root, whom permission bits do not stop)", () => {
+    const directory = mkdtempSync(join(root, "read-only-"))
+    chmodSync(directory, 0o500)
+    const asRoot = process.getuid?.() === 0
+    if (asRoot) expect(spawnSync("chattr", ["+i", directory]).status).toBe(0)
+    try {
+      expectRefused(node("--data", directory, "--listen", "127.0.0.1:0"), `--data: ${directory} is not writable`)
+    } finally {
+      if (asRoot) spawnSync("chattr", ["-i", directory])
+    }
   })
 
   it("a secret file that is too short", () => {

@@ -1,6 +1,6 @@
 // Real storage keeps the simulator's crash contract: after kill -9, exactly the synced content is on disk.
-import { spawn } from "node:child_process"
-import { mkdtempSync, readdirSync, rmSync, truncateSync, writeFileSync } from "node:fs"
+import { spawn, spawnSync } from "node:child_process"
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, truncateSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Effect, Exit } from "effect"
@@ -199,12 +199,21 @@ describe("real storage", () => {
     expect(created).toEqual([])
   })
 
-  it.skipIf(process.getuid?.() === 0)("names a data directory that is not writable", async () => {
+  it("names a data directory that is not writable", async () => {
+    // Set up: a directory no one may write to. Permission bits do not stop root, so as root (CI,
+    // these machines) the directory is made immutable instead, which stops root too.
     const directory = freshDirectory()
     const readOnly = join(directory, "read-only")
-    const { mkdirSync } = await import("node:fs")
     mkdirSync(readOnly, { mode: 0o500 })
-    const exit = await Effect.runPromiseExit(Effect.scoped(makeRealStorage({ directory: readOnly })))
-    expect(JSON.stringify(exit)).toContain(`data directory ${readOnly} is not writable (EACCES`)
+    const asRoot = process.getuid?.() === 0
+    if (asRoot) expect(spawnSync("chattr", ["+i", readOnly]).status, "chattr +i").toBe(0)
+    try {
+      // Act.
+      const exit = await Effect.runPromiseExit(Effect.scoped(makeRealStorage({ directory: readOnly })))
+      // Check: the message names the directory and the reason.
+      expect(JSON.stringify(exit)).toMatch(new RegExp(`data directory ${readOnly} is not writable \\((EACCES|EPERM)`))
+    } finally {
+      if (asRoot) spawnSync("chattr", ["-i", readOnly])
+    }
   })
 })
