@@ -11,6 +11,7 @@ const throughput = async (workers: number, seeds: number): Promise<number> => {
     workers,
     swarm: true,
     protocolsModule: undefined,
+    protocol: undefined,
     timeLimitMs: undefined,
     stopOnFirst: false
   })

@@ -116,6 +116,26 @@ describe("replay", () => {
   })
 })
 
+describe("--protocol: a variant over a shipped scenario", () => {
+  it("swarm finds the planted bug in a shipped scenario, and its report replays from elsewhere with the variant", () => {
+    // Set up and act: the FIFO-only broadcast swarmed over the quick-start scenario, no scenario of its own.
+    const swarm = cli(["swarm", "scenarios/causal-broadcast-partitions.yaml", "--protocol", "causal-broadcast-fifo-only", "--protocols", "test/fixtures/broadcast-bugs.ts", "--count", "4", "--json"])
+    expect(swarm.status).toBe(1)
+    const report = JSON.parse(swarm.stdout)
+    const group = report.groups.find((candidate: { signature: string }) => candidate.signature.startsWith("causal-order"))
+    expect(group.replay).toContain("--protocol causal-broadcast-fifo-only --protocols test/fixtures/broadcast-bugs.ts")
+    expect(group.failure.protocolOverride).toBe("causal-broadcast-fifo-only")
+    writeFileSync(join(directory, "variant.json"), swarm.stdout)
+
+    // Check: replayed from another directory, with no flags, it is the same run; the correct protocol passes that seed.
+    const replay = cli(["replay", "variant.json"], directory)
+    expect(replay.stdout).toContain(`✓ replay matches: trace hash ${group.failure.traceHash}`)
+    expect(replay.status).toBe(0)
+    const correct = cli(["run", "scenarios/causal-broadcast-partitions.yaml", "--seed", String(group.failure.seed), "--swarm"])
+    expect(correct.status).toBe(0)
+  })
+})
+
 describe("the command line itself", () => {
   it("--version prints the package's version", () => {
     const result = cli(["--version"])

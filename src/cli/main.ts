@@ -31,6 +31,7 @@ const program = new Command()
 let exitCode: number = ExitCode.ok
 
 const protocolsOption = ["--protocols <module>", "also load the protocols a module exports as `protocols` (your own, or test fixtures)"] as const
+const protocolOption = ["--protocol <name>", "run this protocol in place of the scenario's own (a variant over a shipped scenario)"] as const
 
 program
   .command("run")
@@ -42,6 +43,7 @@ program
   .option("--json", "print the summary as JSON")
   .option("--check-determinism", "run the seed twice and name the first event that differs")
   .option("--swarm", "draw the fault mix from the seed, as faultline swarm does")
+  .option(...protocolOption)
   .option(...protocolsOption)
   .addHelpText(
     "after",
@@ -83,6 +85,7 @@ program
   .option("--stop-on-first", "stop at the first failure")
   .option("--fixed-faults", "use the scenario's faults as written instead of drawing a mix per seed")
   .option("--json", "print a machine-readable report (faultline replay reads it)")
+  .option(...protocolOption)
   .option(...protocolsOption)
   .addHelpText("after", "\nExit codes: 0 no seed failed, 1 some seed failed (each group prints its replay command), 2 bad input.")
   .action(async (file: string, flags) => {
@@ -99,6 +102,7 @@ program
   .option("-o, --output <file>", "where to write the shrunk scenario", "repro.yaml")
   .option("--swarm", "the failure came from faultline swarm (the seed drew its fault mix)")
   .option("--max-runs <n>", "give up shrinking further after this many runs", "400")
+  .option(...protocolOption)
   .option(...protocolsOption)
   .addHelpText(
     "after",
@@ -118,6 +122,7 @@ program
   .argument("<failure>", "a failure report (.json from swarm --json or run --json), or a scenario file with --seed")
   .option("--seed <n>", "seed, when replaying a scenario file")
   .option("--swarm", "the seed drew its fault mix (swarm mode)")
+  .option(...protocolOption)
   .option(...protocolsOption)
   .addHelpText(
     "after",

@@ -5,13 +5,14 @@ import { swarmScenario } from "../sim/swarm-faults.ts"
 import { readInputFile } from "../sim/input-file.ts"
 import { parseInteger, UsageError } from "./errors.ts"
 import { loadProtocols } from "./protocols.ts"
-import { formatSummary } from "./summary.ts"
+import { formatSummary, withProtocol } from "./summary.ts"
 
 /** Flags of `faultline replay`. */
 export interface ReplayFlags {
   readonly seed?: string
   readonly swarm?: boolean
   readonly protocols?: string
+  readonly protocol?: string
 }
 
 /** A failure to replay: from a swarm report's group, a run's --json summary, or the command line. */
@@ -21,6 +22,8 @@ interface Recorded {
   readonly scenarioText: string | undefined
   /** The absolute path of the protocols module the run used, if any. */
   readonly protocolsModule: string | undefined
+  /** The protocol that ran in place of the scenario's own (`--protocol`), if any. */
+  readonly protocolOverride: string | undefined
   readonly seed: number
   readonly swarm: boolean
   readonly traceHash: string | undefined
@@ -43,6 +46,7 @@ const recordedFrom = (file: string): Array<Recorded> => {
       scenario: entry.scenario,
       scenarioText: typeof entry.scenarioText === "string" ? entry.scenarioText : undefined,
       protocolsModule: typeof entry.protocolsModule === "string" ? entry.protocolsModule : undefined,
+      protocolOverride: typeof entry.protocolOverride === "string" ? entry.protocolOverride : undefined,
       seed: entry.seed,
       swarm: entry.swarm === true,
       traceHash: typeof entry.traceHash === "string" ? entry.traceHash : undefined
@@ -64,7 +68,17 @@ const seedFlag = (text: string | undefined): number => {
 export const replayCommand = async (target: string, flags: ReplayFlags): Promise<number> => {
   const recorded: Array<Recorded> = target.endsWith(".json")
     ? recordedFrom(target)
-    : [{ scenario: target, scenarioText: undefined, protocolsModule: undefined, seed: seedFlag(flags.seed), swarm: flags.swarm === true, traceHash: undefined }]
+    : [
+        {
+          scenario: target,
+          scenarioText: undefined,
+          protocolsModule: undefined,
+          protocolOverride: undefined,
+          seed: seedFlag(flags.seed),
+          swarm: flags.swarm === true,
+          traceHash: undefined
+        }
+      ]
   // The report names the module the run used, so no flag is needed; --protocols overrides it.
   const modules = new Set(recorded.map((entry) => flags.protocols ?? entry.protocolsModule))
   if (modules.size > 1) throw new UsageError(`${target}: its failures used different protocols modules; replay them one at a time`)
@@ -72,10 +86,11 @@ export const replayCommand = async (target: string, flags: ReplayFlags): Promise
   const protocols = await loadProtocols(protocolsModule)
   let exitCode = 0
   for (const entry of recorded) {
-    const loaded = entry.scenarioText === undefined ? loadScenario(entry.scenario) : parseScenario(entry.scenarioText, entry.scenario)
+    const protocol = flags.protocol ?? entry.protocolOverride
+    const loaded = withProtocol(entry.scenarioText === undefined ? loadScenario(entry.scenario) : parseScenario(entry.scenarioText, entry.scenario), protocol)
     const scenario = entry.swarm ? swarmScenario(loaded, entry.seed).scenario : loaded
     const result = runScenario(scenario, { seed: entry.seed, protocols })
-    process.stdout.write(formatSummary(result, { swarm: entry.swarm, protocols: protocolsModule }) + "\n")
+    process.stdout.write(formatSummary(result, { swarm: entry.swarm, protocols: protocolsModule, protocol }) + "\n")
     if (entry.traceHash === undefined) {
       process.stdout.write(`replayed seed ${entry.seed}; no recorded hash to compare with\n\n`)
       if (!result.ok) exitCode = Math.max(exitCode, 1)

@@ -8,7 +8,7 @@ import { swarmScenario } from "../sim/swarm-faults.ts"
 import { parseInteger, UsageError } from "./errors.ts"
 import { loadProtocols } from "./protocols.ts"
 import { runProgress } from "./progress.ts"
-import { formatDivergence, formatSummary, summaryJson } from "./summary.ts"
+import { formatDivergence, formatSummary, summaryJson, withProtocol } from "./summary.ts"
 
 /** Flags of `faultline run`, as commander hands them over. */
 export interface RunFlags {
@@ -19,6 +19,7 @@ export interface RunFlags {
   readonly history?: string
   readonly swarm?: boolean
   readonly protocols?: string
+  readonly protocol?: string
 }
 
 /** Runs the command; returns the exit code (0 all checks hold, 1 a check was violated). */
@@ -26,7 +27,8 @@ export const runCommand = async (file: string, flags: RunFlags): Promise<number>
   const loaded = loadScenario(file)
   const builtinProtocols = await loadProtocols(flags.protocols)
   const seed = flags.seed === undefined ? loaded.seed : parseInteger("--seed", flags.seed)
-  const scenario = flags.swarm === true ? swarmScenario(loaded, seed).scenario : loaded
+  const chosen = withProtocol(loaded, flags.protocol)
+  const scenario = flags.swarm === true ? swarmScenario(chosen, seed).scenario : chosen
   const progress = runProgress({ wanted: flags.json !== true })
   const onProgress = progress.update
   const keepTrace = flags.trace !== undefined
@@ -48,7 +50,7 @@ export const runCommand = async (file: string, flags: RunFlags): Promise<number>
     writeLines("--history", flags.history, result.history.map(serializeHistoryEvent))
   }
   // The replay command repeats the flags that shape the run, so that it reruns the same run.
-  const replay = { swarm: flags.swarm, protocols: flags.protocols }
+  const replay = { swarm: flags.swarm, protocols: flags.protocols, protocol: flags.protocol }
   if (flags.json === true) {
     process.stdout.write(JSON.stringify(summaryJson(result, determinism, replay), null, 2) + "\n")
   } else {

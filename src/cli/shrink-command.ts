@@ -6,6 +6,7 @@ import { scenarioToYaml } from "../sim/scenario-writer.ts"
 import { failsTheSameWay, shrinkFailure } from "../sim/shrink.ts"
 import { swarmScenario } from "../sim/swarm-faults.ts"
 import { parseInteger, UsageError } from "./errors.ts"
+import { replayFlags, withProtocol } from "./summary.ts"
 import { loadProtocols } from "./protocols.ts"
 
 /** Flags of `faultline shrink`. */
@@ -15,6 +16,7 @@ export interface ShrinkFlags {
   readonly swarm?: boolean
   readonly protocols?: string
   readonly maxRuns?: string
+  readonly protocol?: string
 }
 
 /** The workload's numeric settings that shrinking changed, such as "messagesPerNode 20 -> 3". */
@@ -38,7 +40,7 @@ export const shrinkCommand = async (file: string, flags: ShrinkFlags): Promise<n
   const seed = parseInteger("--seed", flags.seed)
   const maxRuns = flags.maxRuns === undefined ? 400 : parseInteger("--max-runs", flags.maxRuns, { minimum: 1 })
   const protocols = await loadProtocols(flags.protocols)
-  const loaded = loadScenario(file)
+  const loaded = withProtocol(loadScenario(file), flags.protocol)
   const scenario = flags.swarm === true ? swarmScenario(loaded, seed).scenario : loaded
   const started = performance.now()
   process.stderr.write(`shrinking seed ${seed} of ${file}…\n`)
@@ -57,7 +59,8 @@ export const shrinkCommand = async (file: string, flags: ShrinkFlags): Promise<n
   ]
   const output = flags.output ?? "repro.yaml"
   const violation = result.shrunkResult.checks.find((check) => check.name === result.check)!.violations[0]
-  const replay = `npx faultline run ${output}${flags.protocols === undefined ? "" : ` --protocols ${flags.protocols}`}`
+  // The repro names the protocol that failed, so --protocol is not needed to replay it.
+  const replay = `npx faultline run ${output}${replayFlags({ protocols: flags.protocols })}`
   const origin = `${file}, seed ${seed}${flags.swarm === true ? " (swarm)" : ""}`
   const comment = [
     `Shrunk by faultline from ${origin}, in ${result.runs} runs.`,

@@ -39,20 +39,34 @@ const faultCounts = (result: RunResult): string => {
 export interface ReplayOptions {
   readonly swarm?: boolean | undefined
   readonly protocols?: string | undefined
+  /** `--protocol`: the protocol that ran in place of the scenario's own. */
+  readonly protocol?: string | undefined
 }
 
 /**
  * What a report carries so that `faultline replay` can rerun it from any directory: the scenario's
  * text as it was when the run was made, and the absolute path of the protocols module.
  */
-export const replaySource = (file: string, protocols: string | undefined): { scenarioText: string | null; protocolsModule: string | null } => {
+export const replaySource = (
+  file: string,
+  replay: ReplayOptions
+): { scenarioText: string | null; protocolsModule: string | null; protocolOverride: string | null } => {
   const read = readInputFile(file, "scenario file")
-  return { scenarioText: "text" in read ? read.text : null, protocolsModule: protocols === undefined ? null : resolve(protocols) }
+  return {
+    scenarioText: "text" in read ? read.text : null,
+    protocolsModule: replay.protocols === undefined ? null : resolve(replay.protocols),
+    protocolOverride: replay.protocol ?? null
+  }
 }
+
+/** The scenario with `--protocol` in place of its own protocol, when given: a variant swarmed over a shipped scenario. */
+export const withProtocol = <S extends { readonly protocol: string }>(scenario: S, protocol: string | undefined): S =>
+  protocol === undefined ? scenario : { ...scenario, protocol }
 
 /** The replay flags as command-line text, each with a leading space; empty when there are none. */
 export const replayFlags = (options: ReplayOptions): string =>
-  `${options.swarm === true ? " --swarm" : ""}${options.protocols === undefined ? "" : ` --protocols ${options.protocols}`}`
+  `${options.swarm === true ? " --swarm" : ""}${options.protocol === undefined ? "" : ` --protocol ${options.protocol}`}` +
+  `${options.protocols === undefined ? "" : ` --protocols ${options.protocols}`}`
 
 /** The command that reruns this exact run and writes its trace. */
 export const replayCommand = (result: RunResult, extra = ""): string =>
@@ -114,7 +128,7 @@ export const summaryJson = (
   traceHash: result.traceHash,
   replay: replayCommand(result, replayFlags(replay)),
   swarm: replay.swarm === true,
-  ...replaySource(result.scenario.file, replay.protocols),
+  ...replaySource(result.scenario.file, replay),
   ...(determinism === undefined
     ? {}
     : { deterministic: determinism.divergence === undefined, divergence: determinism.divergence ?? null })

@@ -7,7 +7,7 @@ import { buildProtocol } from "../sim/run.ts"
 import { type FailureGroup, groupFailures, type SeedOutcome } from "../sim/swarm.ts"
 import { parseDurationFlag, parseInteger, UsageError } from "./errors.ts"
 import { loadProtocols } from "./protocols.ts"
-import { replaySource } from "./summary.ts"
+import { type ReplayOptions, replayFlags, replaySource, withProtocol } from "./summary.ts"
 import type { WorkerSetup } from "./swarm-worker.ts"
 
 /** Flags of `faultline swarm`. */
@@ -21,6 +21,7 @@ export interface SwarmFlags {
   readonly json?: boolean
   readonly fixedFaults?: boolean
   readonly protocols?: string
+  readonly protocol?: string
 }
 
 /** The seeds to run: a range, cut to this machine's shard. */
@@ -67,6 +68,7 @@ export const runSwarm = (options: {
   readonly workers: number
   readonly swarm: boolean
   readonly protocolsModule: string | undefined
+  readonly protocol: string | undefined
   readonly timeLimitMs: number | undefined
   readonly stopOnFirst: boolean
   readonly onOutcome?: (outcome: SeedOutcome) => void
@@ -77,7 +79,7 @@ export const runSwarm = (options: {
     let next = 0
     let stoppedEarly: string | undefined
     let running = 0
-    const setup: WorkerSetup = { file: options.file, swarm: options.swarm, protocolsModule: options.protocolsModule }
+    const setup: WorkerSetup = { file: options.file, swarm: options.swarm, protocolsModule: options.protocolsModule, protocol: options.protocol }
     const threads = Math.min(options.workers, options.seeds.length)
     const workers: Array<Worker> = []
     const finish = () => {
@@ -115,15 +117,14 @@ export const runSwarm = (options: {
     }
   })
 
-const replayCommand = (file: string, outcome: SeedOutcome, swarm: boolean, protocols: string | undefined) =>
-  `npx faultline run ${file} --seed ${outcome.seed}${swarm ? " --swarm" : ""}${protocols === undefined ? "" : ` --protocols ${protocols}`}`
+const replayCommand = (file: string, outcome: SeedOutcome, replay: ReplayOptions) => `npx faultline run ${file} --seed ${outcome.seed}${replayFlags(replay)}`
 
-const shrinkCommand = (file: string, outcome: SeedOutcome, swarm: boolean, protocols: string | undefined) =>
-  `npx faultline shrink ${file} --seed ${outcome.seed}${swarm ? " --swarm" : ""}${protocols === undefined ? "" : ` --protocols ${protocols}`} -o repro.yaml`
+const shrinkCommand = (file: string, outcome: SeedOutcome, replay: ReplayOptions) =>
+  `npx faultline shrink ${file} --seed ${outcome.seed}${replayFlags(replay)} -o repro.yaml`
 
 /** Runs the command; returns the exit code (0 no failure, 1 failures, 2 bad input). */
 export const swarmCommand = async (file: string, flags: SwarmFlags): Promise<number> => {
-  const scenario = loadScenario(file)
+  const scenario = withProtocol(loadScenario(file), flags.protocol)
   const protocols = await loadProtocols(flags.protocols)
   const protocol = protocols.get(scenario.protocol)
   if (protocol === undefined) {
@@ -148,6 +149,7 @@ export const swarmCommand = async (file: string, flags: SwarmFlags): Promise<num
     workers,
     swarm,
     protocolsModule: flags.protocols,
+    protocol: flags.protocol,
     timeLimitMs,
     stopOnFirst: flags.stopOnFirst === true,
     onOutcome: (outcome) => {
@@ -159,7 +161,8 @@ export const swarmCommand = async (file: string, flags: SwarmFlags): Promise<num
   const groups = groupFailures(report.outcomes)
   const seedsPerSecond = (report.outcomes.length / report.wallMs) * 1000
   if (flags.json === true) {
-    const source = replaySource(file, flags.protocols)
+    const replay = { swarm, protocols: flags.protocols, protocol: flags.protocol }
+    const source = replaySource(file, replay)
     process.stdout.write(
       JSON.stringify(
         {
@@ -184,7 +187,7 @@ export const swarmCommand = async (file: string, flags: SwarmFlags): Promise<num
               ...source
             },
             draw: group.fastest.draw ?? null,
-            replay: replayCommand(file, group.fastest, swarm, flags.protocols)
+            replay: replayCommand(file, group.fastest, replay)
           }))
         },
         null,
@@ -192,7 +195,8 @@ export const swarmCommand = async (file: string, flags: SwarmFlags): Promise<num
       ) + "\n"
     )
   } else {
-    process.stdout.write(formatSwarmSummary({ file, swarm, seeds: seeds.length, report, groups, workers, seedsPerSecond, protocols: flags.protocols }) + "\n")
+    const replay = { swarm, protocols: flags.protocols, protocol: flags.protocol }
+    process.stdout.write(formatSwarmSummary({ file, swarm, seeds: seeds.length, report, groups, workers, seedsPerSecond, replay }) + "\n")
   }
   return failures > 0 ? 1 : 0
 }
@@ -205,7 +209,7 @@ const formatSwarmSummary = (input: {
   groups: Array<FailureGroup>
   workers: number
   seedsPerSecond: number
-  protocols: string | undefined
+  replay: ReplayOptions
 }): string => {
   const { report, groups } = input
   const failed = report.outcomes.filter((outcome) => !outcome.ok).length
@@ -224,8 +228,8 @@ const formatSwarmSummary = (input: {
       `  ${index + 1}. ${fastest.firstViolation!.check}: ${group.count} ${group.count === 1 ? "seed" : "seeds"}; fastest is seed ${fastest.seed}, at ${(fastest.firstViolation!.timeUs / 1e6).toFixed(3)} s`,
       `     ${fastest.firstViolation!.message}`,
       ...(fastest.draw === undefined ? [] : [`     drawn: ${fastest.draw}`]),
-      `     replay: ${replayCommand(input.file, fastest, input.swarm, input.protocols)}`,
-      `     shrink: ${shrinkCommand(input.file, fastest, input.swarm, input.protocols)}`
+      `     replay: ${replayCommand(input.file, fastest, input.replay)}`,
+      `     shrink: ${shrinkCommand(input.file, fastest, input.replay)}`
     )
   }
   if (groups.length === 0) lines.push("", "no failures")

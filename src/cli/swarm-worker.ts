@@ -9,11 +9,14 @@ export interface WorkerSetup {
   readonly file: string
   readonly swarm: boolean
   readonly protocolsModule: string | undefined
+  /** `--protocol`: runs this protocol in place of the scenario's own. */
+  readonly protocol: string | undefined
 }
 
 const setup = workerData as WorkerSetup
 const port = parentPort!
-const scenario = loadScenario(setup.file)
+const loaded = loadScenario(setup.file)
+const scenario = setup.protocol === undefined ? loaded : { ...loaded, protocol: setup.protocol }
 const protocols = await loadProtocols(setup.protocolsModule)
 
 port.on("message", (seeds: ReadonlyArray<number> | null) => {
