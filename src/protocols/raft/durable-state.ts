@@ -39,6 +39,8 @@ export interface DurableState {
   >
   /** Whether `persist` has anything to do for this Ready; most Readies of a busy cluster carry only messages. */
   readonly needsStorage: (ready: Ready) => boolean
+  /** Whether all a Ready stores is entries appended to the log: no snapshot, no truncation, no new term or vote. */
+  readonly onlyAppends: (ready: Ready) => boolean
   /** Persists what a Ready asks for, in its order, and syncs it, before any of its messages is sent. */
   readonly persist: (ready: Ready) => Effect.Effect<void, unknown>
   /** Stores a snapshot the node took itself, then drops the log entries it covers. */
@@ -164,6 +166,9 @@ export const makeDurableState = (storage: Storage["Service"]): DurableState => {
   const needsStorage = (ready: Ready): boolean =>
     ready.snapshot !== undefined || ready.truncateFrom !== undefined || ready.entries.length > 0 || needsHardState(ready)
 
+  const onlyAppends = (ready: Ready): boolean =>
+    ready.snapshot === undefined && ready.truncateFrom === undefined && !needsHardState(ready)
+
   // Built from plain Effects rather than a generator: this runs for every Ready that appends.
   const persist = (ready: Ready): Effect.Effect<void, unknown> =>
     Effect.suspend(() => {
@@ -202,7 +207,7 @@ export const makeDurableState = (storage: Storage["Service"]): DurableState => {
       yield* rewrite(remaining, snapshot.lastIncludedIndex + 1, { sync: true })
     })
 
-  return { recover, needsStorage, persist, compact }
+  return { recover, needsStorage, onlyAppends, persist, compact }
 }
 
 /** What the log file holds after a restart: its entries past the snapshot, where their lines start, and what recovery cuts. */

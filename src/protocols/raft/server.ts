@@ -216,9 +216,28 @@ export const raftServer = (voters: ReadonlyArray<string>, options: RaftServerOpt
       return durable.compact(taken, raft.entries(raft.firstIndex, raft.lastIndex + 1))
     })
 
-    /** Everything a Ready asks for after it was persisted: send, apply, answer clients. */
-    const afterPersist = (ready: Ready): void => {
+    /** Queues a Ready's messages to be sent. */
+    const queueMessages = (ready: Ready): void => {
       for (const message of ready.messages) outbox.push([message.to, message])
+    }
+
+    /**
+     * Whether a Ready's messages may leave before its entries are synced: the optimisation of
+     * §10.2.1 of Ongaro's thesis, which etcd uses (its leader sends MsgApp in parallel with its own
+     * fsync). A leader that stays leader only appends its own entries and changes nothing else
+     * that must be durable (its term and vote were stored before it could win), so its messages
+     * carry nothing it could forget: a follower that stores the entries stores them for a leader
+     * that counts its own copy only once synced (`advance` moves its match to the stable index).
+     * An entry then commits once a majority holds it durably, whether or not the leader is among
+     * them, which is what §5.4 needs. Anything else (a role change, a snapshot, a truncation, a
+     * term or vote) is persisted first, as the Ready contract says.
+     */
+    const sendsBeforePersist = (ready: Ready): boolean =>
+      raft.role === "Leader" && ready.softState === undefined && durable.onlyAppends(ready)
+
+    /** Everything a Ready asks for after it was persisted: apply, answer clients (and send, unless it was sent already). */
+    const afterPersist = (ready: Ready, sent: boolean): void => {
+      if (!sent) queueMessages(ready)
       if (ready.softState !== undefined) {
         if (ready.softState.role === "Leader") {
           traced.push([
@@ -266,8 +285,12 @@ export const raftServer = (voters: ReadonlyArray<string>, options: RaftServerOpt
       while (raft.hasReady()) {
         const ready = raft.ready()
         const persisted = hooks.beforePersist === undefined ? ready : hooks.beforePersist(ready)
-        if (durable.needsStorage(persisted)) return resumeAfter(durable.persist(persisted), () => afterPersist(ready))
-        afterPersist(ready)
+        if (durable.needsStorage(persisted)) {
+          if (!sendsBeforePersist(persisted)) return resumeAfter(durable.persist(persisted), () => afterPersist(ready, false))
+          queueMessages(ready)
+          return Effect.andThen(flush(), resumeAfter(durable.persist(persisted), () => afterPersist(ready, true)))
+        }
+        afterPersist(ready, false)
       }
       // What the Readies queued goes out before a compaction's syncs, not after them.
       if (needsCompaction()) return Effect.andThen(flush(), resumeAfter(compact, () => {}))
