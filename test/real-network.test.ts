@@ -6,6 +6,7 @@ import type { Envelope, NodeId } from "../src/env/index.ts"
 import { type Address, LOOPBACK_HOST, parsePeers } from "../src/real/address.ts"
 import { encodeFrame, FRAME_HEADER_BYTES, FrameDecoder, FrameKind, WIRE_VERSION } from "../src/real/frame.ts"
 import { makeNonce } from "../src/real/handshake.ts"
+import { LocalHub } from "../src/real/local-hub.ts"
 import { makeRealNetwork, type NetworkLogEntry, type RealNetwork, type RealNetworkConfig } from "../src/real/network.ts"
 import { freePorts } from "./fixtures/real-ports.ts"
 
@@ -312,5 +313,41 @@ describe("real network", () => {
     expect(parsePeers(["n1=127.0.0.1:1", "n1=127.0.0.1:2"])).toBe("peer n1 is listed twice")
     expect(parsePeers(["n/1=127.0.0.1:1"])).toBe('peer "n/1=127.0.0.1:1": "n/1" is not a valid node id')
     expect(parsePeers(["n1=h:70000"])).toBe('peer n1: "h:70000": port 70000 is above 65535')
+  })
+})
+
+describe("a local hub", () => {
+  it("carries a client's messages to a server of its process and the replies back, in order, as decoded copies, with no connection", async () => {
+    // Set up: a server and a client that only dials, both on one hub.
+    const [port] = await freePorts(1)
+    const logs: Array<NetworkLogEntry> = []
+    const hub = new LocalHub()
+    const { received, replies, serverStats } = await run(Effect.gen(function*() {
+      const server = yield* makeRealNetwork({ self: "n1", listen: at(port!), peers: {}, secret, log: (entry) => logs.push(entry), localHub: hub })
+      const client = yield* makeRealNetwork({ self: "c1", peers: { n1: at(port!) }, secret, log: (entry) => logs.push(entry), localHub: hub })
+      const sent = { _tag: "Request", value: [1, "two", { three: null }] }
+      // Act: three requests, then a reply to each.
+      yield* client.service.sendAll([["n1", sent], ["n1", { _tag: "Request", value: 2 }], ["n1", { _tag: "Request", value: 3 }]])
+      const received = yield* receiveMany(server, 3)
+      sent.value = []
+      for (const envelope of received) yield* server.service.send(envelope.from, { _tag: "Reply", to: (envelope.message as { value: unknown }).value })
+      const replies = yield* receiveMany(client, 3)
+      return { received, replies, serverStats: { ...server.stats } }
+    }))
+    // Check: everything arrived, in order, each a copy of what was sent, and no socket was opened.
+    expect(received.map((envelope) => envelope.from)).toEqual(["c1", "c1", "c1"])
+    expect(received.map((envelope) => (envelope.message as { value: unknown }).value)).toEqual([[1, "two", { three: null }], 2, 3])
+    expect(replies.map((envelope) => [envelope.from, (envelope.message as { to: unknown }).to])).toEqual([["n1", [1, "two", { three: null }]], ["n1", 2], ["n1", 3]])
+    expect(serverStats.received).toBe(3)
+    expect(logs.filter((entry) => entry._tag === "Connected")).toEqual([])
+  })
+
+  it("lets a stopped member's peers reach it over the network again", async () => {
+    const hub = new LocalHub()
+    const leave = hub.join("n1", () => {})
+    expect(hub.has("n1")).toBe(true)
+    leave()
+    expect(hub.has("n1")).toBe(false)
+    expect(hub.send("c1", "n1", "{}")).toBe(false)
   })
 })

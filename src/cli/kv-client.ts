@@ -7,13 +7,15 @@ import { Clock, Network } from "../env/index.ts"
 import { makeKvSession } from "../protocols/raft/client.ts"
 import { awaitReply, type ClientOutcome, isClientReply } from "../protocols/raft/client-messages.ts"
 import type { KvOperation } from "../protocols/raft/types.ts"
-import { type Address, runRealNode } from "../real/index.ts"
+import { type Address, type LocalHub, runRealNode } from "../real/index.ts"
 
 /** Where a client finds the cluster, and how it proves it belongs. */
 export interface ClusterAccess {
   /** The servers, by id. */
   readonly servers: Readonly<Record<string, Address>>
   readonly secret: Uint8Array
+  /** The process's hub, when the client runs beside a server of the cluster: that server is then reached without a socket. */
+  readonly localHub?: LocalHub | undefined
 }
 
 /** Options of {@link openKvClient}. */
@@ -72,6 +74,7 @@ export const openKvClient = async (options: KvClientOptions): Promise<KvClient> 
     secret: options.secret,
     dataDirectory: scratch,
     tracePath: null,
+    network: { localHub: options.localHub },
     log: options.log ?? (() => {})
   })
   const submit = (job: Job) => Effect.runSync(Queue.offer(jobs, job))

@@ -8,6 +8,7 @@ import {
   type Address,
   defaultTracePath,
   formatAddress,
+  LocalHub,
   parseAddress,
   parsePeers,
   readSecretFile,
@@ -15,6 +16,7 @@ import {
   type RealNodeConfig
 } from "../real/index.ts"
 import { UsageError } from "./errors.ts"
+import type { ClusterAccess } from "./kv-client.ts"
 import { startKvHttp } from "./kv-http.ts"
 import { loadProtocols } from "./protocols.ts"
 
@@ -126,7 +128,10 @@ export const nodeCommand = async (flags: NodeFlags): Promise<number> => {
     if (error instanceof ScenarioError) throw new UsageError(error.message)
     throw error
   }
+  // The HTTP endpoint's client sessions reach this node through the hub, not over loopback TCP.
+  const localHub = new LocalHub()
   const config: RealNodeConfig = {
+    network: { localHub },
     self: plan.id,
     listen: plan.listen,
     peers: plan.peers,
@@ -149,7 +154,7 @@ export const nodeCommand = async (flags: NodeFlags): Promise<number> => {
     })
   )
   const fiber = Effect.runFork(main)
-  const http = plan.http === undefined ? undefined : await startHttp(plan, secret.success, fiber)
+  const http = plan.http === undefined ? undefined : await startHttp(plan, { servers: plan.peers, secret: secret.success, localHub }, fiber)
   const stop = () => void Effect.runPromise(Fiber.interrupt(fiber))
   process.once("SIGINT", stop)
   process.once("SIGTERM", stop)
@@ -169,9 +174,9 @@ export const nodeCommand = async (flags: NodeFlags): Promise<number> => {
 }
 
 /** Starts the node's HTTP endpoint; a port in use stops the node and is a start-up failure. */
-const startHttp = async (plan: NodePlan, secret: Uint8Array, fiber: Fiber.Fiber<unknown, unknown>) => {
+const startHttp = async (plan: NodePlan, access: ClusterAccess, fiber: Fiber.Fiber<unknown, unknown>) => {
   try {
-    return await startKvHttp({ listen: plan.http!, access: { servers: plan.peers, secret }, self: plan.id, protocol: plan.definition.name })
+    return await startKvHttp({ listen: plan.http!, access, self: plan.id, protocol: plan.definition.name })
   } catch (error) {
     await Effect.runPromise(Fiber.interrupt(fiber))
     throw new UsageError(`--http: cannot listen on ${formatAddress(plan.http!)} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`)

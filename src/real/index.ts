@@ -45,6 +45,7 @@ export {
   type RealNetwork,
   type RealNetworkConfig
 } from "./network.ts"
+export { LocalHub } from "./local-hub.ts"
 export { makeRealRandom } from "./random.ts"
 export { generateSecret, readSecretFile, SecretError } from "./secret.ts"
 export { isValidFileName, makeRealStorage, type RealStorageConfig } from "./storage.ts"

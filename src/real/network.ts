@@ -8,6 +8,7 @@ import { Connection, type ConnectionEnd } from "./connection.ts"
 import { DEFAULT_MAX_PAYLOAD_BYTES, encodeMessageFrame } from "./frame.ts"
 import { isValidNodeId, SECRET_BYTES_MIN } from "./handshake.ts"
 import { Link, type LinkCapacity } from "./link.ts"
+import type { LocalHub } from "./local-hub.ts"
 import { Mailbox } from "./mailbox.ts"
 
 /** The network could not start (its address is taken, its configuration is invalid). */
@@ -57,6 +58,8 @@ export interface RealNetworkConfig {
   readonly handshakeTimeoutMs?: number | undefined
   /** Where log entries go; default, one line each on stderr. */
   readonly log?: ((entry: NetworkLogEntry) => void) | undefined
+  /** Nodes of this process to reach without sockets (see local-hub.ts); this node joins it while its network is up. */
+  readonly localHub?: LocalHub | undefined
 }
 
 /** Counters of a node's network, for tests, logs and a status endpoint. */
@@ -160,6 +163,7 @@ class NetworkRuntime {
   private readonly log: (entry: NetworkLogEntry) => void
   private server: Server | undefined
   private closed = false
+  private leaveHub: (() => void) | undefined
 
   constructor(private readonly config: RealNetworkConfig) {
     this.self = config.self
@@ -189,6 +193,8 @@ class NetworkRuntime {
   }
 
   listen(): Effect.Effect<Address | undefined, NetworkError> {
+    const hub = this.config.localHub
+    if (hub !== undefined && this.leaveHub === undefined) this.leaveHub = hub.join(this.self, (from, message) => this.deliver(from, message))
     const asked = this.config.listen
     if (asked === undefined) return Effect.succeed(undefined)
     const listen: Address = { host: asked.host ?? LOOPBACK_HOST, port: asked.port }
@@ -214,6 +220,7 @@ class NetworkRuntime {
   close(): Effect.Effect<void> {
     return Effect.callback<void>((resume) => {
       this.closed = true
+      this.leaveHub?.()
       for (const outbound of this.outbound.values()) {
         clearTimeout(outbound.retryTimer)
         outbound.link.clear()
@@ -233,6 +240,14 @@ class NetworkRuntime {
     if (to === this.self) {
       // A message to oneself still crosses the codec, so it is the copy a peer would get.
       this.deliver(this.self, decodeMessage(encodeMessage(message)))
+      return
+    }
+    const hub = this.config.localHub
+    if (hub !== undefined && hub.has(to)) {
+      const text = encodeMessage(message)
+      // The same limit as a frame's, so a message a socket would refuse is not delivered here either.
+      if (text.length * 3 > this.maxPayloadBytes && Buffer.byteLength(text) > this.maxPayloadBytes) this.stats.droppedOversized++
+      else hub.send(this.self, to, text)
       return
     }
     const outbound = this.outbound.get(to)
