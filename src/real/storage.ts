@@ -16,7 +16,8 @@ import { lockDirectory } from "./directory-lock.ts"
  * At `sync`, the pending changes of a file take one of two paths:
  *
  * - **Append path** (the hot one: logs). When the change only added bytes after the synced
- *   content, they are written at the old end of the file and the file is fdatasync'ed. A crash
+ *   content, they are written at the old end of the file, which is open with O_DSYNC (each write
+ *   is synced as by fdatasync). A crash
  *   during this can leave a prefix of the new bytes, which is exactly the torn append the contract
  *   allows, and never touches the synced bytes before them. Bytes are written at explicit offsets,
  *   so a sync retried after an error overwrites its own partial write rather than duplicating it.
@@ -334,14 +335,26 @@ const closeHandle = async (state: FileState): Promise<void> => {
   await handle?.close()
 }
 
-/** The append path: the new bytes at the old end of the file, then fdatasync. */
+/**
+ * The append file is opened with O_DSYNC: each write returns once its bytes (and the file size that
+ * reaches them) are on the disk, as a write followed by fdatasync would, but in one system call and
+ * one round trip to Node's thread pool instead of two, which on a busy machine is most of a sync's cost.
+ */
+const APPEND_FLAGS = fsConstants.O_RDWR | fsConstants.O_DSYNC
+
+/** The append path: the new bytes at the old end of the file, each write synced (O_DSYNC). */
 const appendAt = async (state: FileState, path: string, offset: number, chunks: ReadonlyArray<Uint8Array>): Promise<void> => {
   if (chunks.length === 0) return
-  state.handle ??= await open(path, "r+")
+  state.handle ??= await open(path, APPEND_FLAGS)
   try {
-    if (state.tailUnknown) await state.handle.truncate(offset)
-    await writeFully(state.handle, chunks, offset)
-    await state.handle.datasync()
+    if (state.tailUnknown) {
+      // O_DSYNC covers writes, not a truncation: fdatasync makes the cut durable too.
+      await state.handle.truncate(offset)
+      await writeFully(state.handle, chunks, offset)
+      await state.handle.datasync()
+    } else {
+      await writeFully(state.handle, chunks, offset)
+    }
     state.tailUnknown = false
   } catch (error) {
     // After a failed write the handle may be unusable, and part of the bytes may be on disk: the
