@@ -67,6 +67,11 @@ export const openTraceFile = (path: string): Effect.Effect<TraceFile, TraceFileE
     const stream: WriteStream = handle.createWriteStream()
     let dropped = 0
     let failure: string | undefined
+    let corked = false
+    const uncork = () => {
+      corked = false
+      stream.uncork()
+    }
     stream.on("error", (error) => {
       failure = error.message
     })
@@ -75,6 +80,13 @@ export const openTraceFile = (path: string): Effect.Effect<TraceFile, TraceFileE
         if (failure !== undefined || stream.writableLength > PENDING_BYTES_MAX) {
           dropped++
           return
+        }
+        // Lines of one turn of the event loop go out in one write: a busy node traces an event
+        // per applied entry, and a write each cost a round trip to the thread pool.
+        if (!corked) {
+          corked = true
+          stream.cork()
+          setImmediate(uncork)
         }
         stream.write(formatTraceLine(line) + "\n")
       },
