@@ -6,7 +6,7 @@ import { join } from "node:path"
 import { Effect, Exit } from "effect"
 import fc from "fast-check"
 import { afterEach, describe, expect, it } from "vitest"
-import { type StorageOperation, storageOperation } from "./fixtures/storage-operations.ts"
+import { type StorageOperation, storageModel, storageOperation } from "./fixtures/storage-operations.ts"
 import { decodeText, encodeText, Storage, StorageError } from "../src/env/index.ts"
 import { makeRealStorage } from "../src/real/storage.ts"
 
@@ -29,38 +29,6 @@ const contents = (storage: Storage["Service"]) =>
     for (const name of yield* storage.list) result.set(name, decodeText((yield* storage.read(name))!))
     return result
   })
-
-/** The contract as a model: what reads see now, and what was last synced, per file (as the simulated disk's test has it). */
-const model = (operations: ReadonlyArray<StorageOperation>) => {
-  const current = new Map<string, Uint8Array>()
-  const durable = new Map<string, Uint8Array>()
-  for (const op of operations) {
-    switch (op.kind) {
-      case "write":
-        current.set(op.file, encodeText(op.text))
-        break
-      case "append": {
-        const before = current.get(op.file) ?? new Uint8Array(0)
-        current.set(op.file, new Uint8Array([...before, ...encodeText(op.text)]))
-        break
-      }
-      case "truncate": {
-        const bytes = current.get(op.file)
-        if (bytes !== undefined && op.size < bytes.length) current.set(op.file, bytes.slice(0, op.size))
-        break
-      }
-      case "remove":
-        current.delete(op.file)
-        break
-      case "sync":
-        if (current.has(op.file)) durable.set(op.file, current.get(op.file)!)
-        else durable.delete(op.file)
-        break
-    }
-  }
-  const text = (files: Map<string, Uint8Array>) => new Map([...files].map(([name, bytes]) => [name, decodeText(bytes)]))
-  return { current: text(current), durable: text(durable) }
-}
 
 const apply = (storage: Storage["Service"], op: StorageOperation) => {
   switch (op.kind) {
@@ -110,7 +78,7 @@ describe("real storage", () => {
     await fc.assert(
       fc.asyncProperty(fc.array(storageOperation, { maxLength: 30 }), async (operations) => {
         const directory = freshDirectory()
-        const expected = model(operations)
+        const expected = storageModel(operations)
         const before = await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
           const storage = yield* makeRealStorage({ directory })
           for (const op of operations) yield* apply(storage, op)

@@ -1,43 +1,13 @@
 // Simulated storage: a crash loses exactly the unsynced writes, a restart sees exactly the synced ones.
 import { Effect } from "effect"
 import fc from "fast-check"
-import { type StorageOperation, storageOperation } from "./fixtures/storage-operations.ts"
+import { type StorageOperation, storageModel, storageOperation } from "./fixtures/storage-operations.ts"
 import { describe, expect, it } from "vitest"
 import { decodeText, encodeText, type NodeProgram, Storage } from "../src/env/index.ts"
 import { SimulatedDisk } from "../src/sim/disk.ts"
 import { perfectNetwork } from "../src/sim/network-model.ts"
 import { RandomStream } from "../src/sim/random-streams.ts"
 import { Simulation } from "../src/sim/simulation.ts"
-
-/** The model: what reads see now, and what was last synced, per file. */
-const model = (operations: ReadonlyArray<StorageOperation>) => {
-  const current = new Map<string, string>()
-  const durable = new Map<string, string>()
-  for (const op of operations) {
-    switch (op.kind) {
-      case "write":
-        current.set(op.file, op.text)
-        break
-      case "append":
-        current.set(op.file, (current.get(op.file) ?? "") + op.text)
-        break
-      case "truncate": {
-        // Truncating a file that does not exist does nothing, as the disk documents.
-        const bytes = encodeText(current.get(op.file) ?? "")
-        if (op.size < bytes.length) current.set(op.file, decodeText(bytes.slice(0, op.size)))
-        break
-      }
-      case "remove":
-        current.delete(op.file)
-        break
-      case "sync":
-        if (current.has(op.file)) durable.set(op.file, current.get(op.file)!)
-        else durable.delete(op.file)
-        break
-    }
-  }
-  return { current, durable }
-}
 
 const apply = (disk: SimulatedDisk, op: StorageOperation) => {
   switch (op.kind) {
@@ -63,7 +33,7 @@ describe("simulated disk", () => {
         // Set up and act: apply the operations, then crash without tearing.
         const disk = new SimulatedDisk()
         for (const op of operations) apply(disk, op)
-        const expected = model(operations)
+        const expected = storageModel(operations)
         // Check: before the crash reads match the current state ...
         expect(contents(disk)).toEqual(expected.current)
         disk.crash({ tornWrite: false }, new RandomStream(1, "disk"))
