@@ -3,7 +3,7 @@
 // `npm run bench` calls benchLinearizability; `npx tsx bench/linearizability.ts` runs it alone and prints every figure.
 
 import { pathToFileURL } from "node:url"
-import { generateHistory } from "../src/check/history-generator.ts"
+import { generateHistory, hardKeyEvents, staleReadEvents } from "../src/check/history-generator.ts"
 import { type HistoryEvent, type Operation, operationsFromEvents } from "../src/check/history.ts"
 import { checkLinearizability, checkLinearizabilityMeasured, type LinearizabilityResult } from "../src/check/linearizability.ts"
 
@@ -83,20 +83,11 @@ const medianChecksMs = (
 
 /** A hard linearizable key (25 clients, 300 operations, 30% info) and, on another key, a stale read. */
 const hardAndStale = (): { readonly both: ReadonlyArray<Operation>; readonly stale: ReadonlyArray<Operation> } => {
-  const staleEvents: Array<Omit<HistoryEvent, "index">> = [
-    { process: 1000, type: "invoke", f: "write", key: "stale", value: 1, time: 10 },
-    { process: 1000, type: "ok", f: "write", key: "stale", value: 1, time: 20 },
-    { process: 1000, type: "invoke", f: "write", key: "stale", value: 2, time: 30 },
-    { process: 1000, type: "ok", f: "write", key: "stale", value: 2, time: 40 },
-    { process: 1000, type: "invoke", f: "read", key: "stale", value: null, time: 50 },
-    { process: 1000, type: "ok", f: "read", key: "stale", value: 1, time: 60 }
-  ]
-  const hard = generateHistory({ seed: 1, operations: 300, clients: 25, keys: 1, infoProbability: 0.3 }).map(({ index: _index, ...event }) => event)
   const rank = (event: Omit<HistoryEvent, "index">): number => (event.type === "invoke" ? 0 : 1)
-  const merged = [...hard, ...staleEvents].sort((left, right) => left.time - right.time || rank(left) - rank(right))
+  const merged = [...hardKeyEvents(), ...staleReadEvents].sort((left, right) => left.time - right.time || rank(left) - rank(right))
   return {
     both: parse(merged.map((event, index) => ({ index, ...event }))),
-    stale: parse(staleEvents.map((event, index) => ({ index, ...event })))
+    stale: parse(staleReadEvents.map((event, index) => ({ index, ...event })))
   }
 }
 

@@ -3,7 +3,7 @@
 
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
-import { generateHistory } from "../src/check/history-generator.ts"
+import { generateHistory, hardKeyEvents, staleReadEvents } from "../src/check/history-generator.ts"
 import { type HistoryEvent, type Operation, operationsFromEvents } from "../src/check/history.ts"
 import { checkLinearizability, checkLinearizabilityMeasured, type LinearizabilityOptions } from "../src/check/linearizability.ts"
 
@@ -21,24 +21,6 @@ const operationsOf = (events: ReadonlyArray<Event>): ReadonlyArray<Operation> =>
   return parsed.operations
 }
 
-/**
- * A linearizable key that is slow to check: 300 operations from 25 clients on one register, 30% of
- * them `info`, so that many overlapping writes may or may not have taken effect. Before the keys took
- * turns, checking it took 14.4 s (on the 2-core development machine), and a key sorted after it waited that long.
- */
-const hardEvents = (): Event[] =>
-  generateHistory({ seed: 1, operations: 300, clients: 25, keys: 1, infoProbability: 0.3 }).map(({ index: _index, ...event }) => event)
-
-/** A plainly violated key: two sequential writes and then a read of the first value (a stale read). */
-const staleEvents: ReadonlyArray<Event> = [
-  { process: 1000, type: "invoke", f: "write", key: "stale", value: 1, time: 10 },
-  { process: 1000, type: "ok", f: "write", key: "stale", value: 1, time: 20 },
-  { process: 1000, type: "invoke", f: "write", key: "stale", value: 2, time: 30 },
-  { process: 1000, type: "ok", f: "write", key: "stale", value: 2, time: 40 },
-  { process: 1000, type: "invoke", f: "read", key: "stale", value: null, time: 50 },
-  { process: 1000, type: "ok", f: "read", key: "stale", value: 1, time: 60 }
-]
-
 /** A fake clock that advances 1 ms each time it is read: the search reads it once per 2,048 steps, so budgets become step counts. */
 const stepClock = (): (() => number) => {
   let clockMs = 0
@@ -48,8 +30,8 @@ const stepClock = (): (() => number) => {
 describe("checkLinearizability shares its work fairly across keys", () => {
   it("rejects a hard linearizable key plus a stale read within 1 s, naming the stale key as it alone would be", () => {
     // Set up: the hard key ("k0") sorts before the violated one, so it would be searched first.
-    const alone = checkLinearizability(operationsOf(staleEvents), { timeBudgetMs: 60_000 })
-    const history = operationsOf([...hardEvents(), ...staleEvents])
+    const alone = checkLinearizability(operationsOf(staleReadEvents), { timeBudgetMs: 60_000 })
+    const history = operationsOf([...hardKeyEvents(), ...staleReadEvents])
     // Act.
     const startMs = performance.now()
     const result = checkLinearizability(history, { timeBudgetMs: 60_000 })
@@ -66,12 +48,12 @@ describe("checkLinearizability shares its work fairly across keys", () => {
 
   it("gives the hard key only the first slice of steps before the stale key is decided", () => {
     // Set up: the hard key alone is still undecided after about 200,000 steps.
-    const hardAlone = checkLinearizabilityMeasured(operationsOf(hardEvents()), { timeBudgetMs: 100, now: stepClock() })
+    const hardAlone = checkLinearizabilityMeasured(operationsOf(hardKeyEvents()), { timeBudgetMs: 100, now: stepClock() })
     expect(hardAlone.result._tag).toBe("Unknown")
     expect(hardAlone.statistics.steps).toBeGreaterThan(150_000)
-    const staleAlone = checkLinearizabilityMeasured(operationsOf(staleEvents), { timeBudgetMs: 100, now: stepClock() })
+    const staleAlone = checkLinearizabilityMeasured(operationsOf(staleReadEvents), { timeBudgetMs: 100, now: stepClock() })
     // Act.
-    const both = checkLinearizabilityMeasured(operationsOf([...hardEvents(), ...staleEvents]), { timeBudgetMs: 100, now: stepClock() })
+    const both = checkLinearizabilityMeasured(operationsOf([...hardKeyEvents(), ...staleReadEvents]), { timeBudgetMs: 100, now: stepClock() })
     // Check: one round, in which the hard key had its first slice (4,096 steps) and no more.
     expect(both.result._tag).toBe("NotLinearizable")
     expect(both.statistics.rounds).toBe(1)
