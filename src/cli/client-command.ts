@@ -9,8 +9,8 @@ import { RaftChecker } from "../check/raft.ts"
 import { raftClient } from "../protocols/raft/client.ts"
 import type { ClientOutcome } from "../protocols/raft/client-messages.ts"
 import type { KvOperation } from "../protocols/raft/types.ts"
-import { type Address, parsePeers, parseTraceEvents, readSecretFile, runRealNode } from "../real/index.ts"
-import { readCluster, serverAddresses } from "./cluster-file.ts"
+import { type Address, parsePeers, parseTraceEvents, runRealNode } from "../real/index.ts"
+import { readCluster, readSecret, serverAddresses } from "./cluster-file.ts"
 import { parseDurationFlag, parseInteger, UsageError } from "./errors.ts"
 import type { ClusterAccess } from "./kv-client.ts"
 import { freshClientId, openKvClient } from "./kv-client.ts"
@@ -46,9 +46,7 @@ export const clusterAccess = async (flags: AccessFlags): Promise<ClusterAccess> 
     servers = serverAddresses(description)
     secretFile = flags.secretFile ?? description.secretFile
   }
-  const secret = await Effect.runPromise(Effect.result(readSecretFile(secretFile)))
-  if (secret._tag === "Failure") throw new UsageError(`--secret-file: ${secret.failure.reason}`)
-  return { servers, secret: secret.success }
+  return { servers, secret: await readSecret(secretFile) }
 }
 
 /** The operation the arguments name, such as `put k v` or `cas k old new`. */

@@ -1,7 +1,8 @@
 // A local cluster's description, kept in its data directory, so that the node, client, status and trace commands find it from --data alone.
 import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs"
 import { join, resolve } from "node:path"
-import { type Address, formatAddress, parseAddress } from "../real/index.ts"
+import { Effect } from "effect"
+import { type Address, formatAddress, parseAddress, readSecretFile } from "../real/index.ts"
 import { UsageError } from "./errors.ts"
 
 /** One node of a local cluster. */
@@ -69,3 +70,10 @@ export const formatPeers = (peers: Readonly<Record<string, Address>>): string =>
   Object.entries(peers)
     .map(([id, address]) => `${id}=${formatAddress(address)}`)
     .join(",")
+
+/** The cluster secret in `file`; a one-line UsageError naming the flag and what is wrong with the file. */
+export const readSecret = async (file: string): Promise<Uint8Array> => {
+  const secret = await Effect.runPromise(Effect.result(readSecretFile(file)))
+  if (secret._tag === "Failure") throw new UsageError(`--secret-file: ${secret.failure.reason}`)
+  return secret.success
+}

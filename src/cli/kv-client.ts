@@ -37,10 +37,10 @@ export interface KvClient {
   readonly close: () => Promise<void>
 }
 
-interface Job {
-  readonly run: Effect.Effect<ClientOutcome | undefined, never, Network | Clock>
-  readonly resolve: (outcome: ClientOutcome | undefined) => void
-}
+/** What the session's fiber is asked to do: an operation of the session, or a one-off probe of a server. */
+type Job =
+  | { readonly _tag: "Perform"; readonly operation: KvOperation; readonly resolve: (outcome: ClientOutcome | undefined) => void }
+  | { readonly _tag: "Probe"; readonly server: string; readonly timeoutMs: number; readonly resolve: (outcome: ClientOutcome | undefined) => void }
 
 /** A client id no other session has: servers remember sequence numbers per client id. */
 export const freshClientId = (prefix: string): string => `${prefix}-${process.pid.toString(36)}-${Math.floor(Math.random() * 2 ** 32).toString(36)}`
@@ -63,9 +63,19 @@ export const openKvClient = async (options: KvClientOptions): Promise<KvClient> 
     let sequence = 0
     while (true) {
       const job = yield* Queue.take(jobs)
-      // A probe carries its own effect; an operation takes the session's next sequence number.
-      const outcome = job.run === performMarker ? yield* session.perform(++sequence, (job as OperationJob).operation) : yield* job.run
-      job.resolve(outcome)
+      // An operation takes the session's next sequence number; a probe takes none.
+      switch (job._tag) {
+        case "Perform":
+          job.resolve(yield* session.perform(++sequence, job.operation))
+          break
+        case "Probe":
+          job.resolve(yield* probeOnce(job.server, job.timeoutMs))
+          break
+        default: {
+          const unreachable: never = job
+          throw new Error(`unknown job ${JSON.stringify(unreachable)}`)
+        }
+      }
     }
   })
   const fiber = runRealNode(program, {
@@ -79,22 +89,13 @@ export const openKvClient = async (options: KvClientOptions): Promise<KvClient> 
   })
   const submit = (job: Job) => Effect.runSync(Queue.offer(jobs, job))
   return {
-    perform: (operation) =>
-      new Promise((resolve) => submit({ run: performMarker, operation, resolve } as OperationJob)),
-    probe: (server, timeoutMs) =>
-      new Promise((resolve) => submit({ run: probeOnce(server, timeoutMs), resolve })),
+    perform: (operation) => new Promise((resolve) => submit({ _tag: "Perform", operation, resolve })),
+    probe: (server, timeoutMs) => new Promise((resolve) => submit({ _tag: "Probe", server, timeoutMs, resolve })),
     close: async () => {
       await Effect.runPromise(Fiber.interrupt(fiber))
       rmSync(scratch, { recursive: true, force: true })
     }
   }
-}
-
-/** Marks a job as an operation of the session rather than an effect of its own. */
-const performMarker: Effect.Effect<undefined> = Effect.undefined
-
-interface OperationJob extends Job {
-  readonly operation: KvOperation
 }
 
 /** One read sent to `server`, and its answer: a leader serves it, a follower names the leader. */

@@ -11,10 +11,10 @@ import {
   LocalHub,
   parseAddress,
   parsePeers,
-  readSecretFile,
   realNodeLayer,
   type RealNodeConfig
 } from "../real/index.ts"
+import { readSecret } from "./cluster-file.ts"
 import { UsageError } from "./errors.ts"
 import type { ClusterAccess } from "./kv-client.ts"
 import { startKvHttp } from "./kv-http.ts"
@@ -119,8 +119,7 @@ const isCorruption = (cause: Cause.Cause<unknown>): boolean => (Cause.squash(cau
 /** Runs the command: starts the node, serves until SIGINT or SIGTERM, then stops it cleanly. */
 export const nodeCommand = async (flags: NodeFlags): Promise<number> => {
   const plan = await planNode(flags)
-  const secret = await Effect.runPromise(Effect.result(readSecretFile(plan.secretFile)))
-  if (secret._tag === "Failure") throw new UsageError(`--secret-file: ${secret.failure.reason}`)
+  const secret = await readSecret(plan.secretFile)
   let program
   try {
     program = plan.definition.build({ file: "faultline node", protocol: plan.definition.name, nodes: Object.keys(plan.peers).length, options: {}, workload: {} }).server(plan.id)
@@ -135,7 +134,7 @@ export const nodeCommand = async (flags: NodeFlags): Promise<number> => {
     self: plan.id,
     listen: plan.listen,
     peers: plan.peers,
-    secret: secret.success,
+    secret,
     dataDirectory: plan.dataDirectory,
     clockOriginUnixMs: plan.clockOriginUnixMs,
     log: (line) => process.stderr.write(`${line}\n`)
@@ -154,7 +153,7 @@ export const nodeCommand = async (flags: NodeFlags): Promise<number> => {
     })
   )
   const fiber = Effect.runFork(main)
-  const http = plan.http === undefined ? undefined : await startHttp(plan, { servers: plan.peers, secret: secret.success, localHub }, fiber)
+  const http = plan.http === undefined ? undefined : await startHttp(plan, { servers: plan.peers, secret, localHub }, fiber)
   const stop = () => void Effect.runPromise(Fiber.interrupt(fiber))
   process.once("SIGINT", stop)
   process.once("SIGTERM", stop)

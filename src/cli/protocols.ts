@@ -1,7 +1,8 @@
 // The protocols a command can run: the built-in ones, plus any a user module adds with --protocols.
 import { spawnSync } from "node:child_process"
-import { relative, resolve } from "node:path"
+import { resolve } from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
+import { formatPlace, toPath, userStackPlace } from "../definition/error-location.ts"
 import type { ProtocolDefinition } from "../definition/protocol.ts"
 import { builtinProtocols } from "../definition/registry.ts"
 import { UsageError } from "./errors.ts"
@@ -63,25 +64,11 @@ export const describeLoadError = (error: unknown, moduleUrl: string): string => 
   if (!(error instanceof Error)) return String(error).split("\n")[0]!
   // esbuild: "Transform failed with 1 error:\n/path/mine.ts:2:0: ERROR: Unexpected \"const\"" (column from 0).
   const compile = /^(.+?):(\d+):(\d+): ERROR: (.*)$/m.exec(error.message)
-  if (compile !== null) return `${compile[4]} (${place(compile[1]!, Number(compile[2]), Number(compile[3]) + 1)})`
+  if (compile !== null) return `${compile[4]} (${formatPlace({ file: toPath(compile[1]!), line: Number(compile[2]), column: Number(compile[3]) + 1 })})`
   const message = `${error.name}: ${error.message.split("\n")[0]}`
-  const where = stackPlace(error.stack ?? "", moduleUrl) ?? (error instanceof SyntaxError ? checkSyntax(moduleUrl) : undefined)
+  const frame = userStackPlace(error, fileURLToPath(moduleUrl))
+  const where = frame !== undefined ? formatPlace(frame) : error instanceof SyntaxError ? checkSyntax(moduleUrl) : undefined
   return where === undefined ? message : `${message} (${where})`
-}
-
-/** The first stack frame in the module itself, else in a file that is neither Faultline's nor a dependency's. */
-const stackPlace = (stack: string, moduleUrl: string): string | undefined => {
-  const frames = [...stack.matchAll(/(?:\(|at )(file:\/\/[^\s()]+?|\/[^\s()]+?):(\d+):(\d+)\)?$/gm)].map((match) => ({
-    file: toPath(match[1]!),
-    line: Number(match[2]),
-    column: Number(match[3])
-  }))
-  const modulePath = fileURLToPath(moduleUrl)
-  const faultline = fileURLToPath(new URL("../", import.meta.url))
-  const frame =
-    frames.find((candidate) => candidate.file === modulePath) ??
-    frames.find((candidate) => !candidate.file.includes("/node_modules/") && !candidate.file.startsWith(faultline))
-  return frame === undefined ? undefined : place(frame.file, frame.line, frame.column)
 }
 
 /** Where `node --check` finds a syntax error in the module ("file:///path/mine.js:2" on its first line). */
@@ -90,14 +77,5 @@ const checkSyntax = (moduleUrl: string): string | undefined => {
   if (typeScriptExtension.test(modulePath)) return undefined
   const checked = spawnSync(process.execPath, ["--check", modulePath], { encoding: "utf8" })
   const first = /^(file:\/\/\S+|\/\S+):(\d+)$/m.exec(checked.stderr ?? "")
-  return first === null ? undefined : place(first[1]!, Number(first[2]))
-}
-
-const toPath = (fileOrUrl: string): string => (fileOrUrl.startsWith("file://") ? fileURLToPath(fileOrUrl.replace(/\?.*$/, "")) : fileOrUrl)
-
-/** A place as the user would type it: relative to the working directory when it is inside it. */
-const place = (fileOrUrl: string, line: number, column?: number): string => {
-  const file = relative(process.cwd(), toPath(fileOrUrl))
-  const shown = file.startsWith("..") ? toPath(fileOrUrl) : file
-  return column === undefined ? `${shown}:${line}` : `${shown}:${line}:${column}`
+  return first === null ? undefined : formatPlace({ file: toPath(first[1]!), line: Number(first[2]), column: undefined })
 }

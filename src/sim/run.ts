@@ -2,7 +2,7 @@
 import type { Checker, Violation } from "../check/checker.ts"
 import type { HistoryEvent } from "../check/history.ts"
 import { applyFault, healEverything, planRandomFaults } from "./nemesis.ts"
-import { errorLocation, errorMessage } from "./error-location.ts"
+import { errorMessage, formatPlace, userStackPlace } from "../definition/error-location.ts"
 import type { ProtocolBuild, ProtocolDefinition } from "../definition/protocol.ts"
 import { RandomStream } from "./random-streams.ts"
 import { type Scenario, ScenarioError, type ScheduledFault, serverIds } from "./scenario.ts"
@@ -163,7 +163,8 @@ export const buildProtocol = (protocol: ProtocolDefinition, scenario: Scenario):
     return protocol.build(scenario)
   } catch (error) {
     if (error instanceof ScenarioError) throw error
-    const location = errorLocation(error)
+    const place = userStackPlace(error)
+    const location = place === undefined ? undefined : formatPlace(place, { column: false })
     throw new ScenarioError(
       `${scenario.file}: protocol ${protocol.name}: build failed: ${errorMessage(error)}${location === undefined ? "" : ` (at ${location})`}`
     )
