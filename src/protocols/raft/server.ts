@@ -1,5 +1,5 @@
 // The Effect shell around the Raft core: ticks, messages, persistence before sending, applying, client requests.
-import { Effect } from "effect"
+import { Effect, Queue } from "effect"
 import { Clock, type Envelope, mulberry32, Network, type NodeProgram, Random, Storage, Tracing } from "../../env/index.ts"
 import {
   type AdminOutcome,
@@ -9,6 +9,7 @@ import {
   isAdminRequest,
   isClientRequest
 } from "./client-messages.ts"
+import { assert } from "./assert.ts"
 import { makeDurableState } from "./durable-state.ts"
 import { newRaft, type Raft } from "./raft.ts"
 import { apply, emptyKvState, type KvResult, type KvState, restore, snapshotData } from "./state-machine.ts"
@@ -262,23 +263,39 @@ export const raftServer = (voters: ReadonlyArray<string>, options: RaftServerOpt
     // Two fibers feed the node: one receives messages, one ticks. Each input is stepped into the
     // core at once; then its Readies are handled until none is left. One that needs no storage
     // (most of them: heartbeats, their answers, acknowledgements) is handled without leaving this
-    // loop; one that does is persisted and synced first, and only then is anything of it sent.
-    // While a Ready is being persisted (a sync may take simulated time), the node is `busy`:
-    // inputs wait in the backlog and are stepped once it is done, so Readies never interleave.
-    // Messages of earlier Readies may wait in the outbox while a later one is persisted: sending
-    // later is always safe. The backlog is bounded: past the bound, inputs are dropped, which Raft
-    // survives as it survives loss.
+    // loop; one that does is handed to a third fiber, which persists and syncs it, and only then
+    // is anything of it sent. While a Ready is being persisted (a sync may take simulated time),
+    // the node is `busy`: the feeding fibers keep receiving, their inputs wait in the backlog and
+    // are all stepped once the sync is done, so Readies never interleave, and the next Ready
+    // carries every proposal that arrived during the sync: one append and one sync for many
+    // client writes (group commit, as etcd gets from its Ready batching). Messages of earlier
+    // Readies may wait in the outbox while a later one is persisted: sending later is always safe.
+    // The backlog is bounded: past the bound, inputs are dropped, which Raft survives as it
+    // survives loss.
     const backlog: Array<Input> = []
     let busy = false
 
-    const resumeAfter = (io: Effect.Effect<void, unknown>, then: () => void): Effect.Effect<void, unknown> => {
+    // At most one persistence job waits or runs at a time: a job is only queued when not busy.
+    const persistence = yield* Queue.unbounded<Effect.Effect<void, unknown>>()
+    let queuedJobs = 0
+
+    /**
+     * Hands `io` to the persistence fiber and marks the node busy at once, so that no input is
+     * stepped (and no Ready made) before the one being persisted is advanced. Once `io` is done,
+     * `then` runs and the backlog is stepped.
+     */
+    const persistThen = (io: Effect.Effect<void, unknown>, then: () => void): void => {
+      assert(!busy, () => "raft server: a persistence job was queued while another one is under way")
       busy = true
-      return Effect.andThen(io, () => {
+      queuedJobs++
+      assert(queuedJobs === 1, () => `raft server: ${queuedJobs} persistence jobs queued at once`)
+      Queue.offerUnsafe(persistence, Effect.andThen(io, () => {
+        queuedJobs--
         then()
         busy = false
         for (const input of backlog.splice(0, backlog.length)) step(input)
         return processReady()
-      })
+      }))
     }
 
     const processReady = (): Effect.Effect<void, unknown> => {
@@ -286,14 +303,16 @@ export const raftServer = (voters: ReadonlyArray<string>, options: RaftServerOpt
         const ready = raft.ready()
         const persisted = hooks.beforePersist === undefined ? ready : hooks.beforePersist(ready)
         if (durable.needsStorage(persisted)) {
-          if (!sendsBeforePersist(persisted)) return resumeAfter(durable.persist(persisted), () => afterPersist(ready, false))
-          queueMessages(ready)
-          return Effect.andThen(flush(), resumeAfter(durable.persist(persisted), () => afterPersist(ready, true)))
+          // Earlier Readies' messages go out now; this one's only when it may leave before its sync.
+          const sent = sendsBeforePersist(persisted)
+          if (sent) queueMessages(ready)
+          persistThen(durable.persist(persisted), () => afterPersist(ready, sent))
+          return flush()
         }
         afterPersist(ready, false)
       }
       // What the Readies queued goes out before a compaction's syncs, not after them.
-      if (needsCompaction()) return Effect.andThen(flush(), resumeAfter(compact, () => {}))
+      if (needsCompaction()) persistThen(compact, () => {})
       return flush()
     }
 
@@ -386,7 +405,8 @@ export const raftServer = (voters: ReadonlyArray<string>, options: RaftServerOpt
     yield* Effect.all(
       [
         Effect.forever(Effect.flatMap(clock.sleep(options.tickMs), () => drive(TICK)), { disableYield: true }),
-        Effect.forever(Effect.flatMap(network.receive, drive), { disableYield: true })
+        Effect.forever(Effect.flatMap(network.receive, drive), { disableYield: true }),
+        Effect.forever(Effect.flatten(Queue.take(persistence)), { disableYield: true })
       ],
       { concurrency: "unbounded", discard: true }
     )
