@@ -123,7 +123,8 @@ export function propose(raft: RaftState, command: Command): ProposeResult {
     if (reason !== null) return { _tag: "Rejected", reason }
   }
   const entry = appendEntry(raft, command)
-  broadcastAppend(raft)
+  // Sent with the next Ready (see sendDueAppends), together with the proposals stepped before it.
+  for (const id of raft.progress.keys()) if (id !== raft.id) raft.appendsDue.add(id)
   // Removing a voter can shrink the quorum enough to commit what is already replicated.
   if (command._tag === "ConfigChange" && maybeCommit(raft)) afterCommit(raft)
   return { _tag: "Accepted", index: entry.index, term: entry.term }

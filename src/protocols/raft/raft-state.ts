@@ -45,6 +45,14 @@ export interface RaftState {
   leadTransferee: NodeId | null
   /** Leader only: linearizable reads awaiting confirmation. */
   readonly reads: ReadIndexQueue
+  /**
+   * Leader only: followers to stream new entries to when the next Ready is made, as far as their
+   * in-flight windows take. Proposals and acknowledgements only mark followers here; sending at
+   * Ready time means that the proposals and answers stepped between two Readies (a burst of client
+   * writes) leave in one AppendEntries per follower rather than one per proposal. It changes no
+   * timing: messages leave with the Ready either way.
+   */
+  readonly appendsDue: Set<NodeId>
   /** Messages to hand to the next Ready. */
   messages: Message[]
   /** Confirmed reads to hand to the next Ready. */

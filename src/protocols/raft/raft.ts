@@ -174,6 +174,7 @@ export function newRaft(config: RaftConfig, restored?: RestoredState): Raft {
     progress: new Map(),
     leadTransferee: null,
     reads: new ReadIndexQueue(maxPendingReads),
+    appendsDue: new Set(),
     messages: [],
     readStates: [],
     step: () => undefined,

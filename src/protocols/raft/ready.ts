@@ -2,6 +2,7 @@
 // Advance): what to persist, then what to send, then what to apply.
 import { assert } from "./assert.ts"
 import { leaderPersisted } from "./leader.ts"
+import { sendDueAppends } from "./replication.ts"
 import type { RaftState } from "./raft-state.ts"
 import type { Entry, HardState, Ready, SoftState } from "./types.ts"
 
@@ -49,6 +50,7 @@ export function hasReady(raft: RaftState, tracker: ReadyTracker): boolean {
   const soft = tracker.previousSoftState
   return (
     raft.messages.length > 0 ||
+    raft.appendsDue.size > 0 ||
     raft.log.stableIndex() < raft.log.lastIndex() ||
     raft.readStates.length > 0 ||
     raft.log.unstableSnapshot() !== null ||
@@ -67,6 +69,7 @@ export function hasReady(raft: RaftState, tracker: ReadyTracker): boolean {
  */
 export function makeReady(raft: RaftState, tracker: ReadyTracker): Ready {
   assert(tracker.outstanding === null, "ready() called again before advance() of the previous Ready")
+  sendDueAppends(raft)
   const ready: { -readonly [K in keyof Ready]: Ready[K] } = {
     entries: raft.log.unstableEntries(),
     messages: raft.messages,

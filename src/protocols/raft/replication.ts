@@ -153,14 +153,29 @@ function handleAck(raft: RaftState, from: NodeId, progress: Progress, matchIndex
   const committed = maybeCommit(raft)
   // A follower that was paused gets at least an empty AppendEntries now, carrying any new commit.
   if (wasPaused) sendAppend(raft, from, { sendIfEmpty: true })
-  // Stream what is left: each round sends entries until the in-flight window is full (or one
-  // probe or snapshot is out), so the loop is bounded by the window.
-  let rounds = 0
-  while (sendAppend(raft, from, { sendIfEmpty: false })) {
-    rounds++
-    assert(rounds <= raft.config.maxInflightAppends + 1, "sendAppend loop exceeds the in-flight window")
-  }
+  // What is left goes out when the Ready is made, with whatever else is proposed before then.
+  raft.appendsDue.add(from)
   return committed
+}
+
+/**
+ * Streams new entries to each follower marked due since the last Ready: each round sends entries
+ * until the follower's in-flight window is full (or one probe or snapshot is out), so the loop is
+ * bounded by the window (etcd's maybeSendAppend loop).
+ */
+export function sendDueAppends(raft: RaftState): void {
+  if (raft.appendsDue.size === 0) return
+  if (raft.role === "Leader") {
+    for (const id of raft.appendsDue) {
+      if (!raft.progress.has(id)) continue
+      let rounds = 0
+      while (sendAppend(raft, id, { sendIfEmpty: false })) {
+        rounds++
+        assert(rounds <= raft.config.maxInflightAppends + 1, "sendAppend loop exceeds the in-flight window")
+      }
+    }
+  }
+  raft.appendsDue.clear()
 }
 
 /** Handles a follower's answer to a heartbeat: it is alive, so unblock its replication. */
