@@ -8,6 +8,7 @@ import { causalBroadcastProtocol } from "../src/protocols/causal-broadcast/defin
 import { builtinProtocols } from "../src/definition/registry.ts"
 import { runScenario } from "../src/sim/run.ts"
 import { loadScenario, serverIds } from "../src/sim/scenario.ts"
+import { forgetOthers } from "./fixtures/broadcast-bugs.ts"
 import { smallBroadcastScenario } from "./fixtures/scenarios.ts"
 
 describe("vector clocks", () => {
@@ -73,6 +74,23 @@ describe("causal broadcast", () => {
     const violated = failing[0]!.checks.find((check) => check.name === "causal-order")!
     expect(violated.ok).toBe(false)
     expect(violated.violations[0]!.message).toMatch(/delivered n\d#\d+ before n\d#\d+, which it depends on/)
+  })
+
+  it("judges a message's causal past by what its origin delivered, not by what the message declares", () => {
+    // Set up: the planted bug declares only its origin's own earlier messages as dependencies, so
+    // receivers wait for too little; checked against the declared dependencies, it would pass.
+    const protocols = new Map([["causal-broadcast", causalBroadcastProtocol("causal-broadcast", undefined, { shapeBroadcast: forgetOthers })]])
+    const scenario = loadScenario("scenarios/causal-broadcast-partitions.yaml")
+    // Act.
+    const results = [1, 2, 3].map((seed) => runScenario(scenario, { seed, protocols }))
+    // Check: each seed breaks causal order with a message its origin had delivered before it sent;
+    // the correct protocol passes the same seeds.
+    for (const result of results) {
+      const violated = result.checks.find((check) => check.name === "causal-order")!
+      expect(violated.ok).toBe(false)
+      expect(violated.violations[0]!.message).toMatch(/delivered n\d#\d+ before n\d#\d+, which it depends on/)
+    }
+    for (const seed of [1, 2, 3]) expect(runScenario(scenario, { seed, protocols: builtinProtocols }).ok).toBe(true)
   })
 
   it.each([1, 2])("delivers every message on twenty nodes under partitions and crashes (seed %i)", (seed) => {

@@ -4,13 +4,18 @@ import type { Checker, FinalState, ProtocolEvent, Violation } from "./checker.ts
 type Clock = Readonly<Record<string, number>>
 
 /**
- * What the first report of a message says of it. Its dependencies are kept as node indices and
- * counts, in the order the origin wrote them: a delivery then checks them without a string lookup.
+ * What was observed of a message when its origin broadcast it. Its causal past is what the origin
+ * had delivered by then (in its current incarnation, and recovered from its disk), as the trace
+ * shows it, never what the message declares: a protocol that under-declares its dependencies is
+ * caught by the deliveries that then come too early. Kept as node indices and counts, in the order
+ * of the node names: a delivery then checks them without a string lookup.
  */
 interface MessageFacts {
   readonly dependencyNodes: Int32Array
   readonly dependencyCounts: Int32Array
   readonly lamport: number
+  /** Whether any node has delivered the message (its origin included). */
+  delivered: boolean
 }
 
 /** What one node has delivered in its current incarnation (and recovered from its disk). */
@@ -53,10 +58,9 @@ export class CausalBroadcastChecker implements Checker {
   onEvent(event: ProtocolEvent): void {
     switch (event.name) {
       case "broadcast":
-        this.learn(event)
+        this.broadcast(event)
         break
       case "deliver":
-        this.learn(event)
         this.deliver(event)
         break
       case "recover":
@@ -94,43 +98,59 @@ export class CausalBroadcastChecker implements Checker {
     return this.messages.get(origin)?.[sequence]
   }
 
-  private learn(event: ProtocolEvent): void {
-    const { origin, sequence, dependencies, lamport } = event.attributes as {
-      origin: string
-      sequence: number
-      dependencies: Clock
-      lamport: number
-    }
-    // The first report of a message (its broadcast, or the first delivery of one recovered from a
-    // torn write) fixes its causal past; every later report must agree.
+  private broadcast(event: ProtocolEvent): void {
+    const { origin, sequence, lamport } = event.attributes as { origin: string; sequence: number; lamport: number }
     let byOrigin = this.messages.get(origin)
     if (byOrigin === undefined) {
       byOrigin = []
       this.messages.set(origin, byOrigin)
       this.sequences.set(origin, [])
     }
-    if (byOrigin[sequence] !== undefined) return
-    const nodes = Object.keys(dependencies)
-    const dependencyNodes = new Int32Array(nodes.length)
-    const dependencyCounts = new Int32Array(nodes.length)
-    nodes.forEach((node, position) => {
-      dependencyNodes[position] = this.index(node)
-      dependencyCounts[position] = dependencies[node]!
+    const earlier = byOrigin[sequence]
+    if (earlier?.delivered === true) {
+      this.report("no-duplicates", `${origin} broadcast ${messageKey(origin, sequence)} again after it was delivered`, event.timeUs)
+      return
+    }
+    // A message is reported when it is made, before its origin stores it; if a crash lost it, the
+    // restarted origin makes another with the same number, which replaces it (it was never sent).
+    if (earlier === undefined) this.sequences.get(origin)!.push(sequence)
+    byOrigin[sequence] = { ...this.causalPast(origin), lamport, delivered: false }
+  }
+
+  /** Per origin, the highest message `node` has delivered: its causal past, as far as anyone saw. */
+  private causalPast(node: string): Pick<MessageFacts, "dependencyNodes" | "dependencyCounts"> {
+    const deliveries = this.deliveries(node)
+    const highest = [...deliveries.prefix]
+    for (const key of deliveries.extra) {
+      const mark = key.lastIndexOf("#")
+      const originIndex = this.index(key.slice(0, mark))
+      highest[originIndex] = Math.max(highest[originIndex] ?? 0, Number(key.slice(mark + 1)))
+    }
+    const dependencyNodes: Array<number> = []
+    const dependencyCounts: Array<number> = []
+    highest.forEach((count, originIndex) => {
+      if (count === undefined || count === 0) return
+      dependencyNodes.push(originIndex)
+      dependencyCounts.push(count)
     })
-    byOrigin[sequence] = { dependencyNodes, dependencyCounts, lamport }
-    this.sequences.get(origin)!.push(sequence)
+    return { dependencyNodes: Int32Array.from(dependencyNodes), dependencyCounts: Int32Array.from(dependencyCounts) }
   }
 
   private deliver(event: ProtocolEvent): void {
     const { origin, sequence } = event.attributes as { origin: string; sequence: number }
-    const facts = this.facts(origin, sequence)!
+    const facts = this.facts(origin, sequence)
+    if (facts === undefined) {
+      this.report("causal-order", `node ${event.node} delivered ${messageKey(origin, sequence)}, which ${origin} never broadcast`, event.timeUs)
+      return
+    }
+    facts.delivered = true
     const originIndex = this.index(origin)
     const deliveries = this.deliveries(event.node)
     if (this.has(deliveries, originIndex, origin, sequence)) {
       this.report("no-duplicates", `node ${event.node} delivered ${origin}#${sequence} twice`, event.timeUs)
       return
     }
-    // Dependencies come in the order the origin wrote them (sorted by node): deterministic.
+    // The origin's own earlier messages are its past by FIFO order, whatever it had delivered.
     const { dependencyNodes, dependencyCounts } = facts
     const prefix = deliveries.prefix
     for (let position = 0; position < dependencyNodes.length; position++) {

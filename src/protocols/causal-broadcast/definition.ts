@@ -2,6 +2,7 @@
 import { Schema } from "effect"
 import { CausalBroadcastChecker } from "../../check/causal-broadcast.ts"
 import {
+  type CausalBroadcastHooks,
   type CausalBroadcastOptions,
   causalBroadcastNode,
   type DeliverableRule,
@@ -24,10 +25,11 @@ const Workload = Schema.Struct({
   broadcastIntervalMs: Schema.optional(positive)
 })
 
-/** The causal-broadcast protocol, with its deliverability rule replaceable so tests can plant a bug. */
+/** The causal-broadcast protocol, with its deliverability rule and hooks replaceable so tests can plant a bug. */
 export const causalBroadcastProtocol = (
   name = "causal-broadcast",
-  rule: DeliverableRule = deliverable
+  rule: DeliverableRule = deliverable,
+  hooks: CausalBroadcastHooks = {}
 ): ProtocolDefinition => ({
   name,
   description: "Reliable causal broadcast over vector clocks, with anti-entropy and a durable log",
@@ -43,7 +45,7 @@ export const causalBroadcastProtocol = (
       maxPending: options.maxPending ?? defaults.maxPending
     }
     return {
-      server: () => causalBroadcastNode(resolved, rule),
+      server: () => causalBroadcastNode(resolved, rule, hooks),
       clients: [],
       checkers: [new CausalBroadcastChecker()]
     }

@@ -1,5 +1,5 @@
 // The Effect shell of reliable causal broadcast: recovery from the log, the workload, anti-entropy and the receive loop.
-import { Effect } from "effect"
+import { Effect, Semaphore } from "effect"
 import { Clock, decodeText, encodeText, Network, type NodeProgram, Random, Storage, Tracing } from "../../env/index.ts"
 import * as VectorClock from "../clocks/vector-clock.ts"
 import {
@@ -78,6 +78,11 @@ const describe = (message: Data) => ({
   lamport: message.lamport
 })
 
+/** Seams for tests: a variant may reshape each message it broadcasts (planting a bug). The shipped node passes none. */
+export interface CausalBroadcastHooks {
+  readonly shapeBroadcast?: (message: Data) => Data
+}
+
 /**
  * A node of reliable causal broadcast. Each node broadcasts `messagesPerNode` messages; every node
  * delivers every message exactly once per incarnation, after everything it causally depends on.
@@ -86,7 +91,8 @@ const describe = (message: Data) => ({
  */
 export const causalBroadcastNode = (
   options: CausalBroadcastOptions,
-  rule: DeliverableRule = deliverable
+  rule: DeliverableRule = deliverable,
+  hooks: CausalBroadcastHooks = {}
 ): NodeProgram =>
   Effect.gen(function*() {
     const network = yield* Network
@@ -98,25 +104,42 @@ export const causalBroadcastNode = (
     yield* tracing.event("recover", { delivered: VectorClock.normalize(state.delivered), lamport: state.lamport })
     const peers = network.nodes.filter((node) => node !== network.self)
 
+    // What the node has delivered changes, and is reported, only while holding this lock; the
+    // broadcaster holds it while it makes a message and reports the broadcast. So the trace shows
+    // each message's causal past as it was: the deliveries reported before its broadcast, which is
+    // what the checker takes it to depend on, whatever the message itself declares.
+    const observed = Semaphore.withPermit(yield* Semaphore.make(1))
+
     // Delivery is reported as soon as the state says so, before the log is synced: the sync may
     // take time, during which the broadcaster can make a message that depends on these. A crash
     // before the sync only makes the node deliver them again after its restart.
-    const deliverAll = (messages: ReadonlyArray<Data>) =>
+    const receiveData = (data: Data) =>
       Effect.gen(function*() {
-        if (messages.length === 0) return
-        for (const message of messages) yield* tracing.event("deliver", describe(message))
-        yield* persist(messages)
+        const messages = yield* observed(Effect.gen(function*() {
+          const delivered = receive(state, data, rule)
+          for (const message of delivered) yield* tracing.event("deliver", describe(message))
+          return delivered
+        }))
+        if (messages.length > 0) yield* persist(messages)
       })
 
     const broadcaster = Effect.gen(function*() {
       while (VectorClock.entry(state.delivered, network.self) < options.messagesPerNode) {
         const jitter = 0.5 + (yield* random.next)
         yield* clock.sleep(options.broadcastIntervalMs * jitter)
-        const message = makeBroadcast(state, `${network.self}-${VectorClock.entry(state.delivered, network.self) + 1}`)
+        // Reported before it is stored: a crash before the sync may lose it, and the restarted
+        // node then makes another message with the same number (it was never sent).
+        const message = yield* observed(Effect.gen(function*() {
+          const made = makeBroadcast(state, `${network.self}-${VectorClock.entry(state.delivered, network.self) + 1}`)
+          const shaped = hooks.shapeBroadcast === undefined ? made : hooks.shapeBroadcast(made)
+          yield* tracing.event("broadcast", describe(shaped))
+          return shaped
+        }))
         yield* persist([message])
-        markDelivered(state, message)
-        yield* tracing.event("broadcast", describe(message))
-        yield* tracing.event("deliver", describe(message))
+        yield* observed(Effect.andThen(
+          Effect.sync(() => markDelivered(state, message)),
+          tracing.event("deliver", describe(message))
+        ))
         yield* network.sendAll(peers.map((peer) => [peer, message] as const))
       }
     })
@@ -137,7 +160,7 @@ export const causalBroadcastNode = (
       if (message === undefined) continue
       switch (message._tag) {
         case "Data": {
-          yield* deliverAll(receive(state, message, rule))
+          yield* receiveData(message)
           break
         }
         case "Sync": {
