@@ -340,6 +340,9 @@ const checkTimedWaits = (waits: ReadonlyArray<TimedWait>, what: string): void =>
 
 const MESSAGES = 200
 
+/** receiveAll's bound in its conformance case: a divisor of MESSAGES. */
+const RECEIVE_ALL_MAX = 50
+
 /** Text, keys and numbers a codec could get wrong: several scripts, astral emoji and ZWJ sequences, escapes, lone surrogates, extreme doubles. */
 const RICH_MESSAGE = {
   text: ["", "naïve café", "日本語のテキスト", "😀👍🏽👨‍👩‍👧", "e\u0301", "مرحبا", "quote \" backslash \\ newline \n tab \t", "\u0000\u001f\u007f", "\u2028\u2029", "\ufeffbom", "lone \ud83d high", "lone \udc00 low"],
@@ -386,6 +389,42 @@ const cases: ReadonlyArray<ConformanceCase> = [
       const [received] = reports["n2"] as ReadonlyArray<ReadonlyArray<{ from: NodeId; sequence: number }>>
       expect(received!.map((entry) => entry.sequence)).toEqual(Array.from({ length: MESSAGES }, (_, index) => index))
       expect(new Set(received!.map((entry) => entry.from))).toEqual(new Set(["n1"]))
+    }
+  },
+  {
+    name: "receiveAll: takes the messages already waiting, in order, at most max at a time",
+    reference: "network.ts: receiveAll waits for the next message, then takes every message already waiting behind it, up to max",
+    scenario: {
+      _tag: "Cluster",
+      programs: {
+        n1: Effect.gen(function*() {
+          const network = yield* Network
+          for (let sequence = 0; sequence < MESSAGES; sequence++) yield* network.send("n2", { sequence })
+          yield* Effect.never
+        }),
+        n2: Effect.gen(function*() {
+          const network = yield* Network
+          const clock = yield* Clock
+          // Every message is sent at once on a lossless link: after this pause, all of them wait.
+          yield* clock.sleep(500)
+          const batches: Array<ReadonlyArray<number>> = []
+          let received = 0
+          while (received < MESSAGES) {
+            const batch = yield* network.receiveAll(RECEIVE_ALL_MAX)
+            batches.push(batch.map((envelope) => (envelope.message as { sequence: number }).sequence))
+            received += batch.length
+          }
+          yield* report(batches)
+        })
+      },
+      awaited: ["n2"]
+    },
+    check: (reports) => {
+      const [batches] = reports["n2"] as ReadonlyArray<ReadonlyArray<ReadonlyArray<number>>>
+      expect(batches!.flat()).toEqual(Array.from({ length: MESSAGES }, (_, index) => index))
+      expect(batches!.every((batch) => batch.length >= 1 && batch.length <= RECEIVE_ALL_MAX)).toBe(true)
+      // The messages were all waiting, so each take is a full one: they are not handed out one by one.
+      expect(batches!.map((batch) => batch.length)).toEqual(Array.from({ length: MESSAGES / RECEIVE_ALL_MAX }, () => RECEIVE_ALL_MAX))
     }
   },
   {

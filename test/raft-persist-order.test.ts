@@ -32,6 +32,7 @@ const startServer = (self: string) =>
       send: (to, message) => Effect.sync(() => record(to, message)),
       sendAll: (messages) => Effect.sync(() => messages.forEach(([to, message]) => record(to, message))),
       receive: Queue.take(inbox),
+      receiveAll: () => Effect.map(Queue.take(inbox), (envelope) => [envelope]),
       receiveWithin: () => Effect.undefined
     })
     const storage = Storage.of({

@@ -30,6 +30,12 @@ export class Network extends Context.Service<Network, {
   /** Waits for the next message in this node's mailbox. Only one fiber of a node may wait at a time. */
   readonly receive: Effect.Effect<Envelope>
   /**
+   * Waits for the next message, then takes every message already waiting behind it as well, up to
+   * `max` in all, in order. A node that handles its input in batches (a Raft leader making one
+   * Ready for many client writes) uses it; it is `receive` as often as there are messages.
+   */
+  readonly receiveAll: (max: number) => Effect.Effect<ReadonlyArray<Envelope>>
+  /**
    * Waits for the next message for at most `durationMs` of this node's clock; `undefined` if none
    * came in time. A receive with a deadline, as a socket's read timeout gives, without racing fibers.
    */

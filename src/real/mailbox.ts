@@ -2,6 +2,11 @@
 import { Effect } from "effect"
 import type { Envelope } from "../env/index.ts"
 
+/** Never called: `receiveAll` only takes from a mailbox that has messages. */
+const noWaiter = (): void => {
+  throw new Error("receiveAll took from an empty mailbox")
+}
+
 /**
  * Messages wait here between the socket that read them and the fiber that receives them. It holds
  * at most `capacity` messages; a message that arrives to a full mailbox is dropped and counted, as
@@ -50,6 +55,15 @@ export class Mailbox {
     }
     return Effect.sync(() => this.cancelWait(waiter))
   })
+
+  /** Waits for the next message, then takes those already waiting behind it, up to `max` in all. */
+  receiveAll(max: number): Effect.Effect<ReadonlyArray<Envelope>> {
+    return Effect.map(this.receive, (first) => {
+      const batch = [first]
+      while (batch.length < max && this.head < this.items.length) batch.push(this.takeOrWait(noWaiter)!)
+      return batch
+    })
+  }
 
   /** Waits at most `durationMs` (real, monotonic time) for the next message; `undefined` if none came. */
   receiveWithin(durationMs: number): Effect.Effect<Envelope | undefined> {

@@ -188,6 +188,7 @@ class NetworkRuntime {
           for (const [to, message] of messages) this.send(to, message)
         }),
       receive: this.mailbox.receive,
+      receiveAll: (max) => this.mailbox.receiveAll(max),
       receiveWithin: (durationMs) => this.mailbox.receiveWithin(durationMs)
     })
   }

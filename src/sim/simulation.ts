@@ -466,6 +466,11 @@ export class Simulation {
     const cancelReceive = Effect.sync(() => {
       node.receiver = undefined
     })
+    const receive = Effect.callback<Envelope>((resume) => {
+      if (this.receiveNow(node, resume)) return
+      node.receiver = resume
+      return cancelReceive
+    })
     return Network.of({
       self: node.id,
       nodes: servers,
@@ -488,11 +493,15 @@ export class Simulation {
             this.send(node.id, to, message, payload)
           }
         }),
-      receive: Effect.callback<Envelope>((resume) => {
-        if (this.receiveNow(node, resume)) return
-        node.receiver = resume
-        return cancelReceive
-      }),
+      receive,
+      receiveAll: (max) =>
+        Effect.map(receive, (first) => {
+          const batch = [first]
+          while (batch.length < max && node.mailboxHead < node.mailbox.length && node.status === "up") {
+            batch.push(this.takeFromMailbox(node))
+          }
+          return batch
+        }),
       receiveWithin: (durationMs) =>
         Effect.callback<Envelope | undefined>((resume) => {
           if (this.receiveNow(node, resume)) return

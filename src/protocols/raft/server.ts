@@ -62,6 +62,9 @@ type Input = typeof TICK | Envelope
 
 const BACKLOG_CAPACITY = 10_000
 
+/** At most this many messages are stepped before a Ready is made (and its sync started). */
+const RECEIVE_BATCH = 256
+
 interface PendingWrite {
   readonly client: string
   readonly request: ClientRequest
@@ -260,8 +263,8 @@ export const raftServer = (voters: ReadonlyArray<string>, options: RaftServerOpt
       raft.advance(ready)
     }
 
-    // Two fibers feed the node: one receives messages, one ticks. Each input is stepped into the
-    // core at once; then its Readies are handled until none is left. One that needs no storage
+    // Two fibers feed the node: one receives messages (all that are waiting, at once), one ticks.
+    // Each input is stepped into the core at once; then the Readies are handled until none is left. One that needs no storage
     // (most of them: heartbeats, their answers, acknowledgements) is handled without leaving this
     // loop; one that does is handed to a third fiber, which persists and syncs it, and only then
     // is anything of it sent. While a Ready is being persisted (a sync may take simulated time),
@@ -398,6 +401,17 @@ export const raftServer = (voters: ReadonlyArray<string>, options: RaftServerOpt
       return processReady()
     }
 
+    /** Steps every message that arrived together, then makes one Ready for all of them. */
+    const driveAll = (inputs: ReadonlyArray<Input>): Effect.Effect<void, unknown> => {
+      if (inputs.length === 1) return drive(inputs[0]!)
+      if (busy) {
+        for (const input of inputs) if (backlog.length < BACKLOG_CAPACITY) backlog.push(input)
+        return Effect.void
+      }
+      for (const input of inputs) step(input)
+      return processReady()
+    }
+
     yield* Effect.suspend(processReady)
     // Either loop failing (a storage error while persisting) fails the server as a whole, as a
     // real server stops on a disk error; a forked child's failure would leave the other loop
@@ -405,7 +419,7 @@ export const raftServer = (voters: ReadonlyArray<string>, options: RaftServerOpt
     yield* Effect.all(
       [
         Effect.forever(Effect.flatMap(clock.sleep(options.tickMs), () => drive(TICK)), { disableYield: true }),
-        Effect.forever(Effect.flatMap(network.receive, drive), { disableYield: true }),
+        Effect.forever(Effect.flatMap(network.receiveAll(RECEIVE_BATCH), driveAll), { disableYield: true }),
         Effect.forever(Effect.flatten(Queue.take(persistence)), { disableYield: true })
       ],
       { concurrency: "unbounded", discard: true }
