@@ -97,9 +97,6 @@ export interface SimulationStats {
 
 const DEFAULT_MAILBOX_CAPACITY = 100_000
 
-/** Messages longer than this (in JSON characters) reach the receiver parsed rather than copied (see send). */
-const COPY_LIMIT_CHARS = 512
-
 const EVENT_DELIVER = 0
 const EVENT_TIMER = 1
 const EVENT_CALLBACK = 2
@@ -631,10 +628,7 @@ export class Simulation {
     this.trace.write(`{"t":${this.nowUs},"e":"send","id":${id},"from":"${from}","to":"${to}","at":${atUs},"msg":${payload}}`)
     // The receiver's copy is made now, before the sender can change the object; a duplicate
     // decodes the text when it arrives, as the receiver may have changed the first copy by then.
-    // A long message is parsed instead: the copy builds each object key by key, which V8 turns
-    // into a dictionary object past a few dozen keys (a vector clock of a large cluster), several
-    // times larger and slower to use than what JSON.parse makes. Both give the same value.
-    const copy = payload.length > COPY_LIMIT_CHARS ? decodeMessage(payload) : receivedCopy(message, payload)
+    const copy = receivedCopy(message, payload)
     this.queue.pushEvent<Delivery>({ time: atUs, sequence: 0, kind: EVENT_DELIVER, data: copy, id, from, to, payload, target, held: false })
     const duplicateDelayUs = this.network.duplicateDelayUs
     if (duplicateDelayUs >= 0) {
