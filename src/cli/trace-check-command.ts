@@ -2,10 +2,10 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import type { ProtocolEvent } from "../check/checker.ts"
-import { parseTraceEvents } from "../real/index.ts"
 import { readCluster } from "./cluster-file.ts"
 import { UsageError } from "./errors.ts"
 import { loadProtocols } from "./protocols.ts"
+import { parseTraceEvents } from "../trace/index.ts"
 
 /** Flags of `faultline trace-check`. */
 export interface TraceCheckFlags {
