@@ -3,7 +3,17 @@
 // Nothing here imports the simulator or the real runtime: both write through it, and checkers,
 // exporters and viewers read through it.
 export { formatSendLine, formatTraceLine } from "./format-trace-line.ts"
-export { parseTraceEvents, parseTraceFile, parseTraceLine, TRACE_FAULT_FIELDS, TRACE_LINE_FIELDS, validateTraceLine } from "./parse-trace-line.ts"
+export {
+  type NumberedTraceLine,
+  parseNumberedTraceFile,
+  parseTraceEvents,
+  parseTraceFile,
+  parseTraceLine,
+  TRACE_FAULT_FIELDS,
+  TRACE_LINE_FIELDS,
+  type TraceFileEvent,
+  validateTraceLine
+} from "./parse-trace-line.ts"
 export type {
   ConnectionLine,
   DeliverLine,

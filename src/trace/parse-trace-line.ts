@@ -148,26 +148,38 @@ export const parseTraceLine = (text: string): TraceLine | string => {
   return validateTraceLine(value)
 }
 
+/** A line of a trace file and its line number (from 1). */
+export interface NumberedTraceLine {
+  readonly number: number
+  readonly line: TraceLine
+}
+
 /**
- * Parses a trace file: every line, or a one-line message naming `source:line` and what is wrong
- * there. Blank lines are skipped, and so is a last line that is not JSON and has no newline after
- * it: a crash cut it short, and it carries nothing a reader can trust.
+ * Parses a trace file: every line with its number, or a one-line message naming `source:line`
+ * and what is wrong there. Blank lines are skipped, and so is a last line that is not JSON and has
+ * no newline after it: a crash cut it short, and it carries nothing a reader can trust.
  */
-export const parseTraceFile = (text: string, source: string): Array<TraceLine> | string => {
-  const lines: Array<TraceLine> = []
+export const parseNumberedTraceFile = (text: string, source: string): Array<NumberedTraceLine> | string => {
+  const lines: Array<NumberedTraceLine> = []
   const texts = text.split("\n")
   for (let index = 0; index < texts.length; index++) {
     const lineText = texts[index]!
     if (lineText.trim() === "") continue
     const parsed = parseTraceLine(lineText)
     if (typeof parsed !== "string") {
-      lines.push(parsed)
+      lines.push({ number: index + 1, line: parsed })
       continue
     }
     if (index === texts.length - 1 && !isJson(lineText)) continue
     return `${source}:${index + 1}: ${parsed}`
   }
   return lines
+}
+
+/** Parses a trace file as {@link parseNumberedTraceFile} does, keeping only the lines. */
+export const parseTraceFile = (text: string, source: string): Array<TraceLine> | string => {
+  const numbered = parseNumberedTraceFile(text, source)
+  return typeof numbered === "string" ? numbered : numbered.map((entry) => entry.line)
 }
 
 const isJson = (text: string): boolean => {
@@ -179,17 +191,23 @@ const isJson = (text: string): boolean => {
   }
 }
 
+/** A protocol event read from a trace file, with where it was read (`file:line`), for a reader's messages. */
+export interface TraceFileEvent extends ProtocolEvent {
+  readonly place: string
+}
+
 /**
  * The protocol events of a trace file, as checkers take them (every line is validated; only
  * `event` lines are kept), or a one-line message naming the first bad line. Events of several
  * nodes' files can be merged and sorted by `timeUs` when the nodes share a clock origin.
  */
-export const parseTraceEvents = (text: string, source: string): Array<ProtocolEvent> | string => {
-  const lines = parseTraceFile(text, source)
+export const parseTraceEvents = (text: string, source: string): Array<TraceFileEvent> | string => {
+  const lines = parseNumberedTraceFile(text, source)
   if (typeof lines === "string") return lines
-  const events: Array<ProtocolEvent> = []
-  for (const line of lines) {
-    if (line.e === "event") events.push({ timeUs: line.t, node: line.node, name: line.name, attributes: line.attrs })
+  const events: Array<TraceFileEvent> = []
+  for (const { number, line } of lines) {
+    if (line.e !== "event") continue
+    events.push({ timeUs: line.t, node: line.node, name: line.name, attributes: line.attrs, place: `${source}:${number}` })
   }
   return events
 }
