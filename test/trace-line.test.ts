@@ -42,6 +42,7 @@ const samples: ReadonlyArray<TraceLine> = [
   { t: 9, e: "drop", id: 1, reason: "unknown-node" },
   { t: 10, e: "timer", node: "n3" },
   { t: 11, e: "sync", node: "n3", file: "hard-state" },
+  { t: 11, e: "sync", node: "n3", file: "odd\\name\t\u0001\ud800 \u2028" },
   { t: 11, e: "disk-error", node: "n3", file: "raft-log", operation: "append" },
   { t: 12, e: "event", node: "n2", name: "deliver", attrs: { origin: "n1", sequence: 3, clock: { n1: 3 } } },
   { t: 12, e: "event", node: "c1", name: "weird \"name\"", attrs: {} },
@@ -112,7 +113,7 @@ describe("trace lines: the parser rejects bad lines", () => {
 
   it("skips a last line a crash cut short, but not a cut-short line followed by more", () => {
     const whole = '{"t":1,"e":"event","node":"n1","name":"a","attrs":{}}'
-    expect(parseTraceEvents(`${whole}\n{"t":2,"e":"ev`, "n1")).toEqual([{ timeUs: 1, node: "n1", name: "a", attributes: {} }])
+    expect(parseTraceEvents(`${whole}\n{"t":2,"e":"ev`, "n1")).toEqual([{ timeUs: 1, node: "n1", name: "a", attributes: {}, place: "n1:1" }])
     expect(parseTraceEvents(`{"t":2,"e":"ev\n${whole}\n`, "n1")).toBe("n1:1: not a JSON trace line")
   })
 })
