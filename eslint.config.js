@@ -3,7 +3,7 @@ import js from "@eslint/js"
 import tseslint from "typescript-eslint"
 
 const worldAccess = "Protocols reach the world only through src/env services (determinism rule)."
-const worldBoundary = "src/sim and src/real are two hosts of one contract: neither imports the other, and src/check, src/definition and src/env import neither."
+const worldBoundary = "src/sim and src/real are two hosts of one contract: neither imports the other, and src/check, src/definition, src/env and src/trace import neither."
 
 export default tseslint.config(
   { ignores: ["node_modules/**", "coverage/**", "dist/**", ".*/**"] },
@@ -32,7 +32,7 @@ export default tseslint.config(
     }
   },
   {
-    files: ["src/check/**/*.ts", "src/definition/**/*.ts", "src/env/**/*.ts"],
+    files: ["src/check/**/*.ts", "src/definition/**/*.ts", "src/env/**/*.ts", "src/trace/**/*.ts"],
     rules: {
       "no-restricted-imports": [
         "error",

@@ -5,6 +5,7 @@ import seedrandom from "seedrandom"
 import { Clock, Network, type NodeProgram, Random, receivedCopy } from "../src/env/index.ts"
 import { EventQueue } from "../src/sim/event-queue.ts"
 import { Simulation } from "../src/sim/simulation.ts"
+import { formatSendLine, formatTraceLine } from "../src/trace/index.ts"
 
 /** The fixed pattern: tokens hop between random nodes over 1–10 ms links; every node also ticks every 10 ms. */
 export interface TokenPattern {
@@ -96,11 +97,13 @@ export const runBare = (pattern: TokenPattern, wire: boolean): { events: number;
     }
   }
   let now = 0
+  let nextMessageId = 0
   const send = (from: string, to: string, message: { hops: number }) => {
     const delayUs = Math.max(1, Math.round((1 + 9 * networkRandom(from, to)) * 1000))
     if (wire) {
       const payload = JSON.stringify(message)
-      trace(`{"t":${now},"e":"send","from":"${from}","to":"${to}","at":${now + delayUs},"msg":${payload}}`)
+      // The simulator's own serializer, so the baseline pays what the simulator pays per line.
+      trace(formatSendLine({ t: now, e: "send", id: nextMessageId++, from, to, at: now + delayUs, msg: message }, payload))
       const copy = receivedCopy(message, payload) as { hops: number }
       queue.push(now + delayUs, 0, () => receive(to, copy))
     } else {
@@ -112,7 +115,7 @@ export const runBare = (pattern: TokenPattern, wire: boolean): { events: number;
     send(self, peers[Math.floor(nodeRandom.get(self)!() * peers.length)]!, { hops: message.hops + 1 })
   }
   const tick = (self: string) => {
-    if (wire) trace(`{"t":${now},"e":"timer","node":"${self}"}`)
+    if (wire) trace(formatTraceLine({ t: now, e: "timer", node: self }))
     queue.push(now + pattern.tickMs * 1000, 0, () => tick(self))
   }
   let events = 0

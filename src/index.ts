@@ -39,6 +39,16 @@ export { raftProtocol } from "./protocols/raft/definition.ts"
 export type { Checker, FinalState, ProtocolEvent, Violation } from "./check/checker.ts"
 export type { HistoryEvent } from "./check/history.ts"
 
+// The trace schema: a run's `trace` lines (and a real node's trace file) as typed data.
+export {
+  formatTraceLine,
+  parseTraceFile,
+  parseTraceLine,
+  type TraceFault,
+  type TraceLine,
+  type TraceLineKind
+} from "./trace/index.ts"
+
 // Running a protocol in a test, generating faults, networks and workloads, and checking properties.
 export {
   assertProperty,

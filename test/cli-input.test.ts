@@ -136,6 +136,34 @@ describe("--protocol: a variant over a shipped scenario", () => {
   })
 })
 
+describe("trace-check: a real cluster's trace files are input too", () => {
+  const cluster = (trace: string): string => {
+    const data = mkdtempSync(join(directory, "cluster-"))
+    const nodes = [{ id: "n1", address: "127.0.0.1:7001", dataDirectory: join(data, "n1") }]
+    writeFileSync(join(data, "cluster.json"), JSON.stringify({ protocol: "causal-broadcast", secretFile: join(data, "secret"), clockOriginUnixMs: 0, nodes }))
+    writeFileSync(join(data, "n1.trace.jsonl"), trace)
+    return data
+  }
+  const event = '{"t":5,"e":"event","node":"n1","name":"broadcast","attrs":{"origin":"n1","sequence":1,"dependencies":{},"lamport":1}}'
+
+  it("names the file and line of a line the schema rejects, with exit 2 and no stack trace", () => {
+    const data = cluster([event, '{"t":9,"e":"event","node":"n1","attrs":{}}', event].join("\n") + "\n")
+    expectBadInput(cli(["trace-check", "--data", data]), `${join(data, "n1.trace.jsonl")}:2: a "event" line needs "name" (a string)`)
+  })
+
+  it("names the line of an event whose attributes the protocol's checkers cannot read", () => {
+    const data = cluster([event, '{"t":9,"e":"event","node":"n1","name":"deliver","attrs":{"origin":"n1"}}'].join("\n") + "\n")
+    expectBadInput(cli(["trace-check", "--data", data]), `${join(data, "n1.trace.jsonl")}:2: the checkers cannot read this "deliver" event (`)
+  })
+
+  it("judges a valid trace, and a last line a crash cut short is not an error", () => {
+    const result = cli(["trace-check", "--data", cluster(`${event}\n{"t":9,"e":"eve`)])
+    expect(result.stderr).toBe("")
+    expect(result.stdout).toContain("1 trace files, 1 events")
+    expect(result.status).toBe(0)
+  })
+})
+
 describe("the command line itself", () => {
   it("--version prints the package's version", () => {
     const result = cli(["--version"])

@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest"
 import { Clock, type NodeProgram, Tracing } from "../src/env/index.ts"
 import { perfectNetwork } from "../src/sim/network-model.ts"
 import { Simulation } from "../src/sim/simulation.ts"
+import { parseKeptTrace } from "./fixtures/trace.ts"
 
 /** Records the true time (µs) and the local reading (ms) after each of `count` sleeps of `sleepMs`. */
 const sleeper = (simulation: () => Simulation, log: Array<[number, number]>, sleepMs: number, count: number): NodeProgram =>
@@ -73,9 +74,9 @@ describe("tracing", () => {
     )
     simulation.setClockOffset("n1", 1000)
     simulation.runUntil(100_000)
-    const spans = (simulation.trace.lines ?? []).filter((line) => line.includes('"e":"span-')).map((line) => JSON.parse(line))
+    const spans = parseKeptTrace(simulation.trace.lines).filter((line) => line.e === "span-start" || line.e === "span-end")
     expect(spans).toEqual([
-      { t: 0, e: "span-start", node: "n1", span: 1, name: "work", attributes: { step: 1 }, localMs: 1000 },
+      { t: 0, e: "span-start", node: "n1", span: 1, name: "work", attrs: { step: 1 }, localMs: 1000 },
       { t: 10_000, e: "span-end", node: "n1", span: 1, outcome: "ok", localMs: 1010 }
     ])
   })

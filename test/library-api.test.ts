@@ -20,6 +20,7 @@ import {
   type WorkloadItem
 } from "../src/index.ts"
 import { CounterChecker, counterNode } from "./fixtures/user-protocol.ts"
+import { parseKeptTrace } from "./fixtures/trace.ts"
 
 const increments: ReadonlyArray<WorkloadItem<number>> = [
   { atMs: 0, node: "n1", operation: 2 },
@@ -69,9 +70,9 @@ describe("simulate", () => {
     const times = result.events.map((event) => event.timeUs)
     expect(times).toEqual([...times].sort((left, right) => left - right))
     // Every protocol event is a trace line too, and the trace starts with the run line.
-    const eventLines = result.trace!.filter((line) => line.includes('"e":"event"'))
-    expect(eventLines).toHaveLength(result.events.length)
-    expect(JSON.parse(result.trace![0]!)).toMatchObject({ e: "run", protocol: "user-protocol", seed: 1, nodes: 3 })
+    const lines = parseKeptTrace(result.trace)
+    expect(lines.filter((line) => line.e === "event")).toHaveLength(result.events.length)
+    expect(lines[0]).toEqual({ t: 0, e: "run", protocol: "user-protocol", seed: 1, nodes: 3 })
     expect(simulate(counterOptions()).trace).toBeUndefined()
   })
 

@@ -37,6 +37,8 @@ describe("world boundary lint", () => {
     ["src/real/example.ts", "../sim/simulation.ts"],
     ["src/check/example.ts", "../sim/simulation.ts"],
     ["src/definition/example.ts", "../real/network.ts"],
+    ["src/trace/example.ts", "../sim/simulation.ts"],
+    ["src/trace/example.ts", "../real/tracing.ts"],
     ["src/protocols/example/definition.ts", "../../sim/run.ts"]
   ])("rejects %s importing %s", async (file, target) => {
     const rules = await ruleIdsFor(`import { x } from "${target}"\nexport const y = x\n`, file)

@@ -5,6 +5,7 @@ import { Network, type NodeProgram } from "../src/env/index.ts"
 import { drawLatencyUs, NetworkState, perfectNetwork } from "../src/sim/network-model.ts"
 import { RandomStream } from "../src/sim/random-streams.ts"
 import { Simulation } from "../src/sim/simulation.ts"
+import { parseKeptTrace } from "./fixtures/trace.ts"
 
 const withinSigmas = (observed: number, trials: number, probability: number, sigmas = 5) => {
   const mean = trials * probability
@@ -202,15 +203,25 @@ describe("message lines in the trace", () => {
     simulation.addNode("n2", receiver)
     return simulation
   }
+  interface MessageRow {
+    readonly kind: string
+    readonly t: number
+    readonly id: number
+    readonly at: number | null
+    readonly reason: string | null
+  }
   const messageLines = (simulation: Simulation) =>
-    simulation.trace.lines!.map((line) => JSON.parse(line) as Record<string, unknown>).filter((line) =>
-      ["send", "deliver", "hold", "drop"].includes(line["e"] as string)
-    )
+    parseKeptTrace(simulation.trace.lines).flatMap((line): Array<MessageRow> => {
+      if (line.e === "send") return [{ kind: line.e, t: line.t, id: line.id, at: line.at ?? null, reason: null }]
+      if (line.e === "hold" || line.e === "deliver") return [{ kind: line.e, t: line.t, id: line.id, at: null, reason: null }]
+      if (line.e === "drop") return [{ kind: line.e, t: line.t, id: line.id, at: null, reason: line.reason }]
+      return []
+    })
 
   it("a message that arrives as planned has one line, whose `at` is its arrival", () => {
     const simulation = setup()
     simulation.runUntil(100_000)
-    expect(messageLines(simulation).map((line) => [line["e"], line["t"], line["at"]])).toEqual([
+    expect(messageLines(simulation).map((row) => [row.kind, row.t, row.at])).toEqual([
       ["send", 0, 1000],
       ["send", 10_000, 11_000],
       ["send", 20_000, 21_000]
@@ -225,7 +236,7 @@ describe("message lines in the trace", () => {
     simulation.runUntil(15_000)
     simulation.crash("n2")
     simulation.runUntil(100_000)
-    expect(messageLines(simulation).map((line) => [line["e"], line["t"], line["id"], line["reason"] ?? null])).toEqual([
+    expect(messageLines(simulation).map((row) => [row.kind, row.t, row.id, row.reason])).toEqual([
       ["send", 0, 0, null],
       ["hold", 1000, 0, null],
       ["deliver", 5001, 0, null],

@@ -13,6 +13,7 @@ import { builtinProtocols } from "../src/definition/registry.ts"
 import { runScenario } from "../src/sim/run.ts"
 import { loadScenario } from "../src/sim/scenario.ts"
 import { RandomStream } from "../src/sim/random-streams.ts"
+import { parseKeptTrace } from "./fixtures/trace.ts"
 
 /**
  * The same, but the disk "crashes" at the `crashAt`-th change or sync: that call and every later
@@ -127,10 +128,7 @@ describe("raft server on a failing disk", () => {
     let errors = 0
     for (let seed = 1; seed <= 8; seed++) {
       const result = runScenario(scenario, { seed, keepTrace: true, protocols: builtinProtocols })
-      const struck = result.traceLines!
-        .map((line) => JSON.parse(line) as { e: string; node?: string })
-        .filter((line) => line.e === "disk-error")
-        .map((line) => line.node)
+      const struck = parseKeptTrace(result.traceLines).flatMap((line) => (line.e === "disk-error" ? [line.node] : []))
       const failed = result.checks.find((check) => check.name === "node-failed")!.violations.map((violation) => violation.message)
       // Check: one node-failed per error, naming the node and the storage error.
       expect(failed, `seed ${seed}`).toHaveLength(struck.length)

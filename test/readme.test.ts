@@ -5,6 +5,7 @@ import { formatSummary } from "../src/cli/summary.ts"
 import { builtinProtocols } from "../src/definition/registry.ts"
 import { runScenario } from "../src/sim/run.ts"
 import { loadScenario } from "../src/sim/scenario.ts"
+import { formatTraceLine, parseTraceLine, TRACE_LINE_FIELDS } from "../src/trace/index.ts"
 
 /** Lines of a summary without the wall-clock line, which differs from run to run. */
 const withoutWall = (text: string): Array<string> => text.split("\n").filter((line) => !line.startsWith("  wall "))
@@ -18,5 +19,31 @@ describe("README quick start", () => {
     const result = runScenario(loadScenario("scenarios/causal-broadcast-partitions.yaml"), { protocols: builtinProtocols })
     expect(withoutWall(sample!)).toEqual(withoutWall(formatSummary(result)))
     expect(result.ok).toBe(true)
+  })
+})
+
+describe("README trace format", () => {
+  const section = /## Trace format\n([\s\S]*?)\n## /.exec(readFileSync("README.md", "utf8"))?.[1] ?? ""
+
+  it("lists every kind of line, and only those", () => {
+    const kinds = [...section.matchAll(/^\| `([a-z-]+)` \|/gm)].map((match) => match[1]).filter((kind) => kind !== "e")
+    expect(kinds.sort()).toEqual(Object.keys(TRACE_LINE_FIELDS).sort())
+  })
+
+  it("lists each kind's fields as the schema has them", () => {
+    for (const [kind, fields] of Object.entries(TRACE_LINE_FIELDS)) {
+      const row = new RegExp(`^\\| \`${kind}\` \\|[^|]*\\|(.*)$`, "m").exec(section)?.[1] ?? ""
+      for (const field of fields) expect(row, `the ${kind} row`).toContain(`\`${field.name}\``)
+    }
+  })
+
+  it("shows example lines that the parser takes and the serializer writes back byte for byte", () => {
+    const examples = /```\n(\{[\s\S]*?)\n```/.exec(section)?.[1]?.split("\n") ?? []
+    expect(examples.length).toBeGreaterThan(10)
+    for (const example of examples) {
+      const line = parseTraceLine(example)
+      if (typeof line === "string") expect.fail(`${example}: ${line}`)
+      expect(formatTraceLine(line)).toBe(example)
+    }
   })
 })

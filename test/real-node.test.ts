@@ -15,10 +15,11 @@ import {
   LOOPBACK_HOST,
   makeRealClock,
   makeRealRandom,
-  parseTraceEvents,
   type RealNodeConfig,
   runRealNode
 } from "../src/real/index.ts"
+import { parseTraceEvents, parseTraceFile, type TraceLine } from "../src/trace/index.ts"
+import { parseKeptTrace } from "./fixtures/trace.ts"
 import { perfectNetwork } from "../src/sim/network-model.ts"
 import { Simulation } from "../src/sim/simulation.ts"
 import { freePorts } from "./fixtures/real-ports.ts"
@@ -115,17 +116,22 @@ describe("real nodes", () => {
     const simulation = new Simulation({ seed: 1, network: perfectNetwork(), keepTrace: true })
     simulation.addNode("n1", program)
     simulation.runUntil(1000)
-    const simulated = simulation.trace.lines!.map((line) => JSON.parse(line) as Record<string, unknown>)
+    const simulated = parseKeptTrace(simulation.trace.lines)
     // The real node's lines.
     const root = mkdtempSync(join(tmpdir(), "faultline-real-node-"))
     directories.push(root)
     const config: RealNodeConfig = { self: "n1", peers: {}, secret, dataDirectory: root, tracePath: `${root}.trace.jsonl`, log: () => {} }
     const exit = await Effect.runPromise(Fiber.await(runRealNode(program, config)))
     expect(Exit.isSuccess(exit)).toBe(true)
-    const real = readFileSync(config.tracePath!, "utf8").trim().split("\n").map((line) => JSON.parse(line) as Record<string, unknown>)
+    const real = parseTraceFile(readFileSync(config.tracePath!, "utf8"), config.tracePath!)
     rmSync(config.tracePath!)
-    const shape = (line: Record<string, unknown>) => ({ keys: Object.keys(line), e: line["e"], name: line["name"], attrs: line["attrs"] ?? line["attributes"] })
-    expect(real.filter((line) => line["e"] !== "start").map(shape)).toEqual(simulated.map(shape))
+    if (typeof real === "string") expect.fail(real)
+    // Keys in the order each world wrote them, as well as the values.
+    const shape = (line: TraceLine) => {
+      const fields: Record<string, unknown> = { ...line }
+      return { keys: Object.keys(fields), e: line.e, name: fields["name"], attrs: fields["attrs"] }
+    }
+    expect(real.filter((line) => line.e !== "start").map(shape)).toEqual(simulated.map(shape))
     expect(real[0]).toMatchObject({ e: "start", node: "n1", pid: process.pid })
   })
 

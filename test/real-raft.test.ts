@@ -8,7 +8,8 @@ import type { ProtocolEvent } from "../src/check/checker.ts"
 import { RaftChecker } from "../src/check/raft.ts"
 import { raftClient, type RaftClientOptions } from "../src/protocols/raft/client.ts"
 import { defaultRaftServerOptions, raftServer } from "../src/protocols/raft/server.ts"
-import { defaultTracePath, LOOPBACK_HOST, parseTraceEvents, type RealNodeConfig, runRealNode } from "../src/real/index.ts"
+import { defaultTracePath, LOOPBACK_HOST, type RealNodeConfig, runRealNode } from "../src/real/index.ts"
+import { parseTraceEvents } from "../src/trace/index.ts"
 import { freePorts } from "./fixtures/real-ports.ts"
 
 const secret = Buffer.from("a cluster secret of more than sixteen bytes")

@@ -4,16 +4,16 @@ import { builtinProtocols } from "../src/definition/registry.ts"
 import { runScenario, type RunProgress } from "../src/sim/run.ts"
 import { loadScenario } from "../src/sim/scenario.ts"
 import { smallBroadcastScenario } from "./fixtures/scenarios.ts"
+import { parseKeptTrace } from "./fixtures/trace.ts"
 
 /** Fault lines of a trace by kind, split where the liveness phase begins. */
-const faultLinesOf = (lines: ReadonlyArray<string>) => {
+const faultLinesOf = (lines: ReadonlyArray<string> | undefined) => {
   const safety: Record<string, number> = {}
   const healing: Record<string, number> = {}
   let phase = safety
-  for (const line of lines) {
-    const parsed = JSON.parse(line) as { e: string; fault?: { _tag: string } }
-    if (parsed.e === "phase") phase = healing
-    if (parsed.e === "fault") phase[parsed.fault!._tag] = (phase[parsed.fault!._tag] ?? 0) + 1
+  for (const line of parseKeptTrace(lines)) {
+    if (line.e === "phase") phase = healing
+    if (line.e === "fault") phase[line.fault._tag] = (phase[line.fault._tag] ?? 0) + 1
   }
   return { safety, healing }
 }

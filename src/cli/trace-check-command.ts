@@ -1,11 +1,12 @@
 // `faultline trace-check`: merges the trace files of a real cluster's run and judges them with the protocol's own checkers.
 import { existsSync, readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
-import type { ProtocolEvent } from "../check/checker.ts"
-import { parseTraceEvents } from "../real/index.ts"
+import type { Checker } from "../check/checker.ts"
+import { errorMessage } from "../definition/error-location.ts"
 import { readCluster } from "./cluster-file.ts"
 import { UsageError } from "./errors.ts"
 import { loadProtocols } from "./protocols.ts"
+import { parseTraceEvents, type TraceFileEvent } from "../trace/index.ts"
 
 /** Flags of `faultline trace-check`. */
 export interface TraceCheckFlags {
@@ -22,6 +23,18 @@ const traceFiles = (dataRoot: string): Array<string> => {
 }
 
 /**
+ * Gives a checker one event. Checkers trust an event's attributes, as the protocol wrote them;
+ * a trace file on disk may hold any, so a checker that cannot read one names the line.
+ */
+const feed = (checker: Checker, event: TraceFileEvent): void => {
+  try {
+    checker.onEvent(event)
+  } catch (error) {
+    throw new UsageError(`${event.place}: the checkers cannot read this "${event.name}" event (${errorMessage(error)})`)
+  }
+}
+
+/**
  * Runs the command: every event of every trace, on the cluster's one time line, through the
  * checkers the protocol's definition builds. Safety checks are judged; liveness checks are not,
  * since a real run has no healed phase the tool controls. Exit 0 every judged check holds, 1 one
@@ -33,7 +46,7 @@ export const traceCheckCommand = async (flags: TraceCheckFlags): Promise<number>
   const protocols = await loadProtocols(description.protocolsModule)
   const definition = protocols.get(description.protocol)
   if (definition === undefined) throw new UsageError(`${dataRoot}: the cluster's protocol "${description.protocol}" is not known here`)
-  const events: Array<ProtocolEvent> = []
+  const events: Array<TraceFileEvent> = []
   const files = traceFiles(dataRoot)
   if (files.length === 0) throw new UsageError(`--data: no trace files in ${dataRoot}`)
   for (const file of files) {
@@ -45,7 +58,7 @@ export const traceCheckCommand = async (flags: TraceCheckFlags): Promise<number>
   events.sort((left, right) => left.timeUs - right.timeUs)
   const servers = description.nodes.map((node) => node.id)
   const built = definition.build({ file: `${dataRoot}/cluster.json`, protocol: definition.name, nodes: servers.length, options: {}, workload: {} })
-  for (const event of events) for (const checker of built.checkers) checker.onEvent(event)
+  for (const event of events) for (const checker of built.checkers) feed(checker, event)
   const endUs = events.at(-1)?.timeUs ?? 0
   for (const checker of built.checkers) checker.finish({ timeUs: endUs, up: servers })
   const judged = built.checkers.flatMap((checker) => checker.checks.filter((check) => checker.livenessChecks?.includes(check) !== true))

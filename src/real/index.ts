@@ -49,7 +49,7 @@ export { LocalHub } from "./local-hub.ts"
 export { makeRealRandom } from "./random.ts"
 export { generateSecret, readSecretFile, SecretError } from "./secret.ts"
 export { isValidFileName, makeRealStorage, type RealStorageConfig } from "./storage.ts"
-export { formatTraceLine, makeRealTracing, openTraceFile, parseTraceEvents, TraceFileError, type TraceLine } from "./tracing.ts"
+export { makeRealTracing, openTraceFile, TraceFileError } from "./tracing.ts"
 
 /** Network tuning a node may override; see {@link RealNetworkConfig} for each field and its default. */
 export type RealNetworkTuning = Omit<RealNetworkConfig, "self" | "listen" | "peers" | "secret" | "log">

@@ -1,49 +1,16 @@
-// The Tracing service of a real node: JSON Lines in a per-node file, in the simulator's line format, so the same checkers read both.
+// The Tracing service of a real node: JSON Lines in a per-node file, in the trace schema the simulator writes too (src/trace), so the same checkers read both.
 import type { WriteStream } from "node:fs"
 import { open } from "node:fs/promises"
 import { Data, Effect, Exit } from "effect"
 import type { ProtocolEvent } from "../check/checker.ts"
-import { type NodeId, type TraceAttributes, Tracing } from "../env/index.ts"
+import { type NodeId, Tracing } from "../env/index.ts"
+import { formatTraceLine, type TraceLine } from "../trace/index.ts"
 
 /** The trace file could not be opened. */
 export class TraceFileError extends Data.TaggedError("TraceFileError")<{
   readonly file: string
   readonly reason: string
 }> {}
-
-/**
- * One line of a real node's trace. `t` is microseconds on the node's clock (see clock.ts: since
- * the node started, or since a shared origin). `event`, `span-start` and `span-end` lines are
- * exactly the simulator's (src/sim/simulation.ts writes the same keys in the same order), so a
- * checker fed from a real trace sees what it would in a simulated one. `start` opens each
- * incarnation's part of the file; `connection` records what the network logged.
- */
-export type TraceLine =
-  | { readonly t: number; readonly e: "start"; readonly node: NodeId; readonly pid: number; readonly unixMs: number }
-  | { readonly t: number; readonly e: "event"; readonly node: NodeId; readonly name: string; readonly attrs: TraceAttributes }
-  | {
-    readonly t: number
-    readonly e: "span-start"
-    readonly node: NodeId
-    readonly span: number
-    readonly name: string
-    readonly attributes: TraceAttributes
-    readonly localMs: number
-  }
-  | { readonly t: number; readonly e: "span-end"; readonly node: NodeId; readonly span: number; readonly outcome: "ok" | "error"; readonly localMs: number }
-  | {
-    readonly t: number
-    readonly e: "connection"
-    readonly node: NodeId
-    readonly kind: string
-    readonly peer: NodeId | null
-    readonly address: string
-    readonly direction: string
-    readonly reason: string | null
-  }
-
-/** The JSON text of a trace line (its keys in the order the type lists them). */
-export const formatTraceLine = (line: TraceLine): string => JSON.stringify(line)
 
 /** Most bytes a trace may have waiting to reach its file; lines beyond it are dropped and counted, not buffered. */
 const PENDING_BYTES_MAX = 64 * 1024 * 1024
@@ -124,7 +91,7 @@ export const makeRealTracing = (options: RealTracingOptions): Tracing["Service"]
       Effect.suspend(() => {
         const span = ++spanCount
         const t = nowUs()
-        trace?.write({ t, e: "span-start", node: self, span, name, attributes, localMs: t / 1000 })
+        trace?.write({ t, e: "span-start", node: self, span, name, attrs: attributes, localMs: t / 1000 })
         return Effect.onExit(effect, (exit) =>
           Effect.sync(() => {
             const end = nowUs()
@@ -132,38 +99,4 @@ export const makeRealTracing = (options: RealTracingOptions): Tracing["Service"]
           }))
       })
   })
-}
-
-/**
- * The protocol events of a trace (lines of every kind may be mixed in; only `event` lines count),
- * as checkers take them; or a one-line message naming the first line that is not a valid trace line.
- * Lines of several nodes' files can be concatenated and sorted by `timeUs` when the nodes share a
- * clock origin.
- */
-export const parseTraceEvents = (text: string, source: string): Array<ProtocolEvent> | string => {
-  const events: Array<ProtocolEvent> = []
-  const lines = text.split("\n")
-  for (let index = 0; index < lines.length; index++) {
-    const line = lines[index]!
-    if (line.trim() === "") continue
-    let value: unknown
-    try {
-      value = JSON.parse(line)
-    } catch {
-      // A last line without its newline is one a crash cut short; it carries nothing a checker can trust.
-      if (index === lines.length - 1) continue
-      return `${source}:${index + 1}: not a JSON trace line`
-    }
-    const fields = value as Record<string, unknown>
-    if (typeof value !== "object" || value === null || typeof fields["t"] !== "number" || typeof fields["e"] !== "string") {
-      return `${source}:${index + 1}: a trace line needs a numeric "t" and a string "e"`
-    }
-    if (fields["e"] !== "event") continue
-    const attributes = fields["attrs"]
-    if (typeof fields["node"] !== "string" || typeof fields["name"] !== "string" || typeof attributes !== "object" || attributes === null) {
-      return `${source}:${index + 1}: an event line needs "node", "name" and "attrs"`
-    }
-    events.push({ timeUs: fields["t"], node: fields["node"], name: fields["name"], attributes: attributes as TraceAttributes })
-  }
-  return events
 }

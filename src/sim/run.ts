@@ -88,7 +88,7 @@ export const runScenario = (scenario: Scenario, options: RunOptions): RunResult 
   const { judged, unjudged } = judgedChecks(scenario, checkers, selectChecks(scenario, checkers))
   simulation.writeLine(
     // The scenario's name is left out: renaming a scenario (as shrink does) must not change its trace.
-    JSON.stringify({ t: 0, e: "run", protocol: scenario.protocol, seed, nodes: scenario.nodes })
+    { t: 0, e: "run", protocol: scenario.protocol, seed, nodes: scenario.nodes }
   )
   const servers = serverIds(scenario.nodes)
   for (const id of servers) simulation.addNode(id, setup.server(id), "server")
@@ -103,7 +103,7 @@ export const runScenario = (scenario: Scenario, options: RunOptions): RunResult 
   let safetyFaultLines: Record<string, number> | undefined
   simulation.schedule(scenario.durationMs * 1000, () => {
     safetyFaultLines = Object.fromEntries(simulation.faultsByKind)
-    simulation.writeLine(`{"t":${simulation.timeUs},"e":"phase","phase":"liveness"}`)
+    simulation.writeLine({ t: simulation.timeUs, e: "phase", phase: "liveness" })
     healEverything(simulation)
     for (const checker of checkers) checker.onLivenessStart?.(simulation.timeUs)
   })
@@ -125,9 +125,7 @@ export const runScenario = (scenario: Scenario, options: RunOptions): RunResult 
   })
   for (const violation of allViolations) {
     if (violation.check === NODE_FAILED || !judged.includes(violation.check)) continue
-    simulation.writeLine(
-      JSON.stringify({ t: violation.timeUs, e: "violation", check: violation.check, message: violation.message })
-    )
+    simulation.writeLine({ t: violation.timeUs, e: "violation", check: violation.check, message: violation.message })
   }
   const traceHash = simulation.trace.digest()
   const allFaultLines = Object.fromEntries(simulation.faultsByKind)

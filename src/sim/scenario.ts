@@ -4,6 +4,7 @@ import { parseDocument } from "yaml"
 import { durationMs, formatDuration } from "../definition/duration.ts"
 import { ScenarioError, serverIds } from "../definition/input.ts"
 import { describeSchemaError } from "../definition/schema-error.ts"
+import type { TraceFault } from "../trace/index.ts"
 import { readInputFile } from "./input-file.ts"
 import { checkLimits } from "./scenario-limits.ts"
 import type { DiskModel } from "./simulation.ts"
@@ -19,20 +20,17 @@ export { durationMs } from "../definition/duration.ts"
 export { ScenarioError, serverIds } from "../definition/input.ts"
 export { describeSchemaError } from "../definition/schema-error.ts"
 
-/** A fault the nemesis can inject. */
+/**
+ * A fault the nemesis can inject. Most are recorded in the trace just as they are scheduled (see
+ * TraceFault); a crash is scheduled with whether to tear a write and recorded with what it tore,
+ * and the clock faults are recorded with the change they made.
+ */
 export type Fault =
-  | { readonly _tag: "Partition"; readonly groups: ReadonlyArray<ReadonlyArray<string>> }
-  | { readonly _tag: "PartitionOneWay"; readonly from: ReadonlyArray<string>; readonly to: ReadonlyArray<string> }
-  | { readonly _tag: "Heal" }
+  | Extract<TraceFault, { readonly _tag: "Partition" | "PartitionOneWay" | "Heal" | "Restart" | "Pause" | "Resume" | "Clog" | "Unclog" }>
   | { readonly _tag: "Crash"; readonly node: string; readonly torn: boolean }
-  | { readonly _tag: "Restart"; readonly node: string }
-  | { readonly _tag: "Pause"; readonly node: string }
-  | { readonly _tag: "Resume"; readonly node: string }
   | { readonly _tag: "ClockOffset"; readonly node: string; readonly ms: number }
   | { readonly _tag: "ClockStep"; readonly node: string; readonly ms: number }
   | { readonly _tag: "ClockDrift"; readonly node: string; readonly rate: number }
-  | { readonly _tag: "Clog"; readonly from: string; readonly to: string }
-  | { readonly _tag: "Unclog"; readonly from: string; readonly to: string }
 
 /** A fault at a simulated time. */
 export interface ScheduledFault {

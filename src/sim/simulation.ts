@@ -28,6 +28,7 @@ import { nodeStorage } from "./node-storage.ts"
 import { RandomStream } from "./random-streams.ts"
 import { SimulatorScheduler } from "./scheduler.ts"
 import { TraceRecorder } from "./trace.ts"
+import type { DropReason, TraceFault, TraceLine } from "../trace/index.ts"
 
 /** Disk behaviour of a run. */
 export interface DiskModel {
@@ -224,11 +225,11 @@ export class Simulation {
   /** Records a violation found by the harness or a checker, so the run fails. */
   addViolation(check: string, message: string): void {
     this.violations.push({ check, message, timeUs: this.nowUs })
-    this.writeLine(`{"t":${this.nowUs},"e":"violation","check":${JSON.stringify(check)},"message":${JSON.stringify(message)}}`)
+    this.writeLine({ t: this.nowUs, e: "violation", check, message })
   }
 
-  /** Writes a harness line into the trace (faults, phases, client history). */
-  writeLine(line: string): void {
+  /** Writes a harness line into the trace (the run, its phases, violations). */
+  writeLine(line: TraceLine): void {
     this.trace.write(line)
   }
 
@@ -362,10 +363,10 @@ export class Simulation {
   /** Fault lines written to the trace so far, by kind (`Crash`, `Heal`, …). */
   readonly faultsByKind = new Map<string, number>()
 
-  private fault(fault: Record<string, unknown> & { readonly _tag: string }): void {
+  private fault(fault: TraceFault): void {
     this.stats.faults++
     this.faultsByKind.set(fault._tag, (this.faultsByKind.get(fault._tag) ?? 0) + 1)
-    this.writeLine(`{"t":${this.nowUs},"e":"fault","fault":${JSON.stringify(fault)}}`)
+    this.writeLine({ t: this.nowUs, e: "fault", fault })
   }
 
   private readonly held = new Map<string, Array<Delivery>>()
@@ -446,9 +447,9 @@ export class Simulation {
         sleep,
         onSync: (file) => {
           this.stats.syncs++
-          this.trace.write(`{"t":${this.nowUs},"e":"sync","node":"${node.id}","file":${JSON.stringify(file)}}`)
+          this.trace.write({ t: this.nowUs, e: "sync", node: node.id, file })
         },
-        onInjectedError: (file, operation) => this.writeNodeLine(node, "disk-error", { file, operation })
+        onInjectedError: (file, operation) => this.trace.write({ t: this.nowUs, e: "disk-error", node: node.id, file, operation })
       })
     )
     context = Context.add(context, Tracing, this.makeTracing(node, incarnation))
@@ -531,12 +532,13 @@ export class Simulation {
           const span = ++node.spanCount
           // Spans carry the node's own clock as well as true time, as a real node's spans would.
           const localMs = node.clock.localUs(this.nowUs) / 1000
-          this.writeNodeLine(node, "span-start", { span, name, attributes, localMs })
+          this.trace.write({ t: this.nowUs, e: "span-start", node: node.id, span, name, attrs: attributes, localMs })
           return Effect.onExit(effect, (exit) =>
             Effect.sync(() => {
               if (this.alive(node, incarnation)) {
                 const endMs = node.clock.localUs(this.nowUs) / 1000
-                this.writeNodeLine(node, "span-end", { span, outcome: Exit.isSuccess(exit) ? "ok" : "error", localMs: endMs })
+                const outcome = Exit.isSuccess(exit) ? "ok" : "error"
+                this.trace.write({ t: this.nowUs, e: "span-end", node: node.id, span, outcome, localMs: endMs })
               }
             }))
         })
@@ -588,7 +590,7 @@ export class Simulation {
       return
     }
     this.stats.timersFired++
-    this.trace.write(`{"t":${this.nowUs},"e":"timer","node":"${node.id}"}`)
+    this.trace.write({ t: this.nowUs, e: "timer", node: node.id })
     timer.resume(Effect.void)
   }
 
@@ -620,12 +622,12 @@ export class Simulation {
     const target = this.nodes.get(to)
     const delayUs = target === undefined ? 0 : this.network.decideDelay(from, to)
     if (target === undefined || delayUs < 0) {
-      this.trace.write(`{"t":${this.nowUs},"e":"send","id":${id},"from":"${from}","to":"${to}","msg":${payload}}`)
+      this.trace.writeSend({ t: this.nowUs, e: "send", id, from, to, msg: message }, payload)
       this.drop(id, target === undefined ? "unknown-node" : delayUs === DROPPED_BY_PARTITION ? "partition" : "loss")
       return
     }
     const atUs = this.nowUs + delayUs
-    this.trace.write(`{"t":${this.nowUs},"e":"send","id":${id},"from":"${from}","to":"${to}","at":${atUs},"msg":${payload}}`)
+    this.trace.writeSend({ t: this.nowUs, e: "send", id, from, to, at: atUs, msg: message }, payload)
     // The receiver's copy is made now, before the sender can change the object; a duplicate
     // decodes the text when it arrives, as the receiver may have changed the first copy by then.
     const copy = receivedCopy(message, payload)
@@ -634,7 +636,7 @@ export class Simulation {
     if (duplicateDelayUs >= 0) {
       this.stats.messagesDuplicated++
       const duplicateAtUs = this.nowUs + duplicateDelayUs
-      this.trace.write(`{"t":${this.nowUs},"e":"duplicate","id":${id},"at":${duplicateAtUs}}`)
+      this.trace.write({ t: this.nowUs, e: "duplicate", id, at: duplicateAtUs })
       this.queue.pushEvent<Delivery>({
         time: duplicateAtUs,
         sequence: 0,
@@ -659,7 +661,7 @@ export class Simulation {
         held = []
         this.held.set(key, held)
       }
-      this.trace.write(`{"t":${this.nowUs},"e":"hold","id":${id}}`)
+      this.trace.write({ t: this.nowUs, e: "hold", id })
       held.push({ ...delivery, held: true })
       return
     }
@@ -674,7 +676,7 @@ export class Simulation {
     }
     this.stats.messagesDelivered++
     // A held message arrives later than its send line said; say when.
-    if (delivery.held) this.trace.write(`{"t":${this.nowUs},"e":"deliver","id":${id},"to":"${to}"}`)
+    if (delivery.held) this.trace.write({ t: this.nowUs, e: "deliver", id, to })
     const message = delivery.data === null ? decodeMessage(payload) : delivery.data
     delivery.data = null
     const envelope: Envelope = { from, message }
@@ -687,33 +689,20 @@ export class Simulation {
     }
   }
 
-  private drop(id: number, reason: string): void {
+  private drop(id: number, reason: DropReason): void {
     this.stats.messagesDropped++
-    this.trace.write(`{"t":${this.nowUs},"e":"drop","id":${id},"reason":"${reason}"}`)
+    this.trace.write({ t: this.nowUs, e: "drop", id, reason })
   }
 
   // ---------------------------------------------------------------- tracing
 
-  /** Event names as JSON strings: a protocol uses a handful of names a great many times. */
-  private readonly quotedNames = new Map<string, string>()
-
   private protocolEvent(node: SimulatedNode, name: string, attributes: TraceAttributes): void {
-    let quoted = this.quotedNames.get(name)
-    if (quoted === undefined) {
-      quoted = JSON.stringify(name)
-      this.quotedNames.set(name, quoted)
-    }
-    this.trace.write(`{"t":${this.nowUs},"e":"event","node":"${node.id}","name":${quoted},"attrs":${JSON.stringify(attributes)}}`)
+    this.trace.write({ t: this.nowUs, e: "event", node: node.id, name, attrs: attributes })
     if (this.listeners.length === 0) return
     const event: ProtocolEvent = { timeUs: this.nowUs, node: node.id, name, attributes }
     for (const listener of this.listeners) listener(event)
   }
 
-  private writeNodeLine(node: SimulatedNode, kind: string, fields: Record<string, unknown>): void {
-    const body = JSON.stringify(fields)
-    const rest = body === "{}" ? "}" : `,${body.slice(1)}`
-    this.trace.write(`{"t":${this.nowUs},"e":"${kind}","node":"${node.id}"${rest}`)
-  }
 }
 
 const firstLine = (text: string): string => text.split("\n")[0] ?? text
