@@ -28,6 +28,15 @@ interface NodeDeliveries {
 
 const messageKey = (origin: string, sequence: number): string => `${origin}#${sequence}`
 
+/** The message an event is about; an event without a string origin and a positive integer sequence cannot be read. */
+const messageId = (event: ProtocolEvent): { readonly origin: string; readonly sequence: number } => {
+  const { origin, sequence } = event.attributes as { origin?: unknown; sequence?: unknown }
+  if (typeof origin !== "string" || !Number.isSafeInteger(sequence) || (sequence as number) < 1) {
+    throw new TypeError(`a ${event.name} event needs an origin and a positive sequence, got ${JSON.stringify({ origin, sequence })}`)
+  }
+  return { origin, sequence: sequence as number }
+}
+
 const compareNumbers = (left: number, right: number): number => left - right
 
 /**
@@ -99,7 +108,9 @@ export class CausalBroadcastChecker implements Checker {
   }
 
   private broadcast(event: ProtocolEvent): void {
-    const { origin, sequence, lamport } = event.attributes as { origin: string; sequence: number; lamport: number }
+    const { origin, sequence } = messageId(event)
+    const lamport = event.attributes["lamport"]
+    if (typeof lamport !== "number") throw new TypeError(`a broadcast event needs a numeric lamport, got ${JSON.stringify(lamport)}`)
     let byOrigin = this.messages.get(origin)
     if (byOrigin === undefined) {
       byOrigin = []
@@ -137,7 +148,7 @@ export class CausalBroadcastChecker implements Checker {
   }
 
   private deliver(event: ProtocolEvent): void {
-    const { origin, sequence } = event.attributes as { origin: string; sequence: number }
+    const { origin, sequence } = messageId(event)
     const facts = this.facts(origin, sequence)
     if (facts === undefined) {
       this.report("causal-order", `node ${event.node} delivered ${messageKey(origin, sequence)}, which ${origin} never broadcast`, event.timeUs)
