@@ -366,6 +366,13 @@ const PROTO_MESSAGE_TEXT = '{"__proto__":{"polluted":true},"x":1}'
 
 const DRAWS = 50
 
+/** Sends n2 the messages {sequence: 0} to {sequence: MESSAGES - 1} at once, then waits forever. */
+const sendNumbered: NodeProgram = Effect.gen(function*() {
+  const network = yield* Network
+  for (let sequence = 0; sequence < MESSAGES; sequence++) yield* network.send("n2", { sequence })
+  yield* Effect.never
+})
+
 const cases: ReadonlyArray<ConformanceCase> = [
   {
     name: "per-link FIFO: 200 numbered messages arrive in order when nothing is lost",
@@ -373,11 +380,7 @@ const cases: ReadonlyArray<ConformanceCase> = [
     scenario: {
       _tag: "Cluster",
       programs: {
-        n1: Effect.gen(function*() {
-          const network = yield* Network
-          for (let sequence = 0; sequence < MESSAGES; sequence++) yield* network.send("n2", { sequence })
-          yield* Effect.never
-        }),
+        n1: sendNumbered,
         n2: Effect.gen(function*() {
           const received = yield* receiveMany(MESSAGES)
           yield* report(received.map((envelope) => ({ from: envelope.from, sequence: (envelope.message as { sequence: number }).sequence })))
@@ -397,11 +400,7 @@ const cases: ReadonlyArray<ConformanceCase> = [
     scenario: {
       _tag: "Cluster",
       programs: {
-        n1: Effect.gen(function*() {
-          const network = yield* Network
-          for (let sequence = 0; sequence < MESSAGES; sequence++) yield* network.send("n2", { sequence })
-          yield* Effect.never
-        }),
+        n1: sendNumbered,
         n2: Effect.gen(function*() {
           const network = yield* Network
           const clock = yield* Clock
