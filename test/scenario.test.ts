@@ -4,6 +4,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { runCli } from "./fixtures/cli.ts"
 import { describe, expect, it } from "vitest"
+import { builtinProtocols } from "../src/definition/registry.ts"
 import { loadScenario, parseScenario } from "../src/sim/scenario.ts"
 
 const bad = (text: string) => {
@@ -93,5 +94,16 @@ describe("faultline CLI", () => {
     expect(summary.ok).toBe(true)
     expect(summary.traceHash).toMatch(/^[0-9a-f]{64}$/)
     expect(summary.replay).toBe("npx faultline run scenarios/causal-broadcast-crashes.yaml --seed 3 --trace trace-3.jsonl")
+  })
+})
+
+describe("options of real clusters", () => {
+  it("every built-in protocol's cluster options are valid options of that protocol", () => {
+    for (const definition of builtinProtocols.values()) {
+      const run = { file: "test", protocol: definition.name, nodes: 3, options: definition.clusterOptions ?? {}, workload: {} }
+      expect(() => definition.build(run).server("n1"), definition.name).not.toThrow()
+    }
+    // Raft's are not its scenario defaults: a real cluster snapshots far less often.
+    expect(builtinProtocols.get("raft")!.clusterOptions).toEqual({ snapshotEveryEntries: 10_000 })
   })
 })

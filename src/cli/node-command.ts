@@ -122,7 +122,8 @@ export const nodeCommand = async (flags: NodeFlags): Promise<number> => {
   const secret = await readSecret(plan.secretFile)
   let program
   try {
-    program = plan.definition.build({ file: "faultline node", protocol: plan.definition.name, nodes: Object.keys(plan.peers).length, options: {}, workload: {} }).server(plan.id)
+    const options = plan.definition.clusterOptions ?? {}
+    program = plan.definition.build({ file: "faultline node", protocol: plan.definition.name, nodes: Object.keys(plan.peers).length, options, workload: {} }).server(plan.id)
   } catch (error) {
     if (error instanceof ScenarioError) throw new UsageError(error.message)
     throw error

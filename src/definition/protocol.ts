@@ -43,6 +43,12 @@ export interface ProtocolDefinition {
   readonly name: string
   readonly description: string
   readonly build: (run: ProtocolRun) => ProtocolBuild
+  /**
+   * Options the nodes of a real cluster (`faultline node`, `cluster up`) run with. A scenario's
+   * defaults suit simulated runs of seconds, which must reach snapshots and elections quickly; a
+   * real cluster runs for hours on a disk where each of those costs syncs. None: the defaults.
+   */
+  readonly clusterOptions?: Readonly<Record<string, unknown>>
 }
 
 /** Decodes one protocol section of a run (`options` or `workload`), naming the bad field on error. */
