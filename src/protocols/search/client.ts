@@ -44,6 +44,7 @@ interface ShardAsk {
   readonly asked: Array<string>
   readonly sentMs: Array<number>
   answer: ShardHits | undefined
+  answeredBy: string | undefined
 }
 
 const opOf = (message: Insert | Delete) => (message._tag === "Insert" ? "insert" : "delete")
@@ -83,6 +84,7 @@ export const searchClient = (options: ClientOptions): NodeProgram =>
         const position = ask.asked.indexOf(from)
         if (position < 0) return
         ask.answer = { ids: hits.ids, distances: hits.distances }
+        ask.answeredBy = from
         latency.observe(from, (yield* clock.now) - ask.sentMs[position]!)
       })
 
@@ -165,7 +167,7 @@ export const searchClient = (options: ClientOptions): NodeProgram =>
       return Effect.gen(function*() {
         const vector = Array.from(options.mixture.vector(options.vectors + query))
         const startedMs = yield* clock.now
-        const asks = new Map(options.map.shards.map((shard) => [shard, { asked: [], sentMs: [], answer: undefined } as ShardAsk]))
+        const asks = new Map(options.map.shards.map((shard) => [shard, { asked: [], sentMs: [], answer: undefined, answeredBy: undefined } as ShardAsk]))
         current = { query, startedMs, asks }
         yield* tracing.event("queryInvoke", { query, vectorIndex: options.vectors + query })
         const ask = (shard: string, attempt: number) =>
@@ -191,7 +193,14 @@ export const searchClient = (options: ClientOptions): NodeProgram =>
           yield* step((hedged ? options.queryTimeoutMs : options.hedgeDelayMs) - elapsed)
         }
         const missing = unanswered()
-        for (const shard of missing) for (const node of asks.get(shard)!.asked) latency.penalize(node, options.queryTimeoutMs)
+        // A replica that was asked and beaten by the hedge (or never answered) is at least as slow as it has been
+        // kept waiting: without this its late answers, which are dropped, would never teach the client to avoid it.
+        const endedMs = yield* clock.now
+        for (const state of asks.values()) {
+          state.asked.forEach((node, position) => {
+            if (node !== state.answeredBy) latency.penalize(node, endedMs - state.sentMs[position]!)
+          })
+        }
         const answered = options.map.shards.filter((shard) => !missing.includes(shard))
         const merged = (options.merge ?? mergeTopK)(answered.map((shard) => asks.get(shard)!.answer!), options.k)
         current = undefined
