@@ -74,7 +74,7 @@ export const searchProtocol = (name = "search", hooks: ReplicaHooks = {}, merge?
     const replica = {
       map,
       index: { space, dimensions, m: options.m ?? 16, efConstruction: options.efConstruction ?? 100, randomSeed: options.indexSeed ?? 100 },
-      cost: { queryBaseMs: options.queryBaseMs ?? 0.05, queryPerEfMs: options.queryPerEfMs ?? 0.002, insertMs: options.insertMs ?? 0.05 },
+      cost: { queryBaseMs: options.queryBaseMs ?? 0.1, queryPerEfMs: options.queryPerEfMs ?? 0.001, insertMs: options.insertMs ?? 0.2 },
       maxBatch: options.maxBatch ?? 64
     }
     return {
