@@ -1,0 +1,108 @@
+// Sharded, replicated vector search as a protocol any world can host: option and workload schemas, replicas, clients, checker.
+import { Schema } from "effect"
+import { SearchChecker } from "../../check/search.ts"
+import { decodeSection, type ProtocolDefinition, ScenarioError, serverIds } from "../../definition/index.ts"
+import { searchClient } from "./client.ts"
+import { cosineDistance, makeMixture, squaredL2 } from "./data.ts"
+import type { MergeRule } from "./merge.ts"
+import { type ReplicaHooks, searchReplica } from "./node.ts"
+import { makeShardMap } from "./shards.ts"
+
+const positive = Schema.Finite.check(Schema.isGreaterThan(0))
+const nonNegative = Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0))
+const positiveInt = Schema.Int.check(Schema.isGreaterThan(0))
+const nonNegativeInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
+
+const Options = Schema.Struct({
+  shards: Schema.optional(positiveInt),
+  replicationFactor: Schema.optional(positiveInt),
+  writeQuorum: Schema.optional(positiveInt),
+  space: Schema.optional(Schema.Literals(["l2", "cosine"])),
+  m: Schema.optional(positiveInt),
+  efConstruction: Schema.optional(positiveInt),
+  indexSeed: Schema.optional(nonNegativeInt),
+  maxBatch: Schema.optional(positiveInt),
+  /** Modelled costs in simulated time; defaults calibrated by `npm run bench:search`. */
+  queryBaseMs: Schema.optional(nonNegative),
+  queryPerEfMs: Schema.optional(nonNegative),
+  insertMs: Schema.optional(nonNegative)
+})
+
+const Workload = Schema.Struct({
+  vectors: Schema.optional(positiveInt),
+  dimensions: Schema.optional(positiveInt),
+  clusters: Schema.optional(positiveInt),
+  spread: Schema.optional(positive),
+  dataSeed: Schema.optional(nonNegativeInt),
+  clients: Schema.optional(positiveInt),
+  deleteEvery: Schema.optional(nonNegativeInt),
+  writeWindow: Schema.optional(positiveInt),
+  retryMs: Schema.optional(positive),
+  writeTimeoutMs: Schema.optional(positive),
+  queriesPerClient: Schema.optional(nonNegativeInt),
+  k: Schema.optional(positiveInt),
+  ef: Schema.optional(positiveInt),
+  thinkMs: Schema.optional(nonNegative),
+  hedgeDelayMs: Schema.optional(positive),
+  queryTimeoutMs: Schema.optional(positive),
+  minRecall: Schema.optional(Schema.Finite.check(Schema.isBetween({ minimum: 0, maximum: 1 })))
+})
+
+/** Tests use at most this many vectors; the bench goes further on its own. */
+const MAX_VECTORS = 20_000
+
+/** The sharded search protocol; `merge` and `hooks` are replaceable so tests can plant bugs. */
+export const searchProtocol = (name = "search", hooks: ReplicaHooks = {}, merge?: MergeRule): ProtocolDefinition => ({
+  name,
+  description: "Sharded, replicated vector search on real HNSW indexes (hnswlib-node), scatter-gather with hedging",
+  build: (run) => {
+    const options = decodeSection(Options, run, "options")
+    const workload = decodeSection(Workload, run, "workload")
+    const nodes = serverIds(run.nodes)
+    const replicationFactor = options.replicationFactor ?? Math.min(3, nodes.length)
+    const writeQuorum = options.writeQuorum ?? Math.floor(replicationFactor / 2) + 1
+    if (replicationFactor > nodes.length) throw new ScenarioError(`${run.file}: options.replicationFactor: ${replicationFactor} exceeds the ${nodes.length} nodes`)
+    if (writeQuorum > replicationFactor) throw new ScenarioError(`${run.file}: options.writeQuorum: ${writeQuorum} exceeds the replication factor ${replicationFactor}`)
+    const vectors = workload.vectors ?? 2000
+    if (vectors > MAX_VECTORS) throw new ScenarioError(`${run.file}: workload.vectors: ${vectors} is above ${MAX_VECTORS}`)
+    const space = options.space ?? "l2"
+    const dimensions = workload.dimensions ?? 64
+    const map = makeShardMap({ shards: options.shards ?? 4, nodes, replicationFactor })
+    const mixture = makeMixture({ seed: workload.dataSeed ?? 1, dimensions, clusters: workload.clusters ?? 16, spread: workload.spread ?? 0.15 })
+    const k = workload.k ?? 10
+    const clients = workload.clients ?? 2
+    const replica = {
+      map,
+      index: { space, dimensions, m: options.m ?? 16, efConstruction: options.efConstruction ?? 100, randomSeed: options.indexSeed ?? 100 },
+      cost: { queryBaseMs: options.queryBaseMs ?? 0.1, queryPerEfMs: options.queryPerEfMs ?? 0.001, insertMs: options.insertMs ?? 0.2 },
+      maxBatch: options.maxBatch ?? 64
+    }
+    return {
+      server: () => searchReplica(replica, hooks),
+      clients: Array.from({ length: clients }, (_, clientIndex) => ({
+        id: `c${clientIndex + 1}`,
+        program: searchClient({
+          map, mixture, clientIndex, clients, vectors, writeQuorum,
+          deleteEvery: workload.deleteEvery ?? 10,
+          writeWindow: workload.writeWindow ?? 32,
+          retryMs: workload.retryMs ?? 50,
+          writeTimeoutMs: workload.writeTimeoutMs ?? 1000,
+          queries: workload.queriesPerClient ?? 50,
+          k,
+          ef: workload.ef ?? 64,
+          thinkMs: workload.thinkMs ?? 20,
+          hedgeDelayMs: workload.hedgeDelayMs ?? 20,
+          queryTimeoutMs: workload.queryTimeoutMs ?? 200,
+          ...(merge === undefined ? {} : { merge })
+        })
+      })),
+      checkers: [new SearchChecker({
+        vector: mixture.vector,
+        distance: space === "l2" ? squaredL2 : cosineDistance,
+        shards: map.shards,
+        k,
+        minRecall: workload.minRecall ?? 0.95
+      })]
+    }
+  }
+})

@@ -1,0 +1,50 @@
+// A shard replica's durable insert log: one JSON line per insert or delete, in the order the replica applied them.
+import { Effect } from "effect"
+import { decodeText, encodeText, Storage, Tracing } from "../../env/index.ts"
+import { assert } from "../assert.ts"
+
+/** One log entry. The log, not an index snapshot, is the durable truth (see README: hnswlib writes snapshots only to file paths). */
+export type LogEntry =
+  | { readonly op: "insert"; readonly id: number; readonly vector: ReadonlyArray<number> }
+  | { readonly op: "delete"; readonly id: number }
+
+export const logFile = (shard: string): string => `shard-${shard}.log`
+
+const parseEntry = (line: string): LogEntry => {
+  const entry = JSON.parse(line) as LogEntry
+  assert(entry.op === "insert" || entry.op === "delete", () => `log entry ${line.slice(0, 40)} has no op`)
+  assert(Number.isSafeInteger(entry.id), () => `log entry ${line.slice(0, 40)} has no id`)
+  return entry
+}
+
+/** Reads `shard`'s log back in order; a last line without its newline is a torn write, cut off and synced away. */
+export const readLog = (shard: string) =>
+  Effect.gen(function*() {
+    const storage = yield* Storage
+    const file = logFile(shard)
+    const bytes = yield* storage.read(file)
+    if (bytes === undefined) return []
+    const text = decodeText(bytes)
+    const complete = text.lastIndexOf("\n") + 1
+    const entries = text.slice(0, complete).split("\n").filter((line) => line.length > 0).map(parseEntry)
+    if (complete < text.length) {
+      const tracing = yield* Tracing
+      yield* tracing.event("tornTail", { shard, bytes: text.length - complete })
+      yield* storage.truncate(file, encodeText(text.slice(0, complete)).length)
+      yield* storage.sync(file)
+    }
+    return entries
+  })
+
+/** Appends `entries` to `shard`'s log (not yet durable: the caller syncs). */
+export const appendLog = (shard: string, entries: ReadonlyArray<LogEntry>) =>
+  Effect.gen(function*() {
+    const storage = yield* Storage
+    yield* storage.append(logFile(shard), encodeText(entries.map((entry) => JSON.stringify(entry) + "\n").join("")))
+  })
+
+export const syncLog = (shard: string) =>
+  Effect.gen(function*() {
+    const storage = yield* Storage
+    yield* storage.sync(logFile(shard))
+  })
