@@ -42,8 +42,8 @@ describe("seed planning", () => {
 describe("swarm mode", () => {
   it("draws the fault mix from the seed, the same every time", () => {
     const scenario = loadScenario("scenarios/raft-leader-crash.yaml")
-    expect(swarmScenario(scenario, 5).draw).toEqual(swarmScenario(scenario, 5).draw)
-    const kinds = new Set(Array.from({ length: 20 }, (_, seed) => swarmScenario(scenario, seed).draw.kinds.join(",")))
+    expect(swarmScenario(scenario, 5, builtinProtocols).draw).toEqual(swarmScenario(scenario, 5, builtinProtocols).draw)
+    const kinds = new Set(Array.from({ length: 20 }, (_, seed) => swarmScenario(scenario, seed, builtinProtocols).draw.kinds.join(",")))
     expect(kinds.size).toBeGreaterThan(3)
   })
 
@@ -81,7 +81,7 @@ describe("shrink", () => {
   })
 
   it("shrinks a planted-bug failure to a handful of faults that fails the same check", () => {
-    const scenario = swarmScenario(loadScenario(FIFO_ONLY), 2).scenario
+    const scenario = swarmScenario(loadScenario(FIFO_ONLY), 2, buggy).scenario
     const result = shrinkFailure(scenario, 2, { protocols: buggy })
     expect(result.check).toBe("causal-order")
     expect(result.shrunk.scheduled.length).toBeLessThanOrEqual(5)

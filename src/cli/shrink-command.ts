@@ -41,7 +41,7 @@ export const shrinkCommand = async (file: string, flags: ShrinkFlags): Promise<n
   const maxRuns = flags.maxRuns === undefined ? 400 : parseInteger("--max-runs", flags.maxRuns, { minimum: 1 })
   const protocols = await loadProtocols(flags.protocols)
   const loaded = withProtocol(loadScenario(file), flags.protocol)
-  const scenario = flags.swarm === true ? swarmScenario(loaded, seed).scenario : loaded
+  const scenario = flags.swarm === true ? swarmScenario(loaded, seed, protocols).scenario : loaded
   const started = performance.now()
   process.stderr.write(`shrinking seed ${seed} of ${file}…\n`)
   const result = shrinkFailure(scenario, seed, {
