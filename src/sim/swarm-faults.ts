@@ -81,7 +81,8 @@ export const swarmScenario = (
 /**
  * Timing faults, each on for half the seeds: stalled links (both directions of a link held for one
  * to five seconds by default, then delivered in a burst) up to twice the scenario's rate, and long
- * delays (up to 2% of messages held an extra 1-3 s to 2-8 s, past any election timeout).
+ * delays (up to 2% of messages held an extra 2-4 s to 3-9 s, past the election timeouts a tick of
+ * 50 ms and the drawn knobs give, at most 1.5 s).
  */
 const drawTiming = (
   scenario: Scenario,
@@ -92,7 +93,7 @@ const drawTiming = (
   const stalls = { ...own, ratePerSecond: stream.chance(0.5) ? stream.uniform(0, 2 * (own.ratePerSecond > 0 ? own.ratePerSecond : 0.1)) : 0 }
   const longDelays = stream.chance(0.5)
   const longDelayRate = longDelays ? stream.uniform(0, 0.02) : 0
-  const minMs = longDelays ? Math.round(stream.uniform(1000, 3000)) : 0
+  const minMs = longDelays ? Math.round(stream.uniform(2000, 4000)) : 0
   const maxMs = longDelays ? minMs + Math.round(stream.uniform(1000, 5000)) : 0
   return { stalls, longDelayRate, longDelayMs: [minMs, maxMs] }
 }
