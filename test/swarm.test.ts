@@ -106,6 +106,20 @@ describe("faultline swarm, shrink and replay (CLI)", () => {
     const replay = cli("replay", reportFile, "--protocols", "test/fixtures/broadcast-bugs.ts")
     expect(replay.stdout).toContain("✓ replay matches")
     expect(replay.status).toBe(0)
+    // The report carries the knobs the seed drew, and replay runs with exactly those: other knobs, another run.
+    const knobs = group.failure.knobs as Record<string, number>
+    expect(Object.keys(knobs).sort()).toEqual(["maxBatch", "maxPending", "syncIntervalMs"])
+    expect(replay.stdout).toContain(`knobs        syncIntervalMs ${knobs.syncIntervalMs}, maxBatch ${knobs.maxBatch}`)
+    const otherInterval = knobs.syncIntervalMs === 25 ? 200 : 25
+    const altered = { ...report, groups: [{ ...group, failure: { ...group.failure, knobs: { ...knobs, syncIntervalMs: otherInterval } } }] }
+    writeFileSync(reportFile, JSON.stringify(altered))
+    const alteredReplay = cli("replay", reportFile, "--protocols", "test/fixtures/broadcast-bugs.ts")
+    expect(alteredReplay.stdout).toContain(`knobs        syncIntervalMs ${otherInterval}, `)
+    expect(alteredReplay.stdout).toContain("✗ replay differs")
+    writeFileSync(reportFile, JSON.stringify({ ...report, groups: [{ ...group, failure: { ...group.failure, knobs: ["no"] } }] }))
+    const bad = cli("replay", reportFile, "--protocols", "test/fixtures/broadcast-bugs.ts")
+    expect(bad.status).toBe(2)
+    expect(bad.stderr.trim()).toBe(`faultline: ${reportFile}: groups[0].failure.knobs: expected an object of option names to numbers or booleans`)
     // Shrink the fastest seed into a repro file, then run the repro twice: same failure, same hash.
     const repro = join(directory, "repro.yaml")
     const shrink = cli("shrink", FIFO_ONLY, "--seed", String(group.failure.seed), "--swarm", "--protocols", "test/fixtures/broadcast-bugs.ts", "-o", repro)
