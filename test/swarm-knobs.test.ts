@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest"
 import type { ProtocolDefinition } from "../src/definition/protocol.ts"
 import { builtinProtocols } from "../src/definition/registry.ts"
 import { causalBroadcastProtocol } from "../src/protocols/causal-broadcast/definition.ts"
+import { checkDeterminism } from "../src/sim/determinism.ts"
 import { planRandomFaults } from "../src/sim/nemesis.ts"
 import { RandomStream } from "../src/sim/random-streams.ts"
 import { buildProtocol, runScenario } from "../src/sim/run.ts"
@@ -52,6 +53,23 @@ describe("knobs drawn per seed", () => {
         expect(() => buildProtocol(raft, { ...drawn, options: rest }), `seed ${seed} without ${knob.name}`).not.toThrow()
       }
     }
+  })
+
+  it("a seed with drawn knobs, long delays and stalls runs twice to the same trace, line for line", () => {
+    // Set up: the first seed that draws both timing faults.
+    const scenario = loadScenario("scenarios/raft-leader-crash.yaml")
+    const seed = Array.from({ length: 40 }, (_, index) => index + 1).find((candidate) => {
+      const { draw } = swarmScenario(scenario, candidate, builtinProtocols)
+      return draw.longDelayRate > 0 && draw.random.stalls.ratePerSecond > 0
+    })!
+
+    // Act
+    const report = checkDeterminism(swarmScenario(scenario, seed, builtinProtocols).scenario, { seed, protocols: builtinProtocols })
+
+    // Check
+    expect(report.divergence).toBeUndefined()
+    expect(report.second.traceHash).toBe(report.first.traceHash)
+    expect(report.first.ok, report.first.checks.filter((check) => !check.ok).map((check) => check.violations[0]?.message).join("; ")).toBe(true)
   })
 
   it("a protocol that declares no knobs draws none and keeps its options", () => {

@@ -165,6 +165,11 @@ describe("a planted Raft bug, from swarm to a shrunk repro", () => {
     const shrink = cli("shrink", file, "--seed", String(group.failure.seed), "--protocols", raftBugs, "-o", repro)
     expect(shrink.status).toBe(0)
     const [, before, after] = /faults (\d+) -> (\d+)/.exec(shrink.stdout)!.map(Number)
+    // The summary gives the repro's size before and after: faults, clients, operations, simulated time.
+    const size = /size (\d+) faults, (\d+) clients, ([\d,]+) operations, ([\d.]+) s simulated -> (\d+) faults, (\d+) clients, ([\d,]+) operations, ([\d.]+) s simulated/.exec(shrink.stdout)
+    expect(size, shrink.stdout).not.toBeNull()
+    expect(Number(size![5])).toBe(after)
+    expect(Number(size![8])).toBeLessThanOrEqual(Number(size![4]))
     const first = JSON.parse(cli("run", repro, "--protocols", raftBugs, "--json").stdout)
     const second = JSON.parse(cli("run", repro, "--protocols", raftBugs, "--json").stdout)
     expect(first.checks.find((outcome: { name: string }) => outcome.name === check).ok).toBe(false)
