@@ -259,8 +259,8 @@ export const shrinkFailure = (scenario: Scenario, seed: number, options: ShrinkO
     improved = false
     // The conditions first, so that faults which only mattered under them go next: a quieter
     // network, then the knobs back at their defaults. Each candidate is built from the current
-    // run, so a step kept earlier in the loop is not undone by a later one.
-    // A step that changes nothing (say, one loss rate after the whole network went quiet) is skipped.
+    // run, so a step kept earlier is not undone by a later one, and a step that changes nothing
+    // (one loss rate, after the whole network went quiet) is skipped.
     for (const step of simplerNetworks(current.network)) {
       const network = step.change(current.network)
       if (JSON.stringify(network) !== JSON.stringify(current.network) && attempt({ ...current, network }, step.description)) improved = true
