@@ -27,6 +27,8 @@ export {
 // real processes) hosts. The shipped protocols' factories make variants (a planted bug, a new rule).
 export {
   decodeSection,
+  type Knob,
+  type KnobValues,
   type ProtocolBuild,
   type ProtocolDefinition,
   type ProtocolRun

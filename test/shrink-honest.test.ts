@@ -34,7 +34,7 @@ const violated = (result: RunResult) => result.checks.filter((check) => !check.o
 const failingSeed = (bug: PlantedBug): { scenario: Scenario; seed: number } => {
   const loaded = loadScenario(bug.scenario)
   for (let seed = 1; seed <= 60; seed++) {
-    const scenario = bug.swarm ? swarmScenario(loaded, seed).scenario : loaded
+    const scenario = bug.swarm ? swarmScenario(loaded, seed, protocols).scenario : loaded
     if (violated(runScenario(scenario, { seed, protocols })).includes(bug.check)) return { scenario, seed }
   }
   throw new Error(`${bug.scenario}: no seed in 1..60 fails ${bug.check}`)

@@ -42,8 +42,8 @@ describe("seed planning", () => {
 describe("swarm mode", () => {
   it("draws the fault mix from the seed, the same every time", () => {
     const scenario = loadScenario("scenarios/raft-leader-crash.yaml")
-    expect(swarmScenario(scenario, 5).draw).toEqual(swarmScenario(scenario, 5).draw)
-    const kinds = new Set(Array.from({ length: 20 }, (_, seed) => swarmScenario(scenario, seed).draw.kinds.join(",")))
+    expect(swarmScenario(scenario, 5, builtinProtocols).draw).toEqual(swarmScenario(scenario, 5, builtinProtocols).draw)
+    const kinds = new Set(Array.from({ length: 20 }, (_, seed) => swarmScenario(scenario, seed, builtinProtocols).draw.kinds.join(",")))
     expect(kinds.size).toBeGreaterThan(3)
   })
 
@@ -81,7 +81,7 @@ describe("shrink", () => {
   })
 
   it("shrinks a planted-bug failure to a handful of faults that fails the same check", () => {
-    const scenario = swarmScenario(loadScenario(FIFO_ONLY), 2).scenario
+    const scenario = swarmScenario(loadScenario(FIFO_ONLY), 2, buggy).scenario
     const result = shrinkFailure(scenario, 2, { protocols: buggy })
     expect(result.check).toBe("causal-order")
     expect(result.shrunk.scheduled.length).toBeLessThanOrEqual(5)
@@ -106,6 +106,20 @@ describe("faultline swarm, shrink and replay (CLI)", () => {
     const replay = cli("replay", reportFile, "--protocols", "test/fixtures/broadcast-bugs.ts")
     expect(replay.stdout).toContain("✓ replay matches")
     expect(replay.status).toBe(0)
+    // The report carries the knobs the seed drew, and replay runs with exactly those: other knobs, another run.
+    const knobs = group.failure.knobs as Record<string, number>
+    expect(Object.keys(knobs).sort()).toEqual(["maxBatch", "maxPending", "syncIntervalMs"])
+    expect(replay.stdout).toContain(`knobs        syncIntervalMs ${knobs.syncIntervalMs}, maxBatch ${knobs.maxBatch}`)
+    const otherInterval = knobs.syncIntervalMs === 25 ? 200 : 25
+    const altered = { ...report, groups: [{ ...group, failure: { ...group.failure, knobs: { ...knobs, syncIntervalMs: otherInterval } } }] }
+    writeFileSync(reportFile, JSON.stringify(altered))
+    const alteredReplay = cli("replay", reportFile, "--protocols", "test/fixtures/broadcast-bugs.ts")
+    expect(alteredReplay.stdout).toContain(`knobs        syncIntervalMs ${otherInterval}, `)
+    expect(alteredReplay.stdout).toContain("✗ replay differs")
+    writeFileSync(reportFile, JSON.stringify({ ...report, groups: [{ ...group, failure: { ...group.failure, knobs: ["no"] } }] }))
+    const bad = cli("replay", reportFile, "--protocols", "test/fixtures/broadcast-bugs.ts")
+    expect(bad.status).toBe(2)
+    expect(bad.stderr.trim()).toBe(`faultline: ${reportFile}: groups[0].failure.knobs: expected an object of option names to numbers or booleans`)
     // Shrink the fastest seed into a repro file, then run the repro twice: same failure, same hash.
     const repro = join(directory, "repro.yaml")
     const shrink = cli("shrink", FIFO_ONLY, "--seed", String(group.failure.seed), "--swarm", "--protocols", "test/fixtures/broadcast-bugs.ts", "-o", repro)
@@ -151,6 +165,11 @@ describe("a planted Raft bug, from swarm to a shrunk repro", () => {
     const shrink = cli("shrink", file, "--seed", String(group.failure.seed), "--protocols", raftBugs, "-o", repro)
     expect(shrink.status).toBe(0)
     const [, before, after] = /faults (\d+) -> (\d+)/.exec(shrink.stdout)!.map(Number)
+    // The summary gives the repro's size before and after: faults, clients, operations, simulated time.
+    const size = /size (\d+) faults, (\d+) clients, ([\d,]+) operations, ([\d.]+) s simulated -> (\d+) faults, (\d+) clients, ([\d,]+) operations, ([\d.]+) s simulated/.exec(shrink.stdout)
+    expect(size, shrink.stdout).not.toBeNull()
+    expect(Number(size![5])).toBe(after)
+    expect(Number(size![8])).toBeLessThanOrEqual(Number(size![4]))
     const first = JSON.parse(cli("run", repro, "--protocols", raftBugs, "--json").stdout)
     const second = JSON.parse(cli("run", repro, "--protocols", raftBugs, "--json").stdout)
     expect(first.checks.find((outcome: { name: string }) => outcome.name === check).ok).toBe(false)

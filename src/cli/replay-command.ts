@@ -1,7 +1,8 @@
 // `faultline replay`: reruns a reported failure and confirms that its trace hash is the one recorded.
+import type { KnobValues } from "../definition/protocol.ts"
 import { runScenario } from "../sim/run.ts"
-import { loadScenario, parseScenario } from "../sim/scenario.ts"
-import { swarmScenario } from "../sim/swarm-faults.ts"
+import { loadScenario, parseScenario, type Scenario } from "../sim/scenario.ts"
+import { type SwarmDraw, swarmScenario } from "../sim/swarm-faults.ts"
 import { readInputFile } from "../sim/input-file.ts"
 import { parseInteger, UsageError } from "./errors.ts"
 import { loadProtocols } from "./protocols.ts"
@@ -27,6 +28,19 @@ interface Recorded {
   readonly seed: number
   readonly swarm: boolean
   readonly traceHash: string | undefined
+  /** The knobs the seed drew, as the report recorded them; replay runs with exactly these. */
+  readonly knobs: KnobValues | undefined
+}
+
+/** A report's `knobs`: an object of flags and numbers, or absent. */
+const recordedKnobs = (value: unknown, file: string, where: string): KnobValues | undefined => {
+  if (value === undefined || value === null) return undefined
+  const valid =
+    typeof value === "object" &&
+    !Array.isArray(value) &&
+    Object.values(value).every((entry) => typeof entry === "boolean" || (typeof entry === "number" && Number.isFinite(entry)))
+  if (!valid) throw new UsageError(`${file}: ${where}knobs: expected an object of option names to numbers or booleans`)
+  return value as KnobValues
 }
 
 const recordedFrom = (file: string): Array<Recorded> => {
@@ -49,7 +63,8 @@ const recordedFrom = (file: string): Array<Recorded> => {
       protocolOverride: typeof entry.protocolOverride === "string" ? entry.protocolOverride : undefined,
       seed: entry.seed,
       swarm: entry.swarm === true,
-      traceHash: typeof entry.traceHash === "string" ? entry.traceHash : undefined
+      traceHash: typeof entry.traceHash === "string" ? entry.traceHash : undefined,
+      knobs: recordedKnobs(entry.knobs, file, where)
     }
   }
   if (Array.isArray(record.groups)) {
@@ -58,6 +73,15 @@ const recordedFrom = (file: string): Array<Recorded> => {
   }
   return [one(record, "")]
 }
+
+/**
+ * A swarm draw with the knobs a report recorded in place of those drawn now: the run is the one
+ * reported even if the protocol's declared knob values have changed since.
+ */
+const withRecordedKnobs = (drawn: { scenario: Scenario; draw: SwarmDraw }, knobs: KnobValues | undefined) =>
+  knobs === undefined
+    ? drawn
+    : { scenario: { ...drawn.scenario, options: { ...drawn.scenario.options, ...knobs } }, draw: { ...drawn.draw, knobs } }
 
 const seedFlag = (text: string | undefined): number => {
   if (text === undefined) throw new UsageError("--seed: required when replaying a scenario file (or give a failure .json)")
@@ -76,7 +100,8 @@ export const replayCommand = async (target: string, flags: ReplayFlags): Promise
           protocolOverride: undefined,
           seed: seedFlag(flags.seed),
           swarm: flags.swarm === true,
-          traceHash: undefined
+          traceHash: undefined,
+          knobs: undefined
         }
       ]
   // The report names the module the run used, so no flag is needed; --protocols overrides it.
@@ -88,9 +113,9 @@ export const replayCommand = async (target: string, flags: ReplayFlags): Promise
   for (const entry of recorded) {
     const protocol = flags.protocol ?? entry.protocolOverride
     const loaded = withProtocol(entry.scenarioText === undefined ? loadScenario(entry.scenario) : parseScenario(entry.scenarioText, entry.scenario), protocol)
-    const scenario = entry.swarm ? swarmScenario(loaded, entry.seed).scenario : loaded
-    const result = runScenario(scenario, { seed: entry.seed, protocols })
-    process.stdout.write(formatSummary(result, { swarm: entry.swarm, protocols: protocolsModule, protocol }) + "\n")
+    const drawn = entry.swarm ? withRecordedKnobs(swarmScenario(loaded, entry.seed, protocols), entry.knobs) : undefined
+    const result = runScenario(drawn?.scenario ?? loaded, { seed: entry.seed, protocols })
+    process.stdout.write(formatSummary(result, { swarm: entry.swarm, protocols: protocolsModule, protocol }, drawn?.draw) + "\n")
     if (entry.traceHash === undefined) {
       process.stdout.write(`replayed seed ${entry.seed}; no recorded hash to compare with\n\n`)
       if (!result.ok) exitCode = Math.max(exitCode, 1)

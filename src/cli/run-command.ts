@@ -28,7 +28,8 @@ export const runCommand = async (file: string, flags: RunFlags): Promise<number>
   const builtinProtocols = await loadProtocols(flags.protocols)
   const seed = flags.seed === undefined ? loaded.seed : parseInteger("--seed", flags.seed)
   const chosen = withProtocol(loaded, flags.protocol)
-  const scenario = flags.swarm === true ? swarmScenario(chosen, seed).scenario : chosen
+  const drawn = flags.swarm === true ? swarmScenario(chosen, seed, builtinProtocols) : undefined
+  const scenario = drawn?.scenario ?? chosen
   const progress = runProgress({ wanted: flags.json !== true })
   const onProgress = progress.update
   const keepTrace = flags.trace !== undefined
@@ -52,9 +53,9 @@ export const runCommand = async (file: string, flags: RunFlags): Promise<number>
   // The replay command repeats the flags that shape the run, so that it reruns the same run.
   const replay = { swarm: flags.swarm, protocols: flags.protocols, protocol: flags.protocol }
   if (flags.json === true) {
-    process.stdout.write(JSON.stringify(summaryJson(result, determinism, replay), null, 2) + "\n")
+    process.stdout.write(JSON.stringify(summaryJson(result, determinism, replay, drawn?.draw), null, 2) + "\n")
   } else {
-    process.stdout.write(formatSummary(result, replay) + "\n")
+    process.stdout.write(formatSummary(result, replay, drawn?.draw) + "\n")
     if (determinism !== undefined) {
       process.stdout.write(
         determinism.divergence === undefined

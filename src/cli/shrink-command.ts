@@ -3,7 +3,7 @@ import { writeFileSync } from "node:fs"
 import { runScenario } from "../sim/run.ts"
 import { loadScenario, type Scenario } from "../sim/scenario.ts"
 import { scenarioToYaml } from "../sim/scenario-writer.ts"
-import { failsTheSameWay, shrinkFailure } from "../sim/shrink.ts"
+import { failsTheSameWay, type ReproSize, reproSize, shrinkFailure } from "../sim/shrink.ts"
 import { swarmScenario } from "../sim/swarm-faults.ts"
 import { parseInteger, UsageError } from "./errors.ts"
 import { replayFlags, withProtocol } from "./summary.ts"
@@ -27,6 +27,37 @@ const workloadChanges = (before: Scenario, after: Scenario): string => {
   return changes.length === 0 ? "unchanged" : changes.join(", ")
 }
 
+/** A run's size in words, such as "12 faults, 4 clients, 2,003 operations, 68.0 s simulated". */
+const describeSize = (size: ReproSize): string =>
+  [
+    `${size.faults} faults`,
+    ...(size.clients === undefined ? [] : [`${size.clients} clients`, `${size.operations!.toLocaleString("en-US")} operations`]),
+    `${(size.simulatedMs / 1000).toFixed(3)} s simulated`
+  ].join(", ")
+
+/** The options shrinking left unlike the scenario's own (drawn knobs it could not return), or "as the scenario". */
+const knobChanges = (before: Readonly<Record<string, unknown>>, after: Readonly<Record<string, unknown>>): string => {
+  const changed = Object.keys(after).filter((key) => after[key] !== before[key])
+  return changed.length === 0 ? "as the scenario" : `kept ${changed.map((key) => `${key} ${String(after[key])}`).join(", ")}`
+}
+
+/** A network's trouble in words, such as "uniform latency, loss 3%, long delays 1%", or "constant latency, quiet". */
+const describeNetwork = (scenario: Scenario): string => {
+  const link = scenario.network.defaults
+  const rates = (
+    [
+      ["loss", link.lossRate],
+      ["duplication", link.duplicateRate],
+      ["reordering", link.reorderRate],
+      ["long delays", link.longDelayRate ?? 0]
+    ] as const
+  )
+    .filter(([, rate]) => rate > 0)
+    .map(([name, rate]) => `${name} ${(rate * 100).toFixed(1)}%`)
+  const links = scenario.network.links.length === 0 ? [] : [`${scenario.network.links.length} link overrides`]
+  return [`${link.latency._tag.toLowerCase()} latency`, ...(rates.length === 0 ? ["quiet"] : rates), ...links].join(", ")
+}
+
 /** What the repro's run judges, in words, for its description. */
 const shrunkRule = (check: string, before: Scenario, after: Scenario): string => {
   if (after.livenessMs === 0) return `It fails ${check}, a safety check, and has no liveness phase, so it judges no liveness check.`
@@ -41,12 +72,13 @@ export const shrinkCommand = async (file: string, flags: ShrinkFlags): Promise<n
   const maxRuns = flags.maxRuns === undefined ? 400 : parseInteger("--max-runs", flags.maxRuns, { minimum: 1 })
   const protocols = await loadProtocols(flags.protocols)
   const loaded = withProtocol(loadScenario(file), flags.protocol)
-  const scenario = flags.swarm === true ? swarmScenario(loaded, seed).scenario : loaded
+  const scenario = flags.swarm === true ? swarmScenario(loaded, seed, protocols).scenario : loaded
   const started = performance.now()
   process.stderr.write(`shrinking seed ${seed} of ${file}…\n`)
   const result = shrinkFailure(scenario, seed, {
     protocols,
     maxRuns,
+    knobDefaults: flags.swarm === true ? loaded.options : undefined,
     onStep: (description) => process.stderr.write(`  kept: ${description}\n`)
   })
   const before = result.original
@@ -55,7 +87,10 @@ export const shrinkCommand = async (file: string, flags: ShrinkFlags): Promise<n
     `faults ${before.scheduled.length} -> ${after.scheduled.length}`,
     `workload ${workloadChanges(before, after)}`,
     `nodes ${before.nodes} -> ${after.nodes}`,
-    `duration ${before.durationMs} ms + ${before.livenessMs} ms liveness -> ${after.durationMs} ms + ${after.livenessMs} ms`
+    `duration ${before.durationMs} ms + ${before.livenessMs} ms liveness -> ${after.durationMs} ms + ${after.livenessMs} ms`,
+    `network ${describeNetwork(before)} -> ${describeNetwork(after)}`,
+    `knobs ${knobChanges(loaded.options, after.options)}`,
+    `size ${describeSize(reproSize(result.originalResult))} -> ${describeSize(reproSize(result.shrunkResult))}`
   ]
   const output = flags.output ?? "repro.yaml"
   const violation = result.shrunkResult.checks.find((check) => check.name === result.check)!.violations[0]

@@ -3,6 +3,7 @@ import { resolve } from "node:path"
 import type { DeterminismReport } from "../sim/determinism.ts"
 import { readInputFile } from "../sim/input-file.ts"
 import type { RunResult } from "../sim/run.ts"
+import { describeDraw, describeDrawnKnobs, type SwarmDraw } from "../sim/swarm-faults.ts"
 
 const number = (value: number): string => value.toLocaleString("en-US")
 
@@ -72,8 +73,11 @@ export const replayFlags = (options: ReplayOptions): string =>
 export const replayCommand = (result: RunResult, extra = ""): string =>
   `npx faultline run ${result.scenario.file} --seed ${result.seed}${extra} --trace trace-${result.seed}.jsonl`
 
-/** The human summary of one run; `replay` names the flags its replay command must repeat. */
-export const formatSummary = (result: RunResult, replay: ReplayOptions = {}): string => {
+/**
+ * The human summary of one run; `replay` names the flags its replay command must repeat, and
+ * `draw`, in swarm mode, what the seed drew (its fault mix, network and knobs).
+ */
+export const formatSummary = (result: RunResult, replay: ReplayOptions = {}, draw?: SwarmDraw): string => {
   const scenario = result.scenario
   const speedup = result.wallMs > 0 ? result.simulatedMs / result.wallMs : 0
   const lines = [
@@ -86,6 +90,7 @@ export const formatSummary = (result: RunResult, replay: ReplayOptions = {}): st
     `  messages     ${number(result.stats.messagesSent)} sent, ${number(result.stats.messagesDelivered)} delivered, ` +
       `${number(result.stats.messagesDropped)} dropped, ${number(result.stats.messagesDuplicated)} duplicated`,
     `  faults       ${faultCounts(result)}`,
+    ...(draw === undefined ? [] : [`  drawn        ${describeDraw(draw)}`, `  knobs        ${describeDrawnKnobs(draw)}`]),
     `  checks       ${result.checks.map((check) => `${check.ok ? "✓" : "✗"} ${check.name}`).join("  ")}`,
     `  trace hash   ${result.traceHash}`
   ]
@@ -109,7 +114,8 @@ export const formatSummary = (result: RunResult, replay: ReplayOptions = {}): st
 export const summaryJson = (
   result: RunResult,
   determinism?: DeterminismReport,
-  replay: ReplayOptions = {}
+  replay: ReplayOptions = {},
+  draw?: SwarmDraw
 ): Record<string, unknown> => ({
   scenario: result.scenario.file,
   name: result.scenario.name,
@@ -128,6 +134,7 @@ export const summaryJson = (
   traceHash: result.traceHash,
   replay: replayCommand(result, replayFlags(replay)),
   swarm: replay.swarm === true,
+  ...(draw === undefined ? {} : { draw: describeDraw(draw), knobs: draw.knobs }),
   ...replaySource(result.scenario.file, replay),
   ...(determinism === undefined
     ? {}

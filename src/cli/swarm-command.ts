@@ -184,9 +184,11 @@ export const swarmCommand = async (file: string, flags: SwarmFlags): Promise<num
               swarm,
               traceHash: group.fastest.traceHash,
               ...group.fastest.firstViolation,
+              ...(group.fastest.knobs === undefined ? {} : { knobs: group.fastest.knobs }),
               ...source
             },
             draw: group.fastest.draw ?? null,
+            knobs: group.fastest.knobsText ?? null,
             replay: replayCommand(file, group.fastest, replay)
           }))
         },
@@ -215,7 +217,7 @@ const formatSwarmSummary = (input: {
   const failed = report.outcomes.filter((outcome) => !outcome.ok).length
   const simulatedSeconds = report.outcomes.reduce((sum, outcome) => sum + outcome.simulatedMs, 0) / 1000
   const lines = [
-    `swarm ${input.file}${input.swarm ? " (each seed draws its own fault mix)" : " (faults as written)"}`,
+    `swarm ${input.file}${input.swarm ? " (each seed draws its own fault mix, network and knobs)" : " (faults as written)"}`,
     `  seeds        ${report.outcomes.length} of ${input.seeds}${report.stoppedEarly === undefined ? "" : ` (stopped: ${report.stoppedEarly})`}`,
     `  workers      ${input.workers}`,
     `  wall         ${(report.wallMs / 1000).toFixed(1)} s, ${input.seedsPerSecond.toFixed(1)} seeds/s, ${simulatedSeconds.toFixed(0)} simulated s`,
@@ -228,6 +230,7 @@ const formatSwarmSummary = (input: {
       `  ${index + 1}. ${fastest.firstViolation!.check}: ${group.count} ${group.count === 1 ? "seed" : "seeds"}; fastest is seed ${fastest.seed}, at ${(fastest.firstViolation!.timeUs / 1e6).toFixed(3)} s`,
       `     ${fastest.firstViolation!.message}`,
       ...(fastest.draw === undefined ? [] : [`     drawn: ${fastest.draw}`]),
+      ...(fastest.knobsText === undefined ? [] : [`     knobs: ${fastest.knobsText}`]),
       `     replay: ${replayCommand(input.file, fastest, input.replay)}`,
       `     shrink: ${shrinkCommand(input.file, fastest, input.replay)}`
     )

@@ -49,7 +49,26 @@ export interface ProtocolDefinition {
    * real cluster runs for hours on a disk where each of those costs syncs. None: the defaults.
    */
   readonly clusterOptions?: Readonly<Record<string, unknown>>
+  /**
+   * The options a swarm may draw per seed, and from what values (FoundationDB's randomized knobs).
+   * Every combination of drawn values, and of drawn values with the others at their defaults, must
+   * be valid options: shrinking returns knobs to their defaults one at a time.
+   */
+  readonly knobs?: ReadonlyArray<Knob> | undefined
 }
+
+/**
+ * One option a swarm may draw: a flag (true or false), an integer in `[min, max]` (both
+ * inclusive), or one of a few values (for options whose useful values span orders of magnitude).
+ * `name` is the option's key in the scenario's `options`.
+ */
+export type Knob =
+  | { readonly _tag: "Flag"; readonly name: string }
+  | { readonly _tag: "Integer"; readonly name: string; readonly min: number; readonly max: number }
+  | { readonly _tag: "OneOf"; readonly name: string; readonly values: ReadonlyArray<number> }
+
+/** Values a swarm drew for a protocol's knobs, by option name. */
+export type KnobValues = Readonly<Record<string, number | boolean>>
 
 /** Decodes one protocol section of a run (`options` or `workload`), naming the bad field on error. */
 export const decodeSection = <A>(schema: Schema.Decoder<A>, run: ProtocolRun, section: "options" | "workload"): A => {

@@ -17,6 +17,12 @@ interface SimulatedFile {
   current: Content | undefined
   /** What survives a crash; undefined when the file would not exist after one. */
   durable: Content | undefined
+  /**
+   * Whether every change since the last sync was an append: only then may a crash tear the file.
+   * A whole-file write is never torn, even one that creates the file or happens to begin with the
+   * bytes it replaces (the storage contract: a crash "may tear the last unsynced append").
+   */
+  appendedOnly: boolean
 }
 
 /** What a crash does to unsynced data. */
@@ -24,8 +30,6 @@ export interface CrashOptions {
   /** Keep a random prefix of the unsynced tail of one appended file, as a torn write would. */
   readonly tornWrite: boolean
 }
-
-const EMPTY: Content = { chunks: [], count: 0, length: 0 }
 
 const single = (data: Uint8Array): Content => ({ chunks: [data.slice()], count: 1, length: data.length })
 
@@ -48,10 +52,6 @@ const appendTo = (content: Content, data: Uint8Array): Content => {
   return { chunks, count: content.count + 1, length: content.length + data.length }
 }
 
-/** Whether `prefix` is a version that `content` grew from by appends alone. */
-const isPrefix = (prefix: Content, content: Content): boolean =>
-  prefix.chunks === content.chunks && prefix.count <= content.count
-
 /** One node's disk. Survives crashes (that is the point); only unsynced changes are lost. */
 export class SimulatedDisk {
   private readonly files = new Map<string, SimulatedFile>()
@@ -62,11 +62,14 @@ export class SimulatedDisk {
   }
 
   write(name: string, data: Uint8Array): void {
-    this.file(name).current = single(data)
+    const file = this.file(name)
+    file.current = single(data)
+    file.appendedOnly = false
   }
 
   append(name: string, data: Uint8Array): void {
     const file = this.file(name)
+    if (file.current === file.durable) file.appendedOnly = true
     file.current = appendTo(file.current ?? { chunks: [], count: 0, length: 0 }, data)
   }
 
@@ -75,11 +78,14 @@ export class SimulatedDisk {
     const current = file?.current
     if (file === undefined || current === undefined || size >= current.length) return
     file.current = single(bytesOf(current).subarray(0, size))
+    file.appendedOnly = false
   }
 
   remove(name: string): void {
     const file = this.files.get(name)
-    if (file !== undefined) file.current = undefined
+    if (file === undefined) return
+    file.current = undefined
+    file.appendedOnly = false
   }
 
   sync(name: string): void {
@@ -128,22 +134,13 @@ export class SimulatedDisk {
   }
 
   private appendedOnly(file: SimulatedFile): boolean {
-    const current = file.current
-    if (current === undefined) return false
-    const durable = file.durable ?? EMPTY
-    if (current.length <= durable.length) return false
-    if (durable.length === 0 || isPrefix(durable, current)) return true
-    // Versions that do not share chunks: compare the bytes.
-    const before = bytesOf(durable)
-    const after = bytesOf(current)
-    for (let index = 0; index < before.length; index++) if (before[index] !== after[index]) return false
-    return true
+    return file.appendedOnly && file.current !== undefined && file.current.length > (file.durable?.length ?? 0)
   }
 
   private file(name: string): SimulatedFile {
     let file = this.files.get(name)
     if (file === undefined) {
-      file = { current: undefined, durable: undefined }
+      file = { current: undefined, durable: undefined, appendedOnly: false }
       this.files.set(name, file)
     }
     return file

@@ -6,7 +6,9 @@ import type { Simulation } from "./simulation.ts"
 /**
  * Draws the random faults of a safety phase of `durationMs` as a fixed schedule. Crashes and
  * pauses never take more than `maxDown` servers down at once; partitions do not overlap (each one
- * is healed before the next). Every fault ends before the safety phase does.
+ * is healed before the next). A stall clogs both directions of a link between two servers, for
+ * longer than a clog usually lasts, and unclogs them together, so the link delivers its backlog in
+ * one burst. Every fault ends before the safety phase does.
  */
 export const planRandomFaults = (
   random: RandomFaults,
@@ -83,6 +85,16 @@ export const planRandomFaults = (
   for (const time of arrivals(random.clockDrifts.ratePerSecond)) {
     const rate = stream.uniform(-random.clockDrifts.maxRate, random.clockDrifts.maxRate)
     faults.push({ atMs: clamp(time), fault: { _tag: "ClockDrift", node: stream.pick(servers), rate } })
+  }
+  // Stalls come last, so that a scenario without them draws every other fault as it always did.
+  for (const time of arrivals(random.stalls.ratePerSecond)) {
+    if (servers.length < 2) break
+    const [left, right] = stream.shuffle(servers) as [string, string]
+    const end = clamp(time + span(random.stalls.durationMs))
+    faults.push({ atMs: clamp(time), fault: { _tag: "Clog", from: left, to: right } })
+    faults.push({ atMs: clamp(time), fault: { _tag: "Clog", from: right, to: left } })
+    faults.push({ atMs: end, fault: { _tag: "Unclog", from: left, to: right } })
+    faults.push({ atMs: end, fault: { _tag: "Unclog", from: right, to: left } })
   }
   // A stable sort keeps each fault's end after its start when both land on the same millisecond.
   return faults.sort((left, right) => left.atMs - right.atMs)

@@ -1,4 +1,4 @@
-// The network model: latency distributions, loss, duplication and reordering, per link, plus partitions and clogged links.
+// The network model: latency distributions, loss, duplication, reordering and long delays, per link, plus partitions and clogged links.
 import type { NodeId } from "../env/index.ts"
 import type { RandomStream } from "./random-streams.ts"
 
@@ -19,6 +19,14 @@ export interface LinkModel {
   /** Probability that a message is held back by an extra delay of up to `reorderWindowMs`. */
   readonly reorderRate: number
   readonly reorderWindowMs: number
+  /**
+   * Probability that a message is held for an extra `longDelayMs` (a retransmit after a timeout, a
+   * congested queue): long enough to arrive after its sender has moved to another term. Absent or
+   * zero, nothing is drawn for it, so a run without long delays draws as it always did.
+   */
+  readonly longDelayRate?: number | undefined
+  /** The range of a long delay's extra time, in milliseconds. */
+  readonly longDelayMs?: readonly [number, number] | undefined
 }
 
 /** A link override from the scenario: any field left out keeps the default. */
@@ -44,6 +52,9 @@ export const perfectNetwork = (latencyMs = 1): NetworkModel => ({
   },
   links: []
 })
+
+/** The extra time of a long delay when a link gives a rate but no range: seconds, past any election timeout. */
+export const DEFAULT_LONG_DELAY_MS: readonly [number, number] = [2000, 6000]
 
 const linkKey = (from: NodeId, to: NodeId): string => `${from}>${to}`
 
@@ -141,6 +152,11 @@ export class NetworkState {
   private drawDelayUs(link: LinkModel, random: RandomStream): number {
     let delayUs = drawLatencyUs(link.latency, random)
     if (random.chance(link.reorderRate)) delayUs += Math.round(random.uniform(0, link.reorderWindowMs) * 1000)
+    const longDelayRate = link.longDelayRate
+    if (longDelayRate !== undefined && random.chance(longDelayRate)) {
+      const [minMs, maxMs] = link.longDelayMs ?? DEFAULT_LONG_DELAY_MS
+      delayUs += Math.round(random.uniform(minMs, maxMs) * 1000)
+    }
     return delayUs
   }
 

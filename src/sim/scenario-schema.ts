@@ -23,7 +23,10 @@ const linkFields = {
   lossRate: Schema.optional(probability),
   duplicateRate: Schema.optional(probability),
   reorderRate: Schema.optional(probability),
-  reorderWindowMs: Schema.optional(nonNegative)
+  reorderWindowMs: Schema.optional(nonNegative),
+  /** Probability that a message is held for an extra `longDelayMs`, seconds past election timeouts. */
+  longDelayRate: Schema.optional(probability),
+  longDelayMs: Schema.optional(Schema.Tuple([nonNegative, nonNegative]))
 }
 
 const NodeName = Schema.String
@@ -61,6 +64,8 @@ export const RandomFaultsInput = Schema.Struct({
   crashes: Schema.optional(Schema.Struct({ ...RateAndDuration, tornRate: Schema.optional(probability) })),
   pauses: Schema.optional(Schema.Struct(RateAndDuration)),
   clogs: Schema.optional(Schema.Struct(RateAndDuration)),
+  /** A link between two servers stalls both ways for seconds, then delivers its backlog at once. */
+  stalls: Schema.optional(Schema.Struct(RateAndDuration)),
   clockSteps: Schema.optional(Schema.Struct({ ratePerSecond: nonNegative, maxMs: Schema.optional(nonNegative) })),
   clockDrifts: Schema.optional(Schema.Struct({ ratePerSecond: nonNegative, maxRate: Schema.optional(probability) })),
   /** At most this many servers crashed or paused at once (keeps faults within what the protocol must survive). */

@@ -25,7 +25,9 @@ const linkInput = (link: Partial<LinkModel>): Record<string, unknown> => ({
   ...(link.lossRate === undefined ? {} : { lossRate: link.lossRate }),
   ...(link.duplicateRate === undefined ? {} : { duplicateRate: link.duplicateRate }),
   ...(link.reorderRate === undefined ? {} : { reorderRate: link.reorderRate }),
-  ...(link.reorderWindowMs === undefined ? {} : { reorderWindowMs: link.reorderWindowMs })
+  ...(link.reorderWindowMs === undefined ? {} : { reorderWindowMs: link.reorderWindowMs }),
+  ...(link.longDelayRate === undefined ? {} : { longDelayRate: link.longDelayRate }),
+  ...(link.longDelayMs === undefined ? {} : { longDelayMs: [...link.longDelayMs] })
 })
 
 /** The scenario-file form of one fault. */
@@ -78,6 +80,7 @@ export const scenarioToInput = (scenario: Scenario): Record<string, unknown> => 
   if (random.crashes.ratePerSecond > 0) randomInput.crashes = random.crashes
   if (random.pauses.ratePerSecond > 0) randomInput.pauses = random.pauses
   if (random.clogs.ratePerSecond > 0) randomInput.clogs = random.clogs
+  if (random.stalls.ratePerSecond > 0) randomInput.stalls = random.stalls
   if (random.clockSteps.ratePerSecond > 0) randomInput.clockSteps = random.clockSteps
   if (random.clockDrifts.ratePerSecond > 0) randomInput.clockDrifts = random.clockDrifts
   if (Object.keys(randomInput).length > 0) randomInput.maxDown = random.maxDown

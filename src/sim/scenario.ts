@@ -44,6 +44,7 @@ export interface RandomFaults {
   readonly crashes: { readonly ratePerSecond: number; readonly durationMs: readonly [number, number]; readonly tornRate: number }
   readonly pauses: { readonly ratePerSecond: number; readonly durationMs: readonly [number, number] }
   readonly clogs: { readonly ratePerSecond: number; readonly durationMs: readonly [number, number] }
+  readonly stalls: { readonly ratePerSecond: number; readonly durationMs: readonly [number, number] }
   readonly clockSteps: { readonly ratePerSecond: number; readonly maxMs: number }
   readonly clockDrifts: { readonly ratePerSecond: number; readonly maxRate: number }
   readonly maxDown: number
@@ -122,6 +123,22 @@ const latency = (input: LatencyInput, path: string, file: string): LatencyDistri
   }
 }
 
+/** A link's long-delay fields as given, with the range checked; empty when it gives none. */
+const longDelays = (
+  input: { readonly longDelayRate?: number | undefined; readonly longDelayMs?: readonly [number, number] | undefined },
+  path: string,
+  file: string
+): Pick<LinkModel, "longDelayRate" | "longDelayMs"> => {
+  const range = input.longDelayMs
+  if (range !== undefined && range[1] < range[0]) {
+    throw new ScenarioError(`${file}: ${path}.longDelayMs: the upper bound ${range[1]} is below the lower bound ${range[0]}`)
+  }
+  return {
+    ...(input.longDelayRate === undefined ? {} : { longDelayRate: input.longDelayRate }),
+    ...(range === undefined ? {} : { longDelayMs: [range[0], range[1]] as const })
+  }
+}
+
 const resolve = (input: ScenarioInput, file: string): Scenario => {
   checkLimits(input, file)
   const servers = serverIds(input.nodes)
@@ -138,7 +155,8 @@ const resolve = (input: ScenarioInput, file: string): Scenario => {
     lossRate: net.lossRate ?? 0,
     duplicateRate: net.duplicateRate ?? 0,
     reorderRate: net.reorderRate ?? 0,
-    reorderWindowMs: net.reorderWindowMs ?? 10
+    reorderWindowMs: net.reorderWindowMs ?? 10,
+    ...longDelays(net, "network", file)
   }
   const links = (net.links ?? []).map((link, index) => {
     const path = `network.links[${index}]`
@@ -151,7 +169,8 @@ const resolve = (input: ScenarioInput, file: string): Scenario => {
       ...(link.lossRate === undefined ? {} : { lossRate: link.lossRate }),
       ...(link.duplicateRate === undefined ? {} : { duplicateRate: link.duplicateRate }),
       ...(link.reorderRate === undefined ? {} : { reorderRate: link.reorderRate }),
-      ...(link.reorderWindowMs === undefined ? {} : { reorderWindowMs: link.reorderWindowMs })
+      ...(link.reorderWindowMs === undefined ? {} : { reorderWindowMs: link.reorderWindowMs }),
+      ...longDelays(link, path, file)
     }
   })
   const disk: DiskModel = {
@@ -259,6 +278,7 @@ const randomFaults = (input: RandomFaultsInput | undefined, nodes: number): Rand
   },
   pauses: { ratePerSecond: input?.pauses?.ratePerSecond ?? 0, durationMs: input?.pauses?.durationMs ?? [100, 1000] },
   clogs: { ratePerSecond: input?.clogs?.ratePerSecond ?? 0, durationMs: input?.clogs?.durationMs ?? [100, 1000] },
+  stalls: { ratePerSecond: input?.stalls?.ratePerSecond ?? 0, durationMs: input?.stalls?.durationMs ?? [1000, 5000] },
   clockSteps: { ratePerSecond: input?.clockSteps?.ratePerSecond ?? 0, maxMs: input?.clockSteps?.maxMs ?? 1000 },
   clockDrifts: { ratePerSecond: input?.clockDrifts?.ratePerSecond ?? 0, maxRate: input?.clockDrifts?.maxRate ?? 0.01 },
   // A minority may be down at once unless the scenario says otherwise.

@@ -1,5 +1,6 @@
-// Shrinks a failing run to a minimal one: fewest faults, smallest workload, fewest nodes, shortest run, that still fail the same check.
+// Shrinks a failing run to a minimal one: quietest network, default knobs, fewest faults, smallest workload, fewest nodes, shortest run, that still fail the same check.
 import { planRandomFaults } from "./nemesis.ts"
+import type { LatencyDistribution, NetworkModel } from "./network-model.ts"
 import type { ProtocolDefinition } from "../definition/protocol.ts"
 import { RandomStream } from "./random-streams.ts"
 import { runScenario, type RunResult } from "./run.ts"
@@ -26,6 +27,100 @@ export interface ShrinkOptions {
   readonly maxRuns?: number
   /** Called after each kept step, with a short description. */
   readonly onStep?: (description: string, scenario: Scenario) => void
+  /**
+   * The scenario's own options, before a swarm drew its knobs. Each knob the protocol declares is
+   * tried back at its value here, or at the protocol's default (the option left out) when the
+   * scenario does not set it. Without this, knobs are left as the scenario has them.
+   */
+  readonly knobDefaults?: Readonly<Record<string, unknown>> | undefined
+}
+
+/** The size of a run, as the shrink summary reports it. */
+export interface ReproSize {
+  readonly faults: number
+  /** Clients that invoked an operation, and the operations invoked; undefined for a protocol without clients. */
+  readonly clients: number | undefined
+  readonly operations: number | undefined
+  readonly simulatedMs: number
+}
+
+/** How big a run is: its scheduled faults, the clients and operations of its history, and its simulated time. */
+export const reproSize = (result: RunResult): ReproSize => {
+  const invokes = result.history?.filter((event) => event.type === "invoke")
+  return {
+    faults: result.faults.length,
+    clients: invokes === undefined ? undefined : new Set(invokes.map((event) => event.process)).size,
+    operations: invokes?.length,
+    simulatedMs: result.simulatedMs
+  }
+}
+
+/** The latency a distribution typically gives, as the constant one a shrunk network tries. */
+const typicalMs = (latency: LatencyDistribution): number => {
+  switch (latency._tag) {
+    case "Constant":
+      return latency.ms
+    case "Uniform":
+      return (latency.minMs + latency.maxMs) / 2
+    case "Exponential":
+      return latency.meanMs
+    case "LongTail":
+      return latency.medianMs
+    default: {
+      const unreachable: never = latency
+      throw new Error(`unknown latency ${JSON.stringify(unreachable)}`)
+    }
+  }
+}
+
+/** One simplification of a run's conditions; applied to the run as it is when tried. */
+interface Simplification<A> {
+  readonly description: string
+  readonly change: (value: A) => A
+}
+
+/** All of `steps` at once (when there are several), then each alone. */
+const allThenEach = <A>(steps: ReadonlyArray<Simplification<A>>, all: string): Array<Simplification<A>> =>
+  steps.length > 1
+    ? [{ description: all, change: (value) => steps.reduce((changed, step) => step.change(changed), value) }, ...steps]
+    : [...steps]
+
+/**
+ * Simpler networks to try: everything quiet at once (no loss, duplication, reordering or long
+ * delays, a constant latency, no per-link overrides), then one of those at a time.
+ */
+const simplerNetworks = (network: NetworkModel): Array<Simplification<NetworkModel>> => {
+  const defaults = network.defaults
+  const steps: Array<Simplification<NetworkModel>> = []
+  const withDefaults = (change: Partial<NetworkModel["defaults"]>) => (model: NetworkModel) => ({ ...model, defaults: { ...model.defaults, ...change } })
+  for (const field of ["lossRate", "duplicateRate", "reorderRate", "longDelayRate"] as const) {
+    if ((defaults[field] ?? 0) > 0) steps.push({ description: `no ${field}`, change: withDefaults({ [field]: 0 }) })
+  }
+  if (defaults.latency._tag !== "Constant") {
+    const ms = typicalMs(defaults.latency)
+    steps.push({ description: `constant latency ${ms} ms`, change: withDefaults({ latency: { _tag: "Constant", ms } }) })
+  }
+  if (network.links.length > 0) steps.push({ description: "no link overrides", change: (model) => ({ ...model, links: [] }) })
+  return allThenEach(steps, "a quiet network")
+}
+
+/** The drawn knobs back at their defaults: all at once, then one at a time. */
+const simplerKnobs = (
+  options: Readonly<Record<string, unknown>>,
+  knobs: ReadonlyArray<string>,
+  defaults: Readonly<Record<string, unknown>>
+): Array<Simplification<Readonly<Record<string, unknown>>>> => {
+  const drawn = knobs.filter((name) => name in options && options[name] !== defaults[name])
+  const steps = drawn.map((name) => ({
+    description: `${name} back to ${name in defaults ? String(defaults[name]) : "its default"}`,
+    change: (value: Readonly<Record<string, unknown>>) => {
+      const result: Record<string, unknown> = { ...value }
+      if (name in defaults) result[name] = defaults[name]
+      else delete result[name]
+      return result
+    }
+  }))
+  return allThenEach(steps, "every knob back to its default")
 }
 
 const ZERO_RATES = (scenario: Scenario): Scenario["random"] => ({
@@ -33,6 +128,7 @@ const ZERO_RATES = (scenario: Scenario): Scenario["random"] => ({
   crashes: { ...scenario.random.crashes, ratePerSecond: 0 },
   pauses: { ...scenario.random.pauses, ratePerSecond: 0 },
   clogs: { ...scenario.random.clogs, ratePerSecond: 0 },
+  stalls: { ...scenario.random.stalls, ratePerSecond: 0 },
   clockSteps: { ...scenario.random.clockSteps, ratePerSecond: 0 },
   clockDrifts: { ...scenario.random.clockDrifts, ratePerSecond: 0 },
   maxDown: scenario.random.maxDown
@@ -157,9 +253,22 @@ export const shrinkFailure = (scenario: Scenario, seed: number, options: ShrinkO
     attempt({ ...current, scheduled, durationMs: failedAtMs + 1, livenessMs: 0 }, `stop at ${failedAtMs + 1} ms`)
   }
 
+  const knobNames = (options.protocols.get(scenario.protocol)?.knobs ?? []).map((knob) => knob.name)
   let improved = true
   while (improved && runs < maxRuns) {
     improved = false
+    // The conditions first, so that faults which only mattered under them go next: a quieter
+    // network, then the knobs back at their defaults. Each candidate is built from the current
+    // run, so a step kept earlier is not undone by a later one, and a step that changes nothing
+    // (one loss rate, after the whole network went quiet) is skipped.
+    for (const step of simplerNetworks(current.network)) {
+      const network = step.change(current.network)
+      if (JSON.stringify(network) !== JSON.stringify(current.network) && attempt({ ...current, network }, step.description)) improved = true
+    }
+    for (const step of options.knobDefaults === undefined ? [] : simplerKnobs(current.options, knobNames, options.knobDefaults)) {
+      const changed = step.change(current.options)
+      if (JSON.stringify(changed) !== JSON.stringify(current.options) && attempt({ ...current, options: changed }, step.description)) improved = true
+    }
     // Faults, by delta debugging: drop halves, then quarters, down to single faults.
     let chunk = Math.ceil(current.scheduled.length / 2)
     while (chunk >= 1 && runs < maxRuns) {
@@ -199,13 +308,6 @@ export const shrinkFailure = (scenario: Scenario, seed: number, options: ShrinkO
     if (safety && current.livenessMs > 0) {
       for (const livenessMs of [0, Math.floor(current.livenessMs / 2)]) {
         if (livenessMs < current.livenessMs && attempt({ ...current, livenessMs }, `liveness ${livenessMs} ms`)) improved = true
-      }
-    }
-    // Network: a quieter network, one kind of trouble at a time.
-    for (const field of ["lossRate", "duplicateRate", "reorderRate"] as const) {
-      if (current.network.defaults[field] > 0) {
-        const network = { ...current.network, defaults: { ...current.network.defaults, [field]: 0 } }
-        if (attempt({ ...current, network }, `no ${field}`)) improved = true
       }
     }
   }

@@ -1,6 +1,8 @@
-// Swarm mode (TigerBeetle's VOPR style): each seed draws its own fault mix and network from itself, within the scenario's bounds.
+// Swarm mode (TigerBeetle's VOPR style): each seed draws its own fault mix, network and knobs from itself, within the scenario's bounds.
+import type { KnobValues, ProtocolDefinition } from "../definition/protocol.ts"
 import { RandomStream } from "./random-streams.ts"
 import type { RandomFaults, Scenario } from "./scenario.ts"
+import { describeKnobs, drawKnobs } from "./swarm-knobs.ts"
 
 /** What a seed drew, printed with every failure so a person can see what kind of run it was. */
 export interface SwarmDraw {
@@ -8,7 +10,12 @@ export interface SwarmDraw {
   readonly lossRate: number
   readonly duplicateRate: number
   readonly reorderRate: number
+  /** Per-message probability of a long delay (0 when this seed drew none), and its range. */
+  readonly longDelayRate: number
+  readonly longDelayMs: readonly [number, number]
   readonly random: RandomFaults
+  /** The protocol's knobs as drawn (see ProtocolDefinition.knobs). */
+  readonly knobs: KnobValues
 }
 
 const KINDS = ["partitions", "crashes", "pauses", "clogs", "clockSteps", "clockDrifts"] as const
@@ -18,17 +25,22 @@ const KINDS = ["partitions", "crashes", "pauses", "clogs", "clockSteps", "clockD
  * flip (at least one is on), and its rate is drawn up to twice the scenario's own (or a default when
  * the scenario leaves it off); loss, duplication and reordering are drawn up to 30%, 20% and 30%.
  * Some seeds thus get all partitions, some all crashes, some a quiet network and a storm of pauses.
- * Scheduled faults stay as written. The draw comes from its own stream, so it is the same whenever
- * the seed runs.
+ * Timing faults (stalled links, long delays) and the protocol's knobs come from streams of their
+ * own, so adding them left the fault mix each seed drew unchanged. Scheduled faults stay as
+ * written. The draw is the same whenever the seed runs.
  */
-export const swarmScenario = (scenario: Scenario, seed: number): { scenario: Scenario; draw: SwarmDraw } => {
+export const swarmScenario = (
+  scenario: Scenario,
+  seed: number,
+  protocols: ReadonlyMap<string, ProtocolDefinition>
+): { scenario: Scenario; draw: SwarmDraw } => {
   const stream = new RandomStream(seed, "swarm")
   const base = scenario.random
   let enabled = KINDS.filter(() => stream.chance(0.5))
   if (enabled.length === 0) enabled = [stream.pick(KINDS)]
   const rate = (own: number, fallback: number) => stream.uniform(0, 2 * (own > 0 ? own : fallback))
   const on = (kind: (typeof KINDS)[number]) => enabled.includes(kind)
-  const random: RandomFaults = {
+  const partial = {
     partitions: { ...base.partitions, ratePerSecond: on("partitions") ? rate(base.partitions.ratePerSecond, 0.3) : 0 },
     crashes: { ...base.crashes, ratePerSecond: on("crashes") ? rate(base.crashes.ratePerSecond, 0.3) : 0 },
     pauses: { ...base.pauses, ratePerSecond: on("pauses") ? rate(base.pauses.ratePerSecond, 0.3) : 0 },
@@ -40,10 +52,15 @@ export const swarmScenario = (scenario: Scenario, seed: number): { scenario: Sce
   const lossRate = stream.chance(0.5) ? stream.uniform(0, 0.3) : 0
   const duplicateRate = stream.chance(0.5) ? stream.uniform(0, 0.2) : 0
   const reorderRate = stream.chance(0.5) ? stream.uniform(0, 0.3) : 0
+  const timing = drawTiming(scenario, seed)
+  const random: RandomFaults = { ...partial, stalls: timing.stalls }
+  const knobs = drawKnobs(protocols.get(scenario.protocol)?.knobs ?? [], new RandomStream(seed, "swarm/knobs"))
   const defaults = scenario.network.defaults
+  const longDelayRate = Math.max(defaults.longDelayRate ?? 0, timing.longDelayRate)
   return {
     scenario: {
       ...scenario,
+      options: { ...scenario.options, ...knobs },
       random,
       network: {
         ...scenario.network,
@@ -51,17 +68,45 @@ export const swarmScenario = (scenario: Scenario, seed: number): { scenario: Sce
           ...defaults,
           lossRate: Math.max(defaults.lossRate, lossRate),
           duplicateRate: Math.max(defaults.duplicateRate, duplicateRate),
-          reorderRate: Math.max(defaults.reorderRate, reorderRate)
+          reorderRate: Math.max(defaults.reorderRate, reorderRate),
+          // Left out unless drawn, so a seed without long delays draws per message as before.
+          ...(longDelayRate > 0 ? { longDelayRate, longDelayMs: timing.longDelayRate > 0 ? timing.longDelayMs : defaults.longDelayMs } : {})
         }
       }
     },
-    draw: { kinds: enabled, lossRate, duplicateRate, reorderRate, random }
+    draw: { kinds: enabled, lossRate, duplicateRate, reorderRate, ...timing, random, knobs }
   }
 }
 
-/** One line describing a draw, such as "crashes 0.41/s, pauses 0.12/s; loss 12%, reorder 3%". */
+/**
+ * Timing faults, each on for half the seeds: stalled links (both directions of a link held for one
+ * to five seconds by default, then delivered in a burst) up to twice the scenario's rate, and long
+ * delays (up to 2% of messages held an extra 2-4 s to 3-9 s, past the election timeouts a tick of
+ * 50 ms and the drawn knobs give, at most 1.5 s).
+ */
+const drawTiming = (
+  scenario: Scenario,
+  seed: number
+): { stalls: RandomFaults["stalls"]; longDelayRate: number; longDelayMs: readonly [number, number] } => {
+  const stream = new RandomStream(seed, "swarm/timing")
+  const own = scenario.random.stalls
+  const stalls = { ...own, ratePerSecond: stream.chance(0.5) ? stream.uniform(0, 2 * (own.ratePerSecond > 0 ? own.ratePerSecond : 0.1)) : 0 }
+  const longDelays = stream.chance(0.5)
+  const longDelayRate = longDelays ? stream.uniform(0, 0.02) : 0
+  const minMs = longDelays ? Math.round(stream.uniform(2000, 4000)) : 0
+  const maxMs = longDelays ? minMs + Math.round(stream.uniform(1000, 5000)) : 0
+  return { stalls, longDelayRate, longDelayMs: [minMs, maxMs] }
+}
+
+/** One line describing a draw's faults and network, such as "crashes 0.41/s, pauses 0.12/s; loss 12%, reorder 3%". */
 export const describeDraw = (draw: SwarmDraw): string => {
   const rates = draw.kinds.map((kind) => `${kind} ${draw.random[kind as (typeof KINDS)[number]].ratePerSecond.toFixed(2)}/s`)
+  if (draw.random.stalls.ratePerSecond > 0) rates.push(`stalls ${draw.random.stalls.ratePerSecond.toFixed(2)}/s`)
   const percent = (value: number) => `${(value * 100).toFixed(0)}%`
-  return `${rates.join(", ")}; loss ${percent(draw.lossRate)}, duplication ${percent(draw.duplicateRate)}, reordering ${percent(draw.reorderRate)}`
+  const longDelays =
+    draw.longDelayRate > 0 ? `, long delays ${(draw.longDelayRate * 100).toFixed(1)}% of ${draw.longDelayMs[0]}-${draw.longDelayMs[1]} ms` : ""
+  return `${rates.join(", ")}; loss ${percent(draw.lossRate)}, duplication ${percent(draw.duplicateRate)}, reordering ${percent(draw.reorderRate)}${longDelays}`
 }
+
+/** The knobs of a draw as one line, or "none" for a protocol that declares none. */
+export const describeDrawnKnobs = (draw: SwarmDraw): string => (Object.keys(draw.knobs).length === 0 ? "none" : describeKnobs(draw.knobs))

@@ -1,8 +1,8 @@
 // Running one seed of a swarm, and grouping failures by signature.
-import type { ProtocolDefinition } from "../definition/protocol.ts"
+import type { KnobValues, ProtocolDefinition } from "../definition/protocol.ts"
 import { runScenario } from "./run.ts"
 import type { Scenario } from "./scenario.ts"
-import { describeDraw, swarmScenario } from "./swarm-faults.ts"
+import { describeDraw, describeDrawnKnobs, swarmScenario } from "./swarm-faults.ts"
 
 /** What a worker reports for one seed; small, because it crosses a thread boundary. */
 export interface SeedOutcome {
@@ -15,8 +15,11 @@ export interface SeedOutcome {
   /** The violation that happened first, if any. */
   readonly firstViolation: { readonly check: string; readonly message: string; readonly timeUs: number } | undefined
   readonly signature: string | undefined
-  /** The fault mix this seed drew, in swarm mode. */
+  /** The fault mix and network this seed drew, in swarm mode. */
   readonly draw: string | undefined
+  /** The knobs this seed drew, in swarm mode: as text, and as values for a report to carry. */
+  readonly knobsText: string | undefined
+  readonly knobs: KnobValues | undefined
 }
 
 /**
@@ -35,7 +38,7 @@ export const runSeed = (
   seed: number,
   options: { readonly swarm: boolean; readonly protocols: ReadonlyMap<string, ProtocolDefinition> }
 ): SeedOutcome => {
-  const drawn = options.swarm ? swarmScenario(scenario, seed) : undefined
+  const drawn = options.swarm ? swarmScenario(scenario, seed, options.protocols) : undefined
   // Full runs, not stopped at the first violation, so the recorded trace hash is what a replay gives.
   const result = runScenario(drawn?.scenario ?? scenario, { seed, protocols: options.protocols })
   let firstViolation: SeedOutcome["firstViolation"]
@@ -55,7 +58,9 @@ export const runSeed = (
     events: result.events,
     firstViolation,
     signature: firstViolation === undefined ? undefined : failureSignature(firstViolation.check, firstViolation.message),
-    draw: drawn === undefined ? undefined : describeDraw(drawn.draw)
+    draw: drawn === undefined ? undefined : describeDraw(drawn.draw),
+    knobsText: drawn === undefined ? undefined : describeDrawnKnobs(drawn.draw),
+    knobs: drawn?.draw.knobs
   }
 }
 

@@ -9,7 +9,7 @@ import {
   defaultCausalBroadcastOptions,
   deliverable
 } from "./index.ts"
-import { decodeSection, type ProtocolDefinition } from "../../definition/index.ts"
+import { decodeSection, type Knob, type ProtocolDefinition } from "../../definition/index.ts"
 
 const positive = Schema.Finite.check(Schema.isGreaterThan(0))
 const positiveInt = Schema.Int.check(Schema.isGreaterThan(0))
@@ -25,6 +25,16 @@ const Workload = Schema.Struct({
   broadcastIntervalMs: Schema.optional(positive)
 })
 
+/**
+ * What a swarm draws per seed: how often anti-entropy runs, how much one round may carry, and how
+ * many undeliverable messages a node buffers (evicted ones come back through anti-entropy).
+ */
+const broadcastKnobs: ReadonlyArray<Knob> = [
+  { _tag: "OneOf", name: "syncIntervalMs", values: [25, 50, 100, 200] },
+  { _tag: "OneOf", name: "maxBatch", values: [8, 16, 64] },
+  { _tag: "OneOf", name: "maxPending", values: [16, 128, 1024] }
+]
+
 /** The causal-broadcast protocol, with its deliverability rule and hooks replaceable so tests can plant a bug. */
 export const causalBroadcastProtocol = (
   name = "causal-broadcast",
@@ -33,6 +43,7 @@ export const causalBroadcastProtocol = (
 ): ProtocolDefinition => ({
   name,
   description: "Reliable causal broadcast over vector clocks, with anti-entropy and a durable log",
+  knobs: broadcastKnobs,
   build: (run) => {
     const options = decodeSection(Options, run, "options")
     const workload = decodeSection(Workload, run, "workload")

@@ -1,7 +1,15 @@
 // The Raft key-value store as a protocol any world can host: option and workload schemas, servers, clients and the checker.
 import { Schema } from "effect"
 import { RaftChecker } from "../../check/raft.ts"
-import { decodeSection, DurationInput, durationMs, type ProtocolDefinition, ScenarioError, serverIds } from "../../definition/index.ts"
+import {
+  decodeSection,
+  DurationInput,
+  durationMs,
+  type Knob,
+  type ProtocolDefinition,
+  ScenarioError,
+  serverIds
+} from "../../definition/index.ts"
 import { adminClient, type AdminStep } from "./admin-client.ts"
 import { raftClient } from "./client.ts"
 import { defaultRaftServerOptions, raftServer, type RaftServerOptions, type ServerHooks } from "./server.ts"
@@ -71,6 +79,22 @@ const resolveOptions = (input: OptionsInput): RaftServerOptions => {
   }
 }
 
+/**
+ * What a swarm draws per seed. The timing ranges do not overlap (heartbeat 1-3 ticks, election
+ * timeouts 5-15 then 16-30), so every combination, and every one with some knobs back at their
+ * defaults (2, 10, 20), keeps heartbeatTicks < electionTimeoutTicksMin < electionTimeoutTicksMax.
+ */
+const raftKnobs: ReadonlyArray<Knob> = [
+  { _tag: "Flag", name: "preVote" },
+  { _tag: "Flag", name: "checkQuorum" },
+  { _tag: "Integer", name: "electionTimeoutTicksMin", min: 5, max: 15 },
+  { _tag: "Integer", name: "electionTimeoutTicksMax", min: 16, max: 30 },
+  { _tag: "Integer", name: "heartbeatTicks", min: 1, max: 3 },
+  { _tag: "OneOf", name: "maxEntriesPerAppend", values: [1, 4, 16, 64, 256] },
+  { _tag: "Integer", name: "maxInflightAppends", min: 1, max: 16 },
+  { _tag: "OneOf", name: "snapshotEveryEntries", values: [0, 20, 100, 200, 1000] }
+]
+
 /** The Raft key-value store, with a seam for tests to plant bugs in a server (see ServerHooks). */
 export const raftProtocol = (name = "raft", hooks: ServerHooks = {}): ProtocolDefinition => ({
   name,
@@ -79,6 +103,7 @@ export const raftProtocol = (name = "raft", hooks: ServerHooks = {}): ProtocolDe
   // disk each one costs four syncs and two renames, and at thousands of writes a second it halved
   // a cluster's throughput. etcd 3.4 snapshots every 100,000 entries.
   clusterOptions: { snapshotEveryEntries: 10_000 },
+  knobs: raftKnobs,
   build: (run) => {
     const optionsInput = decodeSection(Options, run, "options")
     const options = resolveOptions(optionsInput)

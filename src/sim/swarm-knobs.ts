@@ -1,0 +1,47 @@
+// Swarm knobs (FoundationDB's randomized knobs): each seed draws the options a protocol declares drawable, within their declared values.
+import type { Knob, KnobValues } from "../definition/protocol.ts"
+import type { RandomStream } from "./random-streams.ts"
+
+/** Draws one value for every knob, in the order declared; the same stream gives the same values. */
+export const drawKnobs = (knobs: ReadonlyArray<Knob>, stream: RandomStream): KnobValues => {
+  const values: Record<string, number | boolean> = {}
+  for (const knob of knobs) values[knob.name] = drawKnob(knob, stream)
+  return values
+}
+
+const drawKnob = (knob: Knob, stream: RandomStream): number | boolean => {
+  switch (knob._tag) {
+    case "Flag":
+      return stream.next() < 0.5
+    case "Integer":
+      return knob.min + stream.nextInt(knob.max - knob.min + 1)
+    case "OneOf":
+      return stream.pick(knob.values)
+    default: {
+      const unreachable: never = knob
+      throw new Error(`unknown knob ${JSON.stringify(unreachable)}`)
+    }
+  }
+}
+
+/** Whether `value` is one `knob` may take: what a test asserts of every draw. */
+export const knobAllows = (knob: Knob, value: unknown): boolean => {
+  switch (knob._tag) {
+    case "Flag":
+      return typeof value === "boolean"
+    case "Integer":
+      return Number.isInteger(value) && (value as number) >= knob.min && (value as number) <= knob.max
+    case "OneOf":
+      return typeof value === "number" && knob.values.includes(value)
+    default: {
+      const unreachable: never = knob
+      throw new Error(`unknown knob ${JSON.stringify(unreachable)}`)
+    }
+  }
+}
+
+/** Knob values as text, such as "preVote false, heartbeatTicks 3". */
+export const describeKnobs = (values: KnobValues): string =>
+  Object.entries(values)
+    .map(([name, value]) => `${name} ${String(value)}`)
+    .join(", ")
