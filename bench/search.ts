@@ -1,6 +1,7 @@
 // Bench of the sharded search's index work: 4 shards side by side with one unsharded hnswlib-node index, in the same run.
 // Reports build time, QPS and recall@10 at ef 50/100/200, their ratios, and the cost model the simulator should use.
 // Usage: npm run bench:search [-- --vectors 100000 --queries 300]
+import "../src/definition/registry.ts" // provides hnswlib-node to the search protocol
 import hnswlib from "hnswlib-node"
 import { makeMixture, makeShardMap, mergeTopK, ShardIndex, shardOf } from "../src/protocols/search/index.ts"
 

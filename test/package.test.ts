@@ -93,9 +93,10 @@ describe("the npm package", () => {
     )
   }, 180_000)
 
+  // Removing the consumer's node_modules takes seconds on a busy machine.
   afterAll(() => {
     if (work !== "") rmSync(work, { recursive: true, force: true })
-  })
+  }, 60_000)
 
   it("ships what a user needs and no tests or benchmarks", () => {
     const paths = packed.map((file) => file.path)

@@ -6,6 +6,7 @@ import { searchClient } from "./client.ts"
 import { cosineDistance, makeMixture, squaredL2 } from "./data.ts"
 import type { MergeRule } from "./merge.ts"
 import { type ReplicaHooks, searchReplica } from "./node.ts"
+import { hnswLibraryAvailable } from "./index-store.ts"
 import { makeShardMap } from "./shards.ts"
 
 const positive = Schema.Finite.check(Schema.isGreaterThan(0))
@@ -56,6 +57,9 @@ export const searchProtocol = (name = "search", hooks: ReplicaHooks = {}, merge?
   name,
   description: "Sharded, replicated vector search on real HNSW indexes (hnswlib-node), scatter-gather with hedging",
   build: (run) => {
+    if (!hnswLibraryAvailable()) {
+      throw new ScenarioError(`${run.file}: the search protocol needs hnswlib-node, an optional peer dependency: npm install hnswlib-node@3.0.0`)
+    }
     const options = decodeSection(Options, run, "options")
     const workload = decodeSection(Workload, run, "workload")
     const nodes = serverIds(run.nodes)

@@ -1,5 +1,5 @@
 // One shard replica's HNSW index (hnswlib-node): real approximate search, grown as it fills, rebuilt from the log on restart.
-import hnswlib from "hnswlib-node"
+import type hnswlib from "hnswlib-node"
 import { assert } from "../assert.ts"
 
 /** Distance space: hnswlib's `l2` (squared Euclidean) or `cosine` (1 - cosine similarity). */
@@ -18,6 +18,22 @@ export interface IndexOptions {
 
 const INITIAL_CAPACITY = 1024
 
+/** hnswlib-node's module: an optional peer dependency (a native addon built from source), provided by whoever loads it. */
+export type HnswLibrary = typeof hnswlib
+
+let library: HnswLibrary | undefined
+
+/**
+ * Makes hnswlib-node available to the search protocol. The registry loads it when it is installed;
+ * a protocol may not load modules itself (lint keeps src/protocols free of imports at run time).
+ */
+export const provideHnswLibrary = (provided: HnswLibrary): void => {
+  library = provided
+}
+
+/** Whether hnswlib-node was provided: without it the search protocol cannot build its indexes. */
+export const hnswLibraryAvailable = (): boolean => library !== undefined
+
 /**
  * A shard's index and the ids it holds. Inserts must come in log order (the node applies its log in
  * order, live and on replay), which with the fixed seed makes the graph, and every answer, deterministic.
@@ -28,7 +44,8 @@ export class ShardIndex {
   private readonly deleted = new Set<number>()
 
   constructor(readonly options: IndexOptions) {
-    this.index = new hnswlib.HierarchicalNSW(options.space, options.dimensions)
+    assert(library !== undefined, "hnswlib-node was not provided (see provideHnswLibrary)")
+    this.index = new library.HierarchicalNSW(options.space, options.dimensions)
     this.index.initIndex({
       maxElements: INITIAL_CAPACITY,
       m: options.m,
