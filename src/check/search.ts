@@ -63,7 +63,19 @@ export class SearchChecker implements Checker {
   private readonly results: Array<{ readonly event: ProtocolEvent; readonly facts: QueryFacts }> = []
   private readonly reported = new Map<string, number>()
 
+  /** Vectors regenerated from their ids, once each: every query's exact search reads all of them. */
+  private readonly vectors = new Map<number, Float32Array>()
+
   constructor(private readonly options: SearchCheckerOptions) {}
+
+  private vectorOf(index: number): Float32Array {
+    let vector = this.vectors.get(index)
+    if (vector === undefined) {
+      vector = this.options.vector(index)
+      this.vectors.set(index, vector)
+    }
+    return vector
+  }
 
   onEvent(event: ProtocolEvent): void {
     switch (event.name) {
@@ -163,7 +175,7 @@ export class SearchChecker implements Checker {
     const absent = (id: number) => (this.deleteOkUs.get(id) ?? Infinity) < facts.invokedUs
     const query = this.options.vector(facts.vectorIndex)
     const truth = [...this.insertInvokedUs.keys()].filter(present)
-      .map((id) => ({ id, distance: this.options.distance(query, this.options.vector(id)) }))
+      .map((id) => ({ id, distance: this.options.distance(query, this.vectorOf(id)) }))
       .sort((left, right) => left.distance - right.distance || left.id - right.id)
       .slice(0, this.options.k)
       .map(({ id }) => id)
