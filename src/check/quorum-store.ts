@@ -142,7 +142,7 @@ export class QuorumStoreChecker implements Checker {
   }
 
   finish(final: FinalState): void {
-    this.recorder.checkLiveness(final, this.report)
+    this.recorder.checkLiveness(final, this.report, (message) => this.notes.push(message))
     this.checkLostWrites(final)
     this.checkSiblings(final)
     this.checkStaleReads()
