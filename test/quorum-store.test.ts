@@ -6,7 +6,8 @@ import { makePlacement, preferenceList } from "../src/protocols/hashring/index.t
 import { receive, recover, tick } from "../src/protocols/quorum-store/core.ts"
 import type { KeyState, Message } from "../src/protocols/quorum-store/messages.ts"
 import { defaultQuorumRules, type Effects, initialState, type NodeState, type QuorumConfig, valuesOf } from "../src/protocols/quorum-store/state.ts"
-import { empty, put } from "../src/protocols/quorum/index.ts"
+import { placementWith } from "../src/protocols/quorum-store/membership.ts"
+import { empty, put, versionDigest } from "../src/protocols/quorum/index.ts"
 
 const nodes = ["n1", "n2", "n3", "n4", "n5"]
 const placement = makePlacement({ strategy: "consistent", nodes: nodes.map((id) => ({ id, weight: 1 })) })
@@ -175,5 +176,42 @@ describe("anti-entropy", () => {
     const push = receive(ahead, owners[1]!, reply.messages[0]![1], 0)
     receive(behind, owners[0]!, push.messages[0]![1], 0)
     expect(valuesOf(behind.store.get(key)!)).toEqual([3])
+  })
+})
+
+describe("membership", () => {
+  it("a join moves exactly the plan's ranges: each key whose owners gain the new node is handed to it, then let go", () => {
+    // Reference: §4.9, adding a node: the nodes that no longer own keys transfer them to it.
+    const four = placementWith(placement, ["n1", "n2", "n3", "n4"])
+    const keys = Array.from({ length: 40 }, (_, index) => `key${index}`)
+    const moved = keys.filter((name) => preferenceList(placement, name, 3).includes("n5"))
+    const senders = new Map<string, NodeState>()
+    for (const node of ["n1", "n2", "n3", "n4"]) {
+      const state = initialState(config(node, { placement: four }))
+      for (const name of keys) {
+        if (preferenceList(four, name, 3).includes(node)) state.store.set(name, put(empty(), {}, { value: 1, timestampMs: 0 }, node))
+      }
+      senders.set(node, state)
+    }
+    // Act: every node learns that n5 joined.
+    const handed = new Map<string, Array<string>>()
+    for (const [node, state] of senders) {
+      receive(state, "admin", { _tag: "Membership", epoch: 1, nodes }, 0)
+      handed.set(node, [...state.hints.keys()])
+    }
+    // Check: the keys handed over are exactly those n5 now owns, each by one node that released it.
+    expect([...handed.values()].flat().sort()).toEqual([...moved].sort())
+    for (const [node, state] of senders) {
+      const round = tick(state, 1000).messages
+      for (const name of handed.get(node)!) {
+        expect(preferenceList(four, name, 3)).toContain(node)
+        expect(preferenceList(placement, name, 3)).not.toContain(node)
+        const handoff = round.find(([, message]) => message._tag === "Handoff" && message.key === name)
+        expect(handoff?.[0]).toBe("n5")
+        const digest = versionDigest(state.hints.get(name)!.get("n5")!)
+        receive(state, "n5", { _tag: "HandoffAck", key: name, digest }, 1001)
+        expect(state.store.has(name)).toBe(false)
+      }
+    }
   })
 })

@@ -40,8 +40,8 @@ const text = (value: JsonValue): string => JSON.stringify(value)
  * - `siblings`: siblings are exactly concurrent writes: no read and no replica's final state holds
  *   a value together with one that causally follows it.
  * - `stale-read`: a read that starts after a write was acknowledged returns it or a value that
- *   follows it, unless a stand-in held a copy of the key meanwhile (a sloppy quorum gives no such
- *   promise). It holds when R + W > N; the lesson scenario shows it fail when not.
+ *   follows it, unless a stand-in held a copy of the key meanwhile or the membership changed (a
+ *   sloppy quorum, and ranges on the move, give no such promise). It holds when R + W > N; the lesson scenario shows it fail when not.
  * - `convergence`: once faults heal and handoff and anti-entropy have run, every up owner of a key
  *   stores the same versions (keys written too close to the end are not judged).
  * - `liveness`: once faults heal, a client operation succeeds within the bound.
@@ -59,6 +59,8 @@ export class QuorumStoreChecker implements Checker {
   /** Node and key to the values it last made durable. */
   private readonly stored = new Map<string, Map<string, { values: ReadonlyArray<JsonValue>; digest: number }>>()
   private readonly standIns = new Map<string, Array<number>>()
+  /** When nodes adopted a membership change: ownership moves, so quorums need not overlap meanwhile. */
+  private readonly membershipChanges: Array<number> = []
   private readonly ancestorsMemo = new Map<string, ReadonlySet<string>>()
 
   constructor(private readonly options: QuorumStoreCheckerOptions) {
@@ -89,6 +91,9 @@ export class QuorumStoreChecker implements Checker {
         this.stored.set(event.node, byKey)
         return
       }
+      case "membership":
+        this.membershipChanges.push(event.timeUs)
+        return
       case "standIn": {
         const key = event.attributes["key"] as string
         this.standIns.set(key, [...(this.standIns.get(key) ?? []), event.timeUs])
@@ -190,7 +195,7 @@ export class QuorumStoreChecker implements Checker {
       const standIns = this.standIns.get(read.key) ?? []
       for (const [value, write] of writesByKey.get(read.key) ?? []) {
         if (write.okUs! >= read.invokeUs || this.covered(value, read.values)) continue
-        if (standIns.some((timeUs) => timeUs >= write.invokeUs && timeUs <= read.okUs)) continue
+        if (standIns.some((timeUs) => timeUs >= write.invokeUs && timeUs <= read.okUs) || this.moving(write, read)) continue
         this.report(
           "stale-read",
           `key ${read.key}: a read from ${read.invokeUs / 1000} ms returned ${text(read.values as JsonValue)}, ` +
@@ -200,6 +205,16 @@ export class QuorumStoreChecker implements Checker {
         break
       }
     }
+  }
+
+  /**
+   * Whether ownership may have been on the move between a write and a read: nodes adopt a change
+   * at different times (one cut off adopts it late), so from the first adoption of any change to
+   * the last, the reader's owners and the writer's may differ.
+   */
+  private moving(write: Write, read: Read): boolean {
+    if (this.membershipChanges.length === 0) return false
+    return read.okUs >= Math.min(...this.membershipChanges) && write.invokeUs <= Math.max(...this.membershipChanges)
   }
 
   private checkConvergence(final: FinalState): void {

@@ -30,7 +30,7 @@ const entriesIn = (state: NodeState, peer: string, tree: MerkleTree, leaves: Rea
 
 /** One round: the next peer in turn (every other node of the placement) is sent the tree of shared keys. */
 export const antiEntropyRound = (state: NodeState, effects: Effects): void => {
-  const peers = state.config.placement.nodes.map((node) => node.id).filter((id) => id !== state.config.self)
+  const peers = state.placement.nodes.map((node) => node.id).filter((id) => id !== state.config.self)
   if (peers.length === 0) return
   const peer = peers[state.antiEntropyCursor++ % peers.length]!
   effects.messages.push([peer, { _tag: "TreeRequest", hashes: Array.from(treeWith(state, peer).hashes) }])

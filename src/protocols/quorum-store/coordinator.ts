@@ -30,7 +30,7 @@ export const onPut = (state: NodeState, effects: Effects, client: string, messag
   for (const owner of owners) if (owner !== self) addHint(state, effects, message.key, owner, set)
   const requestId = `${self}:${state.nextRequest++}`
   const targets: Array<ReplicaTarget> = state.config.sloppyQuorum
-    ? sloppyPreferenceList(state.config.placement, message.key, state.config.n, (node) => healthy(state, node, nowMs))
+    ? sloppyPreferenceList(state.placement, message.key, state.config.n, (node) => healthy(state, node, nowMs))
     : owners.map((node) => ({ node }))
   const write: PendingWrite = {
     _tag: "Write",
@@ -169,6 +169,6 @@ export const tickRequests = (state: NodeState, effects: Effects, nowMs: number):
 
 /** The first healthy node past the owners on the key's ring walk that holds no copy of this write yet. */
 const nextStandIn = (state: NodeState, write: PendingWrite, nowMs: number): string | undefined => {
-  const walk = preferenceList(state.config.placement, write.key, state.config.placement.nodes.length)
+  const walk = preferenceList(state.placement, write.key, state.placement.nodes.length)
   return walk.slice(state.config.n).find((node) => !write.targets.has(node) && healthy(state, node, nowMs))
 }

@@ -3,6 +3,7 @@
 import { absurd } from "../assert.ts"
 import { antiEntropyRound, onTreeReply, onTreeRequest } from "./anti-entropy.ts"
 import { onFetchReply, onGet, onPut, onReplicateAck, tickRequests } from "./coordinator.ts"
+import { onMembership } from "./membership.ts"
 import { asMessage, type KeyState } from "./messages.ts"
 import { handoffRound, mergeKey, onFetch, onHandoff, onHandoffAck, onRepair, onReplicate, onSyncPush, ownersOf } from "./replica.ts"
 import { type Effects, emptyEffects, type NodeState, storeEvent, storeFile, type StoreFile } from "./state.ts"
@@ -49,6 +50,9 @@ export const receive = (state: NodeState, from: string, raw: unknown, nowMs: num
       break
     case "SyncPush":
       onSyncPush(state, effects, message)
+      break
+    case "Membership":
+      onMembership(state, effects, message)
       break
     case "Reply":
       break

@@ -1,10 +1,12 @@
 // The quorum store as a protocol any world can host: option and workload schemas, nodes, clients, checker.
 import { Schema } from "effect"
 import { QuorumStoreChecker } from "../../check/quorum-store.ts"
-import { decodeSection, type ProtocolDefinition, type ProtocolRun, ScenarioError, serverIds } from "../../definition/index.ts"
+import { decodeSection, DurationInput, durationMs, type ProtocolDefinition, type ProtocolRun, ScenarioError, serverIds } from "../../definition/index.ts"
 import { makePlacement, preferenceList } from "../hashring/index.ts"
 import { DEPTH_MAX } from "../quorum/merkle-tree.ts"
+import { membershipAdmin, type MembershipStep } from "./admin-client.ts"
 import { quorumClient } from "./client.ts"
+import { placementWith } from "./membership.ts"
 import { quorumNode } from "./node.ts"
 import { defaultQuorumRules, type QuorumConfig, type QuorumRules } from "./state.ts"
 
@@ -25,7 +27,15 @@ const Options = Schema.Struct({
   handoffIntervalMs: Schema.optional(positive),
   /** 0 turns anti-entropy off (hinted handoff and read repair alone then bring replicas up to date). */
   antiEntropyIntervalMs: Schema.optional(nonNegative),
-  merkleDepth: Schema.optional(Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: DEPTH_MAX })))
+  merkleDepth: Schema.optional(Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: DEPTH_MAX }))),
+  /** The first this-many nodes form the ring; the others join when a membership step adds them. */
+  initialNodes: Schema.optional(positiveInt)
+})
+
+const MembershipStepInput = Schema.Struct({
+  at: DurationInput,
+  join: Schema.optional(Schema.String),
+  leave: Schema.optional(Schema.String)
 })
 
 const Workload = Schema.Struct({
@@ -36,19 +46,23 @@ const Workload = Schema.Struct({
   requestTimeoutMs: Schema.optional(positive),
   operationTimeoutMs: Schema.optional(positive),
   mix: Schema.optional(Schema.Struct({ read: Schema.optional(nonNegative), write: Schema.optional(nonNegative) })),
-  livenessBoundMs: Schema.optional(positive)
+  livenessBoundMs: Schema.optional(positive),
+  /** Operator actions at given times: `{at: 3s, join: n6}`, `{at: 6s, leave: n2}`. */
+  membership: Schema.optional(Schema.Array(MembershipStepInput))
 })
 
 /** The store's options with defaults filled in and checked against the cluster. */
 const resolveConfig = (run: ProtocolRun, rules: QuorumRules): Omit<QuorumConfig, "self"> => {
   const input = decodeSection(Options, run, "options")
+  const initialNodes = input.initialNodes ?? run.nodes
+  if (initialNodes > run.nodes) throw new ScenarioError(`${run.file}: options.initialNodes: ${initialNodes} is more than the ${run.nodes} nodes`)
   const n = input.n ?? Math.min(3, run.nodes)
   const r = input.r ?? Math.floor(n / 2) + 1
   const w = input.w ?? Math.floor(n / 2) + 1
-  if (n > run.nodes) throw new ScenarioError(`${run.file}: options.n: ${n} replicas need at least ${n} nodes, the run has ${run.nodes}`)
+  if (n > initialNodes) throw new ScenarioError(`${run.file}: options.n: ${n} replicas need at least ${n} nodes in the ring, it starts with ${initialNodes}`)
   if (r > n) throw new ScenarioError(`${run.file}: options.r: ${r} is more than n (${n})`)
   if (w > n) throw new ScenarioError(`${run.file}: options.w: ${w} is more than n (${n})`)
-  const nodes = serverIds(run.nodes).map((id) => ({ id, weight: 1 }))
+  const nodes = serverIds(initialNodes).map((id) => ({ id, weight: 1 }))
   return {
     placement: makePlacement({ strategy: input.strategy ?? "consistent", nodes }),
     n,
@@ -94,9 +108,12 @@ export const quorumStoreProtocol = (name = "quorum", rules: Partial<QuorumRules>
         mix: { read: workload.mix?.read ?? 1, write: workload.mix?.write ?? 1 }
       })
     }))
+    const steps = membershipSteps(workload.membership ?? [], config.placement.nodes.map((node) => node.id), servers, run, config.n)
+    const finalPlacement = placementWith(config.placement, steps[steps.length - 1]?.nodes ?? config.placement.nodes.map((node) => node.id))
+    if (steps.length > 0) clients.push({ id: "admin", program: membershipAdmin(servers, steps) })
     const checker = new QuorumStoreChecker({
       livenessBoundMs: workload.livenessBoundMs ?? 3000,
-      ownersOf: (key) => preferenceList(config.placement, key, config.n),
+      ownersOf: (key) => preferenceList(finalPlacement, key, config.n),
       convergenceMs: convergenceMs(config),
       lastWriterWins: config.lastWriterWins
     })
@@ -108,3 +125,25 @@ export const quorumStoreProtocol = (name = "quorum", rules: Partial<QuorumRules>
     }
   }
 })
+
+/** The ring's nodes after each membership step, checked against the cluster. */
+const membershipSteps = (
+  inputs: ReadonlyArray<typeof MembershipStepInput.Type>,
+  initial: ReadonlyArray<string>,
+  servers: ReadonlyArray<string>,
+  run: ProtocolRun,
+  n: number
+): Array<MembershipStep> => {
+  let members = [...initial]
+  return inputs.map((input, index) => {
+    const path = `${run.file}: workload.membership[${index}]`
+    if ((input.join === undefined) === (input.leave === undefined)) throw new ScenarioError(`${path}: needs exactly one of join, leave`)
+    const node = (input.join ?? input.leave)!
+    if (!servers.includes(node)) throw new ScenarioError(`${path}: unknown node ${node}`)
+    if (input.join !== undefined && members.includes(node)) throw new ScenarioError(`${path}.join: ${node} is already in the ring`)
+    if (input.leave !== undefined && !members.includes(node)) throw new ScenarioError(`${path}.leave: ${node} is not in the ring`)
+    members = input.join !== undefined ? [...members, node] : members.filter((member) => member !== node)
+    if (members.length < n) throw new ScenarioError(`${path}.leave: the ring would keep ${members.length} nodes, fewer than n (${n})`)
+    return { atMs: durationMs(input.at), nodes: [...members] }
+  })
+}

@@ -114,6 +114,13 @@ export interface SyncPush {
   readonly entries: ReadonlyArray<readonly [string, KeyState]>
 }
 
+/** An operator's membership change: the ring's nodes from `epoch` on. Newer epochs win. */
+export interface Membership {
+  readonly _tag: "Membership"
+  readonly epoch: number
+  readonly nodes: ReadonlyArray<string>
+}
+
 export type Message =
   | Get
   | Put
@@ -128,6 +135,7 @@ export type Message =
   | TreeRequest
   | TreeReply
   | SyncPush
+  | Membership
 
 const TAGS: ReadonlySet<string> = new Set([
   "Get",
@@ -142,7 +150,8 @@ const TAGS: ReadonlySet<string> = new Set([
   "HandoffAck",
   "TreeRequest",
   "TreeReply",
-  "SyncPush"
+  "SyncPush",
+  "Membership"
 ])
 
 /** Narrows what arrived: a real network can deliver anything. */

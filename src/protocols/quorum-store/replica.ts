@@ -6,7 +6,7 @@ import type { Fetch, Handoff, HandoffAck, KeyState, Repair, Replicate, SyncPush 
 import { type Effects, hintsFile, type NodeState, storeEvent, storeFile, type StoreFile } from "./state.ts"
 
 /** The owners of `key` (its preference list of N). */
-export const ownersOf = (state: NodeState, key: string): Array<string> => preferenceList(state.config.placement, key, state.config.n)
+export const ownersOf = (state: NodeState, key: string): Array<string> => preferenceList(state.placement, key, state.config.n)
 
 /** A node is healthy unless it timed out recently, as this node observed (no oracle). */
 export const healthy = (state: NodeState, node: string, nowMs: number): boolean =>
@@ -82,7 +82,9 @@ export const onHandoff = (state: NodeState, effects: Effects, from: string, mess
 /** The owner has the hint: drop it, unless it grew since it was sent (the next round sends the rest). */
 export const onHandoffAck = (state: NodeState, effects: Effects, from: string, message: HandoffAck): void => {
   const hint = state.hints.get(message.key)?.get(from)
-  if (hint !== undefined && versionDigest(hint) === message.digest) removeHint(state, effects, message.key, from)
+  if (hint === undefined || versionDigest(hint) !== message.digest) return
+  removeHint(state, effects, message.key, from)
+  maybeRelease(state, effects, message.key)
 }
 
 export const onSyncPush = (state: NodeState, effects: Effects, message: SyncPush): void => {
@@ -109,4 +111,12 @@ export const handoffRound = (state: NodeState, effects: Effects, nowMs: number):
       if (!state.config.rules.keepHintAfterSend) removeHint(state, effects, key, owner)
     }
   }
+}
+
+/** A key this node no longer owns and no longer keeps for anyone is let go. */
+export const maybeRelease = (state: NodeState, effects: Effects, key: string): void => {
+  if (!state.store.has(key) || state.hints.has(key) || ownersOf(state, key).includes(state.config.self)) return
+  state.store.delete(key)
+  effects.persist.set(storeFile(key), undefined)
+  effects.events.push(storeEvent(key, empty()))
 }

@@ -85,6 +85,10 @@ export type Pending = PendingWrite | PendingRead
 /** A node's whole state. `store` and `hints` are durable (files); the rest is lost on a crash. */
 export interface NodeState {
   readonly config: QuorumConfig
+  /** The ring as this node knows it now: `config.placement` until a membership change arrives. */
+  placement: Placement
+  /** The membership change `placement` reflects (0: the initial one). */
+  epoch: number
   /** Key to this replica's state of it. */
   readonly store: Map<string, KeyState>
   /**
@@ -115,6 +119,8 @@ export const emptyEffects = (): Effects => ({ persist: new Map(), events: [], me
 
 export const initialState = (config: QuorumConfig): NodeState => ({
   config,
+  placement: config.placement,
+  epoch: 0,
   store: new Map(),
   recentPuts: new Map(),
   hints: new Map(),
