@@ -10,6 +10,21 @@ export type KvFunction = "read" | "write" | "cas" | "append" | "delete"
 /** The trace event name under which clients report their history. */
 export const HISTORY_EVENT = "history"
 
+/** What every key-value client workload states, whatever the store. */
+export interface KvWorkloadOptions {
+  /** The servers the client may talk to. */
+  readonly servers: ReadonlyArray<string>
+  readonly keys: ReadonlyArray<string>
+  /** Operations this client issues in the whole run. */
+  readonly operations: number
+  /** Pause between two operations. */
+  readonly thinkMs: number
+  /** How long one attempt waits for a reply before trying another server. */
+  readonly requestTimeoutMs: number
+  /** How long an operation may take in all before its outcome is recorded as unknown. */
+  readonly operationTimeoutMs: number
+}
+
 /** A history entry as the client reports it; the checker adds the index and the time. */
 export interface HistoryReport {
   readonly process: number

@@ -4,19 +4,11 @@ import { Effect } from "effect"
 import { Clock, Network, type NodeProgram, Random } from "../../env/index.ts"
 import type { JsonValue } from "../../env/json.ts"
 import type { VectorClock } from "../clocks/vector-clock.ts"
-import { awaitReply, type HistoryReport, pickWeighted, recordHistory } from "../kv/index.ts"
+import { awaitReply, type HistoryReport, type KvWorkloadOptions, pickWeighted, recordHistory } from "../kv/index.ts"
 import { type ClientOutcome, isReply } from "./messages.ts"
 
 /** Options of a client, as a scenario's workload states them. */
-export interface QuorumClientOptions {
-  readonly servers: ReadonlyArray<string>
-  readonly keys: ReadonlyArray<string>
-  readonly operations: number
-  readonly thinkMs: number
-  /** How long one attempt waits for an answer before trying another node. */
-  readonly requestTimeoutMs: number
-  /** How long an operation may take in all. */
-  readonly operationTimeoutMs: number
+export interface QuorumClientOptions extends KvWorkloadOptions {
   readonly mix: { readonly read: number; readonly write: number }
 }
 

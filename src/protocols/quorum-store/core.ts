@@ -1,12 +1,35 @@
 // The quorum store's one entry for the shell: a received message or a tick in, what to persist,
 // trace and send out. Synchronous and deterministic; the shell only waits, persists and sends.
-import { absurd } from "../assert.ts"
 import { antiEntropyRound, onTreeReply, onTreeRequest } from "./anti-entropy.ts"
 import { onFetchReply, onGet, onPut, onReplicateAck, tickRequests } from "./coordinator.ts"
 import { onMembership } from "./membership.ts"
-import { asMessage, type KeyState } from "./messages.ts"
+import { asMessage, type KeyState, type Message } from "./messages.ts"
 import { handoffRound, mergeKey, onFetch, onHandoff, onHandoffAck, onRepair, onReplicate, onSyncPush, ownersOf } from "./replica.ts"
 import { type Effects, emptyEffects, type NodeState, storeEvent, storeFile, type StoreFile } from "./state.ts"
+
+type Handler<M extends Message> = (state: NodeState, effects: Effects, from: string, message: M, nowMs: number) => void
+
+/**
+ * What each message does. A mapped type over the union's tags, so a new message that is given no
+ * handler fails to compile, as an exhaustive switch would.
+ */
+const handlers: { readonly [Tag in Message["_tag"]]: Handler<Extract<Message, { _tag: Tag }>> } = {
+  Get: onGet,
+  Put: onPut,
+  Replicate: onReplicate,
+  ReplicateAck: onReplicateAck,
+  Fetch: onFetch,
+  FetchReply: onFetchReply,
+  Repair: (state, effects, _from, message) => onRepair(state, effects, message),
+  Handoff: onHandoff,
+  HandoffAck: onHandoffAck,
+  TreeRequest: onTreeRequest,
+  TreeReply: onTreeReply,
+  SyncPush: (state, effects, _from, message) => onSyncPush(state, effects, message),
+  Membership: (state, effects, _from, message) => onMembership(state, effects, message),
+  // Replies go to clients; a node that gets one (a misdirected message) ignores it.
+  Reply: () => undefined
+}
 
 /** Takes in one message from `from`. Anything heard from a node clears its suspicion. */
 export const receive = (state: NodeState, from: string, raw: unknown, nowMs: number): Effects => {
@@ -14,51 +37,8 @@ export const receive = (state: NodeState, from: string, raw: unknown, nowMs: num
   const message = asMessage(raw)
   if (message === undefined) return effects
   state.suspects.delete(from)
-  switch (message._tag) {
-    case "Get":
-      onGet(state, effects, from, message, nowMs)
-      break
-    case "Put":
-      onPut(state, effects, from, message, nowMs)
-      break
-    case "Replicate":
-      onReplicate(state, effects, from, message)
-      break
-    case "ReplicateAck":
-      onReplicateAck(state, effects, from, message)
-      break
-    case "Fetch":
-      onFetch(state, effects, from, message)
-      break
-    case "FetchReply":
-      onFetchReply(state, effects, from, message)
-      break
-    case "Repair":
-      onRepair(state, effects, message)
-      break
-    case "Handoff":
-      onHandoff(state, effects, from, message)
-      break
-    case "HandoffAck":
-      onHandoffAck(state, effects, from, message)
-      break
-    case "TreeRequest":
-      onTreeRequest(state, effects, from, message)
-      break
-    case "TreeReply":
-      onTreeReply(state, effects, from, message)
-      break
-    case "SyncPush":
-      onSyncPush(state, effects, message)
-      break
-    case "Membership":
-      onMembership(state, effects, message)
-      break
-    case "Reply":
-      break
-    default:
-      absurd(message)
-  }
+  const handler = handlers[message._tag] as Handler<Message>
+  handler(state, effects, from, message, nowMs)
   return effects
 }
 

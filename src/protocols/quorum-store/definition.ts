@@ -3,6 +3,7 @@ import { Schema } from "effect"
 import { QuorumStoreChecker } from "../../check/quorum-store.ts"
 import { decodeSection, DurationInput, durationMs, type ProtocolDefinition, type ProtocolRun, ScenarioError, serverIds } from "../../definition/index.ts"
 import { makePlacement, preferenceList } from "../hashring/index.ts"
+import { kvClients, kvWorkloadFields, nonNegative, positive, positiveInt, weight } from "../kv/workload-schema.ts"
 import { DEPTH_MAX } from "../quorum/merkle-tree.ts"
 import { membershipAdmin, type MembershipStep } from "./admin-client.ts"
 import { quorumClient } from "./client.ts"
@@ -10,9 +11,6 @@ import { placementWith } from "./membership.ts"
 import { quorumNode } from "./node.ts"
 import { defaultQuorumRules, type QuorumConfig, type QuorumRules } from "./state.ts"
 
-const positive = Schema.Finite.check(Schema.isGreaterThan(0))
-const positiveInt = Schema.Int.check(Schema.isGreaterThan(0))
-const nonNegative = Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0))
 
 const Options = Schema.Struct({
   n: Schema.optional(positiveInt),
@@ -39,13 +37,8 @@ const MembershipStepInput = Schema.Struct({
 })
 
 const Workload = Schema.Struct({
-  clients: Schema.optional(positiveInt),
-  keys: Schema.optional(positiveInt),
-  operationsPerClient: Schema.optional(Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))),
-  thinkMs: Schema.optional(positive),
-  requestTimeoutMs: Schema.optional(positive),
-  operationTimeoutMs: Schema.optional(positive),
-  mix: Schema.optional(Schema.Struct({ read: Schema.optional(nonNegative), write: Schema.optional(nonNegative) })),
+  ...kvWorkloadFields,
+  mix: Schema.optional(Schema.Struct({ read: Schema.optional(weight), write: Schema.optional(weight) })),
   livenessBoundMs: Schema.optional(positive),
   /** Operator actions at given times: `{at: 3s, join: n6}`, `{at: 6s, leave: n2}`. */
   membership: Schema.optional(Schema.Array(MembershipStepInput))
@@ -95,19 +88,8 @@ export const quorumStoreProtocol = (name = "quorum", rules: Partial<QuorumRules>
     const config = resolveConfig(run, { ...defaultQuorumRules, ...rules })
     const workload = decodeSection(Workload, run, "workload")
     const servers = serverIds(run.nodes)
-    const keys = Array.from({ length: workload.keys ?? 5 }, (_, index) => `k${index + 1}`)
-    const clients = Array.from({ length: workload.clients ?? 3 }, (_, index) => ({
-      id: `c${index + 1}`,
-      program: quorumClient(index + 1, {
-        servers,
-        keys,
-        operations: workload.operationsPerClient ?? 100,
-        thinkMs: workload.thinkMs ?? 50,
-        requestTimeoutMs: workload.requestTimeoutMs ?? 300,
-        operationTimeoutMs: workload.operationTimeoutMs ?? 2000,
-        mix: { read: workload.mix?.read ?? 1, write: workload.mix?.write ?? 1 }
-      })
-    }))
+    const mix = { read: workload.mix?.read ?? 1, write: workload.mix?.write ?? 1 }
+    const clients = kvClients(workload, servers, (process, shared) => quorumClient(process, { ...shared, mix }))
     const steps = membershipSteps(workload.membership ?? [], config.placement.nodes.map((node) => node.id), servers, run, config.n)
     const finalPlacement = placementWith(config.placement, steps[steps.length - 1]?.nodes ?? config.placement.nodes.map((node) => node.id))
     if (steps.length > 0) clients.push({ id: "admin", program: membershipAdmin(servers, steps) })

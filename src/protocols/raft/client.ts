@@ -1,23 +1,12 @@
 // A key-value client of the Raft cluster: issues operations with timeouts and retries and records a Jepsen-style history.
 import { Effect } from "effect"
 import { Clock, Network, type NodeProgram, Random } from "../../env/index.ts"
-import { type HistoryReport, type KvFunction, pickWeighted, recordHistory } from "../kv/index.ts"
+import { type HistoryReport, type KvFunction, type KvWorkloadOptions, pickWeighted, recordHistory } from "../kv/index.ts"
 import { awaitReply, type ClientOutcome, isClientReply } from "./client-messages.ts"
 import type { JsonValue, KvOperation } from "./types.ts"
 
 /** Options of a client, as a scenario's workload states them. */
-export interface RaftClientOptions {
-  /** The servers the client may talk to. */
-  readonly servers: ReadonlyArray<string>
-  readonly keys: ReadonlyArray<string>
-  /** Operations this client issues in the whole run. */
-  readonly operations: number
-  /** Pause between two operations. */
-  readonly thinkMs: number
-  /** How long one attempt waits for a reply before trying another server. */
-  readonly requestTimeoutMs: number
-  /** How long an operation may take in all before its outcome is recorded as unknown. */
-  readonly operationTimeoutMs: number
+export interface RaftClientOptions extends KvWorkloadOptions {
   /** Relative weights of read, write, cas, append, delete. */
   readonly mix: { readonly read: number; readonly write: number; readonly cas: number; readonly append: number; readonly delete: number }
 }
