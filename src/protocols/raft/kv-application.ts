@@ -5,7 +5,7 @@
 import type { JsonValue } from "../../env/json.ts"
 import type { ClientOutcome, ClientRequest } from "./client-messages.ts"
 import type { Raft } from "./raft.ts"
-import { apply, emptyKvState, type KvResult, type KvState, restore, snapshotData } from "./state-machine.ts"
+import { apply, asKvCommand, emptyKvState, type KvCommand, type KvResult, type KvState, restore, snapshotData } from "./state-machine.ts"
 import type { Entry } from "./types.ts"
 
 interface PendingWrite {
@@ -89,10 +89,10 @@ export const makeKvApplication = (host: KvApplicationHost, snapshot: JsonValue |
     const pending = pendingWrites.get(entry.index)
     if (pending === undefined) return
     pendingWrites.delete(entry.index)
-    const command = entry.command
+    const command = asKvCommand(entry.command)
     const mine =
       result._tag === "Kv" &&
-      command._tag === "Kv" &&
+      command !== undefined &&
       command.clientId === pending.request.clientId &&
       command.sequence === pending.request.sequence
     reply(pending.client, pending.request.requestId, mine ? outcomeOf(result.result) : { _tag: "Retry", reason: "entry replaced by another leader" })
@@ -119,7 +119,8 @@ export const makeKvApplication = (host: KvApplicationHost, snapshot: JsonValue |
 
   const handleClient = (client: string, request: ClientRequest): void => {
     if (request.operation._tag === "Get") return handleRead(client, request, request.operation.key)
-    const result = raft.propose({ _tag: "Kv", clientId: request.clientId, sequence: request.sequence, operation: request.operation })
+    const command: KvCommand = { _tag: "Kv", clientId: request.clientId, sequence: request.sequence, operation: request.operation }
+    const result = raft.propose(command)
     switch (result._tag) {
       case "Accepted": {
         const displaced = pendingWrites.get(result.index)
