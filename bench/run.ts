@@ -2,6 +2,7 @@
 import { spawnSync } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import { runIsolated } from "./isolated.ts"
+import { benchQuorumStore, benchRing, QUORUM_SCENARIO } from "./quorum.ts"
 import type { RaftRound } from "./raft.ts"
 import { runBare, runSimulated, standardPattern } from "./simulator.ts"
 import { printScaleTable } from "./scale.ts"
@@ -78,6 +79,20 @@ const main = async () => {
   console.log("")
   process.stdout.write("6. ")
   printScaleTable()
+
+  const ring = benchRing()
+  console.log(`\n7. ring lookups: ${ring.nodes} nodes x 256 virtual nodes (${format(ring.tokens)} tokens), pre-hashed keys`)
+  row("coordinator (preference list of 1)", `${format(ring.coordinatorPerSecond)} lookups/s`)
+  row("preference list of 3 distinct nodes", `${format(ring.preferenceListPerSecond)} lookups/s`)
+  row("plain sorted-array binary search", `${format(ring.binarySearchPerSecond)} lookups/s`)
+  row("binary search / coordinator lookup", `${(ring.binarySearchPerSecond / ring.coordinatorPerSecond).toFixed(1)}x`)
+
+  const quorum = benchQuorumStore()
+  console.log(`\n8. the quorum store on ${QUORUM_SCENARIO} (N=3, R=2, W=2, partitions), seeds 1-${quorum.seeds}`)
+  row("acknowledged client operations per simulated s", format((quorum.acknowledged / quorum.simulatedMs) * 1000))
+  row("acknowledged client operations per wall s", format((quorum.acknowledged / quorum.wallMs) * 1000))
+  row("simulated seconds per wall second", `${(quorum.simulatedMs / quorum.wallMs).toFixed(1)}x`)
+  row("seeds with a violation", `${quorum.failures} (must be 0)`)
 }
 
 await main()

@@ -149,3 +149,15 @@ describe("§7 snapshot data", () => {
     expect(() => restore({ values: [] })).toThrow(/appliedIndex/)
   })
 })
+
+describe("the log carries opaque commands", () => {
+  it("the core replicates any application's command; the key-value state machine refuses one not its own", () => {
+    // Set up: a log entry with another application's command, which the core's types accept.
+    const state = emptyKvState()
+    const foreign: Entry = { term: 1, index: 1, command: { _tag: "Counter", increment: 2 } }
+
+    // Act and check: the key-value machine asserts rather than guessing what it means.
+    expect(() => apply(state, foreign)).toThrow(/carries \{"_tag":"Counter","increment":2\}, not a key-value command/)
+    expect(apply(emptyKvState(), { term: 1, index: 1, command: { _tag: "Noop" } })).toEqual({ _tag: "Noop" })
+  })
+})

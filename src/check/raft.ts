@@ -1,6 +1,7 @@
 // Checks a Raft run from its protocol events: election safety, state machine safety, leader completeness, linearizability, liveness.
 import type { Checker, FinalState, ProtocolEvent, Violation } from "./checker.ts"
 import { type HistoryEvent, operationsFromEvents } from "./history.ts"
+import { boundedReport, KvHistoryRecorder, type Report } from "./kv-history.ts"
 import { checkLinearizability } from "./linearizability.ts"
 import type { JsonValue } from "../env/json.ts"
 import { jsonEqual } from "../protocols/raft/index.ts"
@@ -28,17 +29,22 @@ export class RaftChecker implements Checker {
   readonly livenessChecks = ["liveness"]
   readonly violations: Array<Violation> = []
   readonly notes: Array<string> = []
-  /** The clients' history, in order, with simulated time in nanoseconds. */
-  readonly history: Array<HistoryEvent> = []
+  private readonly recorder: KvHistoryRecorder
+  private readonly report: Report
   private readonly leaders = new Map<number, string>()
   private readonly applied = new Map<number, { term: number; command: JsonValue; node: string; latestLeaderTerm: number }>()
   /** The highest term any leader was elected in so far (0 before the first election). */
   private latestLeaderTerm = 0
-  private livenessStartUs: number | undefined
-  private firstOkAfterHealUs: number | undefined
-  private invokedAfterHeal = false
 
-  constructor(private readonly options: RaftCheckerOptions) {}
+  constructor(private readonly options: RaftCheckerOptions) {
+    this.recorder = new KvHistoryRecorder(options.livenessBoundMs)
+    this.report = boundedReport(this.violations)
+  }
+
+  /** The clients' history, in order, with simulated time in nanoseconds. */
+  get history(): Array<HistoryEvent> {
+    return this.recorder.history
+  }
 
   /** `liveness` waits up to the bound for an operation to succeed, so a shorter phase proves nothing. */
   get minimumLivenessMs(): number {
@@ -52,18 +58,19 @@ export class RaftChecker implements Checker {
       case "apply":
         return this.apply(event)
       case "history":
-        return this.record(event)
+        this.recorder.record(event)
+        return
       default:
         return
     }
   }
 
   onLivenessStart(timeUs: number): void {
-    this.livenessStartUs = timeUs
+    this.recorder.onLivenessStart(timeUs)
   }
 
   finish(final: FinalState): void {
-    this.checkLiveness(final)
+    this.recorder.checkLiveness(final, this.report)
     const parsed = operationsFromEvents(this.history, "history")
     if (parsed._tag === "ParseError") {
       this.report("linearizability", `the clients wrote a malformed history: ${parsed.message}`, final.timeUs)
@@ -143,41 +150,6 @@ export class RaftChecker implements Checker {
         event.timeUs
       )
     }
-  }
-
-  private record(event: ProtocolEvent): void {
-    const report = event.attributes as Omit<HistoryEvent, "index" | "time">
-    const historyEvent: HistoryEvent = {
-      index: this.history.length,
-      process: report.process,
-      type: report.type,
-      f: report.f,
-      key: report.key,
-      ...(report.value === undefined || (report.value === null && report.type === "invoke") ? {} : { value: report.value }),
-      time: event.timeUs * 1000
-    }
-    this.history.push(historyEvent)
-    if (this.livenessStartUs !== undefined && event.timeUs >= this.livenessStartUs) {
-      if (report.type === "invoke") this.invokedAfterHeal = true
-      if (report.type === "ok" && this.firstOkAfterHealUs === undefined) this.firstOkAfterHealUs = event.timeUs
-    }
-  }
-
-  private checkLiveness(final: FinalState): void {
-    if (this.livenessStartUs === undefined) return
-    const boundUs = this.options.livenessBoundMs * 1000
-    if (this.firstOkAfterHealUs === undefined) {
-      const why = this.invokedAfterHeal ? "none succeeded" : "the workload issued none (make it longer)"
-      this.report("liveness", `no client operation succeeded after the faults healed: ${why}`, final.timeUs)
-    } else if (this.firstOkAfterHealUs - this.livenessStartUs > boundUs) {
-      const tookMs = (this.firstOkAfterHealUs - this.livenessStartUs) / 1000
-      this.report("liveness", `the first operation after healing succeeded only after ${tookMs} ms (bound ${this.options.livenessBoundMs} ms)`, final.timeUs)
-    }
-  }
-
-  private report(check: string, message: string, timeUs: number): void {
-    if (this.violations.filter((violation) => violation.check === check).length >= 5) return
-    this.violations.push({ check, message, timeUs })
   }
 }
 

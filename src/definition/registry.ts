@@ -1,5 +1,6 @@
 // The protocols a scenario or a real cluster can name.
 import { causalBroadcastProtocol } from "../protocols/causal-broadcast/definition.ts"
+import { quorumStoreProtocol } from "../protocols/quorum-store/definition.ts"
 import { raftProtocol } from "../protocols/raft/definition.ts"
 import { searchProtocol } from "../protocols/search/definition.ts"
 import { provideHnswLibrary } from "../protocols/search/index-store.ts"
@@ -12,5 +13,5 @@ if (hnswlib !== undefined) provideHnswLibrary(hnswlib)
 
 /** Every shipped protocol, by the name a scenario uses. */
 export const builtinProtocols: ReadonlyMap<string, ProtocolDefinition> = new Map(
-  [causalBroadcastProtocol(), raftProtocol(), searchProtocol()].map((protocol) => [protocol.name, protocol])
+  [causalBroadcastProtocol(), raftProtocol(), quorumStoreProtocol(), searchProtocol()].map((protocol) => [protocol.name, protocol])
 )

@@ -1,6 +1,4 @@
 // The messages between key-value clients and Raft servers. Plain JSON: they cross the wire through the codec.
-import { Effect } from "effect"
-import type { Clock, Network } from "../../env/index.ts"
 import type { JsonValue, KvOperation, NodeId } from "./types.ts"
 
 /** A client's request. `clientId` and `sequence` make a retried write apply exactly once. */
@@ -63,27 +61,4 @@ export const isAdminRequest = (value: unknown): value is AdminRequest =>
 export const isAdminReply = (value: unknown): value is AdminReply =>
   typeof value === "object" && value !== null && (value as { _tag?: unknown })._tag === "AdminReply"
 
-/**
- * Waits at most `timeoutMs` of the node's clock for the reply `accept` recognises (it returns the
- * reply's outcome, or undefined for any other message, such as a late reply to an earlier attempt,
- * which is skipped). Undefined when none came in time.
- */
-export const awaitReply = <A>(options: {
-  readonly network: Network["Service"]
-  readonly clock: Clock["Service"]
-  readonly timeoutMs: number
-  readonly accept: (message: unknown) => A | undefined
-}): Effect.Effect<A | undefined> =>
-  Effect.flatMap(options.clock.now, (startedMs) => {
-    const deadlineMs = startedMs + options.timeoutMs
-    // A loop of plain Effects rather than a generator: clients run it for every request.
-    const next: Effect.Effect<A | undefined> = Effect.flatMap(options.clock.now, (nowMs) => {
-      if (nowMs >= deadlineMs) return Effect.undefined
-      return Effect.flatMap(options.network.receiveWithin(deadlineMs - nowMs), (received) => {
-        if (received === undefined) return Effect.undefined
-        const accepted = options.accept(received.message)
-        return accepted === undefined ? next : Effect.succeed(accepted)
-      })
-    })
-    return next
-  })
+export { awaitReply } from "../kv/await-reply.ts"

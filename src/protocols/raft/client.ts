@@ -1,46 +1,21 @@
 // A key-value client of the Raft cluster: issues operations with timeouts and retries and records a Jepsen-style history.
 import { Effect } from "effect"
-import { Clock, Network, type NodeProgram, Random, Tracing } from "../../env/index.ts"
+import { Clock, Network, type NodeProgram, Random } from "../../env/index.ts"
+import { type HistoryReport, type KvFunction, type KvWorkloadOptions, pickWeighted, recordHistory } from "../kv/index.ts"
 import { awaitReply, type ClientOutcome, isClientReply } from "./client-messages.ts"
 import type { JsonValue, KvOperation } from "./types.ts"
 
 /** Options of a client, as a scenario's workload states them. */
-export interface RaftClientOptions {
-  /** The servers the client may talk to. */
-  readonly servers: ReadonlyArray<string>
-  readonly keys: ReadonlyArray<string>
-  /** Operations this client issues in the whole run. */
-  readonly operations: number
-  /** Pause between two operations. */
-  readonly thinkMs: number
-  /** How long one attempt waits for a reply before trying another server. */
-  readonly requestTimeoutMs: number
-  /** How long an operation may take in all before its outcome is recorded as unknown. */
-  readonly operationTimeoutMs: number
+export interface RaftClientOptions extends KvWorkloadOptions {
   /** Relative weights of read, write, cas, append, delete. */
   readonly mix: { readonly read: number; readonly write: number; readonly cas: number; readonly append: number; readonly delete: number }
 }
 
-/** A history entry as the client reports it; the harness adds the index and the time. */
-export interface HistoryReport {
-  readonly process: number
-  readonly type: "invoke" | "ok" | "fail" | "info"
-  readonly f: "read" | "write" | "cas" | "append" | "delete"
-  readonly key: string
-  readonly value: JsonValue | null
-}
+export type { HistoryReport }
 
-type Function = HistoryReport["f"]
+type Function = KvFunction
 
-const pickFunction = (mix: RaftClientOptions["mix"], draw: number): Function => {
-  const total = mix.read + mix.write + mix.cas + mix.append + mix.delete
-  let point = draw * total
-  for (const f of ["read", "write", "cas", "append", "delete"] as const) {
-    if (point < mix[f]) return f
-    point -= mix[f]
-  }
-  return "read"
-}
+const FUNCTIONS: ReadonlyArray<KvFunction> = ["read", "write", "cas", "append", "delete"]
 
 /** Options of a {@link makeKvSession}. */
 export interface KvSessionOptions {
@@ -123,13 +98,12 @@ export const raftClient = (process: number, options: RaftClientOptions): NodePro
   Effect.gen(function*() {
     const clock = yield* Clock
     const random = yield* Random
-    const tracing = yield* Tracing
-    const record = (report: HistoryReport) => tracing.event("history", report as unknown as Record<string, unknown>)
+    const record = recordHistory
     const session = yield* makeKvSession(options)
 
     for (let sequence = 1; sequence <= options.operations; sequence++) {
       yield* clock.sleep(options.thinkMs * (0.5 + (yield* random.next)))
-      let f = pickFunction(options.mix, yield* random.next)
+      let f = pickWeighted(FUNCTIONS, options.mix, yield* random.next)
       // Registers (odd keys) take writes and cas, lists (even keys) take appends, as in Jepsen's
       // separate register and list-append workloads; reads and deletes go to either.
       const registers = options.keys.filter((_, index) => index % 2 === 0)

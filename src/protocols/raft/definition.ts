@@ -10,14 +10,11 @@ import {
   ScenarioError,
   serverIds
 } from "../../definition/index.ts"
+import { kvClients, kvWorkloadFields, nonNegativeInt, positive, positiveInt, weight } from "../kv/workload-schema.ts"
 import { adminClient, type AdminStep } from "./admin-client.ts"
 import { raftClient } from "./client.ts"
 import { defaultRaftServerOptions, raftServer, type RaftServerOptions, type ServerHooks } from "./server.ts"
 
-const positive = Schema.Finite.check(Schema.isGreaterThan(0))
-const positiveInt = Schema.Int.check(Schema.isGreaterThan(0))
-const nonNegativeInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
-const weight = Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0))
 
 const Options = Schema.Struct({
   tickMs: Schema.optional(positive),
@@ -41,12 +38,7 @@ const AdminStepInput = Schema.Struct({
 })
 
 const Workload = Schema.Struct({
-  clients: Schema.optional(positiveInt),
-  keys: Schema.optional(positiveInt),
-  operationsPerClient: Schema.optional(nonNegativeInt),
-  thinkMs: Schema.optional(positive),
-  requestTimeoutMs: Schema.optional(positive),
-  operationTimeoutMs: Schema.optional(positive),
+  ...kvWorkloadFields,
   mix: Schema.optional(
     Schema.Struct({
       read: Schema.optional(weight),
@@ -121,7 +113,6 @@ export const raftProtocol = (name = "raft", hooks: ServerHooks = {}): ProtocolDe
     }
     const founders = servers.slice(0, initialVoters)
     const adminSteps = (workload.admin ?? []).map((step, index) => adminStep(step, index, run.file, servers))
-    const keys = Array.from({ length: workload.keys ?? 5 }, (_, index) => `k${index + 1}`)
     const mix = {
       read: workload.mix?.read ?? 3,
       write: workload.mix?.write ?? 3,
@@ -129,19 +120,7 @@ export const raftProtocol = (name = "raft", hooks: ServerHooks = {}): ProtocolDe
       append: workload.mix?.append ?? 1,
       delete: workload.mix?.delete ?? 0.5
     }
-    const clientCount = workload.clients ?? 3
-    const clients = Array.from({ length: clientCount }, (_, index) => ({
-      id: `c${index + 1}`,
-      program: raftClient(index + 1, {
-        servers,
-        keys,
-        operations: workload.operationsPerClient ?? 100,
-        thinkMs: workload.thinkMs ?? 50,
-        requestTimeoutMs: workload.requestTimeoutMs ?? 300,
-        operationTimeoutMs: workload.operationTimeoutMs ?? 2000,
-        mix
-      })
-    }))
+    const clients = kvClients(workload, servers, (process, shared) => raftClient(process, { ...shared, mix }))
     const checker = new RaftChecker({
       livenessBoundMs: workload.livenessBoundMs ?? 5000,
       linearizabilityBudgetMs: workload.linearizabilityBudgetMs ?? 10_000

@@ -27,6 +27,7 @@ import type {
   ReadIndexResult,
   TransferResult
 } from "./types.ts"
+import { isConfigChange } from "./types.ts"
 
 /**
  * Becomes the leader of the current term: every follower is probed from the end of our log,
@@ -118,7 +119,7 @@ export function propose(raft: RaftState, command: Command): ProposeResult {
   if (raft.role !== "Leader") return { _tag: "NotLeader", leaderHint: raft.leader }
   // During a transfer new entries would only delay the target's catching up (thesis §3.10).
   if (raft.leadTransferee !== null) return { _tag: "Rejected", reason: "TransferInProgress" }
-  if (command._tag === "ConfigChange") {
+  if (isConfigChange(command)) {
     const reason = configChangeRejection(raft, command.change)
     if (reason !== null) return { _tag: "Rejected", reason }
   }
@@ -126,7 +127,7 @@ export function propose(raft: RaftState, command: Command): ProposeResult {
   // Sent with the next Ready (see sendDueAppends), together with the proposals stepped before it.
   for (const id of raft.progress.keys()) if (id !== raft.id) raft.appendsDue.add(id)
   // Removing a voter can shrink the quorum enough to commit what is already replicated.
-  if (command._tag === "ConfigChange" && maybeCommit(raft)) afterCommit(raft)
+  if (isConfigChange(command) && maybeCommit(raft)) afterCommit(raft)
   return { _tag: "Accepted", index: entry.index, term: entry.term }
 }
 
@@ -147,7 +148,7 @@ function configChangeRejection(raft: RaftState, change: ConfigChange): ProposeRe
 function appendEntry(raft: RaftState, command: Command): Entry {
   const entry: Entry = { term: raft.term, index: raft.log.lastIndex() + 1, command }
   raft.log.append([entry])
-  if (command._tag === "ConfigChange") syncProgress(raft, { recentActive: true })
+  if (isConfigChange(command)) syncProgress(raft, { recentActive: true })
   return entry
 }
 

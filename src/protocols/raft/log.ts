@@ -2,7 +2,7 @@
 // implies, and how much of it the shell has made durable (like etcd's raftLog plus unstable).
 import { assert } from "./assert.ts"
 import { applyConfigChange } from "./configuration.ts"
-import type { Configuration, Entry, RaftRules, Snapshot } from "./types.ts"
+import { type Configuration, type Entry, isConfigChange, type RaftRules, type Snapshot } from "./types.ts"
 
 interface ConfigurationAt {
   readonly index: number
@@ -258,7 +258,7 @@ export class RaftLog {
   }
 
   private noteConfiguration(entry: Entry): void {
-    if (entry.command._tag !== "ConfigChange") return
+    if (!isConfigChange(entry.command)) return
     const configuration = applyConfigChange(this.configuration(), entry.command.change)
     this.configurations.push({ index: entry.index, configuration })
   }

@@ -1,19 +1,12 @@
 // The Effect shell around the Raft core: ticks, messages, persistence before sending, applying, client requests.
 import { Effect, Queue } from "effect"
 import { Clock, type Envelope, mulberry32, Network, type NodeProgram, Random, Storage, Tracing } from "../../env/index.ts"
-import {
-  type AdminOutcome,
-  type AdminRequest,
-  type ClientOutcome,
-  type ClientRequest,
-  isAdminRequest,
-  isClientRequest
-} from "./client-messages.ts"
+import { type AdminOutcome, type AdminRequest, isAdminRequest, isClientRequest } from "./client-messages.ts"
 import { assert } from "./assert.ts"
 import { makeDurableState } from "./durable-state.ts"
 import { newRaft, type Raft } from "./raft.ts"
-import { apply, emptyKvState, type KvResult, type KvState, restore, snapshotData } from "./state-machine.ts"
-import type { Entry, Message, RaftConfig, Ready } from "./types.ts"
+import { makeKvApplication } from "./kv-application.ts"
+import type { Message, RaftConfig, Ready } from "./types.ts"
 
 /** Options of a Raft server, as a scenario states them: the core's timing and limits, plus the shell's own. */
 export type RaftServerOptions = Pick<
@@ -65,35 +58,6 @@ const BACKLOG_CAPACITY = 10_000
 /** At most this many messages are stepped before a Ready is made (and its sync started). */
 const RECEIVE_BATCH = 256
 
-interface PendingWrite {
-  readonly client: string
-  readonly request: ClientRequest
-}
-
-interface PendingRead {
-  readonly client: string
-  readonly request: ClientRequest
-  readonly key: string
-}
-
-/** The outcome a client sees for a state-machine result. */
-const outcomeOf = (result: KvResult): ClientOutcome => {
-  switch (result._tag) {
-    case "Value":
-      return { _tag: "Value", value: result.value }
-    case "Ok":
-      return { _tag: "Ok" }
-    case "CasResult":
-      return { _tag: "CasResult", ok: result.ok, current: result.current }
-    case "StaleSequence":
-      return { _tag: "Retry", reason: "stale sequence" }
-    default: {
-      const unreachable: never = result
-      throw new Error(`unknown result ${JSON.stringify(unreachable)}`)
-    }
-  }
-}
-
 /** Runs of equal terms in a log, as [firstIndex, term] pairs: a compact picture for the checkers. */
 const termRuns = (raft: Raft): Array<[number, number]> => {
   const runs: Array<[number, number]> = []
@@ -131,7 +95,6 @@ export const raftServer = (voters: ReadonlyArray<string>, options: RaftServerOpt
     }
     if (hooks.config !== undefined) config = hooks.config(config)
     const raft = newRaft(config, restored)
-    let kv: KvState = snapshot === undefined ? emptyKvState() : restore(snapshot.data)
     let snapshotIndex = snapshot?.lastIncludedIndex ?? 0
     yield* tracing.event("recover", {
       term: raft.term,
@@ -139,10 +102,6 @@ export const raftServer = (voters: ReadonlyArray<string>, options: RaftServerOpt
       snapshotIndex,
       lastIndex: raft.lastIndex
     })
-
-    const pendingWrites = new Map<number, PendingWrite>()
-    const pendingReads = new Map<string, PendingRead>()
-    const readyReads: Array<{ readonly requestId: string; readonly index: number }> = []
 
     // The decisions below are plain synchronous code: they queue what to send and what to trace,
     // and `flush` performs it all in one or two steps. Per message this avoids a generator and a
@@ -165,56 +124,26 @@ export const raftServer = (voters: ReadonlyArray<string>, options: RaftServerOpt
       return tracingEvents === undefined ? sending : Effect.andThen(sending, tracingEvents)
     }
 
-    const reply = (client: string, requestId: string, outcome: ClientOutcome): void => {
-      outbox.push([client, { _tag: "ClientReply", requestId, outcome }])
-    }
-
-    /** Answers every waiting client with Retry, when this server stops leading. */
-    const abandonClients = (reason: string): void => {
-      for (const [, pending] of pendingWrites) reply(pending.client, pending.request.requestId, { _tag: "Retry", reason })
-      for (const [, pending] of pendingReads) reply(pending.client, pending.request.requestId, { _tag: "Retry", reason })
-      pendingWrites.clear()
-      pendingReads.clear()
-      readyReads.length = 0
-    }
-
-    const applyEntry = (entry: Entry): void => {
-      if (entry.index <= kv.appliedIndex) return
-      const result = apply(kv, entry)
-      traced.push(["apply", { index: entry.index, term: entry.term, command: entry.command }])
-      const pending = pendingWrites.get(entry.index)
-      if (pending === undefined) return
-      pendingWrites.delete(entry.index)
-      const command = entry.command
-      const mine =
-        result._tag === "Kv" &&
-        command._tag === "Kv" &&
-        command.clientId === pending.request.clientId &&
-        command.sequence === pending.request.sequence
-      reply(
-        pending.client,
-        pending.request.requestId,
-        mine ? outcomeOf(result.result) : { _tag: "Retry", reason: "entry replaced by another leader" }
-      )
-    }
-
-    const serveReads = (): void => {
-      while (readyReads.length > 0 && readyReads[0]!.index <= kv.appliedIndex) {
-        const { requestId } = readyReads.shift()!
-        const pending = pendingReads.get(requestId)
-        if (pending === undefined) continue
-        pendingReads.delete(requestId)
-        reply(pending.client, requestId, { _tag: "Value", value: kv.values.get(pending.key) ?? null })
-      }
-    }
+    const app = makeKvApplication(
+      {
+        raft,
+        reply: (client, requestId, outcome) => {
+          outbox.push([client, { _tag: "ClientReply", requestId, outcome }])
+        },
+        trace: (name, attributes) => {
+          traced.push([name, attributes])
+        }
+      },
+      snapshot?.data
+    )
 
     const needsCompaction = (): boolean =>
       options.snapshotEveryEntries > 0 &&
-      kv.appliedIndex - snapshotIndex >= options.snapshotEveryEntries &&
-      kv.appliedIndex <= raft.appliedIndex
+      app.appliedIndex() - snapshotIndex >= options.snapshotEveryEntries &&
+      app.appliedIndex() <= raft.appliedIndex
 
     const compact = Effect.suspend(() => {
-      const taken = raft.reportSnapshotTaken(kv.appliedIndex, snapshotData(kv))
+      const taken = raft.reportSnapshotTaken(app.appliedIndex(), app.snapshotData())
       snapshotIndex = taken.lastIncludedIndex
       traced.push(["snapshot", { index: snapshotIndex }])
       return durable.compact(taken, raft.entries(raft.firstIndex, raft.lastIndex + 1))
@@ -248,18 +177,18 @@ export const raftServer = (voters: ReadonlyArray<string>, options: RaftServerOpt
             "becomeLeader",
             { term: raft.term, runs: termRuns(raft), snapshotIndex: raft.firstIndex - 1, lastIndex: raft.lastIndex }
           ])
-        } else if (pendingWrites.size > 0 || pendingReads.size > 0) {
-          abandonClients("leadership lost")
+        } else if (app.hasWaitingClients()) {
+          app.abandonClients("leadership lost")
         }
       }
       if (ready.snapshot !== undefined) {
-        kv = restore(ready.snapshot.data)
+        app.install(ready.snapshot.data)
         snapshotIndex = ready.snapshot.lastIncludedIndex
         traced.push(["installSnapshot", { index: snapshotIndex }])
       }
-      for (const entry of ready.committedEntries) applyEntry(entry)
-      for (const readState of ready.readStates) readyReads.push(readState)
-      serveReads()
+      for (const entry of ready.committedEntries) app.applyEntry(entry)
+      for (const readState of ready.readStates) app.readReady(readState)
+      app.serveReads()
       raft.advance(ready)
     }
 
@@ -334,46 +263,6 @@ export const raftServer = (voters: ReadonlyArray<string>, options: RaftServerOpt
       outbox.push([client, { _tag: "AdminReply", requestId: request.requestId, outcome }])
     }
 
-    const handleClient = (client: string, request: ClientRequest): void => {
-      if (request.operation._tag === "Get") {
-        // The network may duplicate a request; the copy waits on the read already under way.
-        if (pendingReads.has(request.requestId)) return
-        const result = raft.readIndex(request.requestId)
-        if (result._tag === "Accepted") {
-          pendingReads.set(request.requestId, { client, request, key: request.operation.key })
-        } else if (result._tag === "NotLeader") {
-          reply(client, request.requestId, { _tag: "NotLeader", leaderHint: result.leaderHint })
-        } else {
-          reply(client, request.requestId, { _tag: "Retry", reason: "busy" })
-        }
-        return
-      }
-      const result = raft.propose({
-        _tag: "Kv",
-        clientId: request.clientId,
-        sequence: request.sequence,
-        operation: request.operation
-      })
-      switch (result._tag) {
-        case "Accepted": {
-          const displaced = pendingWrites.get(result.index)
-          if (displaced !== undefined) {
-            reply(displaced.client, displaced.request.requestId, { _tag: "Retry", reason: "entry replaced" })
-          }
-          pendingWrites.set(result.index, { client, request })
-          return
-        }
-        case "NotLeader":
-          return reply(client, request.requestId, { _tag: "NotLeader", leaderHint: result.leaderHint })
-        case "Rejected":
-          return reply(client, request.requestId, { _tag: "Retry", reason: result.reason })
-        default: {
-          const unreachable: never = result
-          throw new Error(`unknown propose result ${JSON.stringify(unreachable)}`)
-        }
-      }
-    }
-
     const step = (input: Input): void => {
       if (input === TICK) {
         raft.tick()
@@ -381,7 +270,7 @@ export const raftServer = (voters: ReadonlyArray<string>, options: RaftServerOpt
       }
       const { from, message } = input as Envelope
       if (isClientRequest(message)) {
-        handleClient(from, message)
+        app.handleClient(from, message)
       } else if (isAdminRequest(message)) {
         handleAdmin(from, message)
       } else {

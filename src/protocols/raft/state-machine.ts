@@ -1,7 +1,7 @@
 // The replicated key-value state machine with client sessions (thesis §6.3): applying committed
 // entries exactly once per (clientId, sequence), and converting to and from snapshot data.
 import { absurd, assert } from "./assert.ts"
-import type { Entry, JsonValue, KvOperation } from "./types.ts"
+import { type Command, type Entry, isConfigChange, type JsonValue, type KvOperation } from "./types.ts"
 
 /** The answer to one key-value operation. */
 export type KvResult =
@@ -60,17 +60,25 @@ export function apply(state: KvState, entry: Entry): ApplyResult {
   assert(entry.index === state.appliedIndex + 1, () => `applying entry ${entry.index} after ${state.appliedIndex}`)
   state.appliedIndex = entry.index
   const command = entry.command
-  switch (command._tag) {
-    case "Noop":
-      return { _tag: "Noop" }
-    case "ConfigChange":
-      return { _tag: "ConfigChange" }
-    case "Kv":
-      return applyRequest(state, command.clientId, command.sequence, command.operation)
-    default:
-      return absurd(command)
-  }
+  if (command._tag === "Noop") return { _tag: "Noop" }
+  if (isConfigChange(command)) return { _tag: "ConfigChange" }
+  const request = asKvCommand(command)
+  assert(request !== undefined, () => `entry ${entry.index} carries ${JSON.stringify(command)}, not a key-value command`)
+  return applyRequest(state, request.clientId, request.sequence, request.operation)
 }
+
+/** The key-value store's command in the log: an operation within a client session. */
+export type KvCommand = {
+  readonly _tag: "Kv"
+  /** The client session; with `sequence` it makes a retried request apply exactly once. */
+  readonly clientId: string
+  readonly sequence: number
+  readonly operation: KvOperation
+}
+
+/** The command as a key-value command, or undefined when it is another application's. */
+export const asKvCommand = (command: Command): KvCommand | undefined =>
+  command._tag === "Kv" ? (command as unknown as KvCommand) : undefined
 
 function applyRequest(state: KvState, clientId: string, sequence: number, operation: KvOperation): ApplyResult {
   const session = state.sessions.get(clientId)

@@ -30,17 +30,32 @@ export type ConfigChange =
   | { readonly _tag: "AddNode"; readonly node: NodeId }
   | { readonly _tag: "RemoveNode"; readonly node: NodeId }
 
-/** What a log entry asks the replicated state machine (or the membership) to do. */
-export type Command =
-  | { readonly _tag: "Noop" }
-  | {
-      readonly _tag: "Kv"
-      /** The client session; with `sequence` it makes a retried request apply exactly once. */
-      readonly clientId: string
-      readonly sequence: number
-      readonly operation: KvOperation
-    }
-  | { readonly _tag: "ConfigChange"; readonly change: ConfigChange }
+/**
+ * A command of the application the log replicates. Opaque to the core, which only orders it: any
+ * JSON object tagged with a name of the application's own (not `Noop` or `ConfigChange`). The
+ * key-value store's is `KvCommand` (state-machine.ts).
+ */
+export interface ApplicationCommand {
+  readonly _tag: string
+  readonly [field: string]: unknown
+}
+
+/** A leader's empty entry of its new term. */
+export interface NoopCommand {
+  readonly _tag: "Noop"
+}
+
+/** A membership change, which the core applies itself. */
+export interface ConfigChangeCommand {
+  readonly _tag: "ConfigChange"
+  readonly change: ConfigChange
+}
+
+/** What a log entry asks: nothing (a new leader's entry), a membership change, or the application's command. */
+export type Command = NoopCommand | ConfigChangeCommand | ApplicationCommand
+
+/** Whether a command is a membership change (an application's tag never is `ConfigChange`). */
+export const isConfigChange = (command: Command): command is ConfigChangeCommand => command._tag === "ConfigChange"
 
 /** One slot of the replicated log. */
 export interface Entry {

@@ -1,0 +1,240 @@
+// Checks a quorum store run from what was observed: what clients were told (their history, with the
+// values each write named as read) and what replicas stored (`store` and `standIn` events). It never
+// asks the store's versions what happened before what: causality is what clients saw.
+import type { JsonValue } from "../env/json.ts"
+import type { Checker, FinalState, ProtocolEvent, Violation } from "./checker.ts"
+import { boundedReport, KvHistoryRecorder, type Report } from "./kv-history.ts"
+
+/** Options of {@link QuorumStoreChecker}. */
+export interface QuorumStoreCheckerOptions {
+  /** After the faults heal, some client operation must succeed within this many milliseconds. */
+  readonly livenessBoundMs: number
+  /** The replicas of each key that must converge: its owners. */
+  readonly ownersOf: (key: string) => ReadonlyArray<string>
+  /** Handoff and anti-entropy need this much healed time to bring every owner up to date. */
+  readonly convergenceMs: number
+  /** Last-writer-wins drops concurrent writes by design: lost writes are then only noted. */
+  readonly lastWriterWins: boolean
+}
+
+interface Write {
+  readonly key: string
+  readonly invokeUs: number
+  okUs: number | undefined
+  readonly supersedes: ReadonlyArray<JsonValue>
+}
+
+interface Read {
+  readonly key: string
+  readonly invokeUs: number
+  readonly okUs: number
+  readonly values: ReadonlyArray<JsonValue>
+}
+
+const text = (value: JsonValue): string => JSON.stringify(value)
+
+/**
+ * Rules, after Dynamo and Jepsen's findings on its descendants:
+ * - `no-lost-write`: every acknowledged write is in some replica's final state, or superseded by a
+ *   write that causally follows it (a chain of writes each naming the one before as read).
+ * - `siblings`: siblings are exactly concurrent writes: no read and no replica's final state holds
+ *   a value together with one that causally follows it.
+ * - `stale-read`: a read that starts after a write was acknowledged returns it or a value that
+ *   follows it, unless a stand-in held a copy of the key meanwhile or the membership changed (a
+ *   sloppy quorum, and ranges on the move, give no such promise). It holds when R + W > N; the lesson scenario shows it fail when not.
+ * - `convergence`: once faults heal and handoff and anti-entropy have run, every up owner of a key
+ *   stores the same versions (keys written too close to the end are not judged).
+ * - `liveness`: once faults heal, a client operation succeeds within the bound.
+ */
+export class QuorumStoreChecker implements Checker {
+  readonly checks = ["no-lost-write", "siblings", "stale-read", "convergence", "liveness"]
+  readonly livenessChecks = ["convergence", "liveness"]
+  readonly violations: Array<Violation> = []
+  readonly notes: Array<string> = []
+  private readonly recorder: KvHistoryRecorder
+  private readonly report: Report
+  private readonly writes = new Map<string, Write>()
+  private readonly reads: Array<Read> = []
+  private readonly pendingReads = new Map<number, { key: string; invokeUs: number }>()
+  /** Node and key to the values it last made durable. */
+  private readonly stored = new Map<string, Map<string, { values: ReadonlyArray<JsonValue>; digest: number }>>()
+  private readonly standIns = new Map<string, Array<number>>()
+  /** When nodes adopted a membership change: ownership moves, so quorums need not overlap meanwhile. */
+  private readonly membershipChanges: Array<number> = []
+  private readonly ancestorsMemo = new Map<string, ReadonlySet<string>>()
+
+  constructor(private readonly options: QuorumStoreCheckerOptions) {
+    this.recorder = new KvHistoryRecorder(options.livenessBoundMs)
+    this.report = boundedReport(this.violations)
+  }
+
+  get minimumLivenessMs(): number {
+    return Math.max(this.options.livenessBoundMs, this.options.convergenceMs)
+  }
+
+  get history() {
+    return this.recorder.history
+  }
+
+  onLivenessStart(timeUs: number): void {
+    this.recorder.onLivenessStart(timeUs)
+  }
+
+  onEvent(event: ProtocolEvent): void {
+    switch (event.name) {
+      case "history":
+        return this.onHistory(event)
+      case "store": {
+        const { key, values, digest } = event.attributes as { key: string; values: Array<JsonValue>; digest: number }
+        const byKey = this.stored.get(event.node) ?? new Map()
+        byKey.set(key, { values, digest })
+        this.stored.set(event.node, byKey)
+        return
+      }
+      case "membership":
+        this.membershipChanges.push(event.timeUs)
+        return
+      case "standIn": {
+        const key = event.attributes["key"] as string
+        this.standIns.set(key, [...(this.standIns.get(key) ?? []), event.timeUs])
+        return
+      }
+      default:
+        return
+    }
+  }
+
+  private onHistory(event: ProtocolEvent): void {
+    this.recorder.record(event)
+    const report = event.attributes as { process: number; type: string; f: string; key: string; value: JsonValue; supersedes?: Array<JsonValue> }
+    if (report.f === "write" && report.type === "invoke") {
+      this.writes.set(text(report.value), { key: report.key, invokeUs: event.timeUs, okUs: undefined, supersedes: report.supersedes ?? [] })
+    } else if (report.f === "write" && report.type === "ok") {
+      const write = this.writes.get(text(report.value))
+      if (write !== undefined) write.okUs = event.timeUs
+    } else if (report.f === "read" && report.type === "invoke") {
+      this.pendingReads.set(report.process, { key: report.key, invokeUs: event.timeUs })
+    } else if (report.f === "read") {
+      const pending = this.pendingReads.get(report.process)
+      this.pendingReads.delete(report.process)
+      if (pending !== undefined && report.type === "ok") {
+        this.reads.push({ key: pending.key, invokeUs: pending.invokeUs, okUs: event.timeUs, values: report.value as Array<JsonValue> })
+      }
+    }
+  }
+
+  /** The writes (by value text) that `value`'s write causally follows, through what each writer read. */
+  private ancestors(value: string): ReadonlySet<string> {
+    const known = this.ancestorsMemo.get(value)
+    if (known !== undefined) return known
+    const result = new Set<string>()
+    const stack = [value]
+    while (stack.length > 0) {
+      for (const parent of this.writes.get(stack.pop()!)?.supersedes ?? []) {
+        const parentText = text(parent)
+        if (result.has(parentText)) continue
+        result.add(parentText)
+        stack.push(parentText)
+      }
+    }
+    this.ancestorsMemo.set(value, result)
+    return result
+  }
+
+  /** True when `values` hold `value` or a value whose write follows it. */
+  private covered(value: string, values: ReadonlyArray<JsonValue>): boolean {
+    return values.some((candidate) => text(candidate) === value || this.ancestors(text(candidate)).has(value))
+  }
+
+  finish(final: FinalState): void {
+    this.recorder.checkLiveness(final, this.report, (message) => this.notes.push(message))
+    this.checkLostWrites(final)
+    this.checkSiblings(final)
+    this.checkStaleReads()
+    if (this.recorder.livenessStarted) this.checkConvergence(final)
+  }
+
+  private finalValues(key: string): Array<JsonValue> {
+    const values: Array<JsonValue> = []
+    for (const byKey of this.stored.values()) values.push(...(byKey.get(key)?.values ?? []))
+    return values
+  }
+
+  private checkLostWrites(final: FinalState): void {
+    let lost = 0
+    for (const [value, write] of this.writes) {
+      if (write.okUs === undefined || this.covered(value, this.finalValues(write.key))) continue
+      lost++
+      if (this.options.lastWriterWins) continue
+      this.report("no-lost-write", `key ${write.key}: the write of ${value}, acknowledged at ${write.okUs / 1000} ms, is in no replica and no later write follows it`, final.timeUs)
+    }
+    if (this.options.lastWriterWins && lost > 0) this.notes.push(`no-lost-write: last-writer-wins dropped ${lost} acknowledged writes, as it may`)
+  }
+
+  private checkSiblings(final: FinalState): void {
+    const judge = (values: ReadonlyArray<JsonValue>, where: string, timeUs: number) => {
+      for (const left of values) {
+        const follower = values.find((right) => this.ancestors(text(right)).has(text(left)))
+        if (follower !== undefined) {
+          this.report("siblings", `${where} holds ${text(left)} beside ${text(follower)}, whose write followed it`, timeUs)
+          return
+        }
+      }
+    }
+    for (const read of this.reads) judge(read.values, `a read of ${read.key} at ${read.okUs / 1000} ms`, read.okUs)
+    for (const [node, byKey] of this.stored) for (const [key, { values }] of byKey) judge(values, `${node}'s final state of ${key}`, final.timeUs)
+  }
+
+  private checkStaleReads(): void {
+    const writesByKey = new Map<string, Array<[string, Write]>>()
+    for (const entry of this.writes) {
+      if (entry[1].okUs === undefined) continue
+      writesByKey.set(entry[1].key, [...(writesByKey.get(entry[1].key) ?? []), entry])
+    }
+    for (const read of this.reads) {
+      const standIns = this.standIns.get(read.key) ?? []
+      for (const [value, write] of writesByKey.get(read.key) ?? []) {
+        if (write.okUs! >= read.invokeUs || this.covered(value, read.values)) continue
+        if (standIns.some((timeUs) => timeUs >= write.invokeUs && timeUs <= read.okUs) || this.moving(write, read)) continue
+        this.report(
+          "stale-read",
+          `key ${read.key}: a read from ${read.invokeUs / 1000} ms returned ${text(read.values as JsonValue)}, ` +
+            `missing the write of ${value} acknowledged at ${write.okUs! / 1000} ms`,
+          read.okUs
+        )
+        break
+      }
+    }
+  }
+
+  /**
+   * Whether ownership may have been on the move between a write and a read: nodes adopt a change
+   * at different times (one cut off adopts it late), so from the first adoption of any change to
+   * the last, the reader's owners and the writer's may differ.
+   */
+  private moving(write: Write, read: Read): boolean {
+    if (this.membershipChanges.length === 0) return false
+    return read.okUs >= Math.min(...this.membershipChanges) && write.invokeUs <= Math.max(...this.membershipChanges)
+  }
+
+  private checkConvergence(final: FinalState): void {
+    const quietSinceUs = final.timeUs - this.options.convergenceMs * 1000
+    const keys = new Set([...this.writes.values()].map((write) => write.key))
+    let unjudged = 0
+    for (const key of [...keys].sort()) {
+      if ([...this.writes.values()].some((write) => write.key === key && write.invokeUs > quietSinceUs)) {
+        unjudged++
+        continue
+      }
+      const owners = this.options.ownersOf(key).filter((node) => final.up.includes(node))
+      const states = owners.map((node) => ({ node, state: this.stored.get(node)?.get(key) }))
+      const first = states[0]
+      const differs = states.find((other) => other.state?.digest !== first?.state?.digest)
+      if (first !== undefined && differs !== undefined) {
+        const show = (entry: typeof first) => `${entry.node} ${entry.state === undefined ? "nothing" : text(entry.state.values as JsonValue)}`
+        this.report("convergence", `key ${key}: replicas differ after healing: ${show(first)}, ${show(differs)}`, final.timeUs)
+      }
+    }
+    if (unjudged > 0) this.notes.push(`convergence: ${unjudged} keys written in the last ${this.options.convergenceMs} ms were not judged`)
+  }
+}

@@ -1,0 +1,3 @@
+// The key-value layer every store shares: client waits, workload choices and history reports.
+export { awaitReply } from "./await-reply.ts"
+export { HISTORY_EVENT, type HistoryReport, type KvFunction, type KvWorkloadOptions, pickWeighted, recordHistory } from "./workload.ts"

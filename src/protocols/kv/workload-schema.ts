@@ -1,0 +1,55 @@
+// The scenario fields every key-value workload takes, whatever the store, as Effect Schema fields.
+import { Schema } from "effect"
+import type { KvWorkloadOptions } from "./workload.ts"
+
+/** A finite number above 0. */
+export const positive = Schema.Finite.check(Schema.isGreaterThan(0))
+/** An integer above 0. */
+export const positiveInt = Schema.Int.check(Schema.isGreaterThan(0))
+/** An integer at or above 0. */
+export const nonNegativeInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
+/** A finite number at or above 0. */
+export const nonNegative = Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0))
+/** A relative weight: a finite number at or above 0. */
+export const weight = nonNegative
+
+/** `clients`, `keys`, `operationsPerClient`, `thinkMs`, `requestTimeoutMs`, `operationTimeoutMs`: each optional. */
+export const kvWorkloadFields = {
+  clients: Schema.optional(positiveInt),
+  keys: Schema.optional(positiveInt),
+  operationsPerClient: Schema.optional(nonNegativeInt),
+  thinkMs: Schema.optional(positive),
+  requestTimeoutMs: Schema.optional(positive),
+  operationTimeoutMs: Schema.optional(positive)
+}
+
+/** The fields of {@link kvWorkloadFields} as decoded. */
+export interface KvWorkloadInput {
+  readonly clients?: number | undefined
+  readonly keys?: number | undefined
+  readonly operationsPerClient?: number | undefined
+  readonly thinkMs?: number | undefined
+  readonly requestTimeoutMs?: number | undefined
+  readonly operationTimeoutMs?: number | undefined
+}
+
+/**
+ * The workload's clients, `c1`..`cN` (default 3), each given the shared options with their defaults
+ * filled in (keys `k1`..`kK`, default 5; 100 operations, 50 ms think time, 300 ms per attempt,
+ * 2 s per operation) by `program(process, options)`.
+ */
+export const kvClients = <P>(
+  input: KvWorkloadInput,
+  servers: ReadonlyArray<string>,
+  program: (process: number, options: KvWorkloadOptions) => P
+): Array<{ id: string; program: P }> => {
+  const options: KvWorkloadOptions = {
+    servers,
+    keys: Array.from({ length: input.keys ?? 5 }, (_, index) => `k${index + 1}`),
+    operations: input.operationsPerClient ?? 100,
+    thinkMs: input.thinkMs ?? 50,
+    requestTimeoutMs: input.requestTimeoutMs ?? 300,
+    operationTimeoutMs: input.operationTimeoutMs ?? 2000
+  }
+  return Array.from({ length: input.clients ?? 3 }, (_, index) => ({ id: `c${index + 1}`, program: program(index + 1, options) }))
+}

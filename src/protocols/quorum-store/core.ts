@@ -1,0 +1,85 @@
+// The quorum store's one entry for the shell: a received message or a tick in, what to persist,
+// trace and send out. Synchronous and deterministic; the shell only waits, persists and sends.
+import { antiEntropyRound, onTreeReply, onTreeRequest } from "./anti-entropy.ts"
+import { onFetchReply, onGet, onPut, onReplicateAck, tickRequests } from "./coordinator.ts"
+import { onMembership } from "./membership.ts"
+import { asMessage, type KeyState, type Message } from "./messages.ts"
+import { handoffRound, mergeKey, onFetch, onHandoff, onHandoffAck, onRepair, onReplicate, onSyncPush, ownersOf } from "./replica.ts"
+import { type Effects, emptyEffects, type NodeState, storeEvent, storeFile, type StoreFile } from "./state.ts"
+
+type Handler<M extends Message> = (state: NodeState, effects: Effects, from: string, message: M, nowMs: number) => void
+
+/**
+ * What each message does. A mapped type over the union's tags, so a new message that is given no
+ * handler fails to compile, as an exhaustive switch would.
+ */
+const handlers: { readonly [Tag in Message["_tag"]]: Handler<Extract<Message, { _tag: Tag }>> } = {
+  Get: onGet,
+  Put: onPut,
+  Replicate: onReplicate,
+  ReplicateAck: onReplicateAck,
+  Fetch: onFetch,
+  FetchReply: onFetchReply,
+  Repair: (state, effects, _from, message) => onRepair(state, effects, message),
+  Handoff: onHandoff,
+  HandoffAck: onHandoffAck,
+  TreeRequest: onTreeRequest,
+  TreeReply: onTreeReply,
+  SyncPush: (state, effects, _from, message) => onSyncPush(state, effects, message),
+  Membership: (state, effects, _from, message) => onMembership(state, effects, message),
+  // Replies go to clients; a node that gets one (a misdirected message) ignores it.
+  Reply: () => undefined
+}
+
+/** Takes in one message from `from`. Anything heard from a node clears its suspicion. */
+export const receive = (state: NodeState, from: string, raw: unknown, nowMs: number): Effects => {
+  const effects = emptyEffects()
+  const message = asMessage(raw)
+  if (message === undefined) return effects
+  state.suspects.delete(from)
+  const handler = handlers[message._tag] as Handler<Message>
+  handler(state, effects, from, message, nowMs)
+  return effects
+}
+
+/** Time passes: request timeouts, and the handoff and anti-entropy rounds when they are due. */
+export const tick = (state: NodeState, nowMs: number): Effects => {
+  const effects = emptyEffects()
+  tickRequests(state, effects, nowMs)
+  if (nowMs >= state.nextHandoffMs) {
+    state.nextHandoffMs = nowMs + state.config.handoffIntervalMs
+    handoffRound(state, effects, nowMs)
+  }
+  if (state.config.antiEntropyIntervalMs > 0 && nowMs >= state.nextAntiEntropyMs) {
+    state.nextAntiEntropyMs = nowMs + state.config.antiEntropyIntervalMs
+    antiEntropyRound(state, effects)
+  }
+  return effects
+}
+
+/** What a node finds on disk after a restart: key states and hints, by key. */
+export interface Recovered {
+  readonly store: ReadonlyMap<string, StoreFile>
+  readonly hints: ReadonlyMap<string, ReadonlyMap<string, KeyState>>
+}
+
+/**
+ * Restores the durable state. A hint this node keeps for a key it owns itself came from a write it
+ * coordinated, so it is merged into the store too: if the crash kept the hint but lost the store's
+ * copy, the node would otherwise reuse the write's dot for another write. Every key is traced as
+ * stored, so checkers see what the node holds after its restart.
+ */
+export const recover = (state: NodeState, recovered: Recovered): Effects => {
+  const effects = emptyEffects()
+  for (const [key, file] of recovered.store) {
+    state.store.set(key, file.set)
+    state.recentPuts.set(key, file.recentPuts)
+  }
+  for (const [key, hints] of recovered.hints) {
+    state.hints.set(key, new Map(hints))
+    if (!ownersOf(state, key).includes(state.config.self)) continue
+    for (const set of hints.values()) mergeKey(state, effects, key, set)
+  }
+  for (const [key, set] of state.store) if (!effects.persist.has(storeFile(key))) effects.events.push(storeEvent(key, set))
+  return effects
+}

@@ -1,0 +1,131 @@
+// The quorum store as a protocol any world can host: option and workload schemas, nodes, clients, checker.
+import { Schema } from "effect"
+import { QuorumStoreChecker } from "../../check/quorum-store.ts"
+import { decodeSection, DurationInput, durationMs, type ProtocolDefinition, type ProtocolRun, ScenarioError, serverIds } from "../../definition/index.ts"
+import { makePlacement, preferenceList } from "../hashring/index.ts"
+import { kvClients, kvWorkloadFields, nonNegative, positive, positiveInt, weight } from "../kv/workload-schema.ts"
+import { DEPTH_MAX } from "../quorum/merkle-tree.ts"
+import { membershipAdmin, type MembershipStep } from "./admin-client.ts"
+import { quorumClient } from "./client.ts"
+import { placementWith } from "./membership.ts"
+import { quorumNode } from "./node.ts"
+import { defaultQuorumRules, type QuorumConfig, type QuorumRules } from "./state.ts"
+
+
+const Options = Schema.Struct({
+  n: Schema.optional(positiveInt),
+  r: Schema.optional(positiveInt),
+  w: Schema.optional(positiveInt),
+  strategy: Schema.optional(Schema.Literals(["consistent", "rendezvous"])),
+  sloppyQuorum: Schema.optional(Schema.Boolean),
+  lastWriterWins: Schema.optional(Schema.Boolean),
+  replicaTimeoutMs: Schema.optional(positive),
+  suspectMs: Schema.optional(positive),
+  operationTimeoutMs: Schema.optional(positive),
+  handoffIntervalMs: Schema.optional(positive),
+  /** 0 turns anti-entropy off (hinted handoff and read repair alone then bring replicas up to date). */
+  antiEntropyIntervalMs: Schema.optional(nonNegative),
+  merkleDepth: Schema.optional(Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: DEPTH_MAX }))),
+  /** The first this-many nodes form the ring; the others join when a membership step adds them. */
+  initialNodes: Schema.optional(positiveInt)
+})
+
+const MembershipStepInput = Schema.Struct({
+  at: DurationInput,
+  join: Schema.optional(Schema.String),
+  leave: Schema.optional(Schema.String)
+})
+
+const Workload = Schema.Struct({
+  ...kvWorkloadFields,
+  mix: Schema.optional(Schema.Struct({ read: Schema.optional(weight), write: Schema.optional(weight) })),
+  livenessBoundMs: Schema.optional(positive),
+  /** Operator actions at given times: `{at: 3s, join: n6}`, `{at: 6s, leave: n2}`. */
+  membership: Schema.optional(Schema.Array(MembershipStepInput))
+})
+
+/** The store's options with defaults filled in and checked against the cluster. */
+const resolveConfig = (run: ProtocolRun, rules: QuorumRules): Omit<QuorumConfig, "self"> => {
+  const input = decodeSection(Options, run, "options")
+  const initialNodes = input.initialNodes ?? run.nodes
+  if (initialNodes > run.nodes) throw new ScenarioError(`${run.file}: options.initialNodes: ${initialNodes} is more than the ${run.nodes} nodes`)
+  const n = input.n ?? Math.min(3, run.nodes)
+  const r = input.r ?? Math.floor(n / 2) + 1
+  const w = input.w ?? Math.floor(n / 2) + 1
+  if (n > initialNodes) throw new ScenarioError(`${run.file}: options.n: ${n} replicas need at least ${n} nodes in the ring, it starts with ${initialNodes}`)
+  if (r > n) throw new ScenarioError(`${run.file}: options.r: ${r} is more than n (${n})`)
+  if (w > n) throw new ScenarioError(`${run.file}: options.w: ${w} is more than n (${n})`)
+  const nodes = serverIds(initialNodes).map((id) => ({ id, weight: 1 }))
+  return {
+    placement: makePlacement({ strategy: input.strategy ?? "consistent", nodes }),
+    n,
+    r,
+    w,
+    sloppyQuorum: input.sloppyQuorum ?? true,
+    lastWriterWins: input.lastWriterWins ?? false,
+    replicaTimeoutMs: input.replicaTimeoutMs ?? 50,
+    suspectMs: input.suspectMs ?? 500,
+    operationTimeoutMs: input.operationTimeoutMs ?? 1000,
+    handoffIntervalMs: input.handoffIntervalMs ?? 200,
+    antiEntropyIntervalMs: input.antiEntropyIntervalMs ?? 250,
+    merkleDepth: input.merkleDepth ?? 6,
+    rules
+  }
+}
+
+/** How long handoff and anti-entropy need, once healed, to bring every owner up to date. */
+const convergenceMs = (config: Omit<QuorumConfig, "self">): number => {
+  const handoff = config.operationTimeoutMs + config.suspectMs + 3 * config.handoffIntervalMs
+  const antiEntropy = 2 * config.placement.nodes.length * config.antiEntropyIntervalMs
+  return Math.max(handoff, antiEntropy) + 500
+}
+
+/** The Dynamo-style quorum store, with a seam for tests to plant bugs (see QuorumRules). */
+export const quorumStoreProtocol = (name = "quorum", rules: Partial<QuorumRules> = {}): ProtocolDefinition => ({
+  name,
+  description: "Dynamo-style quorum store: N/R/W, sloppy quorum and hinted handoff, DVV siblings, read repair, Merkle anti-entropy",
+  build: (run) => {
+    const config = resolveConfig(run, { ...defaultQuorumRules, ...rules })
+    const workload = decodeSection(Workload, run, "workload")
+    const servers = serverIds(run.nodes)
+    const mix = { read: workload.mix?.read ?? 1, write: workload.mix?.write ?? 1 }
+    const clients = kvClients(workload, servers, (process, shared) => quorumClient(process, { ...shared, mix }))
+    const steps = membershipSteps(workload.membership ?? [], config.placement.nodes.map((node) => node.id), servers, run, config.n)
+    const finalPlacement = placementWith(config.placement, steps[steps.length - 1]?.nodes ?? config.placement.nodes.map((node) => node.id))
+    if (steps.length > 0) clients.push({ id: "admin", program: membershipAdmin(servers, steps) })
+    const checker = new QuorumStoreChecker({
+      livenessBoundMs: workload.livenessBoundMs ?? 3000,
+      ownersOf: (key) => preferenceList(finalPlacement, key, config.n),
+      convergenceMs: convergenceMs(config),
+      lastWriterWins: config.lastWriterWins
+    })
+    return {
+      server: () => quorumNode((self) => ({ ...config, self })),
+      clients,
+      checkers: [checker],
+      history: () => checker.history
+    }
+  }
+})
+
+/** The ring's nodes after each membership step, checked against the cluster. */
+const membershipSteps = (
+  inputs: ReadonlyArray<typeof MembershipStepInput.Type>,
+  initial: ReadonlyArray<string>,
+  servers: ReadonlyArray<string>,
+  run: ProtocolRun,
+  n: number
+): Array<MembershipStep> => {
+  let members = [...initial]
+  return inputs.map((input, index) => {
+    const path = `${run.file}: workload.membership[${index}]`
+    if ((input.join === undefined) === (input.leave === undefined)) throw new ScenarioError(`${path}: needs exactly one of join, leave`)
+    const node = (input.join ?? input.leave)!
+    if (!servers.includes(node)) throw new ScenarioError(`${path}: unknown node ${node}`)
+    if (input.join !== undefined && members.includes(node)) throw new ScenarioError(`${path}.join: ${node} is already in the ring`)
+    if (input.leave !== undefined && !members.includes(node)) throw new ScenarioError(`${path}.leave: ${node} is not in the ring`)
+    members = input.join !== undefined ? [...members, node] : members.filter((member) => member !== node)
+    if (members.length < n) throw new ScenarioError(`${path}.leave: the ring would keep ${members.length} nodes, fewer than n (${n})`)
+    return { atMs: durationMs(input.at), nodes: [...members] }
+  })
+}

@@ -1,0 +1,87 @@
+// Planted quorum store bugs are caught: each variant of test/fixtures/quorum-bugs.ts, run over a
+// shipped quorum scenario as a swarm does (each seed drawing its fault mix), fails a seed with the
+// check the bug breaks; the correct store passes that seed; and the failure shrinks to a small repro
+// that still fails on the variant and passes on the correct store.
+import { describe, expect, it } from "vitest"
+import { builtinProtocols } from "../src/definition/registry.ts"
+import { runScenario, type RunResult } from "../src/sim/run.ts"
+import { loadScenario, type Scenario } from "../src/sim/scenario.ts"
+import { shrinkFailure } from "../src/sim/shrink.ts"
+import { swarmScenario } from "../src/sim/swarm-faults.ts"
+import { protocols as variants } from "./fixtures/quorum-bugs.ts"
+import { runCli } from "./fixtures/cli.ts"
+
+const protocols = new Map([...builtinProtocols, ...variants.map((protocol) => [protocol.name, protocol] as const)])
+
+interface PlantedBug {
+  readonly protocol: string
+  readonly scenario: string
+  /** The check the first failing seed must violate. */
+  readonly check: string
+  /** The most clients the repro may keep. */
+  readonly clientsMax: number
+}
+
+const plantedBugs: ReadonlyArray<PlantedBug> = [
+  // Acknowledged before W replicas have it: a read right after the ack misses it, though R + W > N.
+  { protocol: "quorum-bug-ack-on-send", scenario: "scenarios/quorum-partitions.yaml", check: "stale-read", clientsMax: 1 },
+  // Read repair writes one sibling with the merged context: the other concurrent writes vanish.
+  { protocol: "quorum-bug-repair-one-sibling", scenario: "scenarios/quorum-partitions.yaml", check: "no-lost-write", clientsMax: 1 },
+  // A hint dropped when sent to an owner still cut off: with anti-entropy off, the owners never converge.
+  // Convergence is a liveness check: shrinking keeps its liveness phase and, here, the writes that
+  // fill the hints, so the repro keeps the clients and loses the faults.
+  { protocol: "quorum-bug-drop-hint-on-send", scenario: "scenarios/quorum-hinted-handoff.yaml", check: "convergence", clientsMax: 4 }
+]
+
+const maxSeed = 20
+
+const violated = (result: RunResult) => result.checks.filter((check) => !check.ok).map((check) => check.name)
+
+const faultCount = (scenario: Scenario) =>
+  scenario.scheduled.length +
+  [scenario.random.partitions, scenario.random.crashes, scenario.random.pauses, scenario.random.clogs].filter((kind) => kind.ratePerSecond > 0).length
+
+describe("planted quorum store bugs are caught by a swarm over a shipped scenario and shrink", () => {
+  it("the fixture module exports exactly the three variants", () => {
+    expect(variants.map((protocol) => protocol.name).sort()).toEqual(plantedBugs.map((bug) => bug.protocol).sort())
+  })
+
+  for (const bug of plantedBugs) {
+    it(`${bug.protocol} fails ${bug.check} on ${bug.scenario}, and shrinks`, { timeout: 240_000 }, () => {
+      // Set up: the shipped scenario with the variant in place of the store, seeds drawn as a swarm does.
+      const shipped = { ...loadScenario(bug.scenario), protocol: bug.protocol }
+
+      // Act: the first seed whose run violates the bug's check.
+      let found: { scenario: Scenario; seed: number } | undefined
+      for (let seed = 1; seed <= maxSeed && found === undefined; seed++) {
+        const scenario = swarmScenario(shipped, seed, protocols).scenario
+        if (violated(runScenario(scenario, { seed, protocols })).includes(bug.check)) found = { scenario, seed }
+      }
+
+      // Check: found, and the correct store passes the same run.
+      if (found === undefined) throw new Error(`${bug.protocol}: no seed in 1..${maxSeed} violates ${bug.check}`)
+      const correct = runScenario({ ...found.scenario, protocol: "quorum" }, { seed: found.seed, protocols })
+      expect(violated(correct)).toEqual([])
+
+      // Shrink: a small repro that fails the same way on the variant and passes on the correct store.
+      const shrunk = shrinkFailure(found.scenario, found.seed, { protocols, maxRuns: 120 })
+      console.info(`${bug.protocol}: seed ${found.seed} shrinks in ${shrunk.runs} runs to ${shrunk.shrunk.nodes} nodes, ` +
+        `${faultCount(shrunk.shrunk)} faults, ${JSON.stringify(shrunk.shrunk.workload)}: ${shrunk.check}`)
+      expect(violated(shrunk.shrunkResult)).toContain(shrunk.check)
+      expect(faultCount(shrunk.shrunk)).toBeLessThanOrEqual(1)
+      expect(shrunk.shrunk.workload["clients"]).toBeLessThanOrEqual(bug.clientsMax)
+      const repaired = runScenario({ ...shrunk.shrunk, protocol: "quorum" }, { seed: found.seed, protocols })
+      expect(violated(repaired)).toEqual([])
+    })
+  }
+
+  it("the CLI swarm finds the first bug with --protocol and --protocols and prints its shrink command", { timeout: 120_000 }, () => {
+    const result = runCli([
+      "swarm", "scenarios/quorum-partitions.yaml", "--count", "4", "--workers", "1",
+      "--protocol", "quorum-bug-ack-on-send", "--protocols", "test/fixtures/quorum-bugs.ts"
+    ])
+    expect(result.status).toBe(1)
+    expect(result.stdout).toContain("stale-read")
+    expect(result.stdout).toContain("shrink: npx faultline shrink scenarios/quorum-partitions.yaml --seed")
+  })
+})

@@ -1,0 +1,217 @@
+// The quorum store's decisions as plain functions: a coordinator's write, its quorum and its sloppy
+// replacement of a silent owner, read merges with siblings and read repair, hinted handoff, and
+// anti-entropy. Each test names the rule of the Dynamo paper (DeCandia et al., 2007) it checks.
+import { describe, expect, it } from "vitest"
+import { makePlacement, preferenceList } from "../src/protocols/hashring/index.ts"
+import { receive, recover, tick } from "../src/protocols/quorum-store/core.ts"
+import type { KeyState, Message } from "../src/protocols/quorum-store/messages.ts"
+import { defaultQuorumRules, type Effects, initialState, type NodeState, type QuorumConfig, valuesOf } from "../src/protocols/quorum-store/state.ts"
+import { placementWith } from "../src/protocols/quorum-store/membership.ts"
+import { empty, put, versionDigest } from "../src/protocols/quorum/index.ts"
+
+const nodes = ["n1", "n2", "n3", "n4", "n5"]
+const placement = makePlacement({ strategy: "consistent", nodes: nodes.map((id) => ({ id, weight: 1 })) })
+const key = "k1"
+const owners = preferenceList(placement, key, 3)
+const standIns = preferenceList(placement, key, 5).slice(3)
+
+const config = (self: string, overrides: Partial<QuorumConfig> = {}): QuorumConfig => ({
+  self,
+  placement,
+  n: 3,
+  r: 2,
+  w: 2,
+  sloppyQuorum: true,
+  lastWriterWins: false,
+  replicaTimeoutMs: 50,
+  suspectMs: 500,
+  operationTimeoutMs: 1000,
+  handoffIntervalMs: 200,
+  antiEntropyIntervalMs: 250,
+  merkleDepth: 4,
+  rules: defaultQuorumRules,
+  ...overrides
+})
+
+const sent = (effects: Effects, tag: Message["_tag"]) => effects.messages.filter(([, message]) => message._tag === tag)
+const replies = (effects: Effects) => sent(effects, "Reply").map(([to, message]) => [to, message._tag === "Reply" ? message.outcome : undefined])
+
+const putMessage = (value: number, context = {}): Message => ({ _tag: "Put", requestId: `c1:${value}`, key, value, context })
+
+/** A coordinator (the key's first owner) that has taken a write of 7 from client c1. */
+const coordinatorWithWrite = (overrides: Partial<QuorumConfig> = {}) => {
+  const state = initialState(config(owners[0]!, overrides))
+  const effects = receive(state, "c1", putMessage(7), 0)
+  return { state, effects }
+}
+
+const requestIdOf = (effects: Effects): string => {
+  const replicate = sent(effects, "Replicate")[0]![1]
+  if (replicate._tag !== "Replicate") throw new Error("no Replicate")
+  return replicate.requestId
+}
+
+describe("coordinating a write", () => {
+  it("only an owner coordinates a write; another node names the owners", () => {
+    // Reference: §4.5, the coordinator is among the top N of the preference list.
+    const outsider = initialState(config(standIns[0]!))
+    const effects = receive(outsider, "c1", putMessage(7), 0)
+    expect(replies(effects)).toEqual([["c1", { _tag: "NotOwner", owners }]])
+    expect(effects.persist.size).toBe(0)
+  })
+
+  it("keeps the version on disk with a hint per other owner, then sends a copy to each, and waits for W", () => {
+    // Reference: §4.5, a write is successful once W nodes have it; §4.6, hinted handoff.
+    const { state, effects } = coordinatorWithWrite()
+    expect([...effects.persist.keys()].sort()).toEqual(["hints-k1.json", "store-k1.json"])
+    expect(sent(effects, "Replicate").map(([to]) => to).sort()).toEqual(owners.slice(1).sort())
+    expect(replies(effects)).toEqual([])
+    // One owner's acknowledgement makes two durable copies: W is reached, the client is told.
+    const ack = receive(state, owners[1]!, { _tag: "ReplicateAck", requestId: requestIdOf(effects), key }, 5)
+    expect(replies(ack)).toEqual([["c1", { _tag: "Written" }]])
+    expect([...state.hints.get(key)!.keys()]).toEqual([owners[2]])
+  })
+
+  it("a duplicated Put is one write", () => {
+    const { state } = coordinatorWithWrite()
+    const again = receive(state, "c1", putMessage(7), 1)
+    expect(again.messages).toEqual([])
+    expect(valuesOf(state.store.get(key)!)).toEqual([7])
+  })
+
+  it("an owner that does not answer is replaced by the next healthy node, with a hint", () => {
+    // Reference: §4.6, sloppy quorum: the replica goes to the next node on the ring, with a hint.
+    const { state } = coordinatorWithWrite()
+    const later = tick(state, 60)
+    const copies = sent(later, "Replicate").map(([to, message]) => [to, message._tag === "Replicate" ? message.hintFor : undefined])
+    expect(copies).toEqual([[standIns[0], owners[1]], [standIns[1], owners[2]]])
+    expect(state.suspects.has(owners[1]!)).toBe(true)
+  })
+
+  it("without a sloppy quorum the copy is sent to the same owner again", () => {
+    const { state } = coordinatorWithWrite({ sloppyQuorum: false })
+    const later = tick(state, 60)
+    expect(sent(later, "Replicate").map(([to]) => to).sort()).toEqual(owners.slice(1).sort())
+  })
+})
+
+describe("a replica", () => {
+  const set: KeyState = put(empty(), {}, { value: 9, timestampMs: 0 }, owners[0]!)
+
+  it("keeps a copy for an owner as a hint, and hands it back until the owner acknowledges it", () => {
+    // Reference: §4.6: the hinted replica is delivered once the owner recovers, then deleted.
+    const standIn = initialState(config(standIns[0]!))
+    const stored = receive(standIn, owners[0]!, { _tag: "Replicate", requestId: "r", key, set, hintFor: owners[1]! }, 0)
+    expect(stored.events.map(([name]) => name)).toEqual(["standIn"])
+    expect(standIn.store.has(key)).toBe(false)
+    const round = tick(standIn, 0)
+    expect(sent(round, "Handoff").map(([to]) => to)).toEqual([owners[1]])
+    expect(standIn.hints.get(key)?.has(owners[1]!)).toBe(true)
+    const owner = initialState(config(owners[1]!))
+    const handedBack = receive(owner, standIns[0]!, sent(round, "Handoff")[0]![1], 1)
+    receive(standIn, owners[1]!, sent(handedBack, "HandoffAck")[0]![1], 2)
+    expect(standIn.hints.has(key)).toBe(false)
+    expect(valuesOf(owner.store.get(key)!)).toEqual([9])
+  })
+
+  it("after a restart, a hint of a key it owns is merged into its store, so its dots are never reused", () => {
+    const node = initialState(config(owners[0]!))
+    const effects = recover(node, { store: new Map(), hints: new Map([[key, new Map([[owners[1]!, set]])]]) })
+    expect(valuesOf(node.store.get(key)!)).toEqual([9])
+    expect(effects.events.map(([name]) => name)).toEqual(["store"])
+  })
+})
+
+describe("a read", () => {
+  const left: KeyState = put(empty(), {}, { value: 1, timestampMs: 0 }, owners[0]!)
+  const right: KeyState = put(empty(), {}, { value: 2, timestampMs: 5 }, owners[1]!)
+
+  const readWith = (overrides: Partial<QuorumConfig> = {}) => {
+    const coordinator = initialState(config(standIns[0]!, overrides))
+    const asked = receive(coordinator, "c1", { _tag: "Get", requestId: "g", key }, 0)
+    const fetch = sent(asked, "Fetch")[0]![1]
+    const requestId = fetch._tag === "Fetch" ? fetch.requestId : ""
+    receive(coordinator, owners[0]!, { _tag: "FetchReply", requestId, key, set: left }, 1)
+    const answered = receive(coordinator, owners[1]!, { _tag: "FetchReply", requestId, key, set: right }, 2)
+    return { asked, answered }
+  }
+
+  it("any node coordinates it, asks the owners, and returns concurrent writes as siblings", () => {
+    // Reference: §4.4, divergent versions are all returned to the reader.
+    const { asked, answered } = readWith()
+    expect(sent(asked, "Fetch").map(([to]) => to)).toEqual(owners)
+    const [[, outcome]] = replies(answered) as [[string, { _tag: string; values: Array<number> }]]
+    expect(outcome._tag).toBe("Values")
+    expect([...outcome.values].sort()).toEqual([1, 2])
+  })
+
+  it("repairs each replier that lacked the merge, with the merge (siblings kept)", () => {
+    // Reference: §5, read repair.
+    const { answered } = readWith()
+    const repairs = sent(answered, "Repair")
+    expect(repairs.map(([to]) => to).sort()).toEqual(owners.slice(0, 2).sort())
+    for (const [, repair] of repairs) if (repair._tag === "Repair") expect(valuesOf(repair.set).sort()).toEqual([1, 2])
+  })
+
+  it("last-writer-wins, when asked for, keeps the later sibling only", () => {
+    const coordinator = initialState(config(owners[0]!, { lastWriterWins: true }))
+    receive(coordinator, owners[1]!, { _tag: "Repair", key, set: left }, 0)
+    receive(coordinator, owners[1]!, { _tag: "Repair", key, set: right }, 1)
+    expect(valuesOf(coordinator.store.get(key)!)).toEqual([2])
+  })
+})
+
+describe("anti-entropy", () => {
+  it("finds a key two owners disagree on through their Merkle trees and brings both to the merge", () => {
+    // Reference: §4.7, replica synchronization with Merkle trees.
+    const set: KeyState = put(empty(), {}, { value: 3, timestampMs: 0 }, owners[0]!)
+    const ahead: NodeState = initialState(config(owners[0]!))
+    const behind: NodeState = initialState(config(owners[1]!))
+    ahead.store.set(key, set)
+    let messages = tick(ahead, 0).messages.filter(([to]) => to === owners[1])
+    for (let round = 0; round < 8 && messages.length === 0; round++) messages = tick(ahead, 250 * (round + 1)).messages.filter(([to]) => to === owners[1])
+    expect(messages.map(([, message]) => message._tag)).toContain("TreeRequest")
+    const request = messages.find(([, message]) => message._tag === "TreeRequest")![1]
+    const reply = receive(behind, owners[0]!, request, 0)
+    const push = receive(ahead, owners[1]!, reply.messages[0]![1], 0)
+    receive(behind, owners[0]!, push.messages[0]![1], 0)
+    expect(valuesOf(behind.store.get(key)!)).toEqual([3])
+  })
+})
+
+describe("membership", () => {
+  it("a join moves exactly the plan's ranges: each key whose owners gain the new node is handed to it, then let go", () => {
+    // Reference: §4.9, adding a node: the nodes that no longer own keys transfer them to it.
+    const four = placementWith(placement, ["n1", "n2", "n3", "n4"])
+    const keys = Array.from({ length: 40 }, (_, index) => `key${index}`)
+    const moved = keys.filter((name) => preferenceList(placement, name, 3).includes("n5"))
+    const senders = new Map<string, NodeState>()
+    for (const node of ["n1", "n2", "n3", "n4"]) {
+      const state = initialState(config(node, { placement: four }))
+      for (const name of keys) {
+        if (preferenceList(four, name, 3).includes(node)) state.store.set(name, put(empty(), {}, { value: 1, timestampMs: 0 }, node))
+      }
+      senders.set(node, state)
+    }
+    // Act: every node learns that n5 joined.
+    const handed = new Map<string, Array<string>>()
+    for (const [node, state] of senders) {
+      receive(state, "admin", { _tag: "Membership", epoch: 1, nodes }, 0)
+      handed.set(node, [...state.hints.keys()])
+    }
+    // Check: the keys handed over are exactly those n5 now owns, each by one node that released it.
+    expect([...handed.values()].flat().sort()).toEqual([...moved].sort())
+    for (const [node, state] of senders) {
+      const round = tick(state, 1000).messages
+      for (const name of handed.get(node)!) {
+        expect(preferenceList(four, name, 3)).toContain(node)
+        expect(preferenceList(placement, name, 3)).not.toContain(node)
+        const handoff = round.find(([, message]) => message._tag === "Handoff" && message.key === name)
+        expect(handoff?.[0]).toBe("n5")
+        const digest = versionDigest(state.hints.get(name)!.get("n5")!)
+        receive(state, "n5", { _tag: "HandoffAck", key: name, digest }, 1001)
+        expect(state.store.has(name)).toBe(false)
+      }
+    }
+  })
+})
