@@ -62,8 +62,8 @@ const failedChecks = (result: RunResult) => result.checks.filter((check) => !che
 const cli = (...args: Array<string>) => runCli(args)
 
 describe("planted Raft bugs are caught", () => {
-  it("the fixture module exports exactly the three variants", () => {
-    expect(variants.map((protocol) => protocol.name).sort()).toEqual(plantedBugs.map((bug) => bug.protocol).sort())
+  it("the fixture module exports the three variants with scenarios of their own (the others: planted-bugs-swarm.test.ts)", () => {
+    for (const bug of plantedBugs) expect(variants.map((protocol) => protocol.name)).toContain(bug.protocol)
   })
 
   for (const bug of plantedBugs) {
