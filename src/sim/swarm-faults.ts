@@ -16,8 +16,6 @@ export interface SwarmDraw {
   readonly random: RandomFaults
   /** The protocol's knobs as drawn (see ProtocolDefinition.knobs). */
   readonly knobs: KnobValues
-  /** Whether crashes are quick restarts (a supervisor restarting a process at once), not outages. */
-  readonly quickRestarts?: boolean
 }
 
 const KINDS = ["partitions", "crashes", "pauses", "clogs", "clockSteps", "clockDrifts"] as const
@@ -42,11 +40,9 @@ export const swarmScenario = (
   if (enabled.length === 0) enabled = [stream.pick(KINDS)]
   const rate = (own: number, fallback: number) => stream.uniform(0, 2 * (own > 0 ? own : fallback))
   const on = (kind: (typeof KINDS)[number]) => enabled.includes(kind)
-  const crashes = { ...base.crashes, ratePerSecond: on("crashes") ? rate(base.crashes.ratePerSecond, 0.3) : 0 }
-  const restarts = on("crashes") ? drawQuickRestarts(crashes, seed) : undefined
   const partial = {
     partitions: { ...base.partitions, ratePerSecond: on("partitions") ? rate(base.partitions.ratePerSecond, 0.3) : 0 },
-    crashes: restarts ?? crashes,
+    crashes: { ...base.crashes, ratePerSecond: on("crashes") ? rate(base.crashes.ratePerSecond, 0.3) : 0 },
     pauses: { ...base.pauses, ratePerSecond: on("pauses") ? rate(base.pauses.ratePerSecond, 0.3) : 0 },
     clogs: { ...base.clogs, ratePerSecond: on("clogs") ? rate(base.clogs.ratePerSecond, 0.3) : 0 },
     clockSteps: { ...base.clockSteps, ratePerSecond: on("clockSteps") ? rate(base.clockSteps.ratePerSecond, 0.3) : 0 },
@@ -78,21 +74,8 @@ export const swarmScenario = (
         }
       }
     },
-    draw: { kinds: enabled, lossRate, duplicateRate, reorderRate, ...timing, random, knobs, ...(restarts === undefined ? {} : { quickRestarts: true }) }
+    draw: { kinds: enabled, lossRate, duplicateRate, reorderRate, ...timing, random, knobs }
   }
-}
-
-/**
- * For a third of the seeds with crashes, quick restarts instead of outages: one to six crashes a
- * second, each node back 1-50 ms later, as when a supervisor restarts a crash-looping process. A
- * server that forgets state across a restart (a vote, an acknowledged entry) shows it only when
- * it restarts in the middle of an exchange, which outages of seconds rarely hit. From a stream of
- * its own, so the rest of each seed's draw is unchanged.
- */
-const drawQuickRestarts = (crashes: RandomFaults["crashes"], seed: number): RandomFaults["crashes"] | undefined => {
-  const stream = new RandomStream(seed, "swarm/restarts")
-  if (!stream.chance(1 / 3)) return undefined
-  return { ...crashes, ratePerSecond: stream.uniform(1, 6), durationMs: [1, 50] }
 }
 
 /**
@@ -118,7 +101,6 @@ const drawTiming = (
 /** One line describing a draw's faults and network, such as "crashes 0.41/s, pauses 0.12/s; loss 12%, reorder 3%". */
 export const describeDraw = (draw: SwarmDraw): string => {
   const rates = draw.kinds.map((kind) => `${kind} ${draw.random[kind as (typeof KINDS)[number]].ratePerSecond.toFixed(2)}/s`)
-  if (draw.quickRestarts === true) rates.push("crashes are quick restarts (1-50 ms)")
   if (draw.random.stalls.ratePerSecond > 0) rates.push(`stalls ${draw.random.stalls.ratePerSecond.toFixed(2)}/s`)
   const percent = (value: number) => `${(value * 100).toFixed(0)}%`
   const longDelays =

@@ -4,7 +4,7 @@
 import { assert } from "./assert.ts"
 import { campaign } from "./candidate.ts"
 import { emptyConfiguration, makeConfiguration } from "./configuration.ts"
-import { becomeFollower } from "./follower.ts"
+import { becomeFollower, commitUpToLastNew } from "./follower.ts"
 import { propose, readIndex, transferLeadership } from "./leader.ts"
 import { appendFromFirstConflict, RaftLog, upToDateLog } from "./log.ts"
 import { inLease, promotable, send, type RaftState } from "./raft-state.ts"
@@ -100,7 +100,8 @@ export const defaultRaftRules: RaftRules = {
   commitByCounting: commitCurrentTermOnly,
   appendFrom: appendFromFirstConflict,
   voteForLog: upToDateLog,
-  confirmReadsWithQuorum: true
+  confirmReadsWithQuorum: true,
+  followerCommit: commitUpToLastNew
 }
 
 /** The snapshot every log starts from before any real one: index 0, no voters, no data. */

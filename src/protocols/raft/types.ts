@@ -249,6 +249,13 @@ export interface RaftRules {
    * leader deposed by a partition does not know it yet and would serve stale data (thesis §6.4).
    */
   readonly confirmReadsWithQuorum: boolean
+  /**
+   * The commitIndex a follower takes from an AppendEntries that matched, given the leader's
+   * `leaderCommit`, the index of the last entry the request carried or matched (`lastNewIndex`) and
+   * the follower's `lastIndex`. The paper's rule: min(leaderCommit, lastNewIndex), since entries
+   * past what the request checked may still conflict with the leader's (Figure 2, rule 5).
+   */
+  readonly followerCommit: (options: { readonly leaderCommit: number; readonly lastNewIndex: number; readonly lastIndex: number }) => number
 }
 
 /** Static parameters of a Raft server. */
