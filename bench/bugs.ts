@@ -42,7 +42,7 @@ const benchBug = async (bug: SwarmCaughtBug): Promise<Row> => {
   const correct = runScenario({ ...shrunk.shrunk, protocol: bug.correct }, { seed: failed.seed, protocols })
   const repro =
     `${size.faults} faults, ${size.clients ?? "-"} clients, ${size.operations ?? "-"} operations, ` +
-    `${(size.simulatedMs / 1000).toFixed(1)} s simulated; ${correct.ok ? "passes" : "FAILS"} on ${bug.correct}`
+    `${(size.simulatedMs / 1000).toFixed(3)} s simulated; ${correct.ok ? "passes" : "FAILS"} on ${bug.correct}`
   return { bug: bug.protocol, found, repro }
 }
 
