@@ -9,7 +9,15 @@ import type { AppendEntries, Entry, RaftRules, Ready } from "../src/protocols/ra
 import { raftProtocol } from "../src/protocols/raft/definition.ts"
 import { runScenario, type RunResult } from "../src/sim/run.ts"
 import { loadScenario } from "../src/sim/scenario.ts"
-import { commitOldTermByCounting, forgetVote, protocols as variants, truncateOnStaleAppend } from "./fixtures/raft-bugs.ts"
+import {
+  commitOldTermByCounting,
+  commitToEndOfLog,
+  forgetVote,
+  protocols as variants,
+  snapshotWithoutSessions,
+  truncateOnStaleAppend,
+  voteForAnyLog
+} from "./fixtures/raft-bugs.ts"
 
 /** One planted bug: its variant, the scenario that shows it, and how it must be caught. */
 interface PlantedBug {
@@ -62,8 +70,8 @@ const failedChecks = (result: RunResult) => result.checks.filter((check) => !che
 const cli = (...args: Array<string>) => runCli(args)
 
 describe("planted Raft bugs are caught", () => {
-  it("the fixture module exports exactly the three variants", () => {
-    expect(variants.map((protocol) => protocol.name).sort()).toEqual(plantedBugs.map((bug) => bug.protocol).sort())
+  it("the fixture module exports the three variants with scenarios of their own (the others: planted-bugs-swarm.test.ts)", () => {
+    for (const bug of plantedBugs) expect(variants.map((protocol) => protocol.name)).toContain(bug.protocol)
   })
 
   for (const bug of plantedBugs) {
@@ -173,5 +181,31 @@ describe("the seams plant exactly the bug and nothing else", () => {
     expect(forgetVote(ready)).toEqual({ ...ready, hardState: { term: 3, votedFor: null, commitIndex: 7 } })
     const withoutHardState: Ready = { entries: [], messages: [], committedEntries: [], readStates: [] }
     expect(forgetVote(withoutHardState)).toBe(withoutHardState)
+  })
+
+  it("the vote rule differs from the paper's only for a candidate whose log is behind", () => {
+    // Reference: §5.4.1, the election restriction.
+    const behind = { candidateLastIndex: 5, candidateLastTerm: 2, lastIndex: 7, lastTerm: 3 }
+    const ahead = { candidateLastIndex: 7, candidateLastTerm: 3, lastIndex: 5, lastTerm: 2 }
+    expect(defaultRaftRules.voteForLog(behind)).toBe(false)
+    expect(voteForAnyLog.voteForLog!(behind)).toBe(true)
+    expect(defaultRaftRules.voteForLog(ahead)).toBe(true)
+    expect(voteForAnyLog.voteForLog!(ahead)).toBe(true)
+  })
+
+  it("the follower commit rule commits past the checked entries only when the log runs further", () => {
+    // Reference: Figure 2, AppendEntries receiver rule 5.
+    const longer = { leaderCommit: 9, lastNewIndex: 4, lastIndex: 8 }
+    expect(defaultRaftRules.followerCommit(longer)).toBe(4)
+    expect(commitToEndOfLog.followerCommit!(longer)).toBe(8)
+    const exact = { leaderCommit: 9, lastNewIndex: 8, lastIndex: 8 }
+    expect(commitToEndOfLog.followerCommit!(exact)).toBe(defaultRaftRules.followerCommit(exact))
+  })
+
+  it("the snapshot hook drops the session table and nothing else", () => {
+    // Reference: thesis §6.3 (sessions are part of the replicated state).
+    const data = { appliedIndex: 4, values: [["k", 1]], sessions: [["c1", 3, { _tag: "Ok" }]] }
+    expect(snapshotWithoutSessions(data)).toEqual({ ...data, sessions: [] })
+    expect(snapshotWithoutSessions(null)).toBeNull()
   })
 })

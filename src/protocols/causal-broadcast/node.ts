@@ -81,6 +81,12 @@ const describe = (message: Data) => ({
 /** Seams for tests: a variant may reshape each message it broadcasts (planting a bug). The shipped node passes none. */
 export interface CausalBroadcastHooks {
   readonly shapeBroadcast?: (message: Data) => Data
+  /**
+   * The node's Lamport time after it took in a message from a peer: `before` is the time it had,
+   * `after` the time the core set (the larger of the two, Lamport's receive rule). A variant may
+   * return another time, planting a clock that is not advanced on receipt.
+   */
+  readonly lamportOnReceive?: (options: { readonly before: number; readonly after: number }) => number
 }
 
 /**
@@ -116,7 +122,11 @@ export const causalBroadcastNode = (
     const receiveData = (data: Data) =>
       Effect.gen(function*() {
         const messages = yield* observed(Effect.gen(function*() {
+          const lamportBefore = state.lamport
           const delivered = receive(state, data, rule)
+          if (hooks.lamportOnReceive !== undefined) {
+            state.lamport = hooks.lamportOnReceive({ before: lamportBefore, after: state.lamport })
+          }
           for (const message of delivered) yield* tracing.event("deliver", describe(message))
           return delivered
         }))

@@ -3,7 +3,7 @@
 import { absurd, assert } from "./assert.ts"
 import { campaign, tickElection } from "./candidate.ts"
 import { commitTo, promotable, resetTerm, send, type RaftState } from "./raft-state.ts"
-import type { AppendEntries, Heartbeat, HeartbeatResponse, InstallSnapshot, Message, NodeId } from "./types.ts"
+import type { AppendEntries, Heartbeat, HeartbeatResponse, InstallSnapshot, Message, NodeId, RaftRules } from "./types.ts"
 
 /** Becomes a follower in `term`, of `leader` if known (etcd's becomeFollower). */
 export function becomeFollower(raft: RaftState, term: number, leader: NodeId | null): void {
@@ -57,6 +57,9 @@ function heardFromLeader(raft: RaftState, from: NodeId): void {
 }
 
 /** Applies the AppendEntries receiver rules of Figure 2 and answers. */
+/** Figure 2, AppendEntries receiver rule 5: commit no further than the entries the request checked. */
+export const commitUpToLastNew: RaftRules["followerCommit"] = ({ leaderCommit, lastNewIndex }) => Math.min(leaderCommit, lastNewIndex)
+
 export function handleAppendEntries(raft: RaftState, message: AppendEntries): void {
   // Everything up to commitIndex is committed and so matches every later leader's log; a
   // request that starts below it is stale and the answer is simply how far we are committed.
@@ -73,7 +76,7 @@ export function handleAppendEntries(raft: RaftState, message: AppendEntries): vo
   })
   if (lastNewIndex !== null) {
     // Only entries known to match the leader may be committed, hence the min (Figure 2, rule 5).
-    commitTo(raft, Math.min(message.leaderCommit, lastNewIndex))
+    commitTo(raft, raft.rules.followerCommit({ leaderCommit: message.leaderCommit, lastNewIndex, lastIndex: raft.log.lastIndex() }))
     sendAppendSuccess(raft, message.from, lastNewIndex)
     return
   }

@@ -218,7 +218,7 @@ function startReads(raft: RaftState, requestIds: ReadonlyArray<string>): void {
   for (const requestId of requestIds) raft.reads.add({ requestId, index: raft.commitIndex, self: raft.id })
   const last = requestIds[requestIds.length - 1]
   assert(last !== undefined, "startReads needs a request")
-  if (hasQuorum(raft.log.configuration(), (voter) => voter === raft.id)) {
+  if (!raft.rules.confirmReadsWithQuorum || hasQuorum(raft.log.configuration(), (voter) => voter === raft.id)) {
     raft.readStates.push(...raft.reads.release(last))
     return
   }

@@ -13,6 +13,10 @@ interface ConfigurationAt {
  * The paper's append rule (Figure 2, AppendEntries receiver rule 3): write from the first entry
  * that conflicts with ours (same index, different term), and keep the log when none does.
  */
+/** The paper's election restriction (§5.4.1): a later last term wins, and with equal terms the longer log. */
+export const upToDateLog: RaftRules["voteForLog"] = ({ candidateLastIndex, candidateLastTerm, lastIndex, lastTerm }) =>
+  candidateLastTerm > lastTerm || (candidateLastTerm === lastTerm && candidateLastIndex >= lastIndex)
+
 export const appendFromFirstConflict: RaftRules["appendFrom"] = ({ entries, termAt }) =>
   entries.find((entry) => termAt(entry.index) !== entry.term)?.index ?? null
 
@@ -100,14 +104,6 @@ export class RaftLog {
     assert(to <= this.lastIndex() + 1, () => `slice to ${to} is beyond the last index ${this.lastIndex()}`)
     assert(from <= to, () => `slice [${from}, ${to}) is inverted`)
     return this.entries.slice(from - this.firstIndex(), to - this.firstIndex())
-  }
-
-  /**
-   * Whether a log ending at (`lastIndex`, `lastTerm`) is at least as up-to-date as this one
-   * (§5.4.1): a later last term wins, and with equal terms the longer log wins.
-   */
-  isUpToDate(lastIndex: number, lastTerm: number): boolean {
-    return lastTerm > this.lastTerm() || (lastTerm === this.lastTerm() && lastIndex >= this.lastIndex())
   }
 
   /** Appends entries that follow the last one directly (a leader's own proposals). */

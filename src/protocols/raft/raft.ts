@@ -4,9 +4,9 @@
 import { assert } from "./assert.ts"
 import { campaign } from "./candidate.ts"
 import { emptyConfiguration, makeConfiguration } from "./configuration.ts"
-import { becomeFollower } from "./follower.ts"
+import { becomeFollower, commitUpToLastNew } from "./follower.ts"
 import { propose, readIndex, transferLeadership } from "./leader.ts"
-import { appendFromFirstConflict, RaftLog } from "./log.ts"
+import { appendFromFirstConflict, RaftLog, upToDateLog } from "./log.ts"
 import { inLease, promotable, send, type RaftState } from "./raft-state.ts"
 import { ReadIndexQueue } from "./read-index.ts"
 import { advanceReady, hasReady, makeReady, type ReadyTracker } from "./ready.ts"
@@ -98,7 +98,10 @@ export interface Raft {
 /** The paper's rules, in force unless a test replaces some through `RaftConfig.rules`. */
 export const defaultRaftRules: RaftRules = {
   commitByCounting: commitCurrentTermOnly,
-  appendFrom: appendFromFirstConflict
+  appendFrom: appendFromFirstConflict,
+  voteForLog: upToDateLog,
+  confirmReadsWithQuorum: true,
+  followerCommit: commitUpToLastNew
 }
 
 /** The snapshot every log starts from before any real one: index 0, no voters, no data. */
@@ -267,7 +270,12 @@ function handleRequestVote(raft: RaftState, message: RequestVote): void {
     raft.votedFor === message.from ||
     (raft.votedFor === null && raft.leader === null) ||
     (message.preVote && message.term > raft.term)
-  const granted = canVote && raft.log.isUpToDate(message.lastLogIndex, message.lastLogTerm)
+  const granted = canVote && raft.rules.voteForLog({
+    candidateLastIndex: message.lastLogIndex,
+    candidateLastTerm: message.lastLogTerm,
+    lastIndex: raft.log.lastIndex(),
+    lastTerm: raft.log.lastTerm()
+  })
   send(raft, {
     _tag: "RequestVoteResponse",
     from: raft.id,

@@ -6,7 +6,7 @@ import { assert } from "./assert.ts"
 import { makeDurableState } from "./durable-state.ts"
 import { newRaft, type Raft } from "./raft.ts"
 import { makeKvApplication } from "./kv-application.ts"
-import type { Message, RaftConfig, Ready } from "./types.ts"
+import type { JsonValue, Message, RaftConfig, Ready } from "./types.ts"
 
 /** Options of a Raft server, as a scenario states them: the core's timing and limits, plus the shell's own. */
 export type RaftServerOptions = Pick<
@@ -40,12 +40,16 @@ export const defaultRaftServerOptions: RaftServerOptions = {
 }
 
 /**
- * A seam for tests: it may rewrite a Ready before it is persisted (for example to drop the vote,
+ * Seams for tests: a variant may rewrite a Ready before it is persisted (for example to drop the vote,
  * planting the bug of granting a vote that a crash forgets). The shipped server passes none.
  */
 export interface ServerHooks {
   readonly beforePersist?: (ready: Ready) => Ready
   readonly config?: (config: RaftConfig) => RaftConfig
+  /** Replaces the decision of `sendsBeforePersist` (whether a Ready's messages leave before its sync). */
+  readonly sendsBeforePersist?: (options: { readonly ready: Ready; readonly onlyAppends: boolean }) => boolean
+  /** Rewrites the state machine's snapshot data before the snapshot is taken. */
+  readonly snapshotData?: (data: JsonValue) => JsonValue
 }
 
 /** What drives a server: a tick of its clock, or a message (as it arrived, unwrapped). */
@@ -143,7 +147,8 @@ export const raftServer = (voters: ReadonlyArray<string>, options: RaftServerOpt
       app.appliedIndex() <= raft.appliedIndex
 
     const compact = Effect.suspend(() => {
-      const taken = raft.reportSnapshotTaken(app.appliedIndex(), app.snapshotData())
+      const data = hooks.snapshotData === undefined ? app.snapshotData() : hooks.snapshotData(app.snapshotData())
+      const taken = raft.reportSnapshotTaken(app.appliedIndex(), data)
       snapshotIndex = taken.lastIncludedIndex
       traced.push(["snapshot", { index: snapshotIndex }])
       return durable.compact(taken, raft.entries(raft.firstIndex, raft.lastIndex + 1))
@@ -166,7 +171,9 @@ export const raftServer = (voters: ReadonlyArray<string>, options: RaftServerOpt
      * term or vote) is persisted first, as the Ready contract says.
      */
     const sendsBeforePersist = (ready: Ready): boolean =>
-      raft.role === "Leader" && ready.softState === undefined && durable.onlyAppends(ready)
+      hooks.sendsBeforePersist === undefined
+        ? raft.role === "Leader" && ready.softState === undefined && durable.onlyAppends(ready)
+        : hooks.sendsBeforePersist({ ready, onlyAppends: durable.onlyAppends(ready) })
 
     /** Everything a Ready asks for after it was persisted: apply, answer clients (and send, unless it was sent already). */
     const afterPersist = (ready: Ready, sent: boolean): void => {

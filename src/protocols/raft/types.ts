@@ -221,7 +221,7 @@ export interface Ready {
 }
 
 /**
- * Two decisions of the core, named so that a test can swap one out and plant a classic bug in a
+ * Decisions of the core, named so that a test can swap one out and plant a classic bug in a
  * variant of the protocol (test/fixtures/raft-bugs.ts) without the buggy code living in src. The
  * defaults (`defaultRaftRules` in raft.ts) are the paper's rules; shipped code never replaces them.
  */
@@ -245,6 +245,32 @@ export interface RaftRules {
     readonly entries: ReadonlyArray<Entry>
     readonly termAt: (index: number) => number | undefined
   }) => number | null
+  /**
+   * Whether a voter grants its vote (or pre-vote) to a candidate whose log ends at
+   * `candidateLastIndex`/`candidateLastTerm`, its own log ending at `lastIndex`/`lastTerm`. The
+   * paper's election restriction: only if the candidate's log is at least as up-to-date (a later
+   * last term, or the same last term and at least as long), so every leader holds every committed
+   * entry (§5.4.1).
+   */
+  readonly voteForLog: (options: {
+    readonly candidateLastIndex: number
+    readonly candidateLastTerm: number
+    readonly lastIndex: number
+    readonly lastTerm: number
+  }) => boolean
+  /**
+   * Whether a leader confirms its leadership with a heartbeat round acknowledged by a majority
+   * before it serves a read at the commitIndex it recorded. The paper's rule: always, since a
+   * leader deposed by a partition does not know it yet and would serve stale data (thesis §6.4).
+   */
+  readonly confirmReadsWithQuorum: boolean
+  /**
+   * The commitIndex a follower takes from an AppendEntries that matched, given the leader's
+   * `leaderCommit`, the index of the last entry the request carried or matched (`lastNewIndex`) and
+   * the follower's `lastIndex`. The paper's rule: min(leaderCommit, lastNewIndex), since entries
+   * past what the request checked may still conflict with the leader's (Figure 2, rule 5).
+   */
+  readonly followerCommit: (options: { readonly leaderCommit: number; readonly lastNewIndex: number; readonly lastIndex: number }) => number
 }
 
 /** Static parameters of a Raft server. */
