@@ -4,4 +4,5 @@ export { DURATION_FORMS, durationMs, formatDuration, parseDuration } from "./dur
 export { DurationInput } from "./duration-schema.ts"
 export { ScenarioError, serverIds } from "./input.ts"
 export { describeSchemaError } from "./schema-error.ts"
+export { nonNegative, nonNegativeInt, positive, positiveInt } from "./schema-numbers.ts"
 export { decodeSection, type Knob, type KnobValues, type ProtocolBuild, type ProtocolDefinition, type ProtocolRun } from "./protocol.ts"

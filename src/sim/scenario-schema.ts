@@ -1,10 +1,9 @@
 // The scenario file's schema (Effect Schema), so that a bad field is named with its path.
 import { Schema } from "effect"
+import { nonNegative, positiveInt } from "../definition/index.ts"
 import { DurationInput } from "../definition/duration-schema.ts"
 
-const nonNegative = Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0))
 const probability = Schema.Finite.check(Schema.isBetween({ minimum: 0, maximum: 1 }))
-const positiveInt = Schema.Int.check(Schema.isGreaterThan(0))
 
 
 export const LatencyInput = Schema.Union([

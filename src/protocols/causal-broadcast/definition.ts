@@ -9,10 +9,8 @@ import {
   defaultCausalBroadcastOptions,
   deliverable
 } from "./index.ts"
-import { decodeSection, type Knob, type ProtocolDefinition } from "../../definition/index.ts"
+import { decodeSection, type Knob, positive, positiveInt, type ProtocolDefinition } from "../../definition/index.ts"
 
-const positive = Schema.Finite.check(Schema.isGreaterThan(0))
-const positiveInt = Schema.Int.check(Schema.isGreaterThan(0))
 
 const Options = Schema.Struct({
   syncIntervalMs: Schema.optional(positive),

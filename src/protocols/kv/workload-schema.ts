@@ -2,14 +2,9 @@
 import { Schema } from "effect"
 import type { KvWorkloadOptions } from "./workload.ts"
 
-/** A finite number above 0. */
-export const positive = Schema.Finite.check(Schema.isGreaterThan(0))
-/** An integer above 0. */
-export const positiveInt = Schema.Int.check(Schema.isGreaterThan(0))
-/** An integer at or above 0. */
-export const nonNegativeInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
-/** A finite number at or above 0. */
-export const nonNegative = Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0))
+import { nonNegative, nonNegativeInt, positive, positiveInt } from "../../definition/index.ts"
+
+export { nonNegative, nonNegativeInt, positive, positiveInt }
 /** A relative weight: a finite number at or above 0. */
 export const weight = nonNegative
 

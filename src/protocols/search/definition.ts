@@ -1,7 +1,7 @@
 // Sharded, replicated vector search as a protocol any world can host: option and workload schemas, replicas, clients, checker.
 import { Schema } from "effect"
 import { SearchChecker } from "../../check/search.ts"
-import { decodeSection, type ProtocolDefinition, ScenarioError, serverIds } from "../../definition/index.ts"
+import { decodeSection, nonNegative, nonNegativeInt, positive, positiveInt, type ProtocolDefinition, ScenarioError, serverIds } from "../../definition/index.ts"
 import { searchClient } from "./client.ts"
 import { cosineDistance, makeMixture, squaredL2 } from "./data.ts"
 import type { MergeRule } from "./merge.ts"
@@ -9,10 +9,6 @@ import { type ReplicaHooks, searchReplica } from "./node.ts"
 import { hnswLibraryAvailable } from "./index-store.ts"
 import { makeShardMap } from "./shards.ts"
 
-const positive = Schema.Finite.check(Schema.isGreaterThan(0))
-const nonNegative = Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0))
-const positiveInt = Schema.Int.check(Schema.isGreaterThan(0))
-const nonNegativeInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
 
 const Options = Schema.Struct({
   shards: Schema.optional(positiveInt),
