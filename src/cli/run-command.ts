@@ -20,6 +20,7 @@ export interface RunFlags {
   readonly swarm?: boolean
   readonly protocols?: string
   readonly protocol?: string
+  readonly view?: string
 }
 
 /** Runs the command; returns the exit code (0 all checks hold, 1 a check was violated). */
@@ -31,7 +32,7 @@ export const runCommand = async (file: string, flags: RunFlags): Promise<number>
   const scenario = flags.swarm === true ? swarmScenario(chosen, seed).scenario : chosen
   const progress = runProgress({ wanted: flags.json !== true })
   const onProgress = progress.update
-  const keepTrace = flags.trace !== undefined
+  const keepTrace = flags.trace !== undefined || flags.view !== undefined
   let result: RunResult
   let determinism: DeterminismReport | undefined
   try {
@@ -51,6 +52,10 @@ export const runCommand = async (file: string, flags: RunFlags): Promise<number>
   }
   // The replay command repeats the flags that shape the run, so that it reruns the same run.
   const replay = { swarm: flags.swarm, protocols: flags.protocols, protocol: flags.protocol }
+  if (flags.view !== undefined) {
+    const { runViewPage, writePage } = await import("./view-output.ts")
+    writePage("--view", flags.view, runViewPage(result, replay))
+  }
   if (flags.json === true) {
     process.stdout.write(JSON.stringify(summaryJson(result, determinism, replay), null, 2) + "\n")
   } else {
