@@ -14,12 +14,22 @@ interface Shot {
   readonly windowUs?: readonly [number, number]
   /** Which part of the page: the diagram (with the summary above it) or the client timeline. */
   readonly part: "page" | "timeline"
+  /** Hover over the first message of this type sent after this time, so the picture shows its tooltip. */
+  readonly hover?: { readonly type: string; readonly afterUs: number }
 }
 
 const shots: ReadonlyArray<Shot> = [
   { output: "docs/view-raft-figure-8.png", run: ["scenarios/raft-figure-8.yaml"], windowUs: [1_500_000, 4_500_000], part: "page" },
   { output: "docs/learn/images/causal-partitions.png", run: ["scenarios/causal-broadcast-partitions.yaml"], windowUs: [0, 6_000_000], part: "page" },
-  { output: "docs/learn/images/leader-crash.png", run: ["scenarios/raft-leader-crash.yaml"], windowUs: [0, 4_000_000], part: "page" },
+  {
+    output: "docs/learn/images/causal-clocks.png",
+    run: ["scenarios/causal-broadcast-partitions.yaml"],
+    windowUs: [400_000, 900_000],
+    part: "page",
+    hover: { type: "Data", afterUs: 600_000 }
+  },
+  { output: "docs/learn/images/leader-crash.png", run: ["scenarios/raft-leader-crash.yaml"], windowUs: [1_500_000, 3_000_000], part: "page" },
+  { output: "docs/learn/images/no-pre-vote.png", run: ["docs/learn/scenarios/03-no-pre-vote.yaml"], windowUs: [4_800_000, 6_200_000], part: "page" },
   {
     output: "docs/learn/images/unsynced-entries.png",
     run: ["test/fixtures/raft-bug-unsynced-entries.yaml", "--protocols", "test/fixtures/raft-unsynced-entries.ts"],
@@ -44,6 +54,11 @@ try {
     await tab.goto(`file://${page}`)
     await tab.waitForFunction(() => "faultline" in window)
     if (shot.windowUs !== undefined) await tab.evaluate(`window.faultline.zoom(${shot.windowUs[0]}, ${shot.windowUs[1]})`)
+    if (shot.hover !== undefined) {
+      const index = await tab.evaluate(`window.faultline.arrowAfter(${shot.hover.afterUs}, ${JSON.stringify(shot.hover.type)})`)
+      const point = (await tab.evaluate(`window.faultline.pointOn(${String(index)})`)) as { x: number; y: number }
+      await tab.mouse.move(point.x, point.y)
+    }
     const element = shot.part === "timeline" ? await tab.$("#timeline-section") : null
     if (element !== null) await element.screenshot({ path: join(root, shot.output) })
     else await tab.screenshot({ path: join(root, shot.output) })

@@ -54,7 +54,8 @@ export const runCommand = async (file: string, flags: RunFlags): Promise<number>
   const replay = { swarm: flags.swarm, protocols: flags.protocols, protocol: flags.protocol }
   if (flags.view !== undefined) {
     const { runViewPage, writePage } = await import("./view-output.ts")
-    writePage("--view", flags.view, runViewPage(result, replay))
+    const bytes = writePage("--view", flags.view, runViewPage(result, replay))
+    if (flags.json !== true) process.stderr.write(`view: wrote ${flags.view} (${(bytes / 1e6).toFixed(1)} MB)\n`)
   }
   if (flags.json === true) {
     process.stdout.write(JSON.stringify(summaryJson(result, determinism, replay), null, 2) + "\n")

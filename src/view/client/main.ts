@@ -154,6 +154,12 @@ export function exposeForTests(state: ViewerState): void {
       return { x: box.left + window.scrollX + x1 + (x2 - x1) / 3, y: box.top + window.scrollY + y1 + (y2 - y1) / 3 }
     },
     laneHeight: () => laneHeight(state),
+    /** The first arrow of message type `type` sent after `timeUs`, or -1 (for pictures that hover over one). */
+    arrowAfter: (timeUs: number, type: string) => {
+      const messages = state.data.messages
+      const wanted = state.data.types.indexOf(type)
+      return messages.id.findIndex((_, index) => messages.type[index] === wanted && messages.sendUs[index]! > timeUs)
+    },
     zoom: (startUs: number, endUs: number) => {
       state.startUs = startUs
       state.endUs = endUs
