@@ -1,16 +1,10 @@
 // Reads a run's typed trace lines into what the viewer draws: lanes, message arrows, outages, network faults and marks.
 import { serverIds } from "../definition/input.ts"
 import type { FaultLine, SendLine, TraceFault, TraceLine } from "../trace/index.ts"
-import { type Mark, MESSAGE_TEXT_MAX, MessageFate, type MessageColumns, type NetworkFault, type Outage } from "./view-data.ts"
+import { type Mark, MESSAGE_TEXT_MAX, MessageFate, type MessageColumns, type NetworkFault, type Outage, type ViewData } from "./view-data.ts"
 
 /** The parts of a view that come from the trace lines alone. */
-export interface TraceView {
-  readonly lanes: Array<string>
-  readonly types: Array<string>
-  readonly messages: MessageColumns
-  readonly outages: Array<Outage>
-  readonly networkFaults: Array<NetworkFault>
-  readonly marks: Array<Mark>
+export interface TraceView extends Pick<ViewData, "lanes" | "types" | "messages" | "outages" | "networkFaults" | "marks"> {
   readonly endUs: number
   readonly livenessStartUs: number | null
   readonly run: { readonly protocol: string; readonly seed: number; readonly nodes: number } | null

@@ -64,32 +64,36 @@ export function drawLanes(state: ViewerState): void {
   })
 }
 
-export function drawNetworkFaults(state: ViewerState): void {
+/** The x range of a stretch of time clipped to the plot, or null when it lies outside the window. */
+export function spanOnScreen(state: ViewerState, startUs: number, endUs: number): [number, number] | null {
+  if (endUs < state.startUs || startUs > state.endUs) return null
   const surface = state.diagram
-  const context = surface.context
+  return [Math.max(surface.left, xOf(state, surface, startUs)), Math.min(surface.width - surface.right, xOf(state, surface, endUs))]
+}
+
+export function drawNetworkFaults(state: ViewerState): void {
+  const context = state.diagram.context
   const height = laneHeight(state)
   for (const fault of state.data.networkFaults) {
-    if (fault.endUs < state.startUs || fault.startUs > state.endUs) continue
-    const x1 = Math.max(surface.left, xOf(state, surface, fault.startUs))
-    const x2 = Math.min(surface.width - surface.right, xOf(state, surface, fault.endUs))
+    const span = spanOnScreen(state, fault.startUs, fault.endUs)
+    if (span === null) continue
+    const [x1, x2] = span
     context.fillStyle = "rgba(255, 165, 0, 0.13)"
     for (const lane of fault.lanes) context.fillRect(x1, laneY(state, lane) - height / 2, Math.max(1, x2 - x1), height)
     context.fillStyle = "#b06000"
     context.font = "10px sans-serif"
-    if (x2 - x1 > 60) context.fillText(fault.text, x1 + 2, surface.top - 3, x2 - x1 - 4)
+    if (x2 - x1 > 60) context.fillText(fault.text, x1 + 2, state.diagram.top - 3, x2 - x1 - 4)
   }
 }
 
 export function drawOutages(state: ViewerState): void {
-  const surface = state.diagram
-  const context = surface.context
+  const context = state.diagram.context
   const height = laneHeight(state)
   for (const outage of state.data.outages) {
-    if (outage.endUs < state.startUs || outage.startUs > state.endUs) continue
-    const x1 = Math.max(surface.left, xOf(state, surface, outage.startUs))
-    const x2 = Math.min(surface.width - surface.right, xOf(state, surface, outage.endUs))
+    const span = spanOnScreen(state, outage.startUs, outage.endUs)
+    if (span === null) continue
     context.fillStyle = outage.kind === "crash" ? "rgba(220, 30, 30, 0.28)" : "rgba(110, 110, 110, 0.3)"
-    context.fillRect(x1, laneY(state, outage.lane) - height * 0.3, Math.max(2, x2 - x1), height * 0.6)
+    context.fillRect(span[0], laneY(state, outage.lane) - height * 0.3, Math.max(2, span[1] - span[0]), height * 0.6)
   }
 }
 
