@@ -38,6 +38,7 @@ export function drawDiagram(state: ViewerState): void {
   drawMarks(state)
 }
 
+/** Draws each node's lane and name, and shades the liveness phase. */
 export function drawLanes(state: ViewerState): void {
   const surface = state.diagram
   const context = surface.context
@@ -71,6 +72,7 @@ export function spanOnScreen(state: ViewerState, startUs: number, endUs: number)
   return [Math.max(surface.left, xOf(state, surface, startUs)), Math.min(surface.width - surface.right, xOf(state, surface, endUs))]
 }
 
+/** Draws partitions and clogs as orange bands across the lanes they cut off, named above the plot. */
 export function drawNetworkFaults(state: ViewerState): void {
   const context = state.diagram.context
   const height = laneHeight(state)
@@ -86,6 +88,7 @@ export function drawNetworkFaults(state: ViewerState): void {
   }
 }
 
+/** Draws crashes (red) and pauses (grey) on their lanes. */
 export function drawOutages(state: ViewerState): void {
   const context = state.diagram.context
   const height = laneHeight(state)
@@ -137,6 +140,7 @@ export function drawArrows(state: ViewerState): void {
   context.stroke(dropped)
 }
 
+/** Draws protocol events, clock faults and storage errors as diamonds on their lanes, violations as red lines across all. */
 export function drawMarks(state: ViewerState): void {
   const surface = state.diagram
   const context = surface.context

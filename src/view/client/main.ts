@@ -8,6 +8,7 @@ import { fitSurface, laneHeight, type Surface, timeAt, type ViewerState } from "
 
 // Functions here run in the page, like diagram.ts's: only each other and the other client files.
 
+/** The surface of the canvas with id `id`, with `left` pixels kept for lane names. */
 export function surfaceOf(id: string, left: number): Surface {
   const canvas = document.getElementById(id) as HTMLCanvasElement
   return { canvas, context: canvas.getContext("2d")!, width: 0, height: 0, left, right: 12, top: 22 }
@@ -71,6 +72,7 @@ export function zoomAround(state: ViewerState, centreUs: number, factor: number)
   redraw(state)
 }
 
+/** Wheel zoom, drag pan, hover, double-click and the time window's inputs, on both canvases. */
 export function wireControls(state: ViewerState): void {
   for (const surface of [state.diagram, state.timeline]) {
     const canvas = surface.canvas
@@ -109,6 +111,7 @@ export function wireControls(state: ViewerState): void {
   window.addEventListener("resize", () => redraw(state))
 }
 
+/** Shows the whole run again. */
 export function resetWindow(state: ViewerState): void {
   state.startUs = 0
   state.endUs = Math.max(1, state.data.summary.endUs)
@@ -128,6 +131,7 @@ export function textAt(state: ViewerState, surface: Surface, x: number, y: numbe
   return faultTextAt(state, x, y)
 }
 
+/** Shows what is under the pointer beside it, or hides the tooltip when nothing is. */
 export function showTooltip(state: ViewerState, surface: Surface, event: MouseEvent): void {
   const tooltip = document.getElementById("tooltip")!
   const text = textAt(state, surface, event.offsetX, event.offsetY)

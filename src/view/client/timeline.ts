@@ -19,6 +19,7 @@ export function operationBar(state: ViewerState, operation: ViewOperation): [num
   return [xOf(state, surface, operation.startUs), y, Math.max(xOf(state, surface, operation.startUs) + 2, xOf(state, surface, end))]
 }
 
+/** Green for ok, orange for fail, grey for unknown (info). */
 export function outcomeColour(operation: ViewOperation): string {
   switch (operation.outcome) {
     case "ok":
