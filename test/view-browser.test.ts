@@ -61,7 +61,7 @@ beforeAll(async () => {
     faultline(
       "run", "test/fixtures/raft-bug-unsynced-entries.yaml", "--protocols", "test/fixtures/raft-unsynced-entries.ts",
       "--trace", file("bug.jsonl"), "--view", file("bug.html")
-    ),
+    ).then(() => faultline("view", file("bug.jsonl"), "-o", file("bug-from-trace.html"))),
     faultline("run", "scenarios/raft-random-faults.yaml", "--view", file("random-faults.html"), "--trace", file("random-faults.jsonl")),
     started
   ])
@@ -112,14 +112,19 @@ describe("faultline view in headless Chromium", () => {
     await page.close()
   })
 
-  it("outlines exactly the operations the linearizability checker names in a planted-bug run, with its words and the replay", async () => {
+  it("outlines exactly the operations the linearizability checker names in a planted-bug run, with its words and the replay, from the run or its trace", async () => {
     const violation = traceOf("bug.jsonl").find((line) => line.e === "violation" && line.check === "linearizability")
     if (violation?.e !== "violation") throw new Error("the planted bug did not break linearizability on its seed")
     // The checker's message names the witness: "key k5: write by process 1, read by process 3 cannot be linearized. ..."
     const named = /^key \S+: (.*?) cannot be linearized\./.exec(violation.message)![1]!.split(", ").sort()
     const { page, errors } = await open("bug.html")
-    const outlined = await hooks<Array<{ process: number; f: string }>>(page, "outlined()")
+    const outlined = await hooks<Array<{ process: number; f: string; invokeIndex: number }>>(page, "outlined()")
     expect(outlined.map((operation) => `${operation.f} by process ${operation.process}`).sort()).toEqual(named)
+    // A page made from the trace file alone outlines the same operations.
+    const fromTrace = await open("bug-from-trace.html")
+    expect(await hooks(fromTrace.page, "outlined()")).toEqual(outlined)
+    expect(fromTrace.errors).toEqual([])
+    await fromTrace.page.close()
     const listed = await page.$$eval("#witness li", (items) => items.map((item) => item.getAttribute("data-witness")))
     expect(listed).toHaveLength(named.length)
     const text = await page.$eval("body", (element) => element.textContent ?? "")
