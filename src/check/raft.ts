@@ -2,7 +2,7 @@
 import type { Checker, FinalState, ProtocolEvent, Violation } from "./checker.ts"
 import { type HistoryEvent, operationsFromEvents } from "./history.ts"
 import { boundedReport, KvHistoryRecorder, type Report } from "./kv-history.ts"
-import { checkLinearizability } from "./linearizability.ts"
+import { checkLinearizability, type LinearizabilityResult } from "./linearizability.ts"
 import type { JsonValue } from "../env/json.ts"
 import { jsonEqual } from "../protocols/raft/index.ts"
 
@@ -83,13 +83,9 @@ export class RaftChecker implements Checker {
       case "Unknown":
         this.notes.push(`linearizability: unknown (${result.reason})`)
         return
-      case "NotLinearizable": {
-        const operations = result.operations
-          .map((operation) => `${operation._tag.toLowerCase()} by process ${operation.process}`)
-          .join(", ")
-        this.report("linearizability", `key ${result.key}: ${operations} cannot be linearized. ${result.explanation}`, final.timeUs)
+      case "NotLinearizable":
+        this.report("linearizability", notLinearizableMessage(result), final.timeUs)
         return
-      }
       default: {
         const unreachable: never = result
         throw new Error(`unknown result ${JSON.stringify(unreachable)}`)
@@ -160,3 +156,9 @@ export class RaftChecker implements Checker {
  */
 const sameCommand = (left: JsonValue, right: JsonValue): boolean =>
   jsonEqual(left, right) || JSON.stringify(left) === JSON.stringify(right)
+
+/** A linearizability violation in words, as `faultline run` prints it: the witness's operations, then the checker's explanation. */
+export const notLinearizableMessage = (result: Extract<LinearizabilityResult, { _tag: "NotLinearizable" }>): string => {
+  const operations = result.operations.map((operation) => `${operation._tag.toLowerCase()} by process ${operation.process}`).join(", ")
+  return `key ${result.key}: ${operations} cannot be linearized. ${result.explanation}`
+}

@@ -43,6 +43,7 @@ program
   .option("--json", "print the summary as JSON")
   .option("--check-determinism", "run the seed twice and name the first event that differs")
   .option("--swarm", "draw the fault mix from the seed, as faultline swarm does")
+  .option("--view <file>", "also write the run as one self-contained HTML page (see faultline view)")
   .option(...protocolOption)
   .option(...protocolsOption)
   .addHelpText(
@@ -133,6 +134,27 @@ program
   .action(async (target: string, flags) => {
     const { replayCommand } = await import("./replay-command.ts")
     exitCode = await replayCommand(target, flags)
+  })
+
+program
+  .command("view")
+  .description("Turn a run into one self-contained HTML page: messages, faults, client operations, checks, replay command")
+  .argument("<input>", "a trace (faultline run --trace FILE), or a scenario file (.yaml) to run and view")
+  .option("-o, --output <file>", "where to write the page (default: the trace's name with .html, or <scenario>.html here)")
+  .option("--seed <n>", "seed, when viewing a scenario (default: the scenario's)")
+  .option("--swarm", "when viewing a scenario: draw the fault mix from the seed, as faultline swarm does")
+  .option(...protocolOption)
+  .option(...protocolsOption)
+  .addHelpText(
+    "after",
+    "\nThe page opens from disk with no server and no network. Exit codes: for a trace, 0 the page was written;\n" +
+      "for a scenario, as faultline run (0 every check holds, 1 a check was violated); 2 bad input.\n" +
+      "Example: faultline run scenarios/raft-figure-8.yaml --trace f8.jsonl && faultline view f8.jsonl"
+  )
+  .action(async (file: string, flags) => {
+    if (/\.ya?ml$/i.test(file)) await checkLimitsFirst(file)
+    const { viewCommand } = await import("./view-command.ts")
+    exitCode = await viewCommand(file, flags)
   })
 
 const dataOption = ["--data <dir>", "the cluster's data directory, where cluster up keeps its description and secret", "data"] as const

@@ -20,6 +20,7 @@ export interface RunFlags {
   readonly swarm?: boolean
   readonly protocols?: string
   readonly protocol?: string
+  readonly view?: string
 }
 
 /** Runs the command; returns the exit code (0 all checks hold, 1 a check was violated). */
@@ -32,7 +33,7 @@ export const runCommand = async (file: string, flags: RunFlags): Promise<number>
   const scenario = drawn?.scenario ?? chosen
   const progress = runProgress({ wanted: flags.json !== true })
   const onProgress = progress.update
-  const keepTrace = flags.trace !== undefined
+  const keepTrace = flags.trace !== undefined || flags.view !== undefined
   let result: RunResult
   let determinism: DeterminismReport | undefined
   try {
@@ -52,6 +53,11 @@ export const runCommand = async (file: string, flags: RunFlags): Promise<number>
   }
   // The replay command repeats the flags that shape the run, so that it reruns the same run.
   const replay = { swarm: flags.swarm, protocols: flags.protocols, protocol: flags.protocol }
+  if (flags.view !== undefined) {
+    const { runViewPage, writePage } = await import("./view-output.ts")
+    const bytes = writePage("--view", flags.view, runViewPage(result, replay))
+    if (flags.json !== true) process.stderr.write(`view: wrote ${flags.view} (${(bytes / 1e6).toFixed(1)} MB)\n`)
+  }
   if (flags.json === true) {
     process.stdout.write(JSON.stringify(summaryJson(result, determinism, replay, drawn?.draw), null, 2) + "\n")
   } else {
