@@ -43,6 +43,8 @@ program
   .option("--json", "print the summary as JSON")
   .option("--check-determinism", "run the seed twice and name the first event that differs")
   .option("--swarm", "draw the fault mix from the seed, as faultline swarm does")
+  .option("--otlp <file>", "write the run's spans as OpenTelemetry OTLP JSON (simulated time; ids from the seed)")
+  .option("--otlp-endpoint <url>", "post the run's spans to an OTLP/HTTP collector, such as http://localhost:4318")
   .option(...protocolOption)
   .option(...protocolsOption)
   .addHelpText(

@@ -6,6 +6,7 @@ import { runScenario, type RunResult } from "../sim/run.ts"
 import { loadScenario } from "../sim/scenario.ts"
 import { swarmScenario } from "../sim/swarm-faults.ts"
 import { parseInteger, UsageError } from "./errors.ts"
+import { parseOtlpEndpoint, postOtlp, writeOtlpFile } from "./otlp-output.ts"
 import { loadProtocols } from "./protocols.ts"
 import { runProgress } from "./progress.ts"
 import { formatDivergence, formatSummary, summaryJson, withProtocol } from "./summary.ts"
@@ -20,6 +21,8 @@ export interface RunFlags {
   readonly swarm?: boolean
   readonly protocols?: string
   readonly protocol?: string
+  readonly otlp?: string
+  readonly otlpEndpoint?: string
 }
 
 /** Runs the command; returns the exit code (0 all checks hold, 1 a check was violated). */
@@ -32,19 +35,24 @@ export const runCommand = async (file: string, flags: RunFlags): Promise<number>
   const progress = runProgress({ wanted: flags.json !== true })
   const onProgress = progress.update
   const keepTrace = flags.trace !== undefined
+  const otlpEndpoint = flags.otlpEndpoint === undefined ? undefined : parseOtlpEndpoint(flags.otlpEndpoint)
+  const exportSpans = flags.otlp !== undefined || otlpEndpoint !== undefined
   let result: RunResult
   let determinism: DeterminismReport | undefined
   try {
     if (flags.checkDeterminism === true) {
-      determinism = checkDeterminism(scenario, { seed, protocols: builtinProtocols, onProgress })
+      determinism = checkDeterminism(scenario, { seed, protocols: builtinProtocols, onProgress, exportSpans })
       result = determinism.first
     } else {
-      result = runScenario(scenario, { seed, keepTrace, protocols: builtinProtocols, onProgress })
+      result = runScenario(scenario, { seed, keepTrace, protocols: builtinProtocols, onProgress, exportSpans })
     }
   } finally {
     progress.stop()
   }
   if (flags.trace !== undefined) writeLines("--trace", flags.trace, result.traceLines ?? [])
+  const otlp = result.spanExport?.toOtlpJson()
+  if (otlp !== undefined && flags.otlp !== undefined) writeOtlpFile(flags.otlp, otlp)
+  if (otlp !== undefined && otlpEndpoint !== undefined) await postOtlp(otlpEndpoint, otlp)
   if (flags.history !== undefined) {
     if (result.history === undefined) throw new UsageError(`--history: protocol ${result.scenario.protocol} has no clients, so no history`)
     writeLines("--history", flags.history, result.history.map(serializeHistoryEvent))

@@ -28,6 +28,8 @@ export interface SpanOptions {
 export interface OpenSpan {
   /** Its context, to send with a message or to give to a child. */
   readonly traceparent: TraceParent
+  /** Adds an event to the span, stamped now: a protocol event that belongs to what the span stands for. */
+  readonly event: (name: string, attributes: TraceAttributes) => void
   /** Ends the span now, `error` if what it stands for failed. */
   readonly end: (outcome?: "ok" | "error") => void
 }
@@ -46,7 +48,7 @@ export interface Spans {
 }
 
 /** A span that is never exported: what {@link disabledSpans} hands out. */
-const noSpan: OpenSpan = { traceparent: "00-00000000000000000000000000000000-0000000000000000-00", end: () => {} }
+const noSpan: OpenSpan = { traceparent: "00-00000000000000000000000000000000-0000000000000000-00", event: () => {}, end: () => {} }
 
 /** Spans that go nowhere: the default of both worlds when nothing is configured to export. */
 export const disabledSpans: Spans = { enabled: false, start: () => noSpan }
@@ -55,7 +57,8 @@ export const disabledSpans: Spans = { enabled: false, start: () => noSpan }
  * The tracing service. In the simulator, events land in the run's trace (and its hash) and feed the
  * checkers; on real nodes they go to the node's trace file. When spans are exported
  * (OpenTelemetry on real nodes, `--otlp` in the simulator), an event is also added to the node's
- * innermost open span: the one it started last and has not ended.
+ * innermost open `span` (OpenTelemetry's active span); a span started with `spans.start` is never
+ * active, as OpenTelemetry's `startSpan` is not: its code adds its events to it explicitly.
  */
 export class Tracing extends Context.Service<Tracing, {
   /** Records a protocol event, such as `deliver` or `becomeLeader`. */

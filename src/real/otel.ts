@@ -1,5 +1,5 @@
 // OpenTelemetry export of a real node: the SDK configured only by the standard OTEL_* variables, and off (no connection at all) unless they ask for it.
-import type { Attributes, Link, Span } from "@opentelemetry/api"
+import type { Attributes, Link } from "@opentelemetry/api"
 import type { NodeId, OpenSpan, SpanKind, SpanOptions, TraceAttributes } from "../env/index.ts"
 import { OpenSpans, parseTraceParent, spanAttributes } from "../trace/index.ts"
 
@@ -7,7 +7,9 @@ import { OpenSpans, parseTraceParent, spanAttributes } from "../trace/index.ts"
 export interface ExportedNodeSpans {
   readonly enabled: true
   readonly start: (name: string, attributes: TraceAttributes, options?: SpanOptions) => OpenSpan
-  /** Adds a protocol event to the node's innermost open span, if any. */
+  /** Starts a span that is active until it ends: the node's protocol events are added to it (see `Tracing.span`). */
+  readonly startActive: (name: string, attributes: TraceAttributes) => OpenSpan
+  /** Adds a protocol event to the node's innermost active span, if any. */
   readonly event: (name: string, attributes: TraceAttributes) => void
 }
 
@@ -76,7 +78,7 @@ export const startOtelExport = async (
     return { traceId: ids.traceId, spanId: ids.spanId, traceFlags: ids.sampled ? api.TraceFlags.SAMPLED : api.TraceFlags.NONE, isRemote: true }
   }
 
-  const startSpan = (open: OpenSpans<Span>, name: string, attributes: TraceAttributes, options?: SpanOptions): OpenSpan => {
+  const startSpan = (active: OpenSpans<OpenSpan>, name: string, attributes: TraceAttributes, options?: SpanOptions): OpenSpan => {
     const parent = contextOf(options?.parent)
     const links: Array<Link> = []
     for (const link of options?.links ?? []) {
@@ -88,30 +90,36 @@ export const startOtelExport = async (
       { kind: OTEL_KIND[options?.kind ?? "internal"], attributes: spanAttributes(attributes) as Attributes, links, root: parent === undefined },
       parent === undefined ? api.ROOT_CONTEXT : api.trace.setSpanContext(api.ROOT_CONTEXT, parent)
     )
-    open.add(span)
     const context = span.spanContext()
     let ended = false
-    return {
+    const opened: OpenSpan = {
       traceparent: `00-${context.traceId}-${context.spanId}-0${context.traceFlags & 1}`,
+      event: (eventName, eventAttributes) => {
+        if (!ended) span.addEvent(eventName, spanAttributes(eventAttributes) as Attributes)
+      },
       end: (outcome = "ok") => {
         if (ended) return
         ended = true
         if (outcome === "error") span.setStatus({ code: api.SpanStatusCode.ERROR })
         span.end()
-        open.remove(span)
+        active.remove(opened)
       }
     }
+    return opened
   }
 
   return {
     forNode: () => {
-      const open = new OpenSpans<Span>()
+      const active = new OpenSpans<OpenSpan>()
       return {
         enabled: true,
-        start: (name, attributes, options) => startSpan(open, name, attributes, options),
-        event: (name, attributes) => {
-          open.innermost()?.addEvent(name, spanAttributes(attributes) as Attributes)
-        }
+        start: (name, attributes, options) => startSpan(active, name, attributes, options),
+        startActive: (name, attributes) => {
+          const span = startSpan(active, name, attributes, { parent: active.innermost()?.traceparent })
+          active.add(span)
+          return span
+        },
+        event: (name, attributes) => active.innermost()?.event(name, attributes)
       }
     },
     shutdown: () => sdk.shutdown()

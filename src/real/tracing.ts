@@ -95,7 +95,7 @@ export const makeRealTracing = (options: RealTracingOptions): Tracing["Service"]
     span: (name, attributes, effect) =>
       Effect.suspend(() => {
         const span = ++spanCount
-        const exported = spans?.start(name, attributes)
+        const exported = spans?.startActive(name, attributes)
         const t = nowUs()
         trace?.write({ t, e: "span-start", node: self, span, name, attrs: attributes, localMs: t / 1000 })
         return Effect.onExit(effect, (exit) =>

@@ -542,7 +542,7 @@ export class Simulation {
       span: (name, attributes, effect) =>
         Effect.suspend(() => {
           const span = ++node.spanCount
-          const exportedSpan = exported?.start(name, attributes, { parent: undefined })
+          const exportedSpan = exported?.startActive(name, attributes)
           // Spans carry the node's own clock as well as true time, as a real node's spans would.
           const localMs = node.clock.localUs(this.nowUs) / 1000
           this.trace.write({ t: this.nowUs, e: "span-start", node: node.id, span, name, attrs: attributes, localMs })

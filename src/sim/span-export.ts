@@ -38,7 +38,9 @@ interface RecordedSpan {
 
 /** The spans of one node incarnation: what its Tracing service hands its program, plus what the service itself needs. */
 export interface NodeSpans extends Spans {
-  /** Adds a protocol event to the node's innermost open span, if any. */
+  /** Starts a span that is active until it ends: the node's protocol events are added to it (see `Tracing.span`). */
+  readonly startActive: (name: string, attributes: TraceAttributes) => OpenSpan
+  /** Adds a protocol event to the node's innermost active span, if any. */
   readonly event: (name: string, attributes: TraceAttributes) => void
 }
 
@@ -87,7 +89,7 @@ export class SpanExport {
 
   /** Spans of one node incarnation, stamped with `nowUs` (simulated time); `alive` is false once the incarnation ended. */
   forNode(node: NodeId, nowUs: () => number, alive: () => boolean): NodeSpans {
-    const open = new OpenSpans<RecordedSpan>()
+    const active = new OpenSpans<OpenSpan>()
     const start = (name: string, attributes: TraceAttributes, options?: SpanOptions): OpenSpan => {
       const parent = parseTraceParent(options?.parent)
       const span: RecordedSpan = {
@@ -103,25 +105,31 @@ export class SpanExport {
         events: [],
         outcome: undefined
       }
-      open.add(span)
-      return {
+      const opened: OpenSpan = {
         traceparent: formatTraceParent(span.traceId, span.spanId),
+        event: (name, attributes) => {
+          if (span.outcome === undefined) span.events.push({ timeUs: nowUs(), name, attributes })
+        },
         end: (outcome = "ok") => {
           // A crashed incarnation's spans never end, as a killed process's spans are never exported.
           if (span.outcome !== undefined || !alive()) return
           span.outcome = outcome
           span.endUs = nowUs()
-          open.remove(span)
+          active.remove(opened)
           this.record(node, span)
         }
       }
+      return opened
     }
     return {
       enabled: true,
       start,
-      event: (name, attributes) => {
-        open.innermost()?.events.push({ timeUs: nowUs(), name, attributes })
-      }
+      startActive: (name, attributes) => {
+        const span = start(name, attributes, { parent: active.innermost()?.traceparent })
+        active.add(span)
+        return span
+      },
+      event: (name, attributes) => active.innermost()?.event(name, attributes)
     }
   }
 
