@@ -2,6 +2,7 @@
 import { spawnSync } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import { runIsolated } from "./isolated.ts"
+import { printOtlpCost } from "./otlp.ts"
 import type { RaftRound } from "./raft.ts"
 import { runBare, runSimulated, standardPattern } from "./simulator.ts"
 import { printScaleTable } from "./scale.ts"
@@ -78,6 +79,10 @@ const main = async () => {
   console.log("")
   process.stdout.write("6. ")
   printScaleTable()
+
+  console.log("")
+  process.stdout.write("7. ")
+  printOtlpCost()
 }
 
 await main()

@@ -21,6 +21,20 @@ export const parseOtlpEndpoint = (text: string): URL => {
   return url
 }
 
+/**
+ * `--otlp-origin`: where simulated time 0 falls in the exported spans, as Unix milliseconds, or
+ * `now` (so a tracing UI's default "last hour" search finds the run). Default 0, the epoch: only a
+ * fixed origin gives the same bytes for the same seed.
+ */
+export const parseOtlpOrigin = (text: string | undefined): number => {
+  if (text === undefined) return 0
+  if (text.trim() === "now") return Date.now()
+  if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(Number(text))) {
+    throw new UsageError(`--otlp-origin: expected Unix milliseconds or "now", got "${text}"`)
+  }
+  return Number(text)
+}
+
 /** Writes the OTLP JSON export to `file`; a file that cannot be written is bad input. */
 export const writeOtlpFile = (file: string, json: string): void => {
   try {

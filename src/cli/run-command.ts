@@ -6,7 +6,7 @@ import { runScenario, type RunResult } from "../sim/run.ts"
 import { loadScenario } from "../sim/scenario.ts"
 import { swarmScenario } from "../sim/swarm-faults.ts"
 import { parseInteger, UsageError } from "./errors.ts"
-import { parseOtlpEndpoint, postOtlp, writeOtlpFile } from "./otlp-output.ts"
+import { parseOtlpEndpoint, parseOtlpOrigin, postOtlp, writeOtlpFile } from "./otlp-output.ts"
 import { loadProtocols } from "./protocols.ts"
 import { runProgress } from "./progress.ts"
 import { formatDivergence, formatSummary, summaryJson, withProtocol } from "./summary.ts"
@@ -23,6 +23,7 @@ export interface RunFlags {
   readonly protocol?: string
   readonly otlp?: string
   readonly otlpEndpoint?: string
+  readonly otlpOrigin?: string
 }
 
 /** Runs the command; returns the exit code (0 all checks hold, 1 a check was violated). */
@@ -37,14 +38,15 @@ export const runCommand = async (file: string, flags: RunFlags): Promise<number>
   const keepTrace = flags.trace !== undefined
   const otlpEndpoint = flags.otlpEndpoint === undefined ? undefined : parseOtlpEndpoint(flags.otlpEndpoint)
   const exportSpans = flags.otlp !== undefined || otlpEndpoint !== undefined
+  const spanOriginUnixMs = parseOtlpOrigin(flags.otlpOrigin)
   let result: RunResult
   let determinism: DeterminismReport | undefined
   try {
     if (flags.checkDeterminism === true) {
-      determinism = checkDeterminism(scenario, { seed, protocols: builtinProtocols, onProgress, exportSpans })
+      determinism = checkDeterminism(scenario, { seed, protocols: builtinProtocols, onProgress, exportSpans, spanOriginUnixMs })
       result = determinism.first
     } else {
-      result = runScenario(scenario, { seed, keepTrace, protocols: builtinProtocols, onProgress, exportSpans })
+      result = runScenario(scenario, { seed, keepTrace, protocols: builtinProtocols, onProgress, exportSpans, spanOriginUnixMs })
     }
   } finally {
     progress.stop()

@@ -90,7 +90,7 @@ export const formatSummary = (result: RunResult, replay: ReplayOptions = {}): st
     `  trace hash   ${result.traceHash}`
   ]
   const spans = result.spanExport
-  if (spans !== undefined) lines.push(`  spans        ${number(spans.spans)} in ${number(spans.traces)} traces (OTLP, simulated time from the Unix epoch)`)
+  if (spans !== undefined) lines.push(`  spans        ${number(spans.spans)} in ${number(spans.traces)} traces (OTLP)`)
   for (const note of result.notes) lines.push(`  note         ${note}`)
   const failed = result.checks.filter((check) => !check.ok)
   if (failed.length > 0) {

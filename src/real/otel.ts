@@ -1,5 +1,5 @@
 // OpenTelemetry export of a real node: the SDK configured only by the standard OTEL_* variables, and off (no connection at all) unless they ask for it.
-import type { Attributes, Link } from "@opentelemetry/api"
+import type { Attributes, ContextManager, Link } from "@opentelemetry/api"
 import type { NodeId, OpenSpan, SpanKind, SpanOptions, TraceAttributes } from "../env/index.ts"
 import { OpenSpans, parseTraceParent, spanAttributes } from "../trace/index.ts"
 
@@ -67,7 +67,13 @@ export const startOtelExport = async (
     resource: resourceFromAttributes({ "faultline.cluster": resource.cluster, "faultline.protocol": resource.protocol }),
     metricReaders: [],
     logRecordProcessors: [],
-    instrumentations: []
+    instrumentations: [],
+    // Parents are always explicit (a traceparent from a message, or a span of the node's own), so
+    // no context manager: the default one (AsyncLocalStorage) hooks every promise of the process.
+    // sdk-node reads null as "register none", though its type does not say so. No global
+    // propagator either: the context travels in Faultline's envelope, not in headers.
+    contextManager: null as unknown as ContextManager,
+    textMapPropagator: null
   })
   sdk.start()
   const tracer = api.trace.getTracer("faultline")

@@ -68,6 +68,8 @@ export interface RunOptions {
   readonly onProgress?: ((progress: RunProgress) => void) | undefined
   /** Record OpenTelemetry spans (`--otlp`); they change neither the run nor its trace hash. */
   readonly exportSpans?: boolean | undefined
+  /** Where simulated time 0 falls in exported spans, as Unix milliseconds (default 0, the epoch). */
+  readonly spanOriginUnixMs?: number | undefined
 }
 
 /** The check every run has: no node program died of a defect. */
@@ -83,7 +85,7 @@ export const runScenario = (scenario: Scenario, options: RunOptions): RunResult 
   const seed = options.seed ?? scenario.seed
   const started = performance.now()
   const spanExport = options.exportSpans === true
-    ? new SpanExport({ cluster: scenario.name, protocol: scenario.protocol, seed })
+    ? new SpanExport({ cluster: scenario.name, protocol: scenario.protocol, seed }, options.spanOriginUnixMs)
     : undefined
   const simulation = new Simulation({
     seed,
