@@ -235,8 +235,8 @@ const startSink = async (): Promise<{ url: string; bytes: () => number; close: (
 }
 
 /**
- * Tracing's cost on a real cluster: puts/s with OpenTelemetry export off and on, two clusters of
- * each, alternated (off, on, off, on) so that a slow spell of the shared machine hits both alike.
+ * Tracing's cost on a real cluster: puts/s with OpenTelemetry export off and on, three clusters of
+ * each, alternated (off, on, off, on, ...) so that a slow spell of the shared machine hits both alike.
  */
 const exportCost = async () => {
   const sink = await startSink()
@@ -244,10 +244,11 @@ const exportCost = async () => {
   const exportEnv = { ...plainEnv, OTEL_EXPORTER_OTLP_ENDPOINT: sink.url }
   const levels = [1, 16]
   const totals = { off: levels.map(() => 0), on: levels.map(() => 0) }
-  for (const round of ["off", "on", "off", "on"] as const) {
+  const pairs = 3
+  for (const round of Array.from({ length: pairs }, () => ["off", "on"] as const).flat()) {
     const system = await faultlineRaft(round === "on" ? exportEnv : plainEnv)
     try {
-      for (const [index, concurrency] of levels.entries()) totals[round][index]! += (await runLevel(system.target, system.leader, concurrency, "put")).perSecond / 2
+      for (const [index, concurrency] of levels.entries()) totals[round][index]! += (await runLevel(system.target, system.leader, concurrency, "put")).perSecond / pairs
     } finally {
       system.stop()
     }
@@ -255,7 +256,7 @@ const exportCost = async () => {
   // Let the last cluster's shutdown flush reach the sink before it closes.
   await new Promise((resolvePromise) => setTimeout(resolvePromise, 2000))
   sink.close()
-  console.log(`\ntracing's cost: faultline raft puts/s with OpenTelemetry export off and on (OTLP/HTTP protobuf to a local sink), mean of two clusters each, alternated`)
+  console.log(`\ntracing's cost: faultline raft puts/s with OpenTelemetry export off and on (OTLP/HTTP protobuf to a local sink), mean of three clusters each, alternated`)
   levels.forEach((concurrency, index) => {
     const off = totals.off[index]!
     const on = totals.on[index]!

@@ -95,7 +95,7 @@ describe("the npm package", () => {
 
   afterAll(() => {
     if (work !== "") rmSync(work, { recursive: true, force: true })
-  })
+  }, 60_000) // The consumer's node_modules holds the OpenTelemetry SDK too: thousands of files to remove on a busy disk.
 
   it("ships what a user needs and no tests or benchmarks", () => {
     const paths = packed.map((file) => file.path)
