@@ -201,6 +201,15 @@ describe("OpenTelemetry export", () => {
       socket.destroy()
     })
     await listenRetrying(collector, 4318, 30_000)
+    // "localhost" may resolve to ::1 first; listen there too where the machine has IPv6 loopback.
+    const collector6: TcpServer = createTcpServer((socket) => {
+      contacts++
+      socket.destroy()
+    })
+    await new Promise<void>((resolve) => {
+      collector6.once("error", () => resolve())
+      collector6.listen(4318, "::1", () => resolve())
+    })
     try {
       const base = await freeBasePort(3)
       expect(runCli(["cluster", "up", "--nodes", "3", "--base-port", String(base), "--data", quietData, "--detach"], process.cwd(), withoutOtel()).status).toBe(0)
@@ -211,6 +220,7 @@ describe("OpenTelemetry export", () => {
       expect(contacts).toBe(0)
     } finally {
       collector.close()
+      collector6.close()
     }
   }, 60_000)
 })
