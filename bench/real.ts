@@ -2,7 +2,7 @@
 // and, when an etcd binary is on the PATH, a three-member etcd cluster under the same load in the same run.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process"
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs"
-import { Agent, request } from "node:http"
+import { Agent, createServer, request } from "node:http"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -105,17 +105,17 @@ const leaderKillGap = async (target: Target, kill: () => void, windowMs = 8000):
   return gap
 }
 
-const faultline = (args: ReadonlyArray<string>) => {
-  const result = spawnSync(process.execPath, [bin, ...args], { encoding: "utf8" })
+const faultline = (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv = process.env) => {
+  const result = spawnSync(process.execPath, [bin, ...args], { encoding: "utf8", env })
   if (result.status !== 0) throw new Error(`faultline ${args.join(" ")}: ${result.stderr}`)
   return result.stdout
 }
 
 /** Faultline's Raft: a cluster up in the background, its HTTP endpoints, the leader's found by /status. */
-const faultlineRaft = async (): Promise<{ target: Target; leader: { host: string; port: number }; killLeader: () => void; stop: () => void }> => {
+const faultlineRaft = async (env: NodeJS.ProcessEnv = process.env): Promise<{ target: Target; leader: { host: string; port: number }; killLeader: () => void; stop: () => void }> => {
   const data = mkdtempSync(join(tmpdir(), "faultline-bench-real-"))
   const base = await freeBasePort(3)
-  faultline(["cluster", "up", "--nodes", "3", "--base-port", String(base), "--data", data, "--detach"])
+  faultline(["cluster", "up", "--nodes", "3", "--base-port", String(base), "--data", data, "--detach"], env)
   const status = JSON.parse(faultline(["cluster", "status", "--data", data, "--json"])) as {
     nodes: Array<{ id: string; pid: number; role: string; http: string }>
   }
@@ -133,8 +133,8 @@ const faultlineRaft = async (): Promise<{ target: Target; leader: { host: string
     leader: endpoints[status.nodes.indexOf(leaderNode)]!,
     killLeader: () => process.kill(leaderNode.pid, "SIGKILL"),
     stop: () => {
-      spawnSync(process.execPath, [bin, "cluster", "down", "--data", data])
-      rmSync(data, { recursive: true, force: true })
+      // Not spawnSync: a collector in this process must keep answering while the nodes flush their spans.
+      spawn(process.execPath, [bin, "cluster", "down", "--data", data], { stdio: "ignore" }).on("exit", () => rmSync(data, { recursive: true, force: true }))
     }
   }
 }
@@ -223,7 +223,50 @@ const print = (name: string, result: SystemResult, baseline?: SystemResult) => {
   row("longest write gap after a leader SIGKILL", `${(result.gapMs / 1000).toFixed(2)} s${baseline === undefined ? "" : ` (etcd ${(baseline.gapMs / 1000).toFixed(2)} s)`}`)
 }
 
+/** A collector that takes every OTLP/HTTP export (protobuf, as the SDK sends by default) and counts its bytes. */
+const startSink = async (): Promise<{ url: string; bytes: () => number; close: () => void }> => {
+  let bytes = 0
+  const server = createServer((incoming, response) => {
+    incoming.on("data", (chunk: Buffer) => (bytes += chunk.length))
+    incoming.on("end", () => response.writeHead(200).end())
+  })
+  await new Promise<void>((resolvePromise) => server.listen(0, "127.0.0.1", resolvePromise))
+  return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, bytes: () => bytes, close: () => server.close() }
+}
+
+/**
+ * Tracing's cost on a real cluster: puts/s with OpenTelemetry export off and on, three clusters of
+ * each, alternated (off, on, off, on, ...) so that a slow spell of the shared machine hits both alike.
+ */
+const exportCost = async () => {
+  const sink = await startSink()
+  const plainEnv = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith("OTEL_")))
+  const exportEnv = { ...plainEnv, OTEL_EXPORTER_OTLP_ENDPOINT: sink.url }
+  const levels = [1, 16]
+  const totals = { off: levels.map(() => 0), on: levels.map(() => 0) }
+  const pairs = 3
+  for (const round of Array.from({ length: pairs }, () => ["off", "on"] as const).flat()) {
+    const system = await faultlineRaft(round === "on" ? exportEnv : plainEnv)
+    try {
+      for (const [index, concurrency] of levels.entries()) totals[round][index]! += (await runLevel(system.target, system.leader, concurrency, "put")).perSecond / pairs
+    } finally {
+      system.stop()
+    }
+  }
+  // Let the last cluster's shutdown flush reach the sink before it closes.
+  await new Promise((resolvePromise) => setTimeout(resolvePromise, 2000))
+  sink.close()
+  console.log(`\ntracing's cost: faultline raft puts/s with OpenTelemetry export off and on (OTLP/HTTP protobuf to a local sink), mean of three clusters each, alternated`)
+  levels.forEach((concurrency, index) => {
+    const off = totals.off[index]!
+    const on = totals.on[index]!
+    row(`puts/s, ${concurrency} client${concurrency === 1 ? "" : "s"}`, `off ${format(off)}, on ${format(on)}: on/off ${(on / off).toFixed(2)} (target: at least 0.90)`)
+  })
+  row("exported", `${format(sink.bytes() / 1024)} KiB`)
+}
+
 const main = async () => {
+  if (process.env["FAULTLINE_BENCH_REAL_EXPORT_ONLY"] === "1") return exportCost()
   console.log(`Real clusters on loopback, fsync on, through HTTP with keep-alive clients; ${levelMs / 1000} s per load level`)
   const etcd = await etcdCluster()
   const etcdResult = etcd === undefined ? undefined : await measure(etcd)
@@ -231,6 +274,7 @@ const main = async () => {
   if (etcdResult !== undefined) print("etcd 3 (3 members)", etcdResult)
   else console.log("\n(no etcd on the PATH: install Debian's etcd-server to compare in the same run)")
   print("faultline raft (3 nodes)", raft, etcdResult)
+  await exportCost()
 }
 
 await main()

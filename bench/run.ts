@@ -3,6 +3,7 @@ import { spawnSync } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import { runIsolated } from "./isolated.ts"
 import { benchQuorumStore, benchRing, QUORUM_SCENARIO } from "./quorum.ts"
+import { printOtlpCost } from "./otlp.ts"
 import type { RaftRound } from "./raft.ts"
 import { runBare, runSimulated, standardPattern } from "./simulator.ts"
 import { printScaleTable } from "./scale.ts"
@@ -93,6 +94,9 @@ const main = async () => {
   row("acknowledged client operations per wall s", format((quorum.acknowledged / quorum.wallMs) * 1000))
   row("simulated seconds per wall second", `${(quorum.simulatedMs / quorum.wallMs).toFixed(1)}x`)
   row("seeds with a violation", `${quorum.failures} (must be 0)`)
+  console.log("")
+  process.stdout.write("9. ")
+  printOtlpCost()
 }
 
 await main()

@@ -8,6 +8,7 @@ export {
   Clock,
   decodeMessage,
   decodeText,
+  disabledSpans,
   encodeMessage,
   encodeText,
   type Env,
@@ -16,10 +17,16 @@ export {
   Network,
   type NodeId,
   type NodeProgram,
+  type OpenSpan,
+  type Outgoing,
   Random,
+  type SpanKind,
+  type SpanOptions,
+  type Spans,
   Storage,
   StorageError,
   type TraceAttributes,
+  type TraceParent,
   Tracing
 } from "./env/index.ts"
 

@@ -96,7 +96,7 @@ describe("the npm package", () => {
   // Removing the consumer's node_modules takes seconds on a busy machine.
   afterAll(() => {
     if (work !== "") rmSync(work, { recursive: true, force: true })
-  }, 60_000)
+  }, 60_000) // The consumer's node_modules holds the OpenTelemetry SDK too: thousands of files to remove on a busy disk.
 
   it("ships what a user needs and no tests or benchmarks", () => {
     const paths = packed.map((file) => file.path)

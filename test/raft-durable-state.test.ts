@@ -3,7 +3,7 @@
 import { Effect } from "effect"
 import { storageOf } from "./fixtures/disk-storage.ts"
 import { describe, expect, it } from "vitest"
-import { encodeText, Storage, StorageError, Tracing } from "../src/env/index.ts"
+import { disabledSpans, encodeText, Storage, StorageError, Tracing } from "../src/env/index.ts"
 import { checksummedLine } from "../src/protocols/raft/checksum.ts"
 import { makeDurableState } from "../src/protocols/raft/durable-state.ts"
 import { type Entry, newRaft, type Ready } from "../src/protocols/raft/index.ts"
@@ -41,14 +41,14 @@ const entry = (index: number, term: number, value = index): Entry => ({
 
 const ready = (fields: Partial<Ready>): Ready => ({ entries: [], messages: [], committedEntries: [], readStates: [], ...fields })
 
-const silentTracing = Tracing.of({ event: () => Effect.void, span: (_name, _attributes, effect) => effect })
+const silentTracing = Tracing.of({ event: () => Effect.void, span: (_name, _attributes, effect) => effect, spans: disabledSpans })
 
 /** Restarts on `disk`: a fresh durable state recovers; returns it with what it recovered and its trace events. */
 const restart = (disk: SimulatedDisk) => {
   const events: Array<string> = []
   const tracing = Tracing.of({
     event: (name) => Effect.sync(() => void events.push(name)),
-    span: (_name, _attributes, effect) => effect
+    span: (_name, _attributes, effect) => effect, spans: disabledSpans
   })
   const durable = makeDurableState(storageOf(disk))
   const { restored } = Effect.runSync(Effect.provideService(durable.recover, Tracing, tracing))

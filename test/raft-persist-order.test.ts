@@ -2,7 +2,7 @@
 // leader may send its own new entries while it syncs them (thesis §10.2.1), and nothing else.
 import { Effect, Fiber, Queue } from "effect"
 import { describe, expect, it } from "vitest"
-import { Clock, type Envelope, Network, Random, Storage, Tracing } from "../src/env/index.ts"
+import { Clock, disabledSpans, type Envelope, Network, Random, Storage, Tracing } from "../src/env/index.ts"
 import type { Message } from "../src/protocols/raft/index.ts"
 import { defaultRaftServerOptions, raftServer } from "../src/protocols/raft/server.ts"
 import { SimulatedDisk } from "../src/sim/disk.ts"
@@ -47,7 +47,7 @@ const startServer = (self: string) =>
       network,
       clock: Clock.of({ now: Effect.succeed(0), sleep: () => Queue.take(ticks) }),
       random: Random.of({ next: Effect.sync(() => (draws++ % 10) / 10), nextInt: (bound: number) => Effect.succeed(7 % bound) }),
-      tracing: Tracing.of({ event: () => Effect.void, span: (_name, _attributes, effect) => effect })
+      tracing: Tracing.of({ event: () => Effect.void, span: (_name, _attributes, effect) => effect, spans: disabledSpans })
     }
     const server = raftServer(["n1", "n2", "n3"], defaultRaftServerOptions).pipe(
       Effect.provideService(Network, services.network),

@@ -4,14 +4,14 @@ import { Effect, Result } from "effect"
 import fc from "fast-check"
 import { storageOf } from "./fixtures/disk-storage.ts"
 import { describe, expect, it } from "vitest"
-import { decodeText, encodeText, Storage, Tracing } from "../src/env/index.ts"
+import { decodeText, disabledSpans, encodeText, Storage, Tracing } from "../src/env/index.ts"
 import { crc32, checksummedLine } from "../src/protocols/raft/checksum.ts"
 import { makeDurableState, StorageCorruption } from "../src/protocols/raft/durable-state.ts"
 import type { Entry, Ready, RestoredState, Snapshot } from "../src/protocols/raft/index.ts"
 import { SimulatedDisk } from "../src/sim/disk.ts"
 import { RandomStream } from "../src/sim/random-streams.ts"
 
-const silentTracing = Tracing.of({ event: () => Effect.void, span: (_name, _attributes, effect) => effect })
+const silentTracing = Tracing.of({ event: () => Effect.void, span: (_name, _attributes, effect) => effect, spans: disabledSpans })
 
 const entry = (index: number, term: number, value: string = `v${index}`): Entry => ({
   index,

@@ -7,7 +7,7 @@ import { Clock, Network } from "../env/index.ts"
 import { makeKvSession } from "../protocols/raft/client.ts"
 import { awaitReply, type ClientOutcome, isClientReply } from "../protocols/raft/client-messages.ts"
 import type { KvOperation } from "../protocols/raft/types.ts"
-import { type Address, type LocalHub, runRealNode } from "../real/index.ts"
+import { type Address, type LocalHub, type OtelExport, runRealNode } from "../real/index.ts"
 
 /** Where a client finds the cluster, and how it proves it belongs. */
 export interface ClusterAccess {
@@ -16,6 +16,8 @@ export interface ClusterAccess {
   readonly secret: Uint8Array
   /** The process's hub, when the client runs beside a server of the cluster: that server is then reached without a socket. */
   readonly localHub?: LocalHub | undefined
+  /** The process's OpenTelemetry export, when the client runs beside a server that exports: its spans go there too. */
+  readonly otel?: OtelExport | undefined
 }
 
 /** Options of {@link openKvClient}. */
@@ -85,6 +87,7 @@ export const openKvClient = async (options: KvClientOptions): Promise<KvClient> 
     dataDirectory: scratch,
     tracePath: null,
     network: { localHub: options.localHub },
+    otel: options.otel,
     log: options.log ?? (() => {})
   })
   const submit = (job: Job) => Effect.runSync(Queue.offer(jobs, job))

@@ -44,6 +44,9 @@ program
   .option("--check-determinism", "run the seed twice and name the first event that differs")
   .option("--swarm", "draw the fault mix from the seed, as faultline swarm does")
   .option("--view <file>", "also write the run as one self-contained HTML page (see faultline view)")
+  .option("--otlp <file>", "write the run's spans as OpenTelemetry OTLP JSON (simulated time; ids from the seed)")
+  .option("--otlp-endpoint <url>", "post the run's spans to an OTLP/HTTP collector, such as http://localhost:4318")
+  .option("--otlp-origin <ms|now>", "where simulated time 0 falls in exported spans (Unix ms; default 0, the epoch)")
   .option(...protocolOption)
   .option(...protocolsOption)
   .addHelpText(

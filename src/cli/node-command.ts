@@ -1,6 +1,6 @@
 // `faultline node`: one server of a protocol as a real process, on TCP and disk, until SIGINT or SIGTERM.
 import { accessSync, constants, statSync } from "node:fs"
-import { dirname, join } from "node:path"
+import { dirname, join, resolve } from "node:path"
 import { Cause, Effect, Exit, Fiber, Layer } from "effect"
 import { ScenarioError, serverIds } from "../definition/input.ts"
 import type { ProtocolDefinition } from "../definition/protocol.ts"
@@ -12,7 +12,8 @@ import {
   parseAddress,
   parsePeers,
   realNodeLayer,
-  type RealNodeConfig
+  type RealNodeConfig,
+  startOtelExport
 } from "../real/index.ts"
 import { readSecret } from "./cluster-file.ts"
 import { UsageError } from "./errors.ts"
@@ -130,7 +131,10 @@ export const nodeCommand = async (flags: NodeFlags): Promise<number> => {
   }
   // The HTTP endpoint's client sessions reach this node through the hub, not over loopback TCP.
   const localHub = new LocalHub()
+  // Spans are exported only when OTEL_* asks for it; otherwise no SDK is loaded and nothing is contacted.
+  const otel = await startOtelExport({ node: plan.id, cluster: resolve(dirname(plan.dataDirectory)), protocol: plan.definition.name })
   const config: RealNodeConfig = {
+    otel,
     network: { localHub },
     self: plan.id,
     listen: plan.listen,
@@ -154,12 +158,14 @@ export const nodeCommand = async (flags: NodeFlags): Promise<number> => {
     })
   )
   const fiber = Effect.runFork(main)
-  const http = plan.http === undefined ? undefined : await startHttp(plan, { servers: plan.peers, secret, localHub }, fiber)
+  const http = plan.http === undefined ? undefined : await startHttp(plan, { servers: plan.peers, secret, localHub, otel }, fiber)
   const stop = () => void Effect.runPromise(Fiber.interrupt(fiber))
   process.once("SIGINT", stop)
   process.once("SIGTERM", stop)
   const exit = await Effect.runPromise(Fiber.await(fiber))
   await http?.close()
+  // What the batch processor still holds goes out before the process ends (SIGTERM included).
+  await otel?.shutdown().catch((error: unknown) => process.stderr.write(`${plan.id}: span export: ${(error as Error).message}\n`))
   process.off("SIGINT", stop)
   process.off("SIGTERM", stop)
   if (Exit.isSuccess(exit) || Cause.hasInterruptsOnly(exit.cause)) {

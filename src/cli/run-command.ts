@@ -6,6 +6,7 @@ import { runScenario, type RunResult } from "../sim/run.ts"
 import { loadScenario } from "../sim/scenario.ts"
 import { swarmScenario } from "../sim/swarm-faults.ts"
 import { parseInteger, UsageError } from "./errors.ts"
+import { parseOtlpEndpoint, parseOtlpOrigin, postOtlp, writeOtlpFile } from "./otlp-output.ts"
 import { loadProtocols } from "./protocols.ts"
 import { runProgress } from "./progress.ts"
 import { formatDivergence, formatSummary, summaryJson, withProtocol } from "./summary.ts"
@@ -21,6 +22,9 @@ export interface RunFlags {
   readonly protocols?: string
   readonly protocol?: string
   readonly view?: string
+  readonly otlp?: string
+  readonly otlpEndpoint?: string
+  readonly otlpOrigin?: string
 }
 
 /** Runs the command; returns the exit code (0 all checks hold, 1 a check was violated). */
@@ -34,19 +38,25 @@ export const runCommand = async (file: string, flags: RunFlags): Promise<number>
   const progress = runProgress({ wanted: flags.json !== true })
   const onProgress = progress.update
   const keepTrace = flags.trace !== undefined || flags.view !== undefined
+  const otlpEndpoint = flags.otlpEndpoint === undefined ? undefined : parseOtlpEndpoint(flags.otlpEndpoint)
+  const exportSpans = flags.otlp !== undefined || otlpEndpoint !== undefined
+  const spanOriginUnixMs = parseOtlpOrigin(flags.otlpOrigin)
   let result: RunResult
   let determinism: DeterminismReport | undefined
   try {
     if (flags.checkDeterminism === true) {
-      determinism = checkDeterminism(scenario, { seed, protocols: builtinProtocols, onProgress })
+      determinism = checkDeterminism(scenario, { seed, protocols: builtinProtocols, onProgress, exportSpans, spanOriginUnixMs })
       result = determinism.first
     } else {
-      result = runScenario(scenario, { seed, keepTrace, protocols: builtinProtocols, onProgress })
+      result = runScenario(scenario, { seed, keepTrace, protocols: builtinProtocols, onProgress, exportSpans, spanOriginUnixMs })
     }
   } finally {
     progress.stop()
   }
   if (flags.trace !== undefined) writeLines("--trace", flags.trace, result.traceLines ?? [])
+  const otlp = result.spanExport?.toOtlpJson()
+  if (otlp !== undefined && flags.otlp !== undefined) writeOtlpFile(flags.otlp, otlp)
+  if (otlp !== undefined && otlpEndpoint !== undefined) await postOtlp(otlpEndpoint, otlp)
   if (flags.history !== undefined) {
     if (result.history === undefined) throw new UsageError(`--history: protocol ${result.scenario.protocol} has no clients, so no history`)
     writeLines("--history", flags.history, result.history.map(serializeHistoryEvent))

@@ -94,6 +94,8 @@ export const formatSummary = (result: RunResult, replay: ReplayOptions = {}, dra
     `  checks       ${result.checks.map((check) => `${check.ok ? "✓" : "✗"} ${check.name}`).join("  ")}`,
     `  trace hash   ${result.traceHash}`
   ]
+  const spans = result.spanExport
+  if (spans !== undefined) lines.push(`  spans        ${number(spans.spans)} in ${number(spans.traces)} traces (OTLP)`)
   for (const note of result.notes) lines.push(`  note         ${note}`)
   const failed = result.checks.filter((check) => !check.ok)
   if (failed.length > 0) {

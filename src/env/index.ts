@@ -9,11 +9,20 @@ import type { Tracing } from "./tracing.ts"
 export { Clock } from "./clock.ts"
 export { decodeMessage, decodeText, encodeMessage, encodeText, receivedCopy } from "./codec.ts"
 export type { JsonValue } from "./json.ts"
-export { type Envelope, Network, type NodeId } from "./network.ts"
+export { type Envelope, Network, type NodeId, type Outgoing } from "./network.ts"
 export { mulberry32 } from "./prng.ts"
 export { Random } from "./random.ts"
 export { Storage, StorageError } from "./storage.ts"
-export { type TraceAttributes, Tracing } from "./tracing.ts"
+export {
+  disabledSpans,
+  type OpenSpan,
+  type SpanKind,
+  type SpanOptions,
+  type Spans,
+  type TraceAttributes,
+  type TraceParent,
+  Tracing
+} from "./tracing.ts"
 
 /** Every service a node may use. */
 export type Env = Network | Clock | Random | Storage | Tracing

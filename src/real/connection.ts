@@ -6,7 +6,8 @@ import {
   describeDecodeError,
   encodeFrame,
   FrameDecoder,
-  FrameKind
+  FrameKind,
+  openTracedMessage
 } from "./frame.ts"
 import {
   computeProof,
@@ -43,7 +44,7 @@ export interface ConnectionOptions {
   readonly acceptPeer?: ((peer: NodeId) => string | undefined) | undefined
   /** Called once, when both ends have proved they hold the secret. */
   readonly onOpen: (connection: Connection) => void
-  readonly onMessage: (connection: Connection, message: unknown) => void
+  readonly onMessage: (connection: Connection, message: unknown, traceparent: string | undefined) => void
   /** Called once, when the connection ends for any reason (after onOpen or instead of it). */
   readonly onEnd: (connection: Connection, end: ConnectionEnd) => void
 }
@@ -149,6 +150,12 @@ export class Connection {
     }
   }
 
+  private onTracedMessage(value: unknown): void {
+    const opened = openTracedMessage(value)
+    if (opened === undefined) return this.refuse("a traced message frame without a message")
+    this.options.onMessage(this, opened.message, opened.traceparent)
+  }
+
   private onFrame(kind: FrameKind, value: unknown): void {
     const state = this.state
     switch (state._tag) {
@@ -162,7 +169,9 @@ export class Connection {
         return kind === FrameKind.Proof ? this.onProof(state.parties, value) : this.refuse(`expected a proof, got frame kind ${kind}`)
       case "Open":
         return kind === FrameKind.Message
-          ? this.options.onMessage(this, value)
+          ? this.options.onMessage(this, value, undefined)
+          : kind === FrameKind.TracedMessage
+          ? this.onTracedMessage(value)
           : this.refuse(`handshake frame kind ${kind} after the handshake`)
       case "Ended":
         return

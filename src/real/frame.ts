@@ -1,6 +1,7 @@
 // Wire framing for real nodes: length-prefixed, versioned, checksummed frames and an incremental decoder.
 import { crc32 } from "node:zlib"
 import { decodeMessage, encodeMessage } from "../env/index.ts"
+import { parseTraceParent } from "../trace/index.ts"
 
 /**
  * The layout of one frame, all integers big-endian:
@@ -34,7 +35,9 @@ export const FrameKind = {
   Hello: 1,
   Challenge: 2,
   Proof: 3,
-  Message: 4
+  Message: 4,
+  /** A message sent in a span: the payload is `{"traceparent": T, "message": M}` (see `encodeMessageFrame`). */
+  TracedMessage: 5
 } as const
 
 /** A frame kind's number. */
@@ -95,12 +98,30 @@ export const encodeFrame = (
 
 /**
  * Encodes a protocol message as a Message frame, through the project's wire codec; `undefined` when
- * its encoding is larger than `maxPayloadBytes`, which a sender treats as a lost message.
+ * its encoding is larger than `maxPayloadBytes`, which a sender treats as a lost message. A message
+ * sent in a span (`traceparent`) is a TracedMessage frame, its context beside the message in the
+ * envelope: the message itself is the same bytes either way.
  */
-export const encodeMessageFrame = (message: unknown, maxPayloadBytes: number = DEFAULT_MAX_PAYLOAD_BYTES): Buffer | undefined => {
-  const payload = Buffer.from(encodeMessage(message), "utf8")
+export const encodeMessageFrame = (
+  message: unknown,
+  maxPayloadBytes: number = DEFAULT_MAX_PAYLOAD_BYTES,
+  traceparent?: string
+): Buffer | undefined => {
+  const text = encodeMessage(message)
+  const payload = Buffer.from(traceparent === undefined ? text : `{"traceparent":${JSON.stringify(traceparent)},"message":${text}}`, "utf8")
   if (payload.length > maxPayloadBytes) return undefined
-  return encodeFrame(FrameKind.Message, payload, maxPayloadBytes)
+  return encodeFrame(traceparent === undefined ? FrameKind.Message : FrameKind.TracedMessage, payload, maxPayloadBytes)
+}
+
+/**
+ * The message and its span context from a TracedMessage frame's decoded payload; `undefined` when
+ * the payload is not that envelope. A context that is not a valid traceparent is dropped, not
+ * trusted: the message is delivered without one.
+ */
+export const openTracedMessage = (value: unknown): { readonly message: unknown; readonly traceparent: string | undefined } | undefined => {
+  if (typeof value !== "object" || value === null || !("message" in value)) return undefined
+  const traceparent = (value as { traceparent?: unknown }).traceparent
+  return { message: value.message, traceparent: parseTraceParent(traceparent) === undefined ? undefined : (traceparent as string) }
 }
 
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true })

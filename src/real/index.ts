@@ -18,6 +18,7 @@ import {
 } from "./network.ts"
 import { makeRealRandom } from "./random.ts"
 import { makeRealStorage } from "./storage.ts"
+import type { OtelExport } from "./otel.ts"
 import { makeRealTracing, openTraceFile, type TraceFileError } from "./tracing.ts"
 
 export { type Address, formatAddress, LOOPBACK_HOST, parseAddress, parsePeers } from "./address.ts"
@@ -49,6 +50,7 @@ export { LocalHub } from "./local-hub.ts"
 export { makeRealRandom } from "./random.ts"
 export { generateSecret, readSecretFile, SecretError } from "./secret.ts"
 export { isValidFileName, makeRealStorage, type RealStorageConfig } from "./storage.ts"
+export { type ExportedNodeSpans, type OtelExport, type OtelResource, otelTracesConfigured, startOtelExport } from "./otel.ts"
 export { makeRealTracing, openTraceFile, TraceFileError } from "./tracing.ts"
 
 /** Network tuning a node may override; see {@link RealNetworkConfig} for each field and its default. */
@@ -77,6 +79,8 @@ export interface RealNodeConfig {
   readonly log?: ((line: string) => void) | undefined
   /** Called with each protocol event as it is traced. */
   readonly onEvent?: ((event: ProtocolEvent) => void) | undefined
+  /** The process's OpenTelemetry export (see `startOtelExport`); none exports nothing. */
+  readonly otel?: OtelExport | undefined
 }
 
 /** A failure to start a node: its address, its data directory or its trace file. */
@@ -131,7 +135,7 @@ export const realNodeLayer = (config: RealNodeConfig): Layer.Layer<Env | RealNod
       secret: config.secret,
       log: onNetworkLog
     })
-    const tracing = makeRealTracing({ self: config.self, nowUs: clock.nowUs, trace, onEvent: config.onEvent })
+    const tracing = makeRealTracing({ self: config.self, nowUs: clock.nowUs, trace, onEvent: config.onEvent, spans: config.otel?.forNode() })
     return Context.make(Network, network.service).pipe(
       Context.add(Clock, clock.service),
       Context.add(Random, makeRealRandom()),

@@ -2,7 +2,7 @@
 import { decodeMessage, type NodeId } from "../env/index.ts"
 
 /** Hands a message to a member's mailbox. */
-type Deliver = (from: NodeId, message: unknown) => void
+type Deliver = (from: NodeId, message: unknown, traceparent: string | undefined) => void
 
 /**
  * Nodes of one process that join the same hub reach each other without a socket: no frame, no
@@ -33,12 +33,12 @@ export class LocalHub {
   }
 
   /** Delivers `text` (an encoded message) from `from` to the member `to`; false when `to` is not a member. */
-  send(from: NodeId, to: NodeId, text: string): boolean {
+  send(from: NodeId, to: NodeId, text: string, traceparent?: string): boolean {
     const deliver = this.members.get(to)
     if (deliver === undefined) return false
     queueMicrotask(() => {
       // A member that left meanwhile (its node stopped) loses the message, as a closed socket would.
-      if (this.members.get(to) === deliver) deliver(from, decodeMessage(text))
+      if (this.members.get(to) === deliver) deliver(from, decodeMessage(text), traceparent)
     })
     return true
   }

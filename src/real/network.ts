@@ -182,10 +182,10 @@ class NetworkRuntime {
     return Network.of({
       self: this.self,
       nodes: servers,
-      send: (to, message) => Effect.sync(() => this.send(to, message)),
+      send: (to, message, traceparent) => Effect.sync(() => this.send(to, message, traceparent)),
       sendAll: (messages) =>
         Effect.sync(() => {
-          for (const [to, message] of messages) this.send(to, message)
+          for (const outgoing of messages) this.send(outgoing[0], outgoing[1], outgoing[2])
         }),
       receive: this.mailbox.receive,
       receiveAll: (max) => this.mailbox.receiveAll(max),
@@ -195,7 +195,9 @@ class NetworkRuntime {
 
   listen(): Effect.Effect<Address | undefined, NetworkError> {
     const hub = this.config.localHub
-    if (hub !== undefined && this.leaveHub === undefined) this.leaveHub = hub.join(this.self, (from, message) => this.deliver(from, message))
+    if (hub !== undefined && this.leaveHub === undefined) {
+      this.leaveHub = hub.join(this.self, (from, message, traceparent) => this.deliver(from, message, traceparent))
+    }
     const asked = this.config.listen
     if (asked === undefined) return Effect.succeed(undefined)
     const listen: Address = { host: asked.host ?? LOOPBACK_HOST, port: asked.port }
@@ -235,12 +237,12 @@ class NetworkRuntime {
     })
   }
 
-  private send(to: NodeId, message: unknown): void {
+  private send(to: NodeId, message: unknown, traceparent: string | undefined): void {
     if (this.closed) return
     this.stats.sent++
     if (to === this.self) {
       // A message to oneself still crosses the codec, so it is the copy a peer would get.
-      this.deliver(this.self, decodeMessage(encodeMessage(message)))
+      this.deliver(this.self, decodeMessage(encodeMessage(message)), traceparent)
       return
     }
     const hub = this.config.localHub
@@ -248,7 +250,7 @@ class NetworkRuntime {
       const text = encodeMessage(message)
       // The same limit as a frame's, so a message a socket would refuse is not delivered here either.
       if (text.length * 3 > this.maxPayloadBytes && Buffer.byteLength(text) > this.maxPayloadBytes) this.stats.droppedOversized++
-      else hub.send(this.self, to, text)
+      else hub.send(this.self, to, text, traceparent)
       return
     }
     const outbound = this.outbound.get(to)
@@ -257,7 +259,7 @@ class NetworkRuntime {
       this.stats.droppedUnknownDestination++
       return
     }
-    const frame = encodeMessageFrame(message, this.maxPayloadBytes)
+    const frame = encodeMessageFrame(message, this.maxPayloadBytes, traceparent)
     if (frame === undefined) {
       this.stats.droppedOversized++
       return
@@ -266,9 +268,9 @@ class NetworkRuntime {
     if (outbound !== undefined) this.dial(outbound)
   }
 
-  private deliver(from: NodeId, message: unknown): void {
+  private deliver(from: NodeId, message: unknown, traceparent: string | undefined): void {
     this.stats.received++
-    if (!this.mailbox.offer({ from, message })) this.stats.droppedMailboxFull++
+    if (!this.mailbox.offer({ from, message, traceparent })) this.stats.droppedMailboxFull++
   }
 
   /** Dials `outbound` unless it is connected, dialing, or waiting to retry. */
@@ -369,7 +371,7 @@ class NetworkRuntime {
         this.log({ _tag: "Connected", peer: connection.peer!, address: connection.address, direction })
         handlers.onOpen(connection)
       },
-      onMessage: (connection, message) => this.deliver(connection.peer!, message),
+      onMessage: (connection, message, traceparent) => this.deliver(connection.peer!, message, traceparent),
       onEnd: (connection, end) => {
         if (end._tag === "Refused") this.stats.connectionsRefused++
         const quiet = handlers.onEnd(connection, end, wasOpen)

@@ -3,8 +3,9 @@ import type { WriteStream } from "node:fs"
 import { open } from "node:fs/promises"
 import { Data, Effect, Exit } from "effect"
 import type { ProtocolEvent } from "../check/checker.ts"
-import { type NodeId, Tracing } from "../env/index.ts"
+import { disabledSpans, type NodeId, Tracing } from "../env/index.ts"
 import { formatTraceLine, type TraceLine } from "../trace/index.ts"
+import type { ExportedNodeSpans } from "./otel.ts"
 
 /** The trace file could not be opened. */
 export class TraceFileError extends Data.TaggedError("TraceFileError")<{
@@ -73,11 +74,13 @@ export interface RealTracingOptions {
   readonly trace: TraceFile | undefined
   /** Called with each protocol event as it happens (a live checker, a status endpoint). */
   readonly onEvent?: ((event: ProtocolEvent) => void) | undefined
+  /** This node's exported spans, when OpenTelemetry export is on (see `startOtelExport`). */
+  readonly spans?: ExportedNodeSpans | undefined
 }
 
 /** Makes a node's Tracing service. Events and spans become trace lines; spans nest as the simulator's do. */
 export const makeRealTracing = (options: RealTracingOptions): Tracing["Service"] => {
-  const { self, nowUs, trace, onEvent } = options
+  const { self, nowUs, trace, onEvent, spans } = options
   let spanCount = 0
   return Tracing.of({
     event: (name, attributes) =>
@@ -86,16 +89,21 @@ export const makeRealTracing = (options: RealTracingOptions): Tracing["Service"]
         const attrs = attributes ?? {}
         trace?.write({ t, e: "event", node: self, name, attrs })
         onEvent?.({ timeUs: t, node: self, name, attributes: attrs })
+        spans?.event(name, attrs)
       }),
+    spans: spans ?? disabledSpans,
     span: (name, attributes, effect) =>
       Effect.suspend(() => {
         const span = ++spanCount
+        const exported = spans?.startActive(name, attributes)
         const t = nowUs()
         trace?.write({ t, e: "span-start", node: self, span, name, attrs: attributes, localMs: t / 1000 })
         return Effect.onExit(effect, (exit) =>
           Effect.sync(() => {
             const end = nowUs()
-            trace?.write({ t: end, e: "span-end", node: self, span, outcome: Exit.isSuccess(exit) ? "ok" : "error", localMs: end / 1000 })
+            const outcome = Exit.isSuccess(exit) ? "ok" : "error"
+            exported?.end(outcome)
+            trace?.write({ t: end, e: "span-end", node: self, span, outcome, localMs: end / 1000 })
           }))
       })
   })

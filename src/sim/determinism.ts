@@ -14,7 +14,7 @@ export interface DeterminismReport {
 /** Runs `scenario` twice with the same seed, keeping both traces, and compares them line by line. */
 export const checkDeterminism = (scenario: Scenario, options: RunOptions): DeterminismReport => {
   const first = runScenario(scenario, { ...options, keepTrace: true })
-  const second = runScenario(scenario, { ...options, keepTrace: true, onProgress: undefined })
+  const second = runScenario(scenario, { ...options, keepTrace: true, onProgress: undefined, exportSpans: false })
   const firstLines = first.traceLines ?? []
   const secondLines = second.traceLines ?? []
   const length = Math.max(firstLines.length, secondLines.length)

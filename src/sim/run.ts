@@ -7,6 +7,7 @@ import type { ProtocolBuild, ProtocolDefinition } from "../definition/protocol.t
 import { RandomStream } from "./random-streams.ts"
 import { type Scenario, ScenarioError, type ScheduledFault, serverIds } from "./scenario.ts"
 import { Simulation, type SimulationStats } from "./simulation.ts"
+import { SpanExport } from "./span-export.ts"
 
 /** The outcome of one check. */
 export interface CheckOutcome {
@@ -45,6 +46,8 @@ export interface RunResult {
   readonly traceLines: ReadonlyArray<string> | undefined
   /** The clients' history, for protocols with clients. */
   readonly history: ReadonlyArray<HistoryEvent> | undefined
+  /** The run's exported spans, when asked for with `exportSpans`. */
+  readonly spanExport: SpanExport | undefined
   /** Remarks of the checkers that are not violations. */
   readonly notes: ReadonlyArray<string>
 }
@@ -63,6 +66,10 @@ export interface RunOptions {
   readonly protocols: ReadonlyMap<string, ProtocolDefinition>
   /** Called at least every simulated second (and 100 times a run), with how far the run has got. */
   readonly onProgress?: ((progress: RunProgress) => void) | undefined
+  /** Record OpenTelemetry spans (`--otlp`); they change neither the run nor its trace hash. */
+  readonly exportSpans?: boolean | undefined
+  /** Where simulated time 0 falls in exported spans, as Unix milliseconds (default 0, the epoch). */
+  readonly spanOriginUnixMs?: number | undefined
 }
 
 /** The check every run has: no node program died of a defect. */
@@ -77,11 +84,15 @@ export const runScenario = (scenario: Scenario, options: RunOptions): RunResult 
   }
   const seed = options.seed ?? scenario.seed
   const started = performance.now()
+  const spanExport = options.exportSpans === true
+    ? new SpanExport({ cluster: scenario.name, protocol: scenario.protocol, seed }, options.spanOriginUnixMs)
+    : undefined
   const simulation = new Simulation({
     seed,
     network: scenario.network,
     disk: scenario.disk,
-    keepTrace: options.keepTrace ?? false
+    keepTrace: options.keepTrace ?? false,
+    spanExport
   })
   const setup = buildProtocol(protocol, scenario)
   const checkers = setup.checkers
@@ -147,6 +158,7 @@ export const runScenario = (scenario: Scenario, options: RunOptions): RunResult 
     traceHash,
     traceLines: simulation.trace.lines,
     history: setup.history?.(),
+    spanExport,
     notes: [...unjudged, ...checkers.flatMap((checker) => checker.notes ?? [])]
   }
 }

@@ -3,6 +3,7 @@ import { Cause, Clock as EffectClock, Context, Duration, Effect, Exit, type Fibe
 import {
   Clock,
   decodeMessage,
+  disabledSpans,
   encodeMessage,
   type Envelope,
   Network,
@@ -13,6 +14,7 @@ import {
   Storage,
   StorageError,
   type TraceAttributes,
+  type TraceParent,
   Tracing
 } from "../env/index.ts"
 import { type CrashOptions, SimulatedDisk } from "./disk.ts"
@@ -27,6 +29,7 @@ import { NodeClock } from "./node-clock.ts"
 import { nodeStorage } from "./node-storage.ts"
 import { RandomStream } from "./random-streams.ts"
 import { SimulatorScheduler } from "./scheduler.ts"
+import type { SpanExport } from "./span-export.ts"
 import { TraceRecorder } from "./trace.ts"
 import type { DropReason, TraceFault, TraceLine } from "../trace/index.ts"
 
@@ -47,6 +50,8 @@ export interface SimulationOptions {
   readonly keepTrace: boolean
   /** Messages a node's mailbox may hold; more are dropped. */
   readonly mailboxCapacity?: number | undefined
+  /** Where exported spans go (`--otlp`); without it, `Tracing.spans` is disabled and records nothing. */
+  readonly spanExport?: SpanExport | undefined
 }
 
 /** A protocol event as the checkers see it. */
@@ -111,6 +116,8 @@ interface Delivery extends QueuedEvent {
   readonly target: SimulatedNode
   /** Whether a clog held it back, so that it arrives later than its send line says. */
   readonly held: boolean
+  /** The sender's span, when spans are exported; it is not in the payload, so not in the trace. */
+  readonly traceparent: TraceParent | undefined
   // `data` holds the receiver's copy of the message, made when it was sent; null for a duplicate.
 }
 
@@ -472,9 +479,9 @@ export class Simulation {
     return Network.of({
       self: node.id,
       nodes: servers,
-      send: (to, message) =>
+      send: (to, message, traceparent) =>
         Effect.sync(() => {
-          if (this.alive(node, incarnation)) this.send(node.id, to, message)
+          if (this.alive(node, incarnation)) this.send(node.id, to, message, encodeMessage(message), traceparent)
         }),
       sendAll: (messages) =>
         Effect.sync(() => {
@@ -483,12 +490,13 @@ export class Simulation {
           // between these sends, which run without yielding.
           let encoded: unknown = undefined
           let payload = ""
-          for (const [to, message] of messages) {
+          for (const outgoing of messages) {
+            const message = outgoing[1]
             if (message !== encoded || payload === "") {
               encoded = message
               payload = encodeMessage(message)
             }
-            this.send(node.id, to, message, payload)
+            this.send(node.id, outgoing[0], message, payload, outgoing[2])
           }
         }),
       receive,
@@ -522,14 +530,19 @@ export class Simulation {
   }
 
   private makeTracing(node: SimulatedNode, incarnation: number): Tracing["Service"] {
+    const exported = this.options.spanExport?.forNode(node.id, () => this.nowUs, () => this.alive(node, incarnation))
     return Tracing.of({
       event: (name, attributes) =>
         Effect.sync(() => {
-          if (this.alive(node, incarnation)) this.protocolEvent(node, name, attributes ?? {})
+          if (!this.alive(node, incarnation)) return
+          this.protocolEvent(node, name, attributes ?? {})
+          exported?.event(name, attributes ?? {})
         }),
+      spans: exported ?? disabledSpans,
       span: (name, attributes, effect) =>
         Effect.suspend(() => {
           const span = ++node.spanCount
+          const exportedSpan = exported?.startActive(name, attributes)
           // Spans carry the node's own clock as well as true time, as a real node's spans would.
           const localMs = node.clock.localUs(this.nowUs) / 1000
           this.trace.write({ t: this.nowUs, e: "span-start", node: node.id, span, name, attrs: attributes, localMs })
@@ -538,6 +551,7 @@ export class Simulation {
               if (this.alive(node, incarnation)) {
                 const endMs = node.clock.localUs(this.nowUs) / 1000
                 const outcome = Exit.isSuccess(exit) ? "ok" : "error"
+                exportedSpan?.end(outcome)
                 this.trace.write({ t: this.nowUs, e: "span-end", node: node.id, span, outcome, localMs: endMs })
               }
             }))
@@ -616,7 +630,7 @@ export class Simulation {
   // A message's trace: its send line says when it will arrive (`at`), or a drop line follows at
   // once. Nothing more is written for a message that arrives as planned; a drop on arrival (the
   // receiver is down, its mailbox full) or a delivery held back by a clog gets a line of its own.
-  private send(from: NodeId, to: NodeId, message: unknown, payload = encodeMessage(message)): void {
+  private send(from: NodeId, to: NodeId, message: unknown, payload: string, traceparent: TraceParent | undefined): void {
     const id = this.nextMessageId++
     this.stats.messagesSent++
     const target = this.nodes.get(to)
@@ -631,7 +645,7 @@ export class Simulation {
     // The receiver's copy is made now, before the sender can change the object; a duplicate
     // decodes the text when it arrives, as the receiver may have changed the first copy by then.
     const copy = receivedCopy(message, payload)
-    this.queue.pushEvent<Delivery>({ time: atUs, sequence: 0, kind: EVENT_DELIVER, data: copy, id, from, to, payload, target, held: false })
+    this.queue.pushEvent<Delivery>({ time: atUs, sequence: 0, kind: EVENT_DELIVER, data: copy, id, from, to, payload, target, held: false, traceparent })
     const duplicateDelayUs = this.network.duplicateDelayUs
     if (duplicateDelayUs >= 0) {
       this.stats.messagesDuplicated++
@@ -647,7 +661,8 @@ export class Simulation {
         to,
         payload,
         target,
-        held: false
+        held: false,
+        traceparent
       })
     }
   }
@@ -679,7 +694,7 @@ export class Simulation {
     if (delivery.held) this.trace.write({ t: this.nowUs, e: "deliver", id, to })
     const message = delivery.data === null ? decodeMessage(payload) : delivery.data
     delivery.data = null
-    const envelope: Envelope = { from, message }
+    const envelope: Envelope = { from, message, traceparent: delivery.traceparent }
     const receiver = node.receiver
     if (receiver !== undefined && node.status === "up") {
       node.receiver = undefined

@@ -38,3 +38,11 @@ export type {
   TraceLineKind,
   ViolationLine
 } from "./trace-line.ts"
+export {
+  formatTraceParent,
+  OpenSpans,
+  parseTraceParent,
+  type SpanContextIds,
+  spanAttributes,
+  spanAttributeValue
+} from "./span-model.ts"

@@ -1,6 +1,6 @@
 // A key-value client of the Raft cluster: issues operations with timeouts and retries and records a Jepsen-style history.
 import { Effect } from "effect"
-import { Clock, Network, type NodeProgram, Random } from "../../env/index.ts"
+import { Clock, Network, type NodeProgram, Random, Tracing } from "../../env/index.ts"
 import { type HistoryReport, type KvFunction, type KvWorkloadOptions, pickWeighted, recordHistory } from "../kv/index.ts"
 import { awaitReply, type ClientOutcome, isClientReply } from "./client-messages.ts"
 import type { JsonValue, KvOperation } from "./types.ts"
@@ -44,18 +44,19 @@ export interface KvSession {
  * servers remember each client's last sequence number to apply retried writes exactly once). It
  * runs on either world: the simulated workload clients and real command-line clients use it alike.
  */
-export const makeKvSession = (options: KvSessionOptions): Effect.Effect<KvSession, never, Network | Clock | Random> =>
+export const makeKvSession = (options: KvSessionOptions): Effect.Effect<KvSession, never, Network | Clock | Random | Tracing> =>
   Effect.gen(function*() {
     const network = yield* Network
     const clock = yield* Clock
     const random = yield* Random
+    const spans = (yield* Tracing).spans
     let leaderGuess = options.servers[yield* random.nextInt(options.servers.length)]!
     const otherServer = Effect.map(random.nextInt(options.servers.length), (index) => options.servers[index]!)
 
     /** Sends one attempt and waits for its reply; none on timeout. Late replies to old attempts are skipped. */
-    const attempt = (requestId: string, sequence: number, operation: KvOperation) =>
+    const attempt = (requestId: string, sequence: number, operation: KvOperation, traceparent: string | undefined) =>
       Effect.andThen(
-        network.send(leaderGuess, { _tag: "ClientRequest", requestId, clientId: network.self, sequence, operation }),
+        network.send(leaderGuess, { _tag: "ClientRequest", requestId, clientId: network.self, sequence, operation }, traceparent),
         awaitReply({
           network,
           clock,
@@ -66,12 +67,17 @@ export const makeKvSession = (options: KvSessionOptions): Effect.Effect<KvSessio
 
     const perform = (sequence: number, operation: KvOperation) =>
       Effect.gen(function*() {
+        // One span per operation, retries included: its context goes with every attempt, so the
+        // leader that finally takes the write parents its spans by it (see trace-context.ts).
+        const span = spans.enabled
+          ? spans.start("client.request", { "client.id": network.self, "kv.operation": operation._tag, "kv.key": operation.key }, { kind: "client" })
+          : undefined
         const started = yield* clock.now
         let outcome: ClientOutcome | undefined
         let attempts = 0
         while (outcome === undefined && (yield* clock.now) - started < options.operationTimeoutMs) {
           attempts++
-          const answer = yield* attempt(`${network.self}:${sequence}:${attempts}`, sequence, operation)
+          const answer = yield* attempt(`${network.self}:${sequence}:${attempts}`, sequence, operation, span?.traceparent)
           if (answer === undefined) {
             leaderGuess = yield* otherServer
           } else if (answer._tag === "NotLeader") {
@@ -83,6 +89,7 @@ export const makeKvSession = (options: KvSessionOptions): Effect.Effect<KvSessio
             outcome = answer
           }
         }
+        span?.end(outcome === undefined ? "error" : "ok")
         return outcome
       })
     return { perform, leaderGuess: () => leaderGuess }

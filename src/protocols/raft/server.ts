@@ -1,11 +1,12 @@
 // The Effect shell around the Raft core: ticks, messages, persistence before sending, applying, client requests.
 import { Effect, Queue } from "effect"
-import { Clock, type Envelope, mulberry32, Network, type NodeProgram, Random, Storage, Tracing } from "../../env/index.ts"
+import { Clock, type Envelope, mulberry32, Network, type NodeProgram, type Outgoing, Random, Storage, Tracing } from "../../env/index.ts"
 import { type AdminOutcome, type AdminRequest, isAdminRequest, isClientRequest } from "./client-messages.ts"
 import { assert } from "./assert.ts"
 import { makeDurableState } from "./durable-state.ts"
 import { newRaft, type Raft } from "./raft.ts"
 import { makeKvApplication } from "./kv-application.ts"
+import { makeRaftTraceContext } from "./trace-context.ts"
 import type { JsonValue, Message, RaftConfig, Ready } from "./types.ts"
 
 /** Options of a Raft server, as a scenario states them: the core's timing and limits, plus the shell's own. */
@@ -83,6 +84,7 @@ export const raftServer = (voters: ReadonlyArray<string>, options: RaftServerOpt
     const clock = yield* Clock
     const random = yield* Random
     const tracing = yield* Tracing
+    const traceContext = makeRaftTraceContext(tracing.spans)
     const durable = makeDurableState(yield* Storage)
     const { restored, snapshot } = yield* durable.recover
     let config: RaftConfig = {
@@ -110,7 +112,7 @@ export const raftServer = (voters: ReadonlyArray<string>, options: RaftServerOpt
     // The decisions below are plain synchronous code: they queue what to send and what to trace,
     // and `flush` performs it all in one or two steps. Per message this avoids a generator and a
     // chain of Effects per step, which made the shell several times slower than the core it drives.
-    let outbox: Array<readonly [string, unknown]> = []
+    let outbox: Array<Outgoing> = []
     let traced: Array<readonly [string, Record<string, unknown>]> = []
     const traceOne = (item: readonly [string, Record<string, unknown>]) => tracing.event(item[0], item[1])
     const flush = (): Effect.Effect<void> => {
@@ -156,7 +158,7 @@ export const raftServer = (voters: ReadonlyArray<string>, options: RaftServerOpt
 
     /** Queues a Ready's messages to be sent. */
     const queueMessages = (ready: Ready): void => {
-      for (const message of ready.messages) outbox.push([message.to, message])
+      for (const message of ready.messages) outbox.push(traceContext.outgoing(message))
     }
 
     /**
@@ -196,6 +198,7 @@ export const raftServer = (voters: ReadonlyArray<string>, options: RaftServerOpt
       for (const entry of ready.committedEntries) app.applyEntry(entry)
       for (const readState of ready.readStates) app.readReady(readState)
       app.serveReads()
+      traceContext.persisted(ready, raft)
       raft.advance(ready)
     }
 
@@ -245,7 +248,7 @@ export const raftServer = (voters: ReadonlyArray<string>, options: RaftServerOpt
           // Earlier Readies' messages go out now; this one's only when it may leave before its sync.
           const sent = sendsBeforePersist(persisted)
           if (sent) queueMessages(ready)
-          persistThen(durable.persist(persisted), () => afterPersist(ready, sent))
+          persistThen(traceContext.persisting(persisted, durable.persist(persisted)), () => afterPersist(ready, sent))
           return flush()
         }
         afterPersist(ready, false)
@@ -286,6 +289,7 @@ export const raftServer = (voters: ReadonlyArray<string>, options: RaftServerOpt
         if (raftMessage.to !== network.self || typeof raftMessage._tag !== "string") return
         raft.step(raftMessage)
       }
+      traceContext.stepped(input as Envelope, raft)
     }
 
     const drive = (input: Input): Effect.Effect<void, unknown> => {

@@ -1,0 +1,133 @@
+// OpenTelemetry export of a real node: the SDK configured only by the standard OTEL_* variables, and off (no connection at all) unless they ask for it.
+import type { Attributes, ContextManager, Link } from "@opentelemetry/api"
+import type { NodeId, OpenSpan, SpanKind, SpanOptions, TraceAttributes } from "../env/index.ts"
+import { OpenSpans, parseTraceParent, spanAttributes } from "../trace/index.ts"
+
+/** What a node's Tracing service needs to export: its own spans, and where its protocol events go. */
+export interface ExportedNodeSpans {
+  readonly enabled: true
+  readonly start: (name: string, attributes: TraceAttributes, options?: SpanOptions) => OpenSpan
+  /** Starts a span that is active until it ends: the node's protocol events are added to it (see `Tracing.span`). */
+  readonly startActive: (name: string, attributes: TraceAttributes) => OpenSpan
+  /** Adds a protocol event to the node's innermost active span, if any. */
+  readonly event: (name: string, attributes: TraceAttributes) => void
+}
+
+/** A process's running export: spans for each node it hosts, and a shutdown that flushes what is queued. */
+export interface OtelExport {
+  readonly forNode: () => ExportedNodeSpans
+  readonly shutdown: () => Promise<void>
+}
+
+/** Who is exporting: the node (its service name), its cluster and its protocol, as resource attributes. */
+export interface OtelResource {
+  readonly node: NodeId
+  readonly cluster: string
+  readonly protocol: string
+}
+
+const listOf = (value: string | undefined): Array<string> =>
+  (value ?? "").split(",").map((item) => item.trim().toLowerCase()).filter((item) => item.length > 0)
+
+/**
+ * Whether the environment asks for spans to be exported: `OTEL_TRACES_EXPORTER` names an exporter
+ * other than `none`, or, with it unset, an OTLP endpoint is set (`OTEL_EXPORTER_OTLP_ENDPOINT` or
+ * `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`). The SDK itself would export to localhost:4318 with
+ * nothing set; Faultline exports nothing then and starts no SDK, so it contacts nothing.
+ * `OTEL_SDK_DISABLED=true` turns export off whatever else is set.
+ */
+export const otelTracesConfigured = (env: Readonly<Record<string, string | undefined>>): boolean => {
+  if (env.OTEL_SDK_DISABLED?.trim().toLowerCase() === "true") return false
+  const exporters = listOf(env.OTEL_TRACES_EXPORTER)
+  if (exporters.length > 0) return !exporters.includes("none")
+  return [env.OTEL_EXPORTER_OTLP_ENDPOINT, env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT].some((value) => (value ?? "").trim() !== "")
+}
+
+const OTEL_KIND: Readonly<Record<SpanKind, number>> = { internal: 0, server: 1, client: 2, producer: 3, consumer: 4 }
+
+/**
+ * Starts the OpenTelemetry SDK (`@opentelemetry/sdk-node`) when {@link otelTracesConfigured}, else
+ * returns undefined. sdk-node rather than sdk-trace-base and one exporter: it reads every standard
+ * variable itself (exporter choice, OTLP protocol, endpoint, headers, batching, sampling, resource
+ * attributes), so Faultline adds no configuration of its own. Metrics and logs stay off: only
+ * traces are asked for. The SDK is loaded only here, so a node that exports nothing never loads it.
+ */
+export const startOtelExport = async (
+  resource: OtelResource,
+  env: Readonly<Record<string, string | undefined>> = process.env
+): Promise<OtelExport | undefined> => {
+  if (!otelTracesConfigured(env)) return undefined
+  const [{ NodeSDK }, { resourceFromAttributes }, api] = await Promise.all([
+    import("@opentelemetry/sdk-node"),
+    import("@opentelemetry/resources"),
+    import("@opentelemetry/api")
+  ])
+  const sdk = new NodeSDK({
+    serviceName: resource.node,
+    resource: resourceFromAttributes({ "faultline.cluster": resource.cluster, "faultline.protocol": resource.protocol }),
+    metricReaders: [],
+    logRecordProcessors: [],
+    instrumentations: [],
+    // Parents are always explicit (a traceparent from a message, or a span of the node's own), so
+    // no context manager: the default one (AsyncLocalStorage) hooks every promise of the process.
+    // sdk-node reads null as "register none", though its type does not say so. No global
+    // propagator either: the context travels in Faultline's envelope, not in headers.
+    contextManager: null as unknown as ContextManager,
+    textMapPropagator: null
+  })
+  sdk.start()
+  const tracer = api.trace.getTracer("faultline")
+
+  const contextOf = (traceparent: string | undefined) => {
+    const ids = parseTraceParent(traceparent)
+    if (ids === undefined) return undefined
+    return { traceId: ids.traceId, spanId: ids.spanId, traceFlags: ids.sampled ? api.TraceFlags.SAMPLED : api.TraceFlags.NONE, isRemote: true }
+  }
+
+  const startSpan = (active: OpenSpans<OpenSpan>, name: string, attributes: TraceAttributes, options?: SpanOptions): OpenSpan => {
+    const parent = contextOf(options?.parent)
+    const links: Array<Link> = []
+    for (const link of options?.links ?? []) {
+      const context = contextOf(link)
+      if (context !== undefined) links.push({ context })
+    }
+    const span = tracer.startSpan(
+      name,
+      { kind: OTEL_KIND[options?.kind ?? "internal"], attributes: spanAttributes(attributes) as Attributes, links, root: parent === undefined },
+      parent === undefined ? api.ROOT_CONTEXT : api.trace.setSpanContext(api.ROOT_CONTEXT, parent)
+    )
+    const context = span.spanContext()
+    let ended = false
+    const opened: OpenSpan = {
+      traceparent: `00-${context.traceId}-${context.spanId}-0${context.traceFlags & 1}`,
+      event: (eventName, eventAttributes) => {
+        if (!ended) span.addEvent(eventName, spanAttributes(eventAttributes) as Attributes)
+      },
+      end: (outcome = "ok") => {
+        if (ended) return
+        ended = true
+        if (outcome === "error") span.setStatus({ code: api.SpanStatusCode.ERROR })
+        span.end()
+        active.remove(opened)
+      }
+    }
+    return opened
+  }
+
+  return {
+    forNode: () => {
+      const active = new OpenSpans<OpenSpan>()
+      return {
+        enabled: true,
+        start: (name, attributes, options) => startSpan(active, name, attributes, options),
+        startActive: (name, attributes) => {
+          const span = startSpan(active, name, attributes, { parent: active.innermost()?.traceparent })
+          active.add(span)
+          return span
+        },
+        event: (name, attributes) => active.innermost()?.event(name, attributes)
+      }
+    },
+    shutdown: () => sdk.shutdown()
+  }
+}
