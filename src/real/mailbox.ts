@@ -2,11 +2,6 @@
 import { Effect } from "effect"
 import type { Envelope } from "../env/index.ts"
 
-/** Never called: `receiveAll` only takes from a mailbox that has messages. */
-const noWaiter = (): void => {
-  throw new Error("receiveAll took from an empty mailbox")
-}
-
 /**
  * Messages wait here between the socket that read them and the fiber that receives them. It holds
  * at most `capacity` messages; a message that arrives to a full mailbox is dropped and counted, as
@@ -60,7 +55,7 @@ export class Mailbox {
   receiveAll(max: number): Effect.Effect<ReadonlyArray<Envelope>> {
     return Effect.map(this.receive, (first) => {
       const batch = [first]
-      while (batch.length < max && this.head < this.items.length) batch.push(this.takeOrWait(noWaiter)!)
+      while (batch.length < max && this.head < this.items.length) batch.push(this.take())
       return batch
     })
   }
@@ -113,23 +108,26 @@ export class Mailbox {
   }
 
   private takeOrWait(waiter: (envelope: Envelope) => void): Envelope | undefined {
-    if (this.head < this.items.length) {
-      const envelope = this.items[this.head]!
-      this.items[this.head] = undefined as unknown as Envelope
-      this.head++
-      if (this.head === this.items.length) {
-        this.items = []
-        this.head = 0
-      } else if (this.head > 1024 && this.head * 2 > this.items.length) {
-        // Compact now and then, so a mailbox that never empties does not keep its consumed slots.
-        this.items = this.items.slice(this.head)
-        this.head = 0
-      }
-      return envelope
-    }
+    if (this.head < this.items.length) return this.take()
     if (this.waiter !== undefined) throw new Error("two fibers receive from one node's mailbox at once")
     this.waiter = waiter
     return undefined
+  }
+
+  /** The oldest waiting message; the mailbox must have one. */
+  private take(): Envelope {
+    const envelope = this.items[this.head]!
+    this.items[this.head] = undefined as unknown as Envelope
+    this.head++
+    if (this.head === this.items.length) {
+      this.items = []
+      this.head = 0
+    } else if (this.head > 1024 && this.head * 2 > this.items.length) {
+      // Compact now and then, so a mailbox that never empties does not keep its consumed slots.
+      this.items = this.items.slice(this.head)
+      this.head = 0
+    }
+    return envelope
   }
 
   private cancelWait(waiter: (envelope: Envelope) => void): void {

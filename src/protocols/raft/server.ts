@@ -219,7 +219,6 @@ export const raftServer = (voters: ReadonlyArray<string>, options: RaftServerOpt
 
     // At most one persistence job waits or runs at a time: a job is only queued when not busy.
     const persistence = yield* Queue.unbounded<Effect.Effect<void, unknown>>()
-    let queuedJobs = 0
 
     /**
      * Hands `io` to the persistence fiber and marks the node busy at once, so that no input is
@@ -229,10 +228,7 @@ export const raftServer = (voters: ReadonlyArray<string>, options: RaftServerOpt
     const persistThen = (io: Effect.Effect<void, unknown>, then: () => void): void => {
       assert(!busy, () => "raft server: a persistence job was queued while another one is under way")
       busy = true
-      queuedJobs++
-      assert(queuedJobs === 1, () => `raft server: ${queuedJobs} persistence jobs queued at once`)
       Queue.offerUnsafe(persistence, Effect.andThen(io, () => {
-        queuedJobs--
         then()
         busy = false
         for (const input of backlog.splice(0, backlog.length)) step(input)
