@@ -66,36 +66,39 @@ const startServer = (self: string) =>
     return { steps, sent, fiber, deliver, tick, settle }
   })
 
+type Server = Effect.Success<ReturnType<typeof startServer>>
+
+/** Answers each message of `tag` that `server` sent since the last look, with what `answer` makes of it. */
+const answerSent = <Tag extends Message["_tag"]>(server: Server, tag: Tag, answer: (message: Extract<Message, { _tag: Tag }>) => Message) =>
+  Effect.gen(function*() {
+    const sent = server.sent.splice(0).filter((message): message is Extract<Message, { _tag: Tag }> => message._tag === tag)
+    for (const message of sent) yield* server.deliver(message.to, answer(message))
+    return sent.length
+  })
+
 /** Elects `n1`: ticks until it asks for (pre-)votes, and grants every request from both peers. */
 const electN1 = Effect.gen(function*() {
   const server = yield* startServer("n1")
   for (let round = 0; round < 60 && !server.sent.some((message) => message._tag === "AppendEntries"); round++) {
-    const requests = server.sent.splice(0).filter((message) => message._tag === "RequestVote")
-    for (const request of requests) {
-      if (request._tag !== "RequestVote") continue
-      yield* server.deliver(request.to, {
-        _tag: "RequestVoteResponse",
-        from: request.to,
-        to: "n1",
-        term: request.term,
-        preVote: request.preVote,
-        voteGranted: true
-      })
-    }
-    if (requests.length === 0) yield* server.tick(1)
+    const granted = yield* answerSent(server, "RequestVote", (request) => ({
+      _tag: "RequestVoteResponse",
+      from: request.to,
+      to: "n1",
+      term: request.term,
+      preVote: request.preVote,
+      voteGranted: true
+    }))
+    if (granted === 0) yield* server.tick(1)
   }
   // Both followers store the leader's first entry, so that its next ones stream to them.
-  for (const append of server.sent.splice(0)) {
-    if (append._tag !== "AppendEntries") continue
-    yield* server.deliver(append.to, {
-      _tag: "AppendEntriesResponse",
-      from: append.to,
-      to: "n1",
-      term: append.term,
-      success: true,
-      matchIndex: append.prevLogIndex + append.entries.length
-    })
-  }
+  yield* answerSent(server, "AppendEntries", (append) => ({
+    _tag: "AppendEntriesResponse",
+    from: append.to,
+    to: "n1",
+    term: append.term,
+    success: true,
+    matchIndex: append.prevLogIndex + append.entries.length
+  }))
   return server
 })
 
