@@ -245,7 +245,9 @@ export class SpanExport {
     out.ascii(`,"attributes":`)
     writeAttributes(out, span.attributes)
     out.ascii(`,"events":[`)
-    for (const [index, event] of (span.events ?? []).entries()) {
+    const events = span.events ?? NO_EVENTS
+    for (let index = 0; index < events.length; index++) {
+      const event = events[index]!
       out.ascii(index === 0 ? `{"timeUnixNano":` : `,{"timeUnixNano":`)
       writeUnixNano(out, this.originUnixMs, event.timeUs)
       out.ascii(`,"name":`)
@@ -255,7 +257,8 @@ export class SpanExport {
       out.ascii("}")
     }
     out.ascii(`],"links":[`)
-    for (const [index, link] of span.links.entries()) {
+    for (let index = 0; index < span.links.length; index++) {
+      const link = span.links[index]!
       out.ascii(index === 0 ? `{"traceId":"` : `,{"traceId":"`)
       out.asciiSlice(link, TRACE_ID_FROM, TRACE_ID_TO)
       out.ascii(`","spanId":"`)
@@ -294,6 +297,7 @@ export class SpanExport {
 }
 
 const NO_LINKS: ReadonlyArray<TraceParent> = []
+const NO_EVENTS: ReadonlyArray<SpanEvent> = []
 
 /** The well-formed traceparents among `links`. */
 const checkedLinks = (links: ReadonlyArray<TraceParent> | undefined): ReadonlyArray<TraceParent> => {
