@@ -1,9 +1,9 @@
 // `npm run bench:real`: a real three-node Raft cluster on loopback with fsync on, driven through its HTTP endpoint,
 // and, when an etcd binary is on the PATH, a three-member etcd cluster under the same load in the same run.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process"
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs"
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { Agent, createServer, request } from "node:http"
-import { tmpdir } from "node:os"
+import { availableParallelism, loadavg, tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 import { freeBasePort } from "../test/fixtures/real-ports.ts"
@@ -40,6 +40,8 @@ interface Target {
 
 interface LevelResult {
   readonly concurrency: number
+  /** Operations that succeeded. */
+  readonly count: number
   readonly perSecond: number
   readonly p50Ms: number
   readonly p99Ms: number
@@ -74,7 +76,7 @@ const runLevel = async (target: Target, endpoint: { host: string; port: number }
   const elapsedMs = performance.now() - started
   agent.destroy()
   latencies.sort((left, right) => left - right)
-  return { concurrency, perSecond: (latencies.length / elapsedMs) * 1000, p50Ms: percentile(latencies, 0.5), p99Ms: percentile(latencies, 0.99), errors }
+  return { concurrency, count: latencies.length, perSecond: (latencies.length / elapsedMs) * 1000, p50Ms: percentile(latencies, 0.5), p99Ms: percentile(latencies, 0.99), errors }
 }
 
 /** Writes from 4 clients spread over every endpoint while the leader is killed: the longest gap between successful writes. */
@@ -112,7 +114,7 @@ const faultline = (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv = process
 }
 
 /** Faultline's Raft: a cluster up in the background, its HTTP endpoints, the leader's found by /status. */
-const faultlineRaft = async (env: NodeJS.ProcessEnv = process.env): Promise<{ target: Target; leader: { host: string; port: number }; killLeader: () => void; stop: () => void }> => {
+const faultlineRaft = async (env: NodeJS.ProcessEnv = process.env): Promise<{ target: Target; leader: { host: string; port: number }; pids: ReadonlyArray<number>; killLeader: () => void; stop: () => void }> => {
   const data = mkdtempSync(join(tmpdir(), "faultline-bench-real-"))
   const base = await freeBasePort(3)
   faultline(["cluster", "up", "--nodes", "3", "--base-port", String(base), "--data", data, "--detach"], env)
@@ -131,6 +133,7 @@ const faultlineRaft = async (env: NodeJS.ProcessEnv = process.env): Promise<{ ta
   return {
     target,
     leader: endpoints[status.nodes.indexOf(leaderNode)]!,
+    pids: status.nodes.map((node) => node.pid),
     killLeader: () => process.kill(leaderNode.pid, "SIGKILL"),
     stop: () => {
       // Not spawnSync: a collector in this process must keep answering while the nodes flush their spans.
@@ -234,9 +237,36 @@ const startSink = async (): Promise<{ url: string; bytes: () => number; close: (
   return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, bytes: () => bytes, close: () => server.close() }
 }
 
+/** CPU milliseconds (user and system) a process has used so far, from /proc; undefined where there is no /proc. */
+const cpuMsOf = (pid: number): number | undefined => {
+  try {
+    // Fields 14 and 15 of /proc/PID/stat, counted after the command name's closing parenthesis.
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND
+  } catch {
+    return undefined
+  }
+}
+
+/** The kernel's clock ticks per second (USER_HZ), which is 100 on every Linux Node supports. */
+const CLOCK_TICKS_PER_SECOND = 100
+
+/** The CPU milliseconds all of `pids` have used so far, or undefined when one cannot be read. */
+const cpuMsOfAll = (pids: ReadonlyArray<number>): number | undefined => {
+  let total = 0
+  for (const pid of pids) {
+    const used = cpuMsOf(pid)
+    if (used === undefined) return undefined
+    total += used
+  }
+  return total
+}
+
 /**
  * Tracing's cost on a real cluster: puts/s with OpenTelemetry export off and on, three clusters of
- * each, alternated (off, on, off, on, ...) so that a slow spell of the shared machine hits both alike.
+ * each, alternated (off, on, off, on, ...) so that a slow spell of the shared machine hits both
+ * alike; and the CPU time the three nodes spent per put, which a loaded machine disturbs less than
+ * throughput (what slows a put on a busy machine is mostly waiting, which costs no CPU).
  */
 const exportCost = async () => {
   const sink = await startSink()
@@ -244,11 +274,21 @@ const exportCost = async () => {
   const exportEnv = { ...plainEnv, OTEL_EXPORTER_OTLP_ENDPOINT: sink.url }
   const levels = [1, 16]
   const totals = { off: levels.map(() => 0), on: levels.map(() => 0) }
+  const cpu = { off: levels.map(() => ({ ms: 0, puts: 0 })), on: levels.map(() => ({ ms: 0, puts: 0 })) }
   const pairs = 3
   for (const round of Array.from({ length: pairs }, () => ["off", "on"] as const).flat()) {
     const system = await faultlineRaft(round === "on" ? exportEnv : plainEnv)
     try {
-      for (const [index, concurrency] of levels.entries()) totals[round][index]! += (await runLevel(system.target, system.leader, concurrency, "put")).perSecond / pairs
+      for (const [index, concurrency] of levels.entries()) {
+        const cpuBefore = cpuMsOfAll(system.pids)
+        const level = await runLevel(system.target, system.leader, concurrency, "put")
+        const cpuAfter = cpuMsOfAll(system.pids)
+        totals[round][index]! += level.perSecond / pairs
+        if (cpuBefore !== undefined && cpuAfter !== undefined) {
+          cpu[round][index]!.ms += cpuAfter - cpuBefore
+          cpu[round][index]!.puts += level.count
+        }
+      }
     } finally {
       system.stop()
     }
@@ -261,7 +301,15 @@ const exportCost = async () => {
     const off = totals.off[index]!
     const on = totals.on[index]!
     row(`puts/s, ${concurrency} client${concurrency === 1 ? "" : "s"}`, `off ${format(off)}, on ${format(on)}: on/off ${(on / off).toFixed(2)} (target: at least 0.90)`)
+    const cpuOff = cpu.off[index]!
+    const cpuOn = cpu.on[index]!
+    if (cpuOff.puts > 0 && cpuOn.puts > 0) {
+      const perPutOff = cpuOff.ms / cpuOff.puts
+      const perPutOn = cpuOn.ms / cpuOn.puts
+      row(`  CPU ms per put, the three nodes`, `off ${perPutOff.toFixed(2)}, on ${perPutOn.toFixed(2)}: off/on ${(perPutOff / perPutOn).toFixed(2)}`)
+    }
   })
+  row("load average", `${loadavg().map((value) => value.toFixed(1)).join(", ")} on ${availableParallelism()} cores`)
   row("exported", `${format(sink.bytes() / 1024)} KiB`)
 }
 

@@ -40,6 +40,7 @@ export type {
 } from "./trace-line.ts"
 export {
   formatTraceParent,
+  isTraceParent,
   OpenSpans,
   parseTraceParent,
   type SpanContextIds,

@@ -1,9 +1,8 @@
 // What both worlds share about exported spans: the W3C traceparent form, attribute values, and which open span a protocol event belongs to.
 import type { TraceAttributes, TraceParent } from "../env/index.ts"
 
-const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/
-const ZERO_TRACE_ID = "0".repeat(32)
-const ZERO_SPAN_ID = "0".repeat(16)
+/** The length of a version-00 traceparent: `00-` + 32 + `-` + 16 + `-` + 2. */
+const TRACEPARENT_LENGTH = 55
 
 /** A parsed traceparent: hex trace and span ids, and whether it was sampled. */
 export interface SpanContextIds {
@@ -15,15 +14,36 @@ export interface SpanContextIds {
 /** A W3C traceparent (version 00) for a span; sampled, as every exported span is. */
 export const formatTraceParent = (traceId: string, spanId: string): TraceParent => `00-${traceId}-${spanId}-01`
 
+/** What `text[from, to)` holds: lowercase hex as W3C Trace Context requires (all zeros or not), or anything else. */
+const hexDigits = (text: string, from: number, to: number): "zero" | "nonzero" | "invalid" => {
+  let zero = true
+  for (let index = from; index < to; index++) {
+    const code = text.charCodeAt(index)
+    // 0-9 and a-f only.
+    if (!((code >= 48 && code <= 57) || (code >= 97 && code <= 102))) return "invalid"
+    if (code !== 48) zero = false
+  }
+  return zero ? "zero" : "nonzero"
+}
+
+/**
+ * Whether `text` is a traceparent Faultline takes: version 00, lowercase hex, non-zero ids. Checked
+ * character by character, allocating nothing: every traced message and every span with a parent
+ * comes through here.
+ */
+export const isTraceParent = (text: unknown): text is TraceParent => {
+  if (typeof text !== "string" || text.length !== TRACEPARENT_LENGTH) return false
+  if (text.charCodeAt(0) !== 48 || text.charCodeAt(1) !== 48 || text[2] !== "-" || text[35] !== "-" || text[52] !== "-") return false
+  return hexDigits(text, 53, 55) !== "invalid" && hexDigits(text, 3, 35) === "nonzero" && hexDigits(text, 36, 52) === "nonzero"
+}
+
 /**
  * Reads a traceparent; `undefined` for anything that is not version 00 with non-zero ids, which a
  * receiver then treats as no context at all (a message from a peer is input, never trusted).
  */
 export const parseTraceParent = (text: unknown): SpanContextIds | undefined => {
-  if (typeof text !== "string") return undefined
-  const match = TRACEPARENT.exec(text)
-  if (match === null || match[1] === ZERO_TRACE_ID || match[2] === ZERO_SPAN_ID) return undefined
-  return { traceId: match[1]!, spanId: match[2]!, sampled: (Number.parseInt(match[3]!, 16) & 1) === 1 }
+  if (!isTraceParent(text)) return undefined
+  return { traceId: text.slice(3, 35), spanId: text.slice(36, 52), sampled: (Number.parseInt(text.slice(53), 16) & 1) === 1 }
 }
 
 /**

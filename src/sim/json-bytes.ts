@@ -1,0 +1,107 @@
+// JSON written straight into bytes: how a simulated run keeps its exported spans until it writes them.
+//
+// A run keeps every span it ended until the export is written. Kept as objects, or as text built
+// from pieces (which V8 keeps as a tree of string pieces), they are thousands of small things that
+// every garbage collection walks again; kept as bytes in one buffer they are not scanned at all.
+// Writing the pieces one by one also allocates nothing per span but the buffer's rare growth.
+
+/** Most UTF-8 bytes one UTF-16 code unit becomes (a lone surrogate becomes three, a pair four for two units). */
+const UTF8_BYTES_PER_UNIT_MAX = 3
+
+/** A growing buffer of UTF-8 JSON text. */
+export class JsonBytes {
+  private buffer: Buffer
+  private size = 0
+
+  constructor(capacityBytes = 64 * 1024) {
+    this.buffer = Buffer.allocUnsafe(capacityBytes)
+  }
+
+  /** Bytes written so far. */
+  get length(): number {
+    return this.size
+  }
+
+  /** Appends `text`, which the caller knows to be ASCII that needs no escaping (literal JSON syntax, hex ids, digits). */
+  ascii(text: string): void {
+    this.reserve(text.length)
+    const bytes = this.buffer
+    let at = this.size
+    for (let index = 0; index < text.length; index++) bytes[at++] = text.charCodeAt(index)
+    this.size = at
+  }
+
+  /** Appends `text[from, to)`, ASCII that needs no escaping, as {@link ascii} does. */
+  asciiSlice(text: string, from: number, to: number): void {
+    this.reserve(to - from)
+    const bytes = this.buffer
+    let at = this.size
+    for (let index = from; index < to; index++) bytes[at++] = text.charCodeAt(index)
+    this.size = at
+  }
+
+  /** Appends `text` as a JSON string literal, quotes included, exactly as `JSON.stringify` writes it. */
+  string(text: string): void {
+    this.reserve(text.length + 2)
+    const bytes = this.buffer
+    let at = this.size
+    bytes[at++] = 0x22
+    for (let index = 0; index < text.length; index++) {
+      const code = text.charCodeAt(index)
+      // Printable ASCII other than the quote and the backslash goes as it is; anything else
+      // (escapes, non-ASCII, lone surrogates) is left to JSON.stringify, which knows the rules.
+      if (code < 0x20 || code > 0x7e || code === 0x22 || code === 0x5c) {
+        this.size = at - index - 1
+        this.utf8(JSON.stringify(text))
+        return
+      }
+      bytes[at++] = code
+    }
+    bytes[at++] = 0x22
+    this.size = at
+  }
+
+  /** Appends a safe integer's decimal digits, as `String` writes them. */
+  integer(value: number): void {
+    if (!Number.isSafeInteger(value)) throw new Error(`JsonBytes.integer: ${value} is not a safe integer`)
+    if (value < 0) {
+      this.ascii("-")
+      value = -value
+    }
+    let count = 1
+    for (let rest = value; rest >= 10; rest = Math.floor(rest / 10)) count++
+    this.reserve(count)
+    let rest = value
+    for (let at = this.size + count - 1; at >= this.size; at--) {
+      this.buffer[at] = 0x30 + (rest % 10)
+      rest = Math.floor(rest / 10)
+    }
+    this.size += count
+  }
+
+  /** Appends what `other` holds. */
+  bytes(other: JsonBytes): void {
+    this.reserve(other.size)
+    other.buffer.copy(this.buffer, this.size, 0, other.size)
+    this.size += other.size
+  }
+
+  /** Appends any text as UTF-8, unescaped: JSON already made. */
+  private utf8(text: string): void {
+    this.reserve(text.length * UTF8_BYTES_PER_UNIT_MAX)
+    this.size += this.buffer.write(text, this.size)
+  }
+
+  /** The text written so far. */
+  toString(): string {
+    return this.buffer.toString("utf8", 0, this.size)
+  }
+
+  private reserve(bytes: number): void {
+    const needed = this.size + bytes
+    if (needed <= this.buffer.length) return
+    const grown = Buffer.allocUnsafe(Math.max(needed, this.buffer.length * 2))
+    this.buffer.copy(grown, 0, 0, this.size)
+    this.buffer = grown
+  }
+}
