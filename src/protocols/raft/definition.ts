@@ -123,7 +123,8 @@ export const raftProtocol = (name = "raft", hooks: ServerHooks = {}): ProtocolDe
     const clients = kvClients(workload, servers, (process, shared) => raftClient(process, { ...shared, mix }))
     const checker = new RaftChecker({
       livenessBoundMs: workload.livenessBoundMs ?? 5000,
-      linearizabilityBudgetMs: workload.linearizabilityBudgetMs ?? 10_000
+      linearizabilityBudgetMs: workload.linearizabilityBudgetMs ?? 10_000,
+      voters: founders
     })
     if (adminSteps.length > 0) clients.push({ id: "admin", program: adminClient(servers, adminSteps) })
     return {
