@@ -103,7 +103,10 @@ export class RaftLiveness {
     const leader = this.leader
     if (leader === undefined) return
     const serving = this.canServe(leader)
-    if (!serving && this.loss === undefined) this.open(timeUs, cause ?? `${leader.node} lost its majority`)
+    if (!serving && this.loss === undefined) {
+      const what = "node" in fault ? `${fault._tag.toLowerCase()} of ${fault.node}` : fault._tag.toLowerCase()
+      this.open(timeUs, cause ?? `the ${what} left ${leader.node} (leader of term ${leader.term}) without a majority`)
+    }
     else if (serving && this.loss !== undefined && !this.loss.electionStarted && this.loss.term === leader.term) {
       this.close(timeUs, `${leader.node} could serve again at ${seconds(timeUs)}`)
     }
