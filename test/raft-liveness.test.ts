@@ -8,6 +8,7 @@ import { builtinProtocols } from "../src/definition/registry.ts"
 import { runScenario } from "../src/sim/run.ts"
 import { scenarioFromObject } from "../src/sim/scenario.ts"
 import { scenarioToYaml } from "../src/sim/scenario-writer.ts"
+import { metricDistributions, type SeedOutcome } from "../src/sim/swarm.ts"
 import { parseScenario } from "../src/sim/scenario.ts"
 import { runCli } from "./fixtures/cli.ts"
 import { mkdtempSync, writeFileSync } from "node:fs"
@@ -272,4 +273,37 @@ describe("bounds on metrics", () => {
     expect(result.stdout).toMatch(/metrics +elections \d+, elections-per-term-change [\d.]+, leader-losses [1-9]/)
     expect(result.stdout).toMatch(/✗ leader-recovery-ms-max at [\d.]+ s: leader-recovery-ms-max was [\d,]+, above the bound 1 \(.+ at [\d.]+ s; .+\)/)
   })
+})
+
+describe("metrics across a swarm's seeds", () => {
+  const outcome = (seed: number, metrics: Record<string, number>): SeedOutcome => ({
+    seed,
+    ok: true,
+    traceHash: "",
+    wallMs: 1,
+    simulatedMs: 1,
+    events: 1,
+    firstViolation: undefined,
+    signature: undefined,
+    draw: undefined,
+    knobsText: undefined,
+    knobs: undefined,
+    metrics
+  })
+
+  it("gives each metric's p50, p90 and max over the seeds that measured it", () => {
+    const outcomes = Array.from({ length: 10 }, (_, index) =>
+      outcome(index + 1, index < 4 ? { elections: index + 1 } : { elections: index + 1, "leader-recovery-ms-max": (index + 1) * 100 }))
+    expect(metricDistributions(outcomes)).toEqual([
+      { name: "elections", seeds: 10, p50: 5, p90: 9, max: 10 },
+      { name: "leader-recovery-ms-max", seeds: 6, p50: 700, p90: 1000, max: 1000 }
+    ])
+  })
+
+  it("faultline swarm prints the distribution in its summary and its JSON", () => {
+    const text = runCli(["swarm", "scenarios/raft-leader-crash.yaml", "--count", "2", "--workers", "2"])
+    expect(text.status).toBe(0)
+    expect(text.stdout).toMatch(/metrics over seeds \(p50 \/ p90 \/ max\)\n +elections +\d+ \/ \d+ \/ \d+/)
+    expect(text.stdout).toMatch(/leader-recovery-ms-max +[\d,]+ \/ [\d,]+ \/ [\d,]+/)
+  }, 60_000)
 })
