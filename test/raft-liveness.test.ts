@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest"
 import type { HistoryEvent } from "../src/check/history.ts"
 import { boundViolations, type Metric, percentile } from "../src/check/metrics.ts"
 import { RaftChecker } from "../src/check/raft.ts"
+import type { TraceFault } from "../src/trace/index.ts"
 import { clientLatencyMetrics, RaftLiveness } from "../src/check/raft-liveness.ts"
 import { builtinProtocols } from "../src/definition/registry.ts"
 import { runScenario } from "../src/sim/run.ts"
@@ -31,16 +32,30 @@ describe("percentile", () => {
   })
 })
 
+/** One observation: a server's act (`[act, node, term, ms]`) or a fault (`["fault", fault, ms]`). */
+type Step =
+  | readonly ["candidate" | "leader" | "stepDown", string, number, number]
+  | readonly ["fault", TraceFault, number]
+
+/** Feeds `steps` to a fresh measurement of five voters, ends the run at `endMs`, and returns its metrics. */
+const measure = (steps: ReadonlyArray<Step>, endMs: number): Array<Metric> => {
+  const liveness = new RaftLiveness(VOTERS)
+  for (const step of steps) {
+    if (step[0] === "fault") liveness.onFault(step[1], ms(step[2]))
+    else if (step[0] === "candidate") liveness.becomeCandidate(step[1], step[2], ms(step[3]))
+    else if (step[0] === "leader") liveness.becomeLeader(step[1], step[2], ms(step[3]))
+    else liveness.stepDown(step[1], step[2], ms(step[3]))
+  }
+  liveness.finish(ms(endMs))
+  return liveness.metrics([])
+}
+
+const detail = (metrics: ReadonlyArray<Metric>, name: string): string | undefined => metrics.find((metric) => metric.name === name)?.detail
+
 describe("elections per term change", () => {
   it("counts candidacies per leader term: two split votes before a leader make 3 per term change", () => {
     // Set up and act: n1 and n2 split term 1, n3 fails term 2, n3 wins term 3.
-    const liveness = new RaftLiveness(VOTERS)
-    liveness.becomeCandidate("n1", 1, ms(100))
-    liveness.becomeCandidate("n2", 1, ms(101))
-    liveness.becomeCandidate("n3", 2, ms(400))
-    liveness.becomeLeader("n3", 2, ms(410))
-    liveness.finish(ms(1000))
-    const metrics = liveness.metrics([])
+    const metrics = measure([["candidate", "n1", 1, 100], ["candidate", "n2", 1, 101], ["candidate", "n3", 2, 400], ["leader", "n3", 2, 410]], 1000)
 
     // Check
     expect(value(metrics, "elections")).toBe(3)
@@ -51,108 +66,78 @@ describe("elections per term change", () => {
   })
 
   it("is infinite when elections were held and no leader was ever elected", () => {
-    const liveness = new RaftLiveness(VOTERS)
-    liveness.becomeCandidate("n1", 1, ms(100))
-    liveness.finish(ms(1000))
-    expect(value(liveness.metrics([]), "elections-per-term-change")).toBe(Number.POSITIVE_INFINITY)
+    expect(value(measure([["candidate", "n1", 1, 100]], 1000), "elections-per-term-change")).toBe(Number.POSITIVE_INFINITY)
   })
 })
 
 describe("leader recovery", () => {
-  const elected = () => {
-    const liveness = new RaftLiveness(VOTERS)
-    liveness.becomeCandidate("n1", 1, ms(100))
-    liveness.becomeLeader("n1", 1, ms(110))
-    return liveness
-  }
+  const elected: Array<Step> = [["candidate", "n1", 1, 100], ["leader", "n1", 1, 110]]
 
   it("runs from the leader's crash to the next leader of a later term", () => {
-    // Set up
-    const liveness = elected()
-
-    // Act: n1 crashes at 1 s; n2 stands at 1.3 s and wins at 1.32 s.
-    liveness.onFault({ _tag: "Crash", node: "n1" }, ms(1000))
-    liveness.becomeCandidate("n2", 2, ms(1300))
-    liveness.becomeLeader("n2", 2, ms(1320))
-    liveness.finish(ms(5000))
-    const metrics = liveness.metrics([])
+    // Set up and act: n1 crashes at 1 s; n2 stands at 1.3 s and wins at 1.32 s.
+    const metrics = measure([...elected, ["fault", { _tag: "Crash", node: "n1" }, 1000], ["candidate", "n2", 2, 1300], ["leader", "n2", 2, 1320]], 5000)
 
     // Check
     expect(value(metrics, "leader-losses")).toBe(1)
     expect(value(metrics, "leader-recovery-ms-max")).toBe(320)
-    expect(metrics.find((metric) => metric.name === "leader-recovery-ms-max")?.detail).toMatch(/n1 \(leader of term 1\) crashed at 1\.000 s; n2 became leader of term 2/)
+    expect(detail(metrics, "leader-recovery-ms-max")).toMatch(/n1 \(leader of term 1\) crashed at 1\.000 s; n2 became leader of term 2/)
   })
 
   it("starts when a partition cuts the leader off from a majority, not when it leaves the leader its majority", () => {
-    const liveness = elected()
-    // A partition that keeps n1 with two others leaves it able to serve: no loss.
-    liveness.onFault({ _tag: "Partition", groups: [["n1", "n2", "n3"], ["n4", "n5"]] }, ms(1000))
-    liveness.onFault({ _tag: "Heal" }, ms(1500))
-    // One that leaves it with one other is a loss, from that moment.
-    liveness.onFault({ _tag: "Partition", groups: [["n1", "n2"], ["n3", "n4", "n5"]] }, ms(2000))
-    liveness.becomeCandidate("n3", 2, ms(2400))
-    liveness.becomeLeader("n3", 2, ms(2450))
-    liveness.finish(ms(5000))
-    const metrics = liveness.metrics([])
+    const metrics = measure(
+      [
+        ...elected,
+        // A partition that keeps n1 with two others leaves it able to serve: no loss.
+        ["fault", { _tag: "Partition", groups: [["n1", "n2", "n3"], ["n4", "n5"]] }, 1000],
+        ["fault", { _tag: "Heal" }, 1500],
+        // One that leaves it with one other is a loss, from that moment.
+        ["fault", { _tag: "Partition", groups: [["n1", "n2"], ["n3", "n4", "n5"]] }, 2000],
+        ["candidate", "n3", 2, 2400],
+        ["leader", "n3", 2, 2450]
+      ],
+      5000
+    )
     expect(value(metrics, "leader-losses")).toBe(1)
     expect(value(metrics, "leader-recovery-ms-max")).toBe(450)
   })
 
   it("counts crashed followers against the leader's majority", () => {
-    const liveness = elected()
-    liveness.onFault({ _tag: "Crash", node: "n2" }, ms(1000))
-    liveness.onFault({ _tag: "Crash", node: "n3" }, ms(1100))
-    liveness.onFault({ _tag: "Crash", node: "n4" }, ms(1200))
-    // n1 could serve again once n4 is back (n1, n4, n5) and nobody stood for a later term.
-    liveness.onFault({ _tag: "Restart", node: "n4" }, ms(1700))
-    liveness.finish(ms(5000))
-    const metrics = liveness.metrics([])
+    // n1 can serve again once n4 is back (n1, n4, n5), as nobody stood for a later term.
+    const crash = (node: string, atMs: number): Step => ["fault", { _tag: "Crash", node }, atMs]
+    const metrics = measure([...elected, crash("n2", 1000), crash("n3", 1100), crash("n4", 1200), ["fault", { _tag: "Restart", node: "n4" }, 1700]], 5000)
     expect(value(metrics, "leader-losses")).toBe(1)
     expect(value(metrics, "leader-recovery-ms-max")).toBe(500)
-    expect(metrics.find((metric) => metric.name === "leader-recovery-ms-max")?.detail).toBe(
+    expect(detail(metrics, "leader-recovery-ms-max")).toBe(
       "the crash of n4 left n1 (leader of term 1) without a majority at 1.200 s; n1 could serve again at 1.700 s"
     )
   })
 
   it("ends a paused leader's loss when it resumes before anyone stands, but not after an election began", () => {
-    // Set up: two pauses of the leader; during the second, n2 stands for term 2.
-    const liveness = elected()
-    liveness.onFault({ _tag: "Pause", node: "n1" }, ms(1000))
-    liveness.onFault({ _tag: "Resume", node: "n1" }, ms(1100))
-    liveness.onFault({ _tag: "Pause", node: "n1" }, ms(2000))
-    liveness.becomeCandidate("n2", 2, ms(2300))
-    liveness.onFault({ _tag: "Resume", node: "n1" }, ms(2350))
-    liveness.becomeLeader("n2", 2, ms(2600))
-    liveness.finish(ms(5000))
+    // Set up and act: two pauses of the leader; during the second, n2 stands for term 2.
+    const pause = (atMs: number): Step => ["fault", { _tag: "Pause", node: "n1" }, atMs]
+    const resume = (atMs: number): Step => ["fault", { _tag: "Resume", node: "n1" }, atMs]
+    const metrics = measure([...elected, pause(1000), resume(1100), pause(2000), ["candidate", "n2", 2, 2300], resume(2350), ["leader", "n2", 2, 2600]], 5000)
 
     // Check: 100 ms, then 600 ms (the resume at 2.35 s did not end it: the cluster had moved on).
-    const metrics = liveness.metrics([])
     expect(value(metrics, "leader-losses")).toBe(2)
     expect(value(metrics, "leader-recovery-ms-p50")).toBe(100)
     expect(value(metrics, "leader-recovery-ms-max")).toBe(600)
   })
 
   it("opens a loss when a server stands for a later term (lost heartbeats) or the leader steps down", () => {
-    const liveness = elected()
-    liveness.becomeCandidate("n4", 2, ms(1000))
-    liveness.becomeLeader("n4", 2, ms(1200))
-    liveness.stepDown("n4", 2, ms(3000))
-    liveness.becomeCandidate("n5", 3, ms(3300))
-    liveness.becomeLeader("n5", 3, ms(3310))
-    liveness.finish(ms(5000))
-    const metrics = liveness.metrics([])
+    const metrics = measure(
+      [...elected, ["candidate", "n4", 2, 1000], ["leader", "n4", 2, 1200], ["stepDown", "n4", 2, 3000], ["candidate", "n5", 3, 3300], ["leader", "n5", 3, 3310]],
+      5000
+    )
     expect(value(metrics, "leader-losses")).toBe(2)
     expect(value(metrics, "leader-recovery-ms-p50")).toBe(200)
     expect(value(metrics, "leader-recovery-ms-max")).toBe(310)
   })
 
   it("counts a loss still open at the end up to the end of the run", () => {
-    const liveness = elected()
-    liveness.onFault({ _tag: "Crash", node: "n1" }, ms(1000))
-    liveness.finish(ms(4000))
-    const metrics = liveness.metrics([])
+    const metrics = measure([...elected, ["fault", { _tag: "Crash", node: "n1" }, 1000]], 4000)
     expect(value(metrics, "leader-recovery-ms-max")).toBe(3000)
-    expect(metrics.find((metric) => metric.name === "leader-recovery-ms-max")?.detail).toMatch(/still no leader when the run ended/)
+    expect(detail(metrics, "leader-recovery-ms-max")).toMatch(/still no leader when the run ended/)
   })
 
   it("is fed by the Raft checker from protocol events and faults", () => {
