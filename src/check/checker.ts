@@ -1,4 +1,6 @@
 // What every checker has in common: it reads protocol events as they happen and reports violations.
+import type { TraceFault } from "../trace/index.ts"
+import type { Metric } from "./metrics.ts"
 
 /** A protocol event as checkers see it: from the simulator live, or read back from a trace. */
 export interface ProtocolEvent {
@@ -37,10 +39,19 @@ export interface Checker {
    * phase at all). A run with a shorter phase does not report them, and says so in a note.
    */
   readonly minimumLivenessMs?: number
+  /**
+   * The metrics this checker measures (see {@link Metric}), by name, so that a scenario's bound
+   * on an unknown one is refused before the run.
+   */
+  readonly metricNames?: ReadonlyArray<string>
   onEvent(event: ProtocolEvent): void
+  /** Called when the harness injects or heals a fault (the simulator's own fault lines). */
+  onFault?(fault: TraceFault, timeUs: number): void
   /** Called when the faults are healed and the liveness phase starts. */
   onLivenessStart?(timeUs: number): void
   finish(final: FinalState): void
+  /** What the run measured, once `finish` was called; a metric with no sample is left out. */
+  metrics?(): ReadonlyArray<Metric>
   readonly violations: ReadonlyArray<Violation>
   /** Remarks that are not violations (a check that could not decide in its time budget). */
   readonly notes?: ReadonlyArray<string>

@@ -3,6 +3,9 @@ import type { Checker, FinalState, ProtocolEvent, Violation } from "./checker.ts
 import { type HistoryEvent, operationsFromEvents } from "./history.ts"
 import { boundedReport, KvHistoryRecorder, type Report } from "./kv-history.ts"
 import { checkLinearizability, type LinearizabilityResult } from "./linearizability.ts"
+import type { Metric } from "./metrics.ts"
+import { RAFT_METRICS, RaftLiveness } from "./raft-liveness.ts"
+import type { TraceFault } from "../trace/index.ts"
 import type { JsonValue } from "../env/json.ts"
 import { jsonEqual } from "../protocols/raft/index.ts"
 
@@ -12,6 +15,8 @@ export interface RaftCheckerOptions {
   readonly livenessBoundMs: number
   /** The linearizability search gives up ("unknown") after this long. */
   readonly linearizabilityBudgetMs: number
+  /** The servers whose majority a leader needs, for measuring lost leadership (see RaftLiveness). */
+  readonly voters?: ReadonlyArray<string>
 }
 
 /**
@@ -23,10 +28,14 @@ export interface RaftCheckerOptions {
  * - `leader-completeness`: a new leader's log holds every entry applied anywhere before its election.
  * - `linearizability`: the clients' history is linearizable for a key-value store.
  * - `liveness`: once faults heal, a client operation succeeds within the bound.
+ *
+ * It also measures the run (see RaftLiveness): how contested elections were, how long leadership
+ * was lost, and client latency; a scenario may bound those figures in its `checks`.
  */
 export class RaftChecker implements Checker {
   readonly checks = ["election-safety", "state-machine-safety", "leader-completeness", "linearizability", "liveness"]
   readonly livenessChecks = ["liveness"]
+  readonly metricNames: ReadonlyArray<string> = RAFT_METRICS
   readonly violations: Array<Violation> = []
   readonly notes: Array<string> = []
   private readonly recorder: KvHistoryRecorder
@@ -35,10 +44,12 @@ export class RaftChecker implements Checker {
   private readonly applied = new Map<number, { term: number; command: JsonValue; node: string; latestLeaderTerm: number }>()
   /** The highest term any leader was elected in so far (0 before the first election). */
   private latestLeaderTerm = 0
+  private readonly liveness: RaftLiveness
 
   constructor(private readonly options: RaftCheckerOptions) {
     this.recorder = new KvHistoryRecorder(options.livenessBoundMs)
     this.report = boundedReport(this.violations)
+    this.liveness = new RaftLiveness(options.voters ?? [])
   }
 
   /** The clients' history, in order, with simulated time in nanoseconds. */
@@ -54,7 +65,12 @@ export class RaftChecker implements Checker {
   onEvent(event: ProtocolEvent): void {
     switch (event.name) {
       case "becomeLeader":
+        this.liveness.becomeLeader(event.node, event.attributes.term as number, event.timeUs)
         return this.becomeLeader(event)
+      case "becomeCandidate":
+        return this.liveness.becomeCandidate(event.node, event.attributes.term as number, event.timeUs)
+      case "stepDown":
+        return this.liveness.stepDown(event.node, event.attributes.term as number, event.timeUs)
       case "apply":
         return this.apply(event)
       case "history":
@@ -65,11 +81,20 @@ export class RaftChecker implements Checker {
     }
   }
 
+  onFault(fault: TraceFault, timeUs: number): void {
+    this.liveness.onFault(fault, timeUs)
+  }
+
+  metrics(): ReadonlyArray<Metric> {
+    return this.liveness.metrics(this.history)
+  }
+
   onLivenessStart(timeUs: number): void {
     this.recorder.onLivenessStart(timeUs)
   }
 
   finish(final: FinalState): void {
+    this.liveness.finish(final.timeUs)
     this.recorder.checkLiveness(final, this.report)
     const parsed = operationsFromEvents(this.history, "history")
     if (parsed._tag === "ParseError") {

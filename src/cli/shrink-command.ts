@@ -19,11 +19,13 @@ export interface ShrinkFlags {
   readonly protocol?: string
 }
 
-/** The workload's numeric settings that shrinking changed, such as "messagesPerNode 20 -> 3". */
+/** The workload settings that shrinking changed, such as "messagesPerNode 20 -> 3, omitClients [2]". */
 const workloadChanges = (before: Scenario, after: Scenario): string => {
-  const changes = Object.keys(before.workload)
-    .filter((key) => typeof before.workload[key] === "number" && before.workload[key] !== after.workload[key])
-    .map((key) => `${key} ${before.workload[key]} -> ${after.workload[key]}`)
+  const text = (value: unknown) => (value === undefined ? "unset" : JSON.stringify(value))
+  const keys = [...new Set([...Object.keys(before.workload), ...Object.keys(after.workload)])]
+  const changes = keys
+    .filter((key) => text(before.workload[key]) !== text(after.workload[key]))
+    .map((key) => (key in before.workload ? `${key} ${text(before.workload[key])} -> ${text(after.workload[key])}` : `${key} ${text(after.workload[key])}`))
   return changes.length === 0 ? "unchanged" : changes.join(", ")
 }
 

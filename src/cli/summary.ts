@@ -1,5 +1,6 @@
 // Formats a run for people: a short summary, each violation, and the command that replays it.
 import { resolve } from "node:path"
+import { formatMetricValue, type Metric } from "../check/metrics.ts"
 import type { DeterminismReport } from "../sim/determinism.ts"
 import { readInputFile } from "../sim/input-file.ts"
 import type { RunResult } from "../sim/run.ts"
@@ -30,6 +31,16 @@ const faultCounts = (result: RunResult): string => {
     ...(healing === "" ? [] : [`healing: ${healing}`])
   ]
   return parts.join("; ")
+}
+
+/** Metrics as summary lines, three to a line under one label, such as "elections 3, leader-losses 1, …". */
+export const metricLines = (metrics: ReadonlyArray<Metric>, label = "metrics"): Array<string> => {
+  const lines: Array<string> = []
+  for (let start = 0; start < metrics.length; start += 3) {
+    const text = metrics.slice(start, start + 3).map((metric) => `${metric.name} ${formatMetricValue(metric.value)}`).join(", ")
+    lines.push(`  ${(start === 0 ? label : "").padEnd(12)} ${text}`)
+  }
+  return lines
 }
 
 /**
@@ -91,6 +102,7 @@ export const formatSummary = (result: RunResult, replay: ReplayOptions = {}, dra
       `${number(result.stats.messagesDropped)} dropped, ${number(result.stats.messagesDuplicated)} duplicated`,
     `  faults       ${faultCounts(result)}`,
     ...(draw === undefined ? [] : [`  drawn        ${describeDraw(draw)}`, `  knobs        ${describeDrawnKnobs(draw)}`]),
+    ...metricLines(result.metrics),
     `  checks       ${result.checks.map((check) => `${check.ok ? "✓" : "✗"} ${check.name}`).join("  ")}`,
     `  trace hash   ${result.traceHash}`
   ]
@@ -133,6 +145,8 @@ export const summaryJson = (
   faults: result.faults,
   faultLines: result.faultLines,
   checks: result.checks,
+  // Infinity (elections but no leader) has no JSON form: it is written as null.
+  metrics: Object.fromEntries(result.metrics.map((metric) => [metric.name, Number.isFinite(metric.value) ? metric.value : null])),
   traceHash: result.traceHash,
   replay: replayCommand(result, replayFlags(replay)),
   swarm: replay.swarm === true,

@@ -4,7 +4,8 @@ import { Worker } from "node:worker_threads"
 import cliProgress from "cli-progress"
 import { loadScenario, ScenarioError } from "../sim/scenario.ts"
 import { buildProtocol } from "../sim/run.ts"
-import { type FailureGroup, groupFailures, type SeedOutcome } from "../sim/swarm.ts"
+import { formatMetricValue } from "../check/metrics.ts"
+import { type FailureGroup, groupFailures, metricDistributions, type SeedOutcome } from "../sim/swarm.ts"
 import { parseDurationFlag, parseInteger, UsageError } from "./errors.ts"
 import { loadProtocols } from "./protocols.ts"
 import { type ReplayOptions, replayFlags, replaySource, withProtocol } from "./summary.ts"
@@ -175,6 +176,13 @@ export const swarmCommand = async (file: string, flags: SwarmFlags): Promise<num
           wallMs: Math.round(report.wallMs),
           seedsPerSecond,
           stoppedEarly: report.stoppedEarly ?? null,
+          // Infinity (elections but no leader) has no JSON form: it is written as null.
+          metrics: Object.fromEntries(
+            metricDistributions(report.outcomes).map(({ name, ...distribution }) => [
+              name,
+              Object.fromEntries(Object.entries(distribution).map(([key, value]) => [key, Number.isFinite(value) ? value : null]))
+            ])
+          ),
           groups: groups.map((group) => ({
             signature: group.signature,
             count: group.count,
@@ -234,6 +242,15 @@ const formatSwarmSummary = (input: {
       `     replay: ${replayCommand(input.file, fastest, input.replay)}`,
       `     shrink: ${shrinkCommand(input.file, fastest, input.replay)}`
     )
+  }
+  const distributions = metricDistributions(report.outcomes)
+  if (distributions.length > 0) {
+    lines.push("", "  metrics over seeds (p50 / p90 / max)")
+    const width = Math.max(...distributions.map((distribution) => distribution.name.length))
+    for (const { name, seeds, p50, p90, max } of distributions) {
+      const partial = seeds < report.outcomes.length ? ` (${seeds} seeds measured it)` : ""
+      lines.push(`    ${name.padEnd(width)}  ${[p50, p90, max].map(formatMetricValue).join(" / ")}${partial}`)
+    }
   }
   if (groups.length === 0) lines.push("", "no failures")
   return lines.join("\n")

@@ -55,6 +55,20 @@ export interface ProtocolDefinition {
    * be valid options: shrinking returns knobs to their defaults one at a time.
    */
   readonly knobs?: ReadonlyArray<Knob> | undefined
+  /** How shrinking may make the workload smaller, beyond halving its numbers. None: halving only. */
+  readonly workloadShrink?: WorkloadShrink | undefined
+}
+
+/**
+ * The workload fields shrinking treats as sizes: those that count clients or operations, lowered
+ * two at a time and then one at a time once halving stops; the one that caps each client's
+ * operations, first cut to the most any client invoked; and the one that lists client numbers to
+ * leave out (the clients left keep their numbers, and so their random draws).
+ */
+export interface WorkloadShrink {
+  readonly counts: ReadonlyArray<string>
+  readonly operationsPerClient?: string
+  readonly omitClients?: string
 }
 
 /**

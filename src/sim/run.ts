@@ -1,6 +1,7 @@
 // Runs one scenario with one seed: builds the simulation, schedules the faults, runs both phases, collects the checks.
 import type { Checker, Violation } from "../check/checker.ts"
 import type { HistoryEvent } from "../check/history.ts"
+import { boundViolations, type Metric } from "../check/metrics.ts"
 import { applyFault, healEverything, planRandomFaults } from "./nemesis.ts"
 import { errorMessage, formatPlace, userStackPlace } from "../definition/error-location.ts"
 import type { ProtocolBuild, ProtocolDefinition } from "../definition/protocol.ts"
@@ -50,6 +51,8 @@ export interface RunResult {
   readonly spanExport: SpanExport | undefined
   /** Remarks of the checkers that are not violations. */
   readonly notes: ReadonlyArray<string>
+  /** What the checkers measured (simulated time, observed events), in their order. */
+  readonly metrics: ReadonlyArray<Metric>
 }
 
 /** How far a run has got, for progress displays. */
@@ -97,6 +100,7 @@ export const runScenario = (scenario: Scenario, options: RunOptions): RunResult 
   const setup = buildProtocol(protocol, scenario)
   const checkers = setup.checkers
   const { judged, unjudged } = judgedChecks(scenario, checkers, selectChecks(scenario, checkers))
+  judged.push(...boundChecks(scenario, checkers))
   simulation.writeLine(
     // The scenario's name is left out: renaming a scenario (as shrink does) must not change its trace.
     { t: 0, e: "run", protocol: scenario.protocol, seed, nodes: scenario.nodes }
@@ -106,6 +110,9 @@ export const runScenario = (scenario: Scenario, options: RunOptions): RunResult 
   for (const client of setup.clients) simulation.addNode(client.id, client.program, "client")
   simulation.onProtocolEvent((event) => {
     for (const checker of checkers) checker.onEvent(event)
+  })
+  simulation.onFault((fault, timeUs) => {
+    for (const checker of checkers) checker.onFault?.(fault, timeUs)
   })
 
   const planned = planRandomFaults(scenario.random, servers, scenario.durationMs, new RandomStream(seed, "nemesis"))
@@ -129,7 +136,12 @@ export const runScenario = (scenario: Scenario, options: RunOptions): RunResult 
   const up = servers.filter((id) => simulation.status(id) !== "crashed")
   for (const checker of checkers) checker.finish({ timeUs: simulation.timeUs, up })
 
-  const allViolations: Array<Violation> = [...simulation.violations, ...checkers.flatMap((checker) => checker.violations)]
+  const metrics = checkers.flatMap((checker) => checker.metrics?.() ?? [])
+  const allViolations: Array<Violation> = [
+    ...simulation.violations,
+    ...checkers.flatMap((checker) => checker.violations),
+    ...boundViolations(metrics, scenario.bounds, simulation.timeUs)
+  ]
   const checks: Array<CheckOutcome> = [NODE_FAILED, ...judged].map((name) => {
     const violations = allViolations.filter((violation) => violation.check === name)
     return { name, ok: violations.length === 0, violations, needsLivenessPhase: needsLivenessPhase(name, checkers) }
@@ -159,7 +171,8 @@ export const runScenario = (scenario: Scenario, options: RunOptions): RunResult 
     traceLines: simulation.trace.lines,
     history: setup.history?.(),
     spanExport,
-    notes: [...unjudged, ...checkers.flatMap((checker) => checker.notes ?? [])]
+    notes: [...unjudged, ...checkers.flatMap((checker) => checker.notes ?? [])],
+    metrics
   }
 }
 
@@ -210,6 +223,21 @@ const judgedChecks = (
     }
   }
   return { judged, unjudged }
+}
+
+/**
+ * The checks the scenario's metric bounds add, one per bounded metric; a bound on a metric no
+ * checker measures is bad input. They judge the whole run, so shrinking keeps its liveness phase.
+ */
+const boundChecks = (scenario: Scenario, checkers: ReadonlyArray<Checker>): Array<string> => {
+  const measured = checkers.flatMap((checker) => checker.metricNames ?? [])
+  const bounded = Object.keys(scenario.bounds)
+  for (const name of bounded) {
+    if (measured.includes(name)) continue
+    const known = measured.length === 0 ? `${scenario.protocol} measures none` : `${scenario.protocol} measures: ${measured.join(", ")}`
+    throw new ScenarioError(`${scenario.file}: checks: cannot bound unknown metric "${name}" (${known})`)
+  }
+  return bounded
 }
 
 const selectChecks = (scenario: Scenario, checkers: ReadonlyArray<Checker>): Array<string> => {

@@ -71,6 +71,19 @@ export const RandomFaultsInput = Schema.Struct({
   maxDown: Schema.optional(Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)))
 })
 
+/** Bounds on a run's metrics: metric name to the largest value allowed, such as `{leader-recovery-ms-max: 3000}`. */
+const BoundsInput = Schema.Record(Schema.String, Schema.Finite)
+
+/**
+ * The checks a run judges: a list of check names (every check when it names none), in which an
+ * entry may instead bound metrics; or the bounds alone, every check judged besides.
+ */
+const ChecksInput = Schema.Union([Schema.Array(Schema.Union([Schema.String, BoundsInput])), BoundsInput]).annotate({
+  message:
+    "Expected a list of check names and metric bounds (such as [linearizability, {leader-recovery-ms-max: 3000}]) " +
+    "or metric bounds alone (such as {leader-recovery-ms-max: 3000})"
+})
+
 /** A whole scenario file as written. */
 export const ScenarioInput = Schema.Struct({
   name: Schema.optional(Schema.String),
@@ -94,7 +107,7 @@ export const ScenarioInput = Schema.Struct({
   faults: Schema.optional(
     Schema.Struct({ scheduled: Schema.optional(Schema.Array(ScheduledFaultInput)), random: Schema.optional(RandomFaultsInput) })
   ),
-  checks: Schema.optional(Schema.Array(Schema.String))
+  checks: Schema.optional(ChecksInput)
 })
 
 export type ScenarioInput = typeof ScenarioInput.Type

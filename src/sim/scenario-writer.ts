@@ -108,8 +108,15 @@ export const scenarioToInput = (scenario: Scenario): Record<string, unknown> => 
       writeErrorRate: scenario.disk.writeErrorRate
     },
     ...(Object.keys(faults).length === 0 ? {} : { faults }),
-    ...(scenario.checks === undefined ? {} : { checks: scenario.checks })
+    ...checksInput(scenario)
   }
+}
+
+/** The scenario's `checks` as written: names, bounds, both in one list, or nothing when every check is judged unbounded. */
+const checksInput = (scenario: Scenario): { checks?: unknown } => {
+  const bounded = Object.keys(scenario.bounds).length > 0
+  if (scenario.checks === undefined) return bounded ? { checks: { ...scenario.bounds } } : {}
+  return { checks: bounded ? [...scenario.checks, { ...scenario.bounds }] : scenario.checks }
 }
 
 /** The scenario as YAML text, with a comment on top. */

@@ -66,7 +66,10 @@ export interface Scenario {
   readonly disk: DiskModel
   readonly scheduled: ReadonlyArray<ScheduledFault>
   readonly random: RandomFaults
+  /** The checks to judge by name; undefined, every check. */
   readonly checks: ReadonlyArray<string> | undefined
+  /** Upper bounds on the run's metrics, each judged as a check of the metric's name (none: `{}`). */
+  readonly bounds: Readonly<Record<string, number>>
 }
 
 
@@ -197,8 +200,36 @@ const resolve = (input: ScenarioInput, file: string): Scenario => {
     disk,
     scheduled,
     random: randomFaults(input.faults?.random, input.nodes),
-    checks: input.checks
+    ...resolveChecks(input.checks, file)
   }
+}
+
+type CheckEntry = string | Readonly<Record<string, number>>
+
+// Array.isArray does not narrow a readonly array out of a union, so the test is spelled out.
+const isCheckList = (input: ReadonlyArray<CheckEntry> | Readonly<Record<string, number>>): input is ReadonlyArray<CheckEntry> =>
+  Array.isArray(input)
+
+/** The check names and metric bounds of a scenario's `checks`, with a bound given twice refused. */
+const resolveChecks = (
+  input: ScenarioInput["checks"],
+  file: string
+): { checks: ReadonlyArray<string> | undefined; bounds: Readonly<Record<string, number>> } => {
+  if (input === undefined) return { checks: undefined, bounds: {} }
+  if (!isCheckList(input)) return { checks: undefined, bounds: { ...input } }
+  const names: Array<string> = []
+  const bounds: Record<string, number> = {}
+  let boundsGiven = false
+  input.forEach((entry, index) => {
+    if (typeof entry === "string") return void names.push(entry)
+    boundsGiven = true
+    for (const [name, bound] of Object.entries(entry)) {
+      if (name in bounds) throw new ScenarioError(`${file}: checks[${index}].${name}: bounded twice`)
+      bounds[name] = bound
+    }
+  })
+  // A list of bounds alone judges every check besides, as the bounds-only form does.
+  return { checks: boundsGiven && names.length === 0 ? undefined : names, bounds }
 }
 
 const scheduledFault = (

@@ -1,7 +1,7 @@
 // Shrinks a failing run to a minimal one: quietest network, default knobs, fewest faults, smallest workload, fewest nodes, shortest run, that still fail the same check.
 import { planRandomFaults } from "./nemesis.ts"
 import type { LatencyDistribution, NetworkModel } from "./network-model.ts"
-import type { ProtocolDefinition } from "../definition/protocol.ts"
+import type { ProtocolDefinition, WorkloadShrink } from "../definition/protocol.ts"
 import { RandomStream } from "./random-streams.ts"
 import { runScenario, type RunResult } from "./run.ts"
 import { type Fault, type Scenario, ScenarioError, type ScheduledFault, serverIds } from "./scenario.ts"
@@ -121,6 +121,44 @@ const simplerKnobs = (
     }
   }))
   return allThenEach(steps, "every knob back to its default")
+}
+
+type Workload = Readonly<Record<string, unknown>>
+
+/** A workload with `field` set to `value`. */
+const setField = (field: string, value: unknown) => (workload: Workload): Workload => ({ ...workload, [field]: value })
+
+/**
+ * Smaller workloads to try, each built from the workload as it is when tried: each client's
+ * operations cut to the most any client invoked (the rest were never asked for), then the
+ * clients that invoked something left out two neighbours at a time, then one at a time. The clients left keep their numbers,
+ * so each still draws what it drew in the failing run.
+ */
+const smallerWorkloads = (result: RunResult, sizes: WorkloadShrink): Array<Simplification<Workload>> => {
+  const steps: Array<Simplification<Workload>> = []
+  const invokes = (result.history ?? []).filter((event) => event.type === "invoke")
+  const perClient = new Map<number, number>()
+  for (const event of invokes) perClient.set(event.process, (perClient.get(event.process) ?? 0) + 1)
+  const operationsField = sizes.operationsPerClient
+  if (operationsField !== undefined && result.history !== undefined) {
+    const most = Math.max(0, ...perClient.values())
+    steps.push({ description: `workload.${operationsField} ${most} (the most any client invoked)`, change: setField(operationsField, most) })
+  }
+  const omitField = sizes.omitClients
+  if (omitField === undefined) return steps
+  const omitted = (current: Workload): Array<number> => [...((current[omitField] as ReadonlyArray<number> | undefined) ?? [])]
+  const leaveOut = (clients: ReadonlyArray<number>, description: string): Simplification<Workload> => ({
+    description,
+    change: (current) => setField(omitField, [...new Set([...omitted(current), ...clients])].sort((left, right) => left - right))(current)
+  })
+  // The clients that invoked something; one that invoked nothing goes with the counts above.
+  const active = [...perClient.keys()].sort((left, right) => left - right)
+  for (let index = 0; index + 1 < active.length; index++) {
+    const pair = [active[index]!, active[index + 1]!]
+    steps.push(leaveOut(pair, `clients ${pair.join(" and ")} left out`))
+  }
+  if (active.length > 1) for (const client of active) steps.push(leaveOut([client], `client ${client} left out`))
+  return steps
 }
 
 const ZERO_RATES = (scenario: Scenario): Scenario["random"] => ({
@@ -244,6 +282,30 @@ export const shrinkFailure = (scenario: Scenario, seed: number, options: ShrinkO
     return true
   }
 
+  /**
+   * Lowers a count of the workload past where halving stopped: by a quarter, an eighth and so on
+   * down to two (a pair) and one, trying each step again while it is kept. Lowering one at a time
+   * from the start would spend a run per unit of a count in the thousands.
+   */
+  const settled = new Map<string, Scenario>()
+  const lowerCount = (field: string): boolean => {
+    let lowered = false
+    const start = current.workload[field]
+    // Nothing changed since this count last could go no lower: trying again would repeat those runs.
+    if (typeof start !== "number" || settled.get(field) === current) return false
+    let by = Math.max(1, Math.floor(start / 4))
+    while (by >= 1 && runs < maxRuns) {
+      const value = current.workload[field] as number
+      if (value - by >= 0 && attempt({ ...current, workload: { ...current.workload, [field]: value - by } }, `workload.${field} ${value - by}`)) {
+        lowered = true
+      } else {
+        by = by === 3 ? 2 : Math.floor(by / 2)
+      }
+    }
+    if (runs < maxRuns) settled.set(field, current)
+    return lowered
+  }
+
   // First, stop the run where it first failed: nothing after that moment can matter to a rule
   // that was already broken (a safety violation is reported when it happens). Without a liveness
   // phase the run does not judge liveness checks at all (see runScenario).
@@ -284,7 +346,8 @@ export const shrinkFailure = (scenario: Scenario, seed: number, options: ShrinkO
       }
       if (!removedAny) chunk = Math.floor(chunk / 2)
     }
-    // Workload: halve every numeric setting while the failure stays.
+    // Workload: halve every numeric setting while the failure stays, then (for the fields the
+    // protocol names as sizes) lower counts in pairs and singly, and leave clients out.
     for (const key of Object.keys(current.workload).sort()) {
       while (runs < maxRuns) {
         const value = current.workload[key]
@@ -293,6 +356,15 @@ export const shrinkFailure = (scenario: Scenario, seed: number, options: ShrinkO
         if (!attempt({ ...current, workload: { ...current.workload, [key]: smaller } }, `workload.${key} ${smaller}`)) break
         improved = true
       }
+    }
+    const sizes = options.protocols.get(current.protocol)?.workloadShrink
+    if (sizes !== undefined) {
+      for (const step of smallerWorkloads(currentResult, sizes)) {
+        if (runs >= maxRuns) break
+        const workload = step.change(current.workload)
+        if (JSON.stringify(workload) !== JSON.stringify(current.workload) && attempt({ ...current, workload }, step.description)) improved = true
+      }
+      for (const field of sizes.counts) if (lowerCount(field)) improved = true
     }
     // Nodes: fewer servers, with faults on the removed ones dropped.
     while (current.nodes > 1 && runs < maxRuns && attempt(withNodes(current, current.nodes - 1), `${current.nodes - 1} nodes`)) {

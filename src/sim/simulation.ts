@@ -151,6 +151,7 @@ export class Simulation {
   private readonly faultRandom: RandomStream
   private readonly diskRandom: RandomStream
   private readonly listeners: Array<(event: ProtocolEvent) => void> = []
+  private readonly faultListeners: Array<(fault: TraceFault, timeUs: number) => void> = []
   private readonly mailboxCapacity: number
   private nowUs = 0
   private nextMessageId = 0
@@ -207,6 +208,11 @@ export class Simulation {
   /** Subscribes to protocol events (Tracing.event calls), in order. */
   onProtocolEvent(listener: (event: ProtocolEvent) => void): void {
     this.listeners.push(listener)
+  }
+
+  /** Subscribes to the faults injected and healed, as the trace records them, in order. */
+  onFault(listener: (fault: TraceFault, timeUs: number) => void): void {
+    this.faultListeners.push(listener)
   }
 
   /** Runs `callback` at simulated time `timeUs` (harness events: faults, phase changes). */
@@ -374,6 +380,7 @@ export class Simulation {
     this.stats.faults++
     this.faultsByKind.set(fault._tag, (this.faultsByKind.get(fault._tag) ?? 0) + 1)
     this.writeLine({ t: this.nowUs, e: "fault", fault })
+    for (const listener of this.faultListeners) listener(fault, this.nowUs)
   }
 
   private readonly held = new Map<string, Array<Delivery>>()

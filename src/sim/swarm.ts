@@ -1,4 +1,5 @@
 // Running one seed of a swarm, and grouping failures by signature.
+import { ascending, percentile } from "../check/metrics.ts"
 import type { KnobValues, ProtocolDefinition } from "../definition/protocol.ts"
 import { runScenario } from "./run.ts"
 import type { Scenario } from "./scenario.ts"
@@ -20,6 +21,8 @@ export interface SeedOutcome {
   /** The knobs this seed drew, in swarm mode: as text, and as values for a report to carry. */
   readonly knobsText: string | undefined
   readonly knobs: KnobValues | undefined
+  /** What the run measured, by metric name (see Metric). */
+  readonly metrics: Readonly<Record<string, number>>
 }
 
 /**
@@ -60,7 +63,8 @@ export const runSeed = (
     signature: firstViolation === undefined ? undefined : failureSignature(firstViolation.check, firstViolation.message),
     draw: drawn === undefined ? undefined : describeDraw(drawn.draw),
     knobsText: drawn === undefined ? undefined : describeDrawnKnobs(drawn.draw),
-    knobs: drawn?.draw.knobs
+    knobs: drawn?.draw.knobs,
+    metrics: Object.fromEntries(result.metrics.map((metric) => [metric.name, metric.value]))
   }
 }
 
@@ -89,4 +93,29 @@ export const groupFailures = (outcomes: ReadonlyArray<SeedOutcome>): Array<Failu
   return [...groups]
     .map(([signature, group]) => ({ signature, ...group }))
     .sort((left, right) => right.count - left.count || left.fastest.seed - right.fastest.seed)
+}
+
+/** One metric across the seeds of a swarm: its median, 90th percentile and maximum over the seeds that measured it. */
+export interface MetricDistribution {
+  readonly name: string
+  readonly seeds: number
+  readonly p50: number
+  readonly p90: number
+  readonly max: number
+}
+
+/** Each metric's distribution over `outcomes`, in the order the metrics were first seen. */
+export const metricDistributions = (outcomes: ReadonlyArray<SeedOutcome>): Array<MetricDistribution> => {
+  const values = new Map<string, Array<number>>()
+  for (const outcome of outcomes) {
+    for (const [name, value] of Object.entries(outcome.metrics)) {
+      const list = values.get(name)
+      if (list === undefined) values.set(name, [value])
+      else list.push(value)
+    }
+  }
+  return [...values].map(([name, list]) => {
+    const sorted = ascending(list)
+    return { name, seeds: sorted.length, p50: percentile(sorted, 0.5), p90: percentile(sorted, 0.9), max: percentile(sorted, 1) }
+  })
 }

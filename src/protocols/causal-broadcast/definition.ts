@@ -42,6 +42,7 @@ export const causalBroadcastProtocol = (
   name,
   description: "Reliable causal broadcast over vector clocks, with anti-entropy and a durable log",
   knobs: broadcastKnobs,
+  workloadShrink: { counts: ["messagesPerNode"] },
   build: (run) => {
     const options = decodeSection(Options, run, "options")
     const workload = decodeSection(Workload, run, "workload")

@@ -3,7 +3,7 @@ import { Schema } from "effect"
 import { QuorumStoreChecker } from "../../check/quorum-store.ts"
 import { decodeSection, DurationInput, durationMs, type ProtocolDefinition, type ProtocolRun, ScenarioError, serverIds } from "../../definition/index.ts"
 import { makePlacement, preferenceList } from "../hashring/index.ts"
-import { kvClients, kvWorkloadFields, nonNegative, positive, positiveInt, weight } from "../kv/workload-schema.ts"
+import { kvClients, kvWorkloadFields, kvWorkloadShrink, nonNegative, positive, positiveInt, weight } from "../kv/workload-schema.ts"
 import { DEPTH_MAX } from "../quorum/merkle-tree.ts"
 import { membershipAdmin, type MembershipStep } from "./admin-client.ts"
 import { quorumClient } from "./client.ts"
@@ -84,12 +84,13 @@ const convergenceMs = (config: Omit<QuorumConfig, "self">): number => {
 export const quorumStoreProtocol = (name = "quorum", rules: Partial<QuorumRules> = {}): ProtocolDefinition => ({
   name,
   description: "Dynamo-style quorum store: N/R/W, sloppy quorum and hinted handoff, DVV siblings, read repair, Merkle anti-entropy",
+  workloadShrink: kvWorkloadShrink,
   build: (run) => {
     const config = resolveConfig(run, { ...defaultQuorumRules, ...rules })
     const workload = decodeSection(Workload, run, "workload")
     const servers = serverIds(run.nodes)
     const mix = { read: workload.mix?.read ?? 1, write: workload.mix?.write ?? 1 }
-    const clients = kvClients(workload, servers, (process, shared) => quorumClient(process, { ...shared, mix }))
+    const clients = kvClients(workload, servers, (process, shared) => quorumClient(process, { ...shared, mix }), run.file)
     const steps = membershipSteps(workload.membership ?? [], config.placement.nodes.map((node) => node.id), servers, run, config.n)
     const finalPlacement = placementWith(config.placement, steps[steps.length - 1]?.nodes ?? config.placement.nodes.map((node) => node.id))
     if (steps.length > 0) clients.push({ id: "admin", program: membershipAdmin(servers, steps) })

@@ -10,7 +10,7 @@ import {
   ScenarioError,
   serverIds
 } from "../../definition/index.ts"
-import { kvClients, kvWorkloadFields, nonNegativeInt, positive, positiveInt, weight } from "../kv/workload-schema.ts"
+import { kvClients, kvWorkloadFields, kvWorkloadShrink, nonNegativeInt, positive, positiveInt, weight } from "../kv/workload-schema.ts"
 import { adminClient, type AdminStep } from "./admin-client.ts"
 import { raftClient } from "./client.ts"
 import { defaultRaftServerOptions, raftServer, type RaftServerOptions, type ServerHooks } from "./server.ts"
@@ -91,6 +91,7 @@ const raftKnobs: ReadonlyArray<Knob> = [
 export const raftProtocol = (name = "raft", hooks: ServerHooks = {}): ProtocolDefinition => ({
   name,
   description: "Raft replicated key-value store (pre-vote, check-quorum, snapshots, ReadIndex, sessions)",
+  workloadShrink: kvWorkloadShrink,
   // A snapshot every 200 entries lets a simulated run of seconds reach InstallSnapshot; on a real
   // disk each one costs four syncs and two renames, and at thousands of writes a second it halved
   // a cluster's throughput. etcd 3.4 snapshots every 100,000 entries.
@@ -120,10 +121,11 @@ export const raftProtocol = (name = "raft", hooks: ServerHooks = {}): ProtocolDe
       append: workload.mix?.append ?? 1,
       delete: workload.mix?.delete ?? 0.5
     }
-    const clients = kvClients(workload, servers, (process, shared) => raftClient(process, { ...shared, mix }))
+    const clients = kvClients(workload, servers, (process, shared) => raftClient(process, { ...shared, mix }), run.file)
     const checker = new RaftChecker({
       livenessBoundMs: workload.livenessBoundMs ?? 5000,
-      linearizabilityBudgetMs: workload.linearizabilityBudgetMs ?? 10_000
+      linearizabilityBudgetMs: workload.linearizabilityBudgetMs ?? 10_000,
+      voters: founders
     })
     if (adminSteps.length > 0) clients.push({ id: "admin", program: adminClient(servers, adminSteps) })
     return {

@@ -177,17 +177,30 @@ export const raftServer = (voters: ReadonlyArray<string>, options: RaftServerOpt
         ? raft.role === "Leader" && ready.softState === undefined && durable.onlyAppends(ready)
         : hooks.sendsBeforePersist({ ready, onlyAppends: durable.onlyAppends(ready) })
 
+    /** The last term this server became candidate in, and the term it leads (undefined when not leading). */
+    let candidateTerm = raft.term
+    let ledTerm: number | undefined
     /** Everything a Ready asks for after it was persisted: apply, answer clients (and send, unless it was sent already). */
     const afterPersist = (ready: Ready, sent: boolean): void => {
       if (!sent) queueMessages(ready)
+      // Role changes are traced as what the server did, so checkers can measure elections (see
+      // src/check/raft-liveness.ts): each candidacy once per term (a candidate that times out
+      // stays a candidate, in a new term), and a leader giving up the term it led.
+      if (raft.role === "Candidate" && raft.term > candidateTerm) {
+        candidateTerm = raft.term
+        traced.push(["becomeCandidate", { term: raft.term }])
+      }
       if (ready.softState !== undefined) {
         if (ready.softState.role === "Leader") {
+          ledTerm = raft.term
           traced.push([
             "becomeLeader",
             { term: raft.term, runs: termRuns(raft), snapshotIndex: raft.firstIndex - 1, lastIndex: raft.lastIndex }
           ])
-        } else if (app.hasWaitingClients()) {
-          app.abandonClients("leadership lost")
+        } else {
+          if (ledTerm !== undefined) traced.push(["stepDown", { term: ledTerm }])
+          ledTerm = undefined
+          if (app.hasWaitingClients()) app.abandonClients("leadership lost")
         }
       }
       if (ready.snapshot !== undefined) {
