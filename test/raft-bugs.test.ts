@@ -4,7 +4,7 @@
 import { runCli } from "./fixtures/cli.ts"
 import { describe, expect, it } from "vitest"
 import { defaultRaftRules, newRaft } from "../src/protocols/raft/raft.ts"
-import { bootstrapLog, drainReady, testConfig } from "../src/protocols/raft/testing.ts"
+import { TestNetwork, bootstrapLog, drainReady, testConfig } from "../src/protocols/raft/testing.ts"
 import type { AppendEntries, Entry, RaftRules, Ready } from "../src/protocols/raft/types.ts"
 import { raftProtocol } from "../src/protocols/raft/definition.ts"
 import { runScenario, type RunResult } from "../src/sim/run.ts"
@@ -200,6 +200,34 @@ describe("the seams plant exactly the bug and nothing else", () => {
     expect(commitToEndOfLog.followerCommit!(longer)).toBe(8)
     const exact = { leaderCommit: 9, lastNewIndex: 8, lastIndex: 8 }
     expect(commitToEndOfLog.followerCommit!(exact)).toBe(defaultRaftRules.followerCommit(exact))
+  })
+
+  it("the follower commit rule cannot bite here: a follower's stale entries go with the first request it accepts", () => {
+    // Reference: §5.3 (the leader backs nextIndex off until the logs match) and Figure 2 rule 5.
+    // Why raft-bug-commit-to-end-of-log is not in swarmCaughtBugs: it needs a request that ends
+    // before a follower's stale entries and carries a commit past them. Set up the most favourable
+    // case: one entry per request, a follower "c" with 20 entries of an old term past the 55 it
+    // shares with the leader, and a leader whose 20 entries of term 3 there are already committed.
+    const ids = ["a", "b", "c", "d", "e"]
+    const net = new TestNetwork(ids, { maxEntriesPerAppend: 1, rules: commitToEndOfLog })
+    const shared = [...bootstrapLog(ids), ...noops(1, 6, 50)]
+    const leaderLog = [...shared, ...noops(3, 56, 20)]
+    for (const id of ["a", "b", "d", "e"]) net.load(id, { hardState: { term: 3, votedFor: null, commitIndex: 75 }, entries: leaderLog })
+    net.load("c", { hardState: { term: 2, votedFor: null, commitIndex: 55 }, entries: [...shared, ...noops(2, 56, 20)] })
+
+    // Act.
+    net.elect("a")
+    net.stabilize()
+
+    // Check: the first request c accepts starts right after the last shared entry, so it carries
+    // c's first stale entry and truncates them all; c applies only the leader's entries.
+    const accepted = net.sent.filter((message) => message._tag === "AppendEntriesResponse" && message.from === "c" && message.success)
+    const firstAccepted = net.sent.find((message) => message._tag === "AppendEntries" && message.to === "c" && message.prevLogIndex === 55)
+    expect(accepted[0]).toMatchObject({ matchIndex: 56 })
+    expect(firstAccepted).toMatchObject({ entries: [{ index: 56, term: 3 }] })
+    const leader = net.node("a")
+    expect(net.node("c").entries(1, leader.lastIndex + 1)).toEqual(leader.entries(1, leader.lastIndex + 1))
+    expect(net.applied.get("c")!.every(({ entry }) => entry.term !== 2)).toBe(true)
   })
 
   it("the snapshot hook drops the session table and nothing else", () => {

@@ -8,7 +8,8 @@ import type { Simulation } from "./simulation.ts"
  * pauses never take more than `maxDown` servers down at once; partitions do not overlap (each one
  * is healed before the next). A stall clogs both directions of a link between two servers, for
  * longer than a clog usually lasts, and unclogs them together, so the link delivers its backlog in
- * one burst. Every fault ends before the safety phase does.
+ * one burst. A bounce crashes a server and restarts it within milliseconds. Every fault ends before
+ * the safety phase does.
  */
 export const planRandomFaults = (
   random: RandomFaults,
@@ -48,20 +49,29 @@ export const planRandomFaults = (
     partitionFree = end + 1
   }
 
-  const down: Array<{ node: string; until: number }> = []
+  const down: Array<{ node: string; from: number; until: number }> = []
   const outages = [
     ...arrivals(random.crashes.ratePerSecond).map((time) => ({ time, kind: "crash" as const })),
     ...arrivals(random.pauses.ratePerSecond).map((time) => ({ time, kind: "pause" as const }))
   ].sort((left, right) => left.time - right.time)
-  for (const outage of outages) {
-    const active = down.filter((entry) => entry.until > outage.time)
-    if (active.length >= random.maxDown) continue
+  /**
+   * Picks a server to take down at `time` for a span of `range`, if maxDown allows one. Bounces
+   * are planned after every crash and pause, so outages that start later may overlap one too.
+   */
+  const takeDown = (time: number, range: readonly [number, number]): { node: string; end: number } | undefined => {
+    const active = down.filter((entry) => entry.until > time && entry.from <= time + Math.max(range[0], range[1]))
+    if (active.length >= random.maxDown) return undefined
     const candidates = servers.filter((node) => !active.some((entry) => entry.node === node))
-    if (candidates.length === 0) continue
+    if (candidates.length === 0) return undefined
     const node = stream.pick(candidates)
-    const range = outage.kind === "crash" ? random.crashes.durationMs : random.pauses.durationMs
-    const end = outage.time + span(range)
-    down.push({ node, until: end + 1 })
+    const end = time + span(range)
+    down.push({ node, from: time, until: end + 1 })
+    return { node, end }
+  }
+  for (const outage of outages) {
+    const taken = takeDown(outage.time, outage.kind === "crash" ? random.crashes.durationMs : random.pauses.durationMs)
+    if (taken === undefined) continue
+    const { node, end } = taken
     if (outage.kind === "crash") {
       const torn = stream.chance(random.crashes.tornRate)
       faults.push({ atMs: clamp(outage.time), fault: { _tag: "Crash", node, torn } })
@@ -95,6 +105,14 @@ export const planRandomFaults = (
     faults.push({ atMs: clamp(time), fault: { _tag: "Clog", from: right, to: left } })
     faults.push({ atMs: end, fault: { _tag: "Unclog", from: left, to: right } })
     faults.push({ atMs: end, fault: { _tag: "Unclog", from: right, to: left } })
+  }
+  // Bounces come after stalls for the same reason. A bounce is a process kill, not a power cut, so
+  // it tears no write; it counts against maxDown like any crash while the server is down.
+  for (const time of arrivals(random.bounces.ratePerSecond)) {
+    const taken = takeDown(time, random.bounces.durationMs)
+    if (taken === undefined) continue
+    faults.push({ atMs: clamp(time), fault: { _tag: "Crash", node: taken.node, torn: false } })
+    faults.push({ atMs: clamp(taken.end), fault: { _tag: "Restart", node: taken.node } })
   }
   // A stable sort keeps each fault's end after its start when both land on the same millisecond.
   return faults.sort((left, right) => left.atMs - right.atMs)

@@ -65,6 +65,8 @@ export const RandomFaultsInput = Schema.Struct({
   clogs: Schema.optional(Schema.Struct(RateAndDuration)),
   /** A link between two servers stalls both ways for seconds, then delivers its backlog at once. */
   stalls: Schema.optional(Schema.Struct(RateAndDuration)),
+  /** A server is killed and restarted within milliseconds (1-50 ms by default), as a supervisor would. */
+  bounces: Schema.optional(Schema.Struct(RateAndDuration)),
   clockSteps: Schema.optional(Schema.Struct({ ratePerSecond: nonNegative, maxMs: Schema.optional(nonNegative) })),
   clockDrifts: Schema.optional(Schema.Struct({ ratePerSecond: nonNegative, maxRate: Schema.optional(probability) })),
   /** At most this many servers crashed or paused at once (keeps faults within what the protocol must survive). */

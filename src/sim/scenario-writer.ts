@@ -81,6 +81,7 @@ export const scenarioToInput = (scenario: Scenario): Record<string, unknown> => 
   if (random.pauses.ratePerSecond > 0) randomInput.pauses = random.pauses
   if (random.clogs.ratePerSecond > 0) randomInput.clogs = random.clogs
   if (random.stalls.ratePerSecond > 0) randomInput.stalls = random.stalls
+  if (random.bounces.ratePerSecond > 0) randomInput.bounces = random.bounces
   if (random.clockSteps.ratePerSecond > 0) randomInput.clockSteps = random.clockSteps
   if (random.clockDrifts.ratePerSecond > 0) randomInput.clockDrifts = random.clockDrifts
   if (Object.keys(randomInput).length > 0) randomInput.maxDown = random.maxDown

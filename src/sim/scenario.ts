@@ -45,6 +45,8 @@ export interface RandomFaults {
   readonly pauses: { readonly ratePerSecond: number; readonly durationMs: readonly [number, number] }
   readonly clogs: { readonly ratePerSecond: number; readonly durationMs: readonly [number, number] }
   readonly stalls: { readonly ratePerSecond: number; readonly durationMs: readonly [number, number] }
+  /** Crashes followed by a restart within milliseconds, as a process supervisor restarts a killed server. */
+  readonly bounces: { readonly ratePerSecond: number; readonly durationMs: readonly [number, number] }
   readonly clockSteps: { readonly ratePerSecond: number; readonly maxMs: number }
   readonly clockDrifts: { readonly ratePerSecond: number; readonly maxRate: number }
   readonly maxDown: number
@@ -310,6 +312,7 @@ const randomFaults = (input: RandomFaultsInput | undefined, nodes: number): Rand
   pauses: { ratePerSecond: input?.pauses?.ratePerSecond ?? 0, durationMs: input?.pauses?.durationMs ?? [100, 1000] },
   clogs: { ratePerSecond: input?.clogs?.ratePerSecond ?? 0, durationMs: input?.clogs?.durationMs ?? [100, 1000] },
   stalls: { ratePerSecond: input?.stalls?.ratePerSecond ?? 0, durationMs: input?.stalls?.durationMs ?? [1000, 5000] },
+  bounces: { ratePerSecond: input?.bounces?.ratePerSecond ?? 0, durationMs: input?.bounces?.durationMs ?? [1, 50] },
   clockSteps: { ratePerSecond: input?.clockSteps?.ratePerSecond ?? 0, maxMs: input?.clockSteps?.maxMs ?? 1000 },
   clockDrifts: { ratePerSecond: input?.clockDrifts?.ratePerSecond ?? 0, maxRate: input?.clockDrifts?.maxRate ?? 0.01 },
   // A minority may be down at once unless the scenario says otherwise.

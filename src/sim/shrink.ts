@@ -167,6 +167,7 @@ const ZERO_RATES = (scenario: Scenario): Scenario["random"] => ({
   pauses: { ...scenario.random.pauses, ratePerSecond: 0 },
   clogs: { ...scenario.random.clogs, ratePerSecond: 0 },
   stalls: { ...scenario.random.stalls, ratePerSecond: 0 },
+  bounces: { ...scenario.random.bounces, ratePerSecond: 0 },
   clockSteps: { ...scenario.random.clockSteps, ratePerSecond: 0 },
   clockDrifts: { ...scenario.random.clockDrifts, ratePerSecond: 0 },
   maxDown: scenario.random.maxDown

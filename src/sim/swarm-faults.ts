@@ -53,7 +53,7 @@ export const swarmScenario = (
   const duplicateRate = stream.chance(0.5) ? stream.uniform(0, 0.2) : 0
   const reorderRate = stream.chance(0.5) ? stream.uniform(0, 0.3) : 0
   const timing = drawTiming(scenario, seed)
-  const random: RandomFaults = { ...partial, stalls: timing.stalls }
+  const random: RandomFaults = { ...partial, stalls: timing.stalls, bounces: drawBounces(scenario, seed) }
   const knobs = drawKnobs(protocols.get(scenario.protocol)?.knobs ?? [], new RandomStream(seed, "swarm/knobs"))
   const defaults = scenario.network.defaults
   const longDelayRate = Math.max(defaults.longDelayRate ?? 0, timing.longDelayRate)
@@ -98,10 +98,26 @@ const drawTiming = (
   return { stalls, longDelayRate, longDelayMs: [minMs, maxMs] }
 }
 
+/**
+ * Bounces (a server killed and restarted within milliseconds, as a process supervisor does), on
+ * for half the seeds at up to twice the scenario's rate, or up to BOUNCES_PER_SECOND when it has
+ * none. A restart that fast lands between two messages of one exchange, such as two candidates'
+ * votes requests of one term, which crashes of seconds almost never do. Their own stream leaves
+ * every other draw of a seed as it was.
+ */
+const drawBounces = (scenario: Scenario, seed: number): RandomFaults["bounces"] => {
+  const stream = new RandomStream(seed, "swarm/bounces")
+  const own = scenario.random.bounces
+  return { ...own, ratePerSecond: stream.chance(0.5) ? stream.uniform(0, 2 * (own.ratePerSecond > 0 ? own.ratePerSecond : BOUNCES_PER_SECOND)) : 0 }
+}
+
+const BOUNCES_PER_SECOND = 1
+
 /** One line describing a draw's faults and network, such as "crashes 0.41/s, pauses 0.12/s; loss 12%, reorder 3%". */
 export const describeDraw = (draw: SwarmDraw): string => {
   const rates = draw.kinds.map((kind) => `${kind} ${draw.random[kind as (typeof KINDS)[number]].ratePerSecond.toFixed(2)}/s`)
   if (draw.random.stalls.ratePerSecond > 0) rates.push(`stalls ${draw.random.stalls.ratePerSecond.toFixed(2)}/s`)
+  if (draw.random.bounces.ratePerSecond > 0) rates.push(`bounces ${draw.random.bounces.ratePerSecond.toFixed(2)}/s`)
   const percent = (value: number) => `${(value * 100).toFixed(0)}%`
   const longDelays =
     draw.longDelayRate > 0 ? `, long delays ${(draw.longDelayRate * 100).toFixed(1)}% of ${draw.longDelayMs[0]}-${draw.longDelayMs[1]} ms` : ""

@@ -9,6 +9,7 @@ import type {
   Message,
   NodeId,
   RaftConfig,
+  RaftRules,
   Ready,
   ReadState,
   RestoredState,
@@ -31,6 +32,8 @@ export interface TestOptions {
   readonly heartbeatTicks?: number
   readonly maxEntriesPerAppend?: number
   readonly maxInflightAppends?: number
+  /** Rules that replace the paper's (see RaftRules), for tests of planted bugs. */
+  readonly rules?: Partial<RaftRules>
 }
 
 /** A small deterministic generator (mulberry32) standing in for the shell's random service. */
@@ -64,7 +67,8 @@ export function testConfig(id: NodeId, peers: ReadonlyArray<NodeId>, options: Te
     checkQuorum: options.checkQuorum ?? false,
     maxEntriesPerAppend: options.maxEntriesPerAppend ?? 64,
     maxInflightAppends: options.maxInflightAppends ?? 16,
-    randomInt: seededRandomInt(seedOf(id))
+    randomInt: seededRandomInt(seedOf(id)),
+    ...(options.rules === undefined ? {} : { rules: options.rules })
   }
 }
 
