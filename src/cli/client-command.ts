@@ -6,20 +6,22 @@ import { Effect, Exit, Fiber } from "effect"
 import type { ProtocolEvent } from "../check/checker.ts"
 import { type HistoryEvent, serializeHistoryEvent } from "../check/history.ts"
 import { RaftChecker } from "../check/raft.ts"
+import type { RealClient } from "../definition/real-client.ts"
 import { raftClient } from "../protocols/raft/client.ts"
-import type { ClientOutcome } from "../protocols/raft/client-messages.ts"
-import type { KvOperation } from "../protocols/raft/types.ts"
 import { type Address, parsePeers, runRealNode } from "../real/index.ts"
 import { parseTraceEvents } from "../trace/index.ts"
 import { readCluster, readSecret, serverAddresses } from "./cluster-file.ts"
 import { parseDurationFlag, parseInteger, UsageError } from "./errors.ts"
 import type { ClusterAccess } from "./kv-client.ts"
 import { freshClientId, openKvClient } from "./kv-client.ts"
-import { parseValue } from "./kv-http.ts"
+import { loadProtocols } from "./protocols.ts"
 
 /** Flags shared by the commands that reach a running cluster. */
 export interface AccessFlags {
   readonly data?: string
+  /** The cluster's protocol, for `--peers` (with `--data`, the cluster's description names it). */
+  readonly protocol?: string
+  readonly protocols?: string
   readonly peers?: string
   readonly secretFile?: string
 }
@@ -37,6 +39,8 @@ export const ClientExit = { answered: 0, badInput: 2, unknown: 3 } as const
 export const clusterAccess = async (flags: AccessFlags): Promise<ClusterAccess> => {
   let servers: Record<string, Address>
   let secretFile: string
+  let protocol = flags.protocol ?? "raft"
+  let protocolsModule = flags.protocols
   if (flags.peers !== undefined) {
     const parsed = parsePeers(flags.peers.split(",").filter((entry) => entry.trim() !== ""))
     if (typeof parsed === "string") throw new UsageError(`--peers: ${parsed}`)
@@ -46,69 +50,37 @@ export const clusterAccess = async (flags: AccessFlags): Promise<ClusterAccess> 
     const description = readCluster(flags.data ?? "data")
     servers = serverAddresses(description)
     secretFile = flags.secretFile ?? description.secretFile
+    protocol = description.protocol
+    protocolsModule ??= description.protocolsModule
   }
-  return { servers, secret: await readSecret(secretFile) }
+  return { client: await realClientOf(protocol, protocolsModule), servers, secret: await readSecret(secretFile) }
 }
 
-/** The operation the arguments name, such as `put k v` or `cas k old new`. */
-export const operationFromArguments = (name: string, args: ReadonlyArray<string>): KvOperation => {
-  const need = (count: number, usage: string) => {
-    if (args.length !== count) throw new UsageError(`client ${name}: expected ${usage}, got ${args.length} argument${args.length === 1 ? "" : "s"}`)
-  }
-  switch (name) {
-    case "get":
-      need(1, "KEY")
-      return { _tag: "Get", key: args[0]! }
-    case "put":
-      need(2, "KEY VALUE")
-      return { _tag: "Put", key: args[0]!, value: parseValue(args[1]!) }
-    case "append":
-      need(2, "KEY VALUE")
-      return { _tag: "Append", key: args[0]!, value: parseValue(args[1]!) }
-    case "cas":
-      need(3, "KEY EXPECTED NEW")
-      return { _tag: "Cas", key: args[0]!, expected: parseValue(args[1]!), value: parseValue(args[2]!) }
-    case "delete":
-      need(1, "KEY")
-      return { _tag: "Delete", key: args[0]! }
-    default:
-      throw new UsageError(`client: unknown operation "${name}" (get, put, cas, append, delete)`)
-  }
+/** The protocol's client of real clusters; a one-line UsageError when it is unknown or has none. */
+const realClientOf = async (protocol: string, protocolsModule: string | undefined): Promise<RealClient<any>> => {
+  const definition = (await loadProtocols(protocolsModule)).get(protocol)
+  if (definition === undefined) throw new UsageError(`--protocol: unknown protocol "${protocol}"`)
+  if (definition.realClient === undefined) throw new UsageError(`client: the ${protocol} protocol has no client for real clusters`)
+  return definition.realClient
 }
 
-/** The answer in words, or as JSON. */
-const describeOutcome = (outcome: ClientOutcome | undefined, json: boolean): string => {
-  if (outcome === undefined) {
-    return json ? JSON.stringify({ outcome: "unknown" }) : "unknown: no answer from the cluster in time (a write may or may not have happened)"
-  }
-  switch (outcome._tag) {
-    case "Value":
-      return json ? JSON.stringify({ value: outcome.value }) : JSON.stringify(outcome.value)
-    case "Ok":
-      return json ? JSON.stringify({ ok: true }) : "ok"
-    case "CasResult":
-      if (json) return JSON.stringify(outcome.ok ? { ok: true } : { ok: false, current: outcome.current })
-      return outcome.ok ? "ok" : `not applied: the value is ${JSON.stringify(outcome.current)}`
-    case "NotLeader":
-    case "Retry":
-      return json ? JSON.stringify({ outcome: "unknown" }) : `unknown: the cluster answered ${outcome._tag} to the end`
-    default: {
-      const unreachable: never = outcome
-      throw new Error(`unknown outcome ${JSON.stringify(unreachable)}`)
-    }
-  }
+/** The operation the arguments name, as the protocol's client reads them (such as `put k v`); a UsageError when they name none. */
+export const operationFromArguments = (client: RealClient<any>, name: string, args: ReadonlyArray<string>): unknown => {
+  const parsed = client.fromArguments(name, args)
+  if (parsed._tag === "Operation") return parsed.operation
+  throw new UsageError(parsed.message)
 }
 
 /** Runs the command: one operation, its answer on stdout. */
 export const clientCommand = async (name: string, args: ReadonlyArray<string>, flags: ClientFlags): Promise<number> => {
-  const operation = operationFromArguments(name, args)
   const timeoutMs = flags.timeout === undefined ? 10_000 : parseDurationFlag("--timeout", flags.timeout, { minimumMs: 1 })
   const access = await clusterAccess(flags)
+  const operation = operationFromArguments(access.client, name, args)
   const client = await openKvClient({ ...access, clientId: freshClientId("cli"), operationTimeoutMs: timeoutMs })
   try {
-    const outcome = await client.perform(operation)
-    process.stdout.write(describeOutcome(outcome, flags.json === true) + "\n")
-    return outcome === undefined || outcome._tag === "NotLeader" || outcome._tag === "Retry" ? ClientExit.unknown : ClientExit.answered
+    const answer = await client.perform(operation)
+    process.stdout.write((flags.json === true ? JSON.stringify(answer.body) : answer.text) + "\n")
+    return answer.known ? ClientExit.answered : ClientExit.unknown
   } finally {
     await client.close()
   }

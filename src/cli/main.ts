@@ -220,11 +220,16 @@ cluster
 
 program
   .command("client")
-  .description("A key-value operation on a real cluster: get KEY, put KEY VALUE, cas KEY EXPECTED NEW, append KEY VALUE, delete KEY")
-  .argument("<operation>", "get, put, cas, append or delete")
+  .description(
+    "An operation on a real cluster, as its protocol reads it. Raft: get KEY, put KEY VALUE, cas KEY EXPECTED NEW, append KEY VALUE, delete KEY. " +
+      "Quorum: get KEY (siblings and their context), put KEY VALUE [CONTEXT]"
+  )
+  .argument("<operation>", "such as get or put")
   .argument("[args...]", "the key, then values (JSON; text that is not JSON is a string)")
   .option(...dataOption)
   .option("--peers <list>", "the servers, as n1=127.0.0.1:7001,... (instead of --data)")
+  .option("--protocol <name>", "the cluster's protocol, with --peers (--data: the cluster's own)", "raft")
+  .option(...protocolsOption)
   .option("--secret-file <file>", "the cluster's secret (default: the one --data names)")
   .option("--timeout <duration>", "give up on an answer after this long (500ms, 10s, 2m; a bare number is ms)", "10s")
   .option("--json", "print the answer as JSON")

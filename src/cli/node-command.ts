@@ -180,9 +180,9 @@ export const nodeCommand = async (flags: NodeFlags): Promise<number> => {
 }
 
 /** Starts the node's HTTP endpoint; a port in use stops the node and is a start-up failure. */
-const startHttp = async (plan: NodePlan, access: ClusterAccess, fiber: Fiber.Fiber<unknown, unknown>) => {
+const startHttp = async (plan: NodePlan, access: Omit<ClusterAccess, "client">, fiber: Fiber.Fiber<unknown, unknown>) => {
   try {
-    return await startKvHttp({ listen: plan.http!, access, self: plan.id, protocol: plan.definition.name })
+    return await startKvHttp({ listen: plan.http!, access, client: plan.definition.realClient, self: plan.id, protocol: plan.definition.name })
   } catch (error) {
     await Effect.runPromise(Fiber.interrupt(fiber))
     throw new UsageError(`--http: cannot listen on ${formatAddress(plan.http!)} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`)
