@@ -5,12 +5,13 @@ import { join } from "node:path"
 import { Effect, Exit, Fiber } from "effect"
 import type { ProtocolEvent } from "../check/checker.ts"
 import { type HistoryEvent, serializeHistoryEvent } from "../check/history.ts"
-import { RaftChecker } from "../check/raft.ts"
+import type { ProtocolBuild, ProtocolDefinition } from "../definition/protocol.ts"
 import type { RealClient } from "../definition/real-client.ts"
-import { raftClient } from "../protocols/raft/client.ts"
+import { HISTORY_EVENT } from "../protocols/kv/workload.ts"
 import { type Address, parsePeers, runRealNode } from "../real/index.ts"
 import { parseTraceEvents } from "../trace/index.ts"
-import { readCluster, readSecret, serverAddresses } from "./cluster-file.ts"
+import { type ClusterDescription, readCluster, readSecret, serverAddresses } from "./cluster-file.ts"
+import { buildForCluster } from "./cluster-options.ts"
 import { parseDurationFlag, parseInteger, UsageError } from "./errors.ts"
 import type { ClusterAccess } from "./kv-client.ts"
 import { freshClientId, openKvClient } from "./kv-client.ts"
@@ -35,33 +36,40 @@ export interface ClientFlags extends AccessFlags {
 /** Exit codes of `faultline client`: 0 a definite answer (a cas that did not match included), 2 bad input, 3 unknown outcome. */
 export const ClientExit = { answered: 0, badInput: 2, unknown: 3 } as const
 
-/** Where the cluster is: `--peers` (with `--secret-file`), or the description in `--data` (default ./data). */
-export const clusterAccess = async (flags: AccessFlags): Promise<ClusterAccess> => {
+/** A running cluster as the client commands find it: its protocol, servers and secret, and its description when --data gave one. */
+interface ClusterTarget {
+  readonly definition: ProtocolDefinition
+  readonly servers: Readonly<Record<string, Address>>
+  readonly secret: Uint8Array
+  readonly description: ClusterDescription | undefined
+}
+
+/** Where the cluster is: `--peers` (with `--secret-file` and `--protocol`), or the description in `--data` (default ./data). */
+const clusterTarget = async (flags: AccessFlags): Promise<ClusterTarget> => {
   let servers: Record<string, Address>
   let secretFile: string
-  let protocol = flags.protocol ?? "raft"
-  let protocolsModule = flags.protocols
+  let description: ClusterDescription | undefined
   if (flags.peers !== undefined) {
     const parsed = parsePeers(flags.peers.split(",").filter((entry) => entry.trim() !== ""))
     if (typeof parsed === "string") throw new UsageError(`--peers: ${parsed}`)
     servers = parsed
     secretFile = flags.secretFile ?? join(flags.data ?? "data", "cluster.secret")
   } else {
-    const description = readCluster(flags.data ?? "data")
+    description = readCluster(flags.data ?? "data")
     servers = serverAddresses(description)
     secretFile = flags.secretFile ?? description.secretFile
-    protocol = description.protocol
-    protocolsModule ??= description.protocolsModule
   }
-  return { client: await realClientOf(protocol, protocolsModule), servers, secret: await readSecret(secretFile) }
+  const protocol = description?.protocol ?? flags.protocol ?? "raft"
+  const definition = (await loadProtocols(flags.protocols ?? description?.protocolsModule)).get(protocol)
+  if (definition === undefined) throw new UsageError(`--protocol: unknown protocol "${protocol}"`)
+  return { definition, servers, secret: await readSecret(secretFile), description }
 }
 
-/** The protocol's client of real clusters; a one-line UsageError when it is unknown or has none. */
-const realClientOf = async (protocol: string, protocolsModule: string | undefined): Promise<RealClient<any>> => {
-  const definition = (await loadProtocols(protocolsModule)).get(protocol)
-  if (definition === undefined) throw new UsageError(`--protocol: unknown protocol "${protocol}"`)
-  if (definition.realClient === undefined) throw new UsageError(`client: the ${protocol} protocol has no client for real clusters`)
-  return definition.realClient
+/** Where the cluster is, and its protocol's client; a one-line UsageError when the protocol has none. */
+export const clusterAccess = async (flags: AccessFlags): Promise<ClusterAccess> => {
+  const { definition, servers, secret } = await clusterTarget(flags)
+  if (definition.realClient === undefined) throw new UsageError(`client: the ${definition.name} protocol has no client for real clusters`)
+  return { client: definition.realClient, servers, secret }
 }
 
 /** The operation the arguments name, as the protocol's client reads them (such as `put k v`); a UsageError when they name none. */
@@ -95,42 +103,41 @@ export interface LoadFlags extends AccessFlags {
 }
 
 /**
- * `faultline client load`: concurrent clients running the simulated workload's client program
- * (random reads, writes, cas, appends and deletes, with retries) against the real cluster, each a
- * session of its own. Their traces go beside the nodes' in the data directory, so trace-check
- * judges linearizability too, and `--history` writes what they saw for `faultline check`.
+ * `faultline load`: concurrent clients running the protocol's simulated workload clients (for
+ * Raft random reads, writes, cas, appends and deletes; for the quorum store reads and
+ * read-modify-writes) against the real cluster, each a session of its own. Their traces go beside
+ * the nodes' in the data directory, so trace-check judges what they saw too, and `--history`
+ * writes it for `faultline check`.
  */
 export const clientLoadCommand = async (flags: LoadFlags): Promise<number> => {
   const clients = flags.clients === undefined ? 4 : parseInteger("--clients", flags.clients, { minimum: 1 })
   const operations = flags.operations === undefined ? 50 : parseInteger("--operations", flags.operations, { minimum: 1 })
   const keyCount = flags.keys === undefined ? 4 : parseInteger("--keys", flags.keys, { minimum: 1 })
   const dataRoot = flags.data ?? "data"
-  const access = await clusterAccess(flags)
-  const description = flags.peers === undefined ? readCluster(dataRoot) : undefined
-  const servers = Object.keys(access.servers).sort()
+  const target = await clusterTarget(flags)
+  const servers = Object.keys(target.servers).sort()
+  // The protocol's own workload clients, as a simulated run of it builds them, with real-network timeouts.
+  const built = buildForCluster({
+    definition: target.definition,
+    nodes: servers.length,
+    options: target.description?.options,
+    workload: { clients, operationsPerClient: operations, keys: keyCount, thinkMs: 5, requestTimeoutMs: 500, operationTimeoutMs: 5000 },
+    file: "load"
+  })
   const traceDirectory = join(dataRoot, "clients")
   mkdirSync(traceDirectory, { recursive: true })
   const started = performance.now()
   const scratch: Array<string> = []
-  const fibers = Array.from({ length: clients }, (_, index) => {
+  const fibers = built.clients.map((client) => {
     // A fresh id per run: servers apply each client's sequence numbers once, across runs too.
-    const self = freshClientId(`c${index + 1}`)
-    const program = raftClient(index + 1, {
-      servers,
-      keys: Array.from({ length: keyCount }, (_, key) => `k${key + 1}`),
-      operations,
-      thinkMs: 5,
-      requestTimeoutMs: 500,
-      operationTimeoutMs: 5000,
-      mix: { read: 3, write: 3, cas: 2, append: 1, delete: 0.5 }
-    })
-    return runRealNode(program, {
+    const self = freshClientId(client.id)
+    return runRealNode(client.program, {
       self,
-      peers: access.servers,
-      secret: access.secret,
+      peers: target.servers,
+      secret: target.secret,
       dataDirectory: scratch[scratch.push(mkdtempSync(join(tmpdir(), "faultline-load-"))) - 1]!,
       tracePath: join(traceDirectory, `${self}.trace.jsonl`),
-      clockOriginUnixMs: description?.clockOriginUnixMs,
+      clockOriginUnixMs: target.description?.clockOriginUnixMs,
       log: () => {}
     })
   })
@@ -139,7 +146,7 @@ export const clientLoadCommand = async (flags: LoadFlags): Promise<number> => {
   const wallMs = performance.now() - started
   const failed = exits.filter((exit) => !Exit.isSuccess(exit)).length
   if (failed > 0) throw new Error(`client load: ${failed} of ${clients} clients stopped on an error`)
-  const history = readHistory(traceDirectory)
+  const history = readHistory(traceDirectory, built)
   if (flags.history !== undefined) writeFileSync(flags.history, history.map(serializeHistoryEvent).join("\n") + "\n")
   const count = (type: string) => history.filter((event) => event.type === type).length
   process.stdout.write(
@@ -149,17 +156,15 @@ export const clientLoadCommand = async (flags: LoadFlags): Promise<number> => {
   return 0
 }
 
-/** The clients' history, from their trace files, in time order (Jepsen format, nanoseconds). */
-const readHistory = (traceDirectory: string): Array<HistoryEvent> => {
+/** The clients' history, from their trace files, in time order (Jepsen format, nanoseconds), as the protocol's checkers record it. */
+const readHistory = (traceDirectory: string, built: ProtocolBuild): ReadonlyArray<HistoryEvent> => {
   const events: Array<ProtocolEvent> = []
   for (const file of readdirSync(traceDirectory).filter((name) => name.endsWith(".trace.jsonl")).sort()) {
     const parsed = parseTraceEvents(readFileSync(join(traceDirectory, file), "utf8"), file)
     if (typeof parsed === "string") throw new UsageError(parsed)
-    events.push(...parsed.filter((event) => event.name === "history"))
+    events.push(...parsed.filter((event) => event.name === HISTORY_EVENT))
   }
   events.sort((left, right) => left.timeUs - right.timeUs)
-  // The Raft checker turns history events into Jepsen's format; it is the one place that does.
-  const checker = new RaftChecker({ livenessBoundMs: 1, linearizabilityBudgetMs: 1 })
-  for (const event of events) checker.onEvent(event)
-  return checker.history
+  for (const event of events) for (const checker of built.checkers) checker.onEvent(event)
+  return built.history?.() ?? []
 }

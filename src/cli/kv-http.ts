@@ -118,6 +118,7 @@ const handle = async (
   const body = method === "GET" || method === "DELETE" ? "" : await readBody(request)
   if (body === undefined) return answer(response, 413, { error: `the body is over ${MAX_BODY_BYTES} bytes` })
   const parsed = options.client.fromHttp({
+    node: options.self,
     method,
     path: url.pathname,
     header: (name) => {

@@ -7,6 +7,8 @@ import type { JsonValue } from "../env/json.ts"
 
 /** An HTTP request as a node's endpoint hands it to the protocol, its body already read (and bounded). */
 export interface ClientHttpRequest {
+  /** The node serving the endpoint: a route may ask about it alone (such as its own replica of a key). */
+  readonly node: string
   readonly method: string
   /** The path without the query string, such as `/kv/greeting/cas`; not yet percent-decoded. */
   readonly path: string

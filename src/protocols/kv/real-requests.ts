@@ -1,6 +1,6 @@
 // Reading key-value requests from the command line and HTTP, as every key-value store's real client
 // does: `put KEY VALUE` arguments, and `/kv/KEY` or `/kv/KEY/ACTION` paths.
-import type { ClientRequestParse } from "../../definition/real-client.ts"
+import type { ClientAnswer, ClientRequestParse } from "../../definition/real-client.ts"
 
 /** A path `/kv/KEY` or `/kv/KEY/ACTION`, its key percent-decoded; undefined for any other path. */
 export const kvRoute = (path: string): { readonly key: string; readonly action: string | undefined } | undefined => {
@@ -33,3 +33,14 @@ export const operation = <Operation>(value: Operation): ClientRequestParse<Opera
 
 /** The request is a bad one, for this reason. */
 export const invalid = (message: string): ClientRequestParse<never> => ({ _tag: "Invalid", message })
+
+/** The answer when no final outcome came in time: a write may or may not have happened. */
+export const UNKNOWN_ANSWER: ClientAnswer = {
+  known: false,
+  status: 503,
+  body: { error: "no answer from the cluster in time; a write may or may not have happened", outcome: "unknown" },
+  text: "unknown: no answer from the cluster in time (a write may or may not have happened)"
+}
+
+/** The answer to a write the cluster took. */
+export const OK_ANSWER: ClientAnswer = { known: true, status: 200, body: { ok: true }, text: "ok" }

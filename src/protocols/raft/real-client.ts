@@ -4,7 +4,7 @@ import { Effect } from "effect"
 import { type ClientAnswer, parseValue, type RealClient, type ServerStatus } from "../../definition/real-client.ts"
 import { Clock, Network } from "../../env/index.ts"
 import { awaitReply } from "../kv/await-reply.ts"
-import { checkArity, invalid, kvRoute, noKvRoute, operation } from "../kv/real-requests.ts"
+import { checkArity, invalid, kvRoute, noKvRoute, OK_ANSWER, operation, UNKNOWN_ANSWER } from "../kv/real-requests.ts"
 import { makeKvSession } from "./client.ts"
 import { type ClientOutcome, isClientReply } from "./client-messages.ts"
 import type { JsonValue, KvOperation } from "./types.ts"
@@ -60,28 +60,21 @@ const fromHttp: RealClient<KvOperation>["fromHttp"] = (request) => {
   return noKvRoute(method, request.path, "/kv/KEY, /kv/KEY/cas, /kv/KEY/append")
 }
 
-const UNKNOWN: ClientAnswer = {
-  known: false,
-  status: 503,
-  body: { error: "no answer from the cluster in time; a write may or may not have happened", outcome: "unknown" },
-  text: "unknown: no answer from the cluster in time (a write may or may not have happened)"
-}
-
 /** What an operation's outcome says to each kind of client. */
 export const raftAnswer = (outcome: ClientOutcome | undefined): ClientAnswer => {
-  if (outcome === undefined) return UNKNOWN
+  if (outcome === undefined) return UNKNOWN_ANSWER
   switch (outcome._tag) {
     case "Value":
       return { known: true, status: 200, body: { value: outcome.value }, text: JSON.stringify(outcome.value) }
     case "Ok":
-      return { known: true, status: 200, body: { ok: true }, text: "ok" }
+      return OK_ANSWER
     case "CasResult":
       return outcome.ok
-        ? { known: true, status: 200, body: { ok: true }, text: "ok" }
+        ? OK_ANSWER
         : { known: true, status: 200, body: { ok: false, current: outcome.current }, text: `not applied: the value is ${JSON.stringify(outcome.current)}` }
     case "NotLeader":
     case "Retry":
-      return { ...UNKNOWN, body: { error: `the cluster answered ${outcome._tag} to the end`, outcome: "unknown" }, text: `unknown: the cluster answered ${outcome._tag} to the end` }
+      return { ...UNKNOWN_ANSWER, body: { error: `the cluster answered ${outcome._tag} to the end`, outcome: "unknown" }, text: `unknown: the cluster answered ${outcome._tag} to the end` }
     default: {
       const unreachable: never = outcome
       throw new Error(`unknown outcome ${JSON.stringify(unreachable)}`)
