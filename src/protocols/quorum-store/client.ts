@@ -35,6 +35,17 @@ export interface QuorumSessionOptions {
    * of one value is harmless to them.
    */
   readonly retryUnansweredWrites: boolean
+  /**
+   * How long a write attempt waits (default: `requestTimeoutMs`). A coordinator answers a write once
+   * W copies are durable, which after a failure takes its replica timeout and a stand-in's sync: a
+   * client that retries unanswered writes should wait longer than that, or it writes twice.
+   */
+  readonly writeTimeoutMs?: number
+  /**
+   * How long a server that left an attempt unanswered is passed over when picking where to send the
+   * next (default 0: never, as the workload's clients, whose draws then depend on nothing else).
+   */
+  readonly avoidUnansweredMs?: number
 }
 
 /** A client's session with the store: reads and writes numbered by the caller (request ids carry the number). */
@@ -55,18 +66,31 @@ export const makeQuorumSession = (options: QuorumSessionOptions): Effect.Effect<
     const network = yield* Network
     const clock = yield* Clock
     const random = yield* Random
-    const pickServer = Effect.map(random.nextInt(options.servers.length), (index) => options.servers[index]!)
+    /** Server to the time until which it is passed over, having left an attempt unanswered. */
+    const unanswered = new Map<string, number>()
+    const avoidUnansweredMs = options.avoidUnansweredMs ?? 0
+    /** One of `servers`, at random, passing over those that recently left an attempt unanswered (unless all did). */
+    const pickFrom = (servers: ReadonlyArray<string>) =>
+      Effect.gen(function*() {
+        const nowMs = yield* clock.now
+        const answering = servers.filter((server) => (unanswered.get(server) ?? Number.NEGATIVE_INFINITY) <= nowMs)
+        const candidates = answering.length === 0 ? servers : answering
+        return candidates[yield* random.nextInt(candidates.length)]
+      })
+    const pickServer = Effect.map(pickFrom(options.servers), (server) => server!)
 
-    const attempt = (to: string, requestId: string, message: unknown) =>
-      Effect.andThen(
-        network.send(to, message),
-        awaitReply<ClientOutcome>({
+    const attempt = (to: string, requestId: string, message: unknown, timeoutMs = options.requestTimeoutMs) =>
+      Effect.gen(function*() {
+        yield* network.send(to, message)
+        const outcome = yield* awaitReply<ClientOutcome>({
           network,
           clock,
-          timeoutMs: options.requestTimeoutMs,
+          timeoutMs,
           accept: (reply) => (isReply(reply) && reply.requestId === requestId ? reply.outcome : undefined)
         })
-      )
+        if (outcome === undefined && avoidUnansweredMs > 0) unanswered.set(to, (yield* clock.now) + avoidUnansweredMs)
+        return outcome
+      })
 
     const read = (sequence: number, key: string) =>
       Effect.gen(function*() {
@@ -85,10 +109,10 @@ export const makeQuorumSession = (options: QuorumSessionOptions): Effect.Effect<
         const started = yield* clock.now
         for (let tries = 1; (yield* clock.now) - started < options.operationTimeoutMs; tries++) {
           const requestId = `${network.self}:${sequence}:${tries}`
-          const outcome = yield* attempt(to, requestId, { _tag: "Put", requestId, key, value, context })
+          const outcome = yield* attempt(to, requestId, { _tag: "Put", requestId, key, value, context }, options.writeTimeoutMs)
           if (outcome === undefined && !options.retryUnansweredWrites) return undefined
           if (outcome?._tag === "Written") return outcome
-          if (outcome?._tag === "NotOwner") to = outcome.owners[yield* random.nextInt(outcome.owners.length)] ?? to
+          if (outcome?._tag === "NotOwner") to = (yield* pickFrom(outcome.owners)) ?? to
           else to = yield* pickServer
         }
         return undefined

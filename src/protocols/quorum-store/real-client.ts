@@ -109,7 +109,15 @@ export const quorumRealClient: RealClient<QuorumOperation> = {
     Effect.gen(function*() {
       const network = yield* Network
       const clock = yield* Clock
-      const session = yield* makeQuorumSession({ ...options, retryUnansweredWrites: true })
+      // A person's client: a write that got no answer goes to another node (a node that is down must
+      // not fail it), after waiting long enough for a coordinator that replaces a replica; a node that
+      // did not answer is passed over for a while, so a long-lived session (the HTTP endpoint's) stops asking it.
+      const session = yield* makeQuorumSession({
+        ...options,
+        retryUnansweredWrites: true,
+        writeTimeoutMs: Math.max(4 * options.requestTimeoutMs, 2000),
+        avoidUnansweredMs: 5000
+      })
       let sequence = 0
       const perform = (request: QuorumOperation): Effect.Effect<ClientAnswer> => {
         sequence++
