@@ -69,8 +69,6 @@ export interface ClientSession<Operation> {
  * `insert` and `query`) reads its own operations and routes the same way.
  */
 export interface RealClient<Operation> {
-  /** The command line's operations and their arguments, such as `put KEY VALUE`, for help and errors. */
-  readonly usage: ReadonlyArray<string>
   /** `faultline client NAME ARGS...`. */
   readonly fromArguments: (name: string, args: ReadonlyArray<string>) => ClientRequestParse<Operation>
   /** A request to a node's HTTP endpoint (`/status` excepted: the endpoint answers that itself). */

@@ -85,6 +85,9 @@ const valuesAnswer = (values: ReadonlyArray<JsonValue>, context: VectorClock): C
   text: `${JSON.stringify(values)} context ${JSON.stringify(context)}`
 })
 
+/** A read that got no answer: it changed nothing, but there is no value to tell (exit 3, HTTP 503). */
+const failed = (reason: string): ClientAnswer => ({ known: false, status: 503, body: { error: reason, outcome: "failed" }, text: `failed: ${reason}` })
+
 /** The state of `key` in `node`'s own replica, asked of that node alone; undefined when it does not answer in time. */
 const fetchReplica = (network: Network["Service"], clock: Clock["Service"], node: string, key: string, requestId: string, timeoutMs: number) =>
   Effect.andThen(
@@ -100,50 +103,53 @@ const fetchReplica = (network: Network["Service"], clock: Clock["Service"], node
     })
   )
 
-/** The quorum store's client of a real cluster: a write that gets no answer is sent again elsewhere (see QuorumSessionOptions). */
-export const quorumRealClient: RealClient<QuorumOperation> = {
-  usage: Object.entries(USAGE).map(([name, args]) => `${name} ${args}`),
-  fromArguments,
-  fromHttp,
-  openSession: (options) =>
-    Effect.gen(function*() {
-      const network = yield* Network
-      const clock = yield* Clock
-      // A person's client: a write that got no answer goes to another node (a node that is down must
-      // not fail it), after waiting long enough for a coordinator that replaces a replica; a node that
-      // did not answer is passed over for a while, so a long-lived session (the HTTP endpoint's) stops asking it.
-      const session = yield* makeQuorumSession({
-        ...options,
-        retryUnansweredWrites: true,
-        writeTimeoutMs: Math.max(4 * options.requestTimeoutMs, 2000),
-        avoidUnansweredMs: 5000
-      })
-      let sequence = 0
-      const perform = (request: QuorumOperation): Effect.Effect<ClientAnswer> => {
-        sequence++
-        switch (request._tag) {
-          case "Get":
-            return Effect.map(session.read(sequence, request.key), (outcome) =>
-              outcome === undefined
-                ? { known: false, status: 503, body: { error: "no replicas answered in time", outcome: "failed" }, text: "failed: no replicas answered in time" }
-                : valuesAnswer(outcome.values, outcome.context))
-          case "Put":
-            return Effect.map(session.write(sequence, request.key, request.value, request.context), (outcome) => (outcome === undefined ? UNKNOWN_ANSWER : OK_ANSWER))
-          case "Replica":
-            return Effect.map(fetchReplica(network, clock, request.node, request.key, `${network.self}:${sequence}`, options.operationTimeoutMs), (set) =>
-              set === undefined
-                ? { known: false, status: 503, body: { error: `${request.node} did not answer in time`, outcome: "failed" }, text: `failed: ${request.node} did not answer in time` }
-                : valuesAnswer(valuesOf(set), set.context))
-          default: {
-            const unreachable: never = request
-            throw new Error(`unknown operation ${JSON.stringify(unreachable)}`)
-          }
+/** A session: reads and writes through makeQuorumSession, and fetches of one node's replica. */
+const openSession: RealClient<QuorumOperation>["openSession"] = (options) =>
+  Effect.gen(function*() {
+    const network = yield* Network
+    const clock = yield* Clock
+    // A person's client: a write that got no answer goes to another node (a node that is down must
+    // not fail it), after waiting long enough for a coordinator that replaces a replica; a node that
+    // did not answer is passed over for a while, so a long-lived session (the HTTP endpoint's) stops asking it.
+    const session = yield* makeQuorumSession({
+      ...options,
+      retryUnansweredWrites: true,
+      writeTimeoutMs: Math.max(4 * options.requestTimeoutMs, 2000),
+      avoidUnansweredMs: 5000
+    })
+    let sequence = 0
+    const perform = (request: QuorumOperation): Effect.Effect<ClientAnswer> => {
+      sequence++
+      switch (request._tag) {
+        case "Get":
+          return Effect.map(session.read(sequence, request.key), (outcome) =>
+            outcome === undefined
+              ? failed("no replicas answered in time")
+              : valuesAnswer(outcome.values, outcome.context))
+        case "Put":
+          return Effect.map(session.write(sequence, request.key, request.value, request.context), (outcome) => (outcome === undefined ? UNKNOWN_ANSWER : OK_ANSWER))
+        case "Replica":
+          if (!options.servers.includes(request.node)) return Effect.succeed(failed(`${request.node} is not a server of the cluster (${options.servers.join(", ")})`))
+          return Effect.map(fetchReplica(network, clock, request.node, request.key, `${network.self}:${sequence}`, options.operationTimeoutMs), (set) =>
+            set === undefined
+              ? failed(`${request.node} did not answer in time`)
+              : valuesAnswer(valuesOf(set), set.context))
+        default: {
+          const unreachable: never = request
+          throw new Error(`unknown operation ${JSON.stringify(unreachable)}`)
         }
       }
-      // Any node coordinates: a server that answers a fetch is up, and there is no leader to name.
-      const status = (server: string, timeoutMs: number): Effect.Effect<ServerStatus | undefined> =>
-        Effect.map(fetchReplica(network, clock, server, "", `${network.self}:status:${++sequence}`, timeoutMs), (set) =>
-          set === undefined ? undefined : { role: "replica", leader: null })
-      return { perform, status }
-    })
+    }
+    // Any node coordinates: a server that answers a fetch is up, and there is no leader to name.
+    const status = (server: string, timeoutMs: number): Effect.Effect<ServerStatus | undefined> =>
+      Effect.map(fetchReplica(network, clock, server, "", `${network.self}:status:${++sequence}`, timeoutMs), (set) =>
+        set === undefined ? undefined : { role: "replica", leader: null })
+    return { perform, status }
+  })
+
+/** The quorum store's client of a real cluster: a write that gets no answer is sent again elsewhere (see QuorumSessionOptions). */
+export const quorumRealClient: RealClient<QuorumOperation> = {
+  fromArguments,
+  fromHttp,
+  openSession
 }

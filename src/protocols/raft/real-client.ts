@@ -103,14 +103,14 @@ const probe = (network: Network["Service"], clock: Clock["Service"], server: str
 
 /** Raft's client of a real cluster: each operation takes the session's next sequence number, so a retried write applies once. */
 export const raftRealClient: RealClient<KvOperation> = {
-  usage: Object.entries(USAGE).map(([name, args]) => `${name} ${args}`),
   fromArguments,
   fromHttp,
   openSession: (options) =>
     Effect.gen(function*() {
+      const session = yield* makeKvSession(options)
+      // A probe needs the session's own node: its replies come to this client's mailbox.
       const network = yield* Network
       const clock = yield* Clock
-      const session = yield* makeKvSession(options)
       let sequence = 0
       return {
         perform: (kvOperation) => Effect.map(session.perform(++sequence, kvOperation), raftAnswer),
