@@ -1,7 +1,7 @@
 // A real quorum-store cluster of processes, driven by the CLI and curl's HTTP as the README tells a user to:
 // siblings and a put that supersedes them, a node killed with SIGKILL while writes go on through a sloppy
 // quorum, and hinted handoff bringing the restarted node what it missed, seen in its own replica and trace.
-import { mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
@@ -132,4 +132,27 @@ describe("a real quorum-store cluster, from the command line", () => {
     expect(verdict.status).toBe(0)
     expect(cli("cluster", "down").stdout).toContain("stopped n1, n2, n3")
   }, 120_000)
+})
+
+describe("a quorum cluster's bad input: one line and exit 2, before any process starts", () => {
+  const refused = (result: ReturnType<typeof runCli>, message: string) => {
+    expect(result.stderr.trim().split("\n"), result.stderr).toHaveLength(1)
+    expect(result.stderr).toContain(message)
+    expect(result.status).toBe(2)
+  }
+
+  it("an option the store refuses (r above n), and one that is not NAME=VALUE", () => {
+    const nowhere = join(root, "refused")
+    refused(runCli(["cluster", "up", "--protocol", "quorum", "--option", "r=5", "--data", nowhere]), "cluster up: --option r: 5 is more than n (3)")
+    refused(runCli(["cluster", "up", "--protocol", "quorum", "--option", "r", "--data", nowhere]), '--option: expected NAME=VALUE (such as n=3), got "r"')
+  })
+
+  it("an operation the store does not have, and a context that is not one", () => {
+    // A client with --peers reaches no process before it has read its operation.
+    writeFileSync(join(root, "secret"), "a cluster secret of more than sixteen bytes\n")
+    const peers = ["--peers", "n1=127.0.0.1:1,n2=127.0.0.1:2,n3=127.0.0.1:3", "--protocol", "quorum", "--secret-file", join(root, "secret")]
+    refused(runCli(["client", "cas", "k", "1", "2", ...peers]), 'client: unknown operation "cas" for the quorum store (get, put, replica)')
+    refused(runCli(["client", "put", "k", "v", "{not json", ...peers]), "client put: CONTEXT: expected a context as a get prints it")
+    refused(runCli(["client", "put", "k", "v", '{"n1":-1}', ...peers]), "client put: CONTEXT: the counter of n1 must be a whole number of at least 0, got -1")
+  })
 })
