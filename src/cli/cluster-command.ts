@@ -83,7 +83,10 @@ export const clusterUpCommand = async (flags: ClusterUpFlags): Promise<number> =
   const dataRoot = resolve(flags.data ?? "data")
   // An existing cluster comes back as it was described: its stopped nodes restart, the rest keep running.
   if (existsSync(join(dataRoot, "cluster.json"))) {
-    if (flags.option !== undefined) throw new UsageError(`--option: the cluster in ${dataRoot} exists and keeps the options it was made with`)
+    const kept = readCluster(dataRoot).options ?? {}
+    if (flags.option !== undefined && JSON.stringify(options) !== JSON.stringify(kept)) {
+      throw new UsageError(`--option: the cluster in ${dataRoot} keeps the options it was made with (${JSON.stringify(kept)})`)
+    }
     return restartStopped(dataRoot, flags.detach === true)
   }
   mkdirSync(dataRoot, { recursive: true })
