@@ -41,16 +41,7 @@ export {
   type ProtocolRun
 } from "./definition/protocol.ts"
 // A protocol's client of its real cluster (`faultline client`, each node's HTTP endpoint).
-export {
-  type ClientAnswer,
-  type ClientHttpRequest,
-  type ClientRequestParse,
-  type ClientSession,
-  type ClientSessionOptions,
-  parseValue,
-  type RealClient,
-  type ServerStatus
-} from "./definition/real-client.ts"
+export * from "./definition/real-client.ts"
 export { builtinProtocols } from "./definition/registry.ts"
 export { causalBroadcastProtocol } from "./protocols/causal-broadcast/definition.ts"
 export { raftProtocol } from "./protocols/raft/definition.ts"
