@@ -1,4 +1,4 @@
-// A key-value client of a real cluster for code outside Effect: the command-line client and each node's HTTP endpoint.
+// A client of a real cluster, whatever its protocol, for code outside Effect: the command-line client and each node's HTTP endpoint.
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"

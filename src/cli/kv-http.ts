@@ -1,4 +1,4 @@
-// Each node's HTTP/JSON endpoint for key-value operations, so that any language (curl, a load tester) can use a real cluster.
+// Each node's HTTP/JSON endpoint for its protocol's client operations (the key-value stores' /kv/KEY), so that any language (curl, a load tester) can use a real cluster.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
 import type { ClientAnswer, RealClient } from "../definition/real-client.ts"
 import { type Address, formatAddress } from "../real/index.ts"
