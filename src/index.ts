@@ -40,6 +40,8 @@ export {
   type ProtocolDefinition,
   type ProtocolRun
 } from "./definition/protocol.ts"
+// A protocol's client of its real cluster (`faultline client`, each node's HTTP endpoint).
+export * from "./definition/real-client.ts"
 export { builtinProtocols } from "./definition/registry.ts"
 export { causalBroadcastProtocol } from "./protocols/causal-broadcast/definition.ts"
 export { raftProtocol } from "./protocols/raft/definition.ts"

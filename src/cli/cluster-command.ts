@@ -4,6 +4,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync
 import { join, resolve } from "node:path"
 import { formatAddress, generateSecret, LOOPBACK_HOST } from "../real/index.ts"
 import { type ClusterDescription, type ClusterNode, formatPeers, readCluster, serverAddresses, writeCluster } from "./cluster-file.ts"
+import { buildForCluster, optionFlags, parseOptionFlags } from "./cluster-options.ts"
 import { parseInteger, UsageError } from "./errors.ts"
 import { loadProtocols } from "./protocols.ts"
 
@@ -15,6 +16,7 @@ export interface ClusterUpFlags {
   readonly data?: string
   readonly detach?: boolean
   readonly protocols?: string
+  readonly option?: ReadonlyArray<string>
 }
 
 /**
@@ -69,14 +71,24 @@ const waitReady = async (nodes: ReadonlyArray<ClusterNode>, timeoutMs: number): 
 export const clusterUpCommand = async (flags: ClusterUpFlags): Promise<number> => {
   const protocolName = flags.protocol ?? "raft"
   const protocols = await loadProtocols(flags.protocols)
-  if (!protocols.has(protocolName)) throw new UsageError(`--protocol: unknown protocol "${protocolName}" (known: ${[...protocols.keys()].sort().join(", ")})`)
+  const definition = protocols.get(protocolName)
+  if (definition === undefined) throw new UsageError(`--protocol: unknown protocol "${protocolName}" (known: ${[...protocols.keys()].sort().join(", ")})`)
   const count = flags.nodes === undefined ? 3 : parseInteger("--nodes", flags.nodes, { minimum: 1 })
   if (count > 25) throw new UsageError(`--nodes: at most 25 processes in a local cluster, got ${count}`)
+  const options = parseOptionFlags(flags.option)
+  // Options the protocol refuses (such as r above n) are refused here, before any process starts.
+  buildForCluster({ definition, nodes: count, options, file: "cluster up" })
   const basePort = flags.basePort === undefined ? 7000 : parseInteger("--base-port", flags.basePort, { minimum: 1 })
   if (basePort + 100 + count > 65535) throw new UsageError(`--base-port: ${basePort} leaves no room for ${count} nodes and their HTTP ports (base + 100 + i)`)
   const dataRoot = resolve(flags.data ?? "data")
   // An existing cluster comes back as it was described: its stopped nodes restart, the rest keep running.
-  if (existsSync(join(dataRoot, "cluster.json"))) return restartStopped(dataRoot, flags.detach === true)
+  if (existsSync(join(dataRoot, "cluster.json"))) {
+    const kept = readCluster(dataRoot).options ?? {}
+    if (flags.option !== undefined && JSON.stringify(options) !== JSON.stringify(kept)) {
+      throw new UsageError(`--option: the cluster in ${dataRoot} keeps the options it was made with (${JSON.stringify(kept)})`)
+    }
+    return restartStopped(dataRoot, flags.detach === true)
+  }
   mkdirSync(dataRoot, { recursive: true })
   const secretFile = join(dataRoot, "cluster.secret")
   if (!existsSync(secretFile)) writeFileSync(secretFile, generateSecret() + "\n", { mode: 0o600 })
@@ -92,6 +104,7 @@ export const clusterUpCommand = async (flags: ClusterUpFlags): Promise<number> =
     protocolsModule: flags.protocols === undefined ? undefined : resolve(flags.protocols),
     secretFile,
     clockOriginUnixMs: Date.now(),
+    options: Object.keys(options).length === 0 ? undefined : options,
     nodes
   }
   return startAndServe(dataRoot, description, nodes, flags.detach === true)
@@ -165,7 +178,8 @@ const startNode = (description: ClusterDescription, node: ClusterNode, peers: st
     node.http!,
     "--clock-origin",
     String(description.clockOriginUnixMs),
-    ...(description.protocolsModule === undefined ? [] : ["--protocols", description.protocolsModule])
+    ...(description.protocolsModule === undefined ? [] : ["--protocols", description.protocolsModule]),
+    ...optionFlags(description.options)
   ]
   const log = openSync(`${node.dataDirectory}.log`, "a")
   try {

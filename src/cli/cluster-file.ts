@@ -26,6 +26,8 @@ export interface ClusterDescription {
   readonly secretFile: string
   /** Every node's clock counts from this wall-clock instant, so their traces merge on one time line. */
   readonly clockOriginUnixMs: number
+  /** The protocol's options from `cluster up --option` (over its cluster options); none in clusters made before they existed. */
+  readonly options?: Readonly<Record<string, unknown>> | undefined
   readonly nodes: ReadonlyArray<ClusterNode>
 }
 

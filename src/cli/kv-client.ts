@@ -1,16 +1,15 @@
-// A key-value client of a real cluster for code outside Effect: the command-line client and each node's HTTP endpoint.
+// A client of a real cluster, whatever its protocol, for code outside Effect: the command-line client and each node's HTTP endpoint.
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Effect, Fiber, Queue } from "effect"
-import { Clock, Network } from "../env/index.ts"
-import { makeKvSession } from "../protocols/raft/client.ts"
-import { awaitReply, type ClientOutcome, isClientReply } from "../protocols/raft/client-messages.ts"
-import type { KvOperation } from "../protocols/raft/types.ts"
+import type { ClientAnswer, RealClient, ServerStatus } from "../definition/real-client.ts"
 import { type Address, type LocalHub, type OtelExport, runRealNode } from "../real/index.ts"
 
 /** Where a client finds the cluster, and how it proves it belongs. */
 export interface ClusterAccess {
+  /** The cluster's protocol's client: what a session of it does. */
+  readonly client: RealClient<any>
   /** The servers, by id. */
   readonly servers: Readonly<Record<string, Address>>
   readonly secret: Uint8Array
@@ -32,46 +31,44 @@ export interface KvClientOptions extends ClusterAccess {
 
 /** A client of a real cluster: operations run one at a time, in the order asked. */
 export interface KvClient {
-  /** The operation's outcome, or undefined when none came in time (a write may then have happened or not). */
-  readonly perform: (operation: KvOperation) => Promise<ClientOutcome | undefined>
-  /** Asks `server` once whether it leads: its answer to a read, or undefined when it does not answer in time. */
-  readonly probe: (server: string, timeoutMs: number) => Promise<ClientOutcome | undefined>
+  /** What the operation (as the protocol's client read it) came to; unknown when no answer came in time. */
+  readonly perform: (operation: unknown) => Promise<ClientAnswer>
+  /** Asks `server` once how it stands (whether it leads), or undefined when it does not answer in time. */
+  readonly probe: (server: string, timeoutMs: number) => Promise<ServerStatus | undefined>
   readonly close: () => Promise<void>
 }
 
 /** What the session's fiber is asked to do: an operation of the session, or a one-off probe of a server. */
 type Job =
-  | { readonly _tag: "Perform"; readonly operation: KvOperation; readonly resolve: (outcome: ClientOutcome | undefined) => void }
-  | { readonly _tag: "Probe"; readonly server: string; readonly timeoutMs: number; readonly resolve: (outcome: ClientOutcome | undefined) => void }
+  | { readonly _tag: "Perform"; readonly operation: unknown; readonly resolve: (answer: ClientAnswer) => void }
+  | { readonly _tag: "Probe"; readonly server: string; readonly timeoutMs: number; readonly resolve: (status: ServerStatus | undefined) => void }
 
 /** A client id no other session has: servers remember sequence numbers per client id. */
 export const freshClientId = (prefix: string): string => `${prefix}-${process.pid.toString(36)}-${Math.floor(Math.random() * 2 ** 32).toString(36)}`
 
 /**
  * Opens a client session with a real cluster: a real node of its own (no listening socket, no
- * trace, a scratch data directory) running the same KV session the simulated clients use, fed
- * operations from a queue.
+ * trace, a scratch data directory) running the protocol's client session, fed operations from a
+ * queue. For Raft that is the session the simulated clients use.
  */
 export const openKvClient = async (options: KvClientOptions): Promise<KvClient> => {
   const scratch = mkdtempSync(join(tmpdir(), "faultline-client-"))
   const jobs = Effect.runSync(Queue.unbounded<Job>())
   const servers = Object.keys(options.servers).sort()
   const program = Effect.gen(function*() {
-    const session = yield* makeKvSession({
+    const session = yield* options.client.openSession({
       servers,
       requestTimeoutMs: options.requestTimeoutMs ?? 500,
       operationTimeoutMs: options.operationTimeoutMs ?? 5000
     })
-    let sequence = 0
     while (true) {
       const job = yield* Queue.take(jobs)
-      // An operation takes the session's next sequence number; a probe takes none.
       switch (job._tag) {
         case "Perform":
-          job.resolve(yield* session.perform(++sequence, job.operation))
+          job.resolve(yield* session.perform(job.operation))
           break
         case "Probe":
-          job.resolve(yield* probeOnce(job.server, job.timeoutMs))
+          job.resolve(yield* session.status(job.server, job.timeoutMs))
           break
         default: {
           const unreachable: never = job
@@ -100,19 +97,3 @@ export const openKvClient = async (options: KvClientOptions): Promise<KvClient> 
     }
   }
 }
-
-/** One read sent to `server`, and its answer: a leader serves it, a follower names the leader. */
-const probeOnce = (server: string, timeoutMs: number): Effect.Effect<ClientOutcome | undefined, never, Network | Clock> =>
-  Effect.gen(function*() {
-    const network = yield* Network
-    const clock = yield* Clock
-    const requestId = `${network.self}:probe:${yield* clock.now}`
-    // Sequence 0 is never a write's, so a probe leaves the client's session untouched.
-    yield* network.send(server, { _tag: "ClientRequest", requestId, clientId: network.self, sequence: 0, operation: { _tag: "Get", key: "" } })
-    return yield* awaitReply({
-      network,
-      clock,
-      timeoutMs,
-      accept: (message) => (isClientReply(message) && message.requestId === requestId ? message.outcome : undefined)
-    })
-  })

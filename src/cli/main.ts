@@ -160,6 +160,10 @@ program
     exitCode = await viewCommand(file, flags)
   })
 
+/** `--option NAME=VALUE`, repeated: a real cluster's protocol options (over the protocol's cluster defaults). */
+const collect = (value: string, previous: Array<string> | undefined): Array<string> => [...(previous ?? []), value]
+const optionOption = ["--option <name=value>", "a protocol option, repeatable (quorum: n=3, r=2, w=2, sloppyQuorum=false, ...)", collect] as const
+
 const dataOption = ["--data <dir>", "the cluster's data directory, where cluster up keeps its description and secret", "data"] as const
 
 program
@@ -173,6 +177,7 @@ program
   .option("--secret-file <file>", "the cluster's shared secret (default: cluster.secret beside the data directory)")
   .option("--http <host:port>", "also serve key-value operations as HTTP/JSON here")
   .option("--clock-origin <unix-ms>", "count the trace clock from this instant, as the cluster's other nodes do")
+  .option(...optionOption)
   .option(...protocolsOption)
   .addHelpText("after", "\nExit codes: 0 stopped by SIGINT or SIGTERM, 2 cannot start (bad input: flags, data directory, secret, port in use), 4 stopped on an error.")
   .action(async (flags) => {
@@ -185,11 +190,12 @@ const cluster = program.command("cluster").description("Start, inspect and stop 
 cluster
   .command("up")
   .description("Start a local cluster: one process per node, on loopback, described in the data directory")
-  .option("--protocol <name>", "the protocol", "raft")
+  .option("--protocol <name>", "the protocol (raft, quorum)", "raft")
   .option("--nodes <n>", "how many nodes", "3")
   .option("--base-port <port>", "node i listens on base+i and serves HTTP on base+100+i", "7000")
   .option(...dataOption)
   .option("--detach", "leave it running in the background (stop it with cluster down)")
+  .option(...optionOption)
   .option(...protocolsOption)
   .addHelpText("after", "\nExit codes: 0 started (and, in the foreground, stopped by Ctrl-C), 2 bad input or a node failed to start.")
   .action(async (flags) => {
@@ -220,11 +226,16 @@ cluster
 
 program
   .command("client")
-  .description("A key-value operation on a real cluster: get KEY, put KEY VALUE, cas KEY EXPECTED NEW, append KEY VALUE, delete KEY")
-  .argument("<operation>", "get, put, cas, append or delete")
+  .description(
+    "An operation on a real cluster, as its protocol reads it. Raft: get KEY, put KEY VALUE, cas KEY EXPECTED NEW, append KEY VALUE, delete KEY. " +
+      "Quorum: get KEY (siblings and their context), put KEY VALUE [CONTEXT]"
+  )
+  .argument("<operation>", "such as get or put")
   .argument("[args...]", "the key, then values (JSON; text that is not JSON is a string)")
   .option(...dataOption)
   .option("--peers <list>", "the servers, as n1=127.0.0.1:7001,... (instead of --data)")
+  .option("--protocol <name>", "the cluster's protocol, with --peers (--data: the cluster's own)", "raft")
+  .option(...protocolsOption)
   .option("--secret-file <file>", "the cluster's secret (default: the one --data names)")
   .option("--timeout <duration>", "give up on an answer after this long (500ms, 10s, 2m; a bare number is ms)", "10s")
   .option("--json", "print the answer as JSON")
@@ -239,13 +250,15 @@ program
 
 program
   .command("load")
-  .description("Concurrent key-value clients against a real cluster, recording the history they saw")
+  .description("Concurrent clients (the protocol's workload) against a real cluster, recording the history they saw")
   .option("--clients <n>", "clients, each its own session", "4")
   .option("--operations <n>", "operations per client", "50")
   .option("--keys <n>", "keys they share", "4")
   .option("--history <file>", "write the history as JSON Lines, for faultline check")
   .option(...dataOption)
   .option("--peers <list>", "the servers, as n1=127.0.0.1:7001,... (instead of --data)")
+  .option("--protocol <name>", "the cluster's protocol, with --peers (--data: the cluster's own)", "raft")
+  .option(...protocolsOption)
   .option("--secret-file <file>", "the cluster's secret (default: the one --data names)")
   .addHelpText("after", "\nExit codes: 0 the clients finished (outcomes are in the history), 2 bad input.")
   .action(async (flags) => {

@@ -2,7 +2,7 @@
 import { accessSync, constants, statSync } from "node:fs"
 import { dirname, join, resolve } from "node:path"
 import { Cause, Effect, Exit, Fiber, Layer } from "effect"
-import { ScenarioError, serverIds } from "../definition/input.ts"
+import { serverIds } from "../definition/input.ts"
 import type { ProtocolDefinition } from "../definition/protocol.ts"
 import {
   type Address,
@@ -16,6 +16,7 @@ import {
   startOtelExport
 } from "../real/index.ts"
 import { readSecret } from "./cluster-file.ts"
+import { buildForCluster, parseOptionFlags } from "./cluster-options.ts"
 import { UsageError } from "./errors.ts"
 import type { ClusterAccess } from "./kv-client.ts"
 import { startKvHttp } from "./kv-http.ts"
@@ -32,6 +33,7 @@ export interface NodeFlags {
   readonly http?: string
   readonly clockOrigin?: string
   readonly protocols?: string
+  readonly option?: ReadonlyArray<string>
 }
 
 /** Exit codes of `faultline node`: 0 stopped by a signal, 2 could not start (bad input), 4 stopped on an error while running. */
@@ -47,6 +49,8 @@ export interface NodePlan {
   readonly secretFile: string
   readonly http: Address | undefined
   readonly clockOriginUnixMs: number | undefined
+  /** The protocol's options from `--option` flags, over its cluster options. */
+  readonly options: Readonly<Record<string, unknown>>
 }
 
 const address = (flag: string, text: string): Address => {
@@ -86,7 +90,8 @@ export const planNode = async (flags: NodeFlags): Promise<NodePlan> => {
     dataDirectory: flags.data,
     secretFile,
     http: flags.http === undefined ? undefined : address("--http", flags.http),
-    clockOriginUnixMs
+    clockOriginUnixMs,
+    options: parseOptionFlags(flags.option)
   }
 }
 
@@ -121,14 +126,7 @@ const isCorruption = (cause: Cause.Cause<unknown>): boolean => (Cause.squash(cau
 export const nodeCommand = async (flags: NodeFlags): Promise<number> => {
   const plan = await planNode(flags)
   const secret = await readSecret(plan.secretFile)
-  let program
-  try {
-    const options = plan.definition.clusterOptions ?? {}
-    program = plan.definition.build({ file: "faultline node", protocol: plan.definition.name, nodes: Object.keys(plan.peers).length, options, workload: {} }).server(plan.id)
-  } catch (error) {
-    if (error instanceof ScenarioError) throw new UsageError(error.message)
-    throw error
-  }
+  const program = buildForCluster({ definition: plan.definition, nodes: Object.keys(plan.peers).length, options: plan.options, file: "faultline node" }).server(plan.id)
   // The HTTP endpoint's client sessions reach this node through the hub, not over loopback TCP.
   const localHub = new LocalHub()
   // Spans are exported only when OTEL_* asks for it; otherwise no SDK is loaded and nothing is contacted.
@@ -180,9 +178,9 @@ export const nodeCommand = async (flags: NodeFlags): Promise<number> => {
 }
 
 /** Starts the node's HTTP endpoint; a port in use stops the node and is a start-up failure. */
-const startHttp = async (plan: NodePlan, access: ClusterAccess, fiber: Fiber.Fiber<unknown, unknown>) => {
+const startHttp = async (plan: NodePlan, access: Omit<ClusterAccess, "client">, fiber: Fiber.Fiber<unknown, unknown>) => {
   try {
-    return await startKvHttp({ listen: plan.http!, access, self: plan.id, protocol: plan.definition.name })
+    return await startKvHttp({ listen: plan.http!, access, client: plan.definition.realClient, self: plan.id, protocol: plan.definition.name })
   } catch (error) {
     await Effect.runPromise(Fiber.interrupt(fiber))
     throw new UsageError(`--http: cannot listen on ${formatAddress(plan.http!)} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`)

@@ -4,6 +4,7 @@ import { join } from "node:path"
 import type { Checker } from "../check/checker.ts"
 import { errorMessage } from "../definition/error-location.ts"
 import { readCluster } from "./cluster-file.ts"
+import { buildForCluster } from "./cluster-options.ts"
 import { UsageError } from "./errors.ts"
 import { loadProtocols } from "./protocols.ts"
 import { parseTraceEvents, type TraceFileEvent } from "../trace/index.ts"
@@ -57,7 +58,8 @@ export const traceCheckCommand = async (flags: TraceCheckFlags): Promise<number>
   // A stable sort: events of one node at one microsecond keep their order.
   events.sort((left, right) => left.timeUs - right.timeUs)
   const servers = description.nodes.map((node) => node.id)
-  const built = definition.build({ file: `${dataRoot}/cluster.json`, protocol: definition.name, nodes: servers.length, options: {}, workload: {} })
+  // The checkers judge the run as its nodes ran: with the cluster's options (a quorum store's N decides the owners).
+  const built = buildForCluster({ definition, nodes: servers.length, options: description.options, file: `${dataRoot}/cluster.json` })
   for (const event of events) for (const checker of built.checkers) feed(checker, event)
   const endUs = events.at(-1)?.timeUs ?? 0
   for (const checker of built.checkers) checker.finish({ timeUs: endUs, up: servers })

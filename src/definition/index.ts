@@ -6,3 +6,13 @@ export { ScenarioError, serverIds } from "./input.ts"
 export { describeSchemaError } from "./schema-error.ts"
 export { nonNegative, nonNegativeInt, positive, positiveInt } from "./schema-numbers.ts"
 export { decodeSection, type Knob, type KnobValues, type ProtocolBuild, type ProtocolDefinition, type ProtocolRun, type WorkloadShrink } from "./protocol.ts"
+export {
+  type ClientAnswer,
+  type ClientHttpRequest,
+  type ClientRequestParse,
+  type ClientSession,
+  type ClientSessionOptions,
+  parseValue,
+  type RealClient,
+  type ServerStatus
+} from "./real-client.ts"

@@ -4,6 +4,7 @@ import type { Checker } from "../check/checker.ts"
 import type { HistoryEvent } from "../check/history.ts"
 import type { NodeProgram } from "../env/index.ts"
 import { ScenarioError } from "./input.ts"
+import type { RealClient } from "./real-client.ts"
 import { describeSchemaError } from "./schema-error.ts"
 
 /**
@@ -57,6 +58,12 @@ export interface ProtocolDefinition {
   readonly knobs?: ReadonlyArray<Knob> | undefined
   /** How shrinking may make the workload smaller, beyond halving its numbers. None: halving only. */
   readonly workloadShrink?: WorkloadShrink | undefined
+  /**
+   * The client of a real cluster (`faultline client`, each node's HTTP endpoint). None: the
+   * protocol's real cluster runs, but those commands refuse it. Its operation type is the
+   * protocol's own, so it is erased here.
+   */
+  readonly realClient?: RealClient<any> | undefined
 }
 
 /**

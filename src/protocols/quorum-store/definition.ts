@@ -9,6 +9,7 @@ import { membershipAdmin, type MembershipStep } from "./admin-client.ts"
 import { quorumClient } from "./client.ts"
 import { placementWith } from "./membership.ts"
 import { quorumNode } from "./node.ts"
+import { quorumRealClient } from "./real-client.ts"
 import { defaultQuorumRules, type QuorumConfig, type QuorumRules } from "./state.ts"
 
 
@@ -85,6 +86,11 @@ export const quorumStoreProtocol = (name = "quorum", rules: Partial<QuorumRules>
   name,
   description: "Dynamo-style quorum store: N/R/W, sloppy quorum and hinted handoff, DVV siblings, read repair, Merkle anti-entropy",
   workloadShrink: kvWorkloadShrink,
+  // A scenario's timeouts suit a simulated network of milliseconds; on a loaded machine a replica's
+  // fsync alone can take longer than 50 ms, and a replica suspected for that would send writes to
+  // stand-ins for no reason. Anti-entropy compares Merkle trees; once a second is plenty for real time.
+  clusterOptions: { replicaTimeoutMs: 250, suspectMs: 2000, operationTimeoutMs: 3000, handoffIntervalMs: 500, antiEntropyIntervalMs: 1000 },
+  realClient: quorumRealClient,
   build: (run) => {
     const config = resolveConfig(run, { ...defaultQuorumRules, ...rules })
     const workload = decodeSection(Workload, run, "workload")

@@ -84,6 +84,8 @@ export const onHandoffAck = (state: NodeState, effects: Effects, from: string, m
   const hint = state.hints.get(message.key)?.get(from)
   if (hint === undefined || versionDigest(hint) !== message.digest) return
   removeHint(state, effects, message.key, from)
+  // Traced so that a run shows the handoff done, apart from copies the network delivered late.
+  effects.events.push(["handedOff", { key: message.key, owner: from }])
   maybeRelease(state, effects, message.key)
 }
 

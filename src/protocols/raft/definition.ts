@@ -13,6 +13,7 @@ import {
 import { kvClients, kvWorkloadFields, kvWorkloadShrink, nonNegativeInt, positive, positiveInt, weight } from "../kv/workload-schema.ts"
 import { adminClient, type AdminStep } from "./admin-client.ts"
 import { raftClient } from "./client.ts"
+import { raftRealClient } from "./real-client.ts"
 import { defaultRaftServerOptions, raftServer, type RaftServerOptions, type ServerHooks } from "./server.ts"
 
 
@@ -96,6 +97,7 @@ export const raftProtocol = (name = "raft", hooks: ServerHooks = {}): ProtocolDe
   // disk each one costs four syncs and two renames, and at thousands of writes a second it halved
   // a cluster's throughput. etcd 3.4 snapshots every 100,000 entries.
   clusterOptions: { snapshotEveryEntries: 10_000 },
+  realClient: raftRealClient,
   knobs: raftKnobs,
   build: (run) => {
     const optionsInput = decodeSection(Options, run, "options")
