@@ -4,8 +4,9 @@ import { Effect } from "effect"
 import { Clock, type Envelope, Network, type NodeProgram, Tracing } from "../../env/index.ts"
 import type { Mixture } from "./data.ts"
 import { LatencyTracker, type MergeRule, mergeTopK, type ShardHits } from "./merge.ts"
+import { Routing } from "./membership.ts"
 import { asMessage, type Delete, type Hits, type Insert } from "./messages.ts"
-import { replicasOf, type ShardMap, shardOf } from "./shards.ts"
+import { type ShardMap, shardOf } from "./shards.ts"
 
 /** What one client does. */
 export interface ClientOptions {
@@ -33,7 +34,10 @@ export interface ClientOptions {
 
 interface PendingWrite {
   readonly message: Insert | Delete
-  readonly replicas: ReadonlyArray<string>
+  /** Where the write goes (a shard's new owners join when a move starts while the write is pending). */
+  readonly replicas: Array<string>
+  /** Whose acknowledgements count towards the write quorum: the replicas that held the shard when it was sent. */
+  readonly quorum: ReadonlyArray<string>
   readonly acked: Set<string>
   readonly invokedMs: number
   /** Whether the client has reported the outcome (ok at the quorum, or a timeout). */
@@ -58,6 +62,7 @@ export const searchClient = (options: ClientOptions): NodeProgram =>
     const tracing = yield* Tracing
     const pending = new Map<string, PendingWrite>()
     const latency = new LatencyTracker()
+    const routing = new Routing(options.map)
     let inFlight = 0
     let lastRetryMs = yield* clock.now
     let current: { readonly query: number; readonly startedMs: number; readonly asks: Map<string, ShardAsk> } | undefined
@@ -67,7 +72,7 @@ export const searchClient = (options: ClientOptions): NodeProgram =>
         const write = pending.get(writeKey(op, id))
         if (write === undefined || !write.replicas.includes(from)) return
         write.acked.add(from)
-        if (!write.reported && write.acked.size >= options.writeQuorum) {
+        if (!write.reported && write.quorum.filter((node) => write.acked.has(node)).length >= options.writeQuorum) {
           write.reported = true
           inFlight--
           yield* tracing.event("ok", { op, id, shard: write.message.shard })
@@ -88,6 +93,20 @@ export const searchClient = (options: ClientOptions): NodeProgram =>
         latency.observe(from, (yield* clock.now) - ask.sentMs[position]!)
       })
 
+    /** A membership change: writes still pending to a moving shard go to its new owners too, so their copies miss nothing. */
+    const onMembership = (epoch: number, nodes: ReadonlyArray<string>) =>
+      Effect.gen(function*() {
+        const moves = routing.adopt(epoch, nodes)
+        if (moves.length === 0) return
+        yield* tracing.event("membership", { epoch, moving: moves.map((move) => move.shard) })
+        for (const write of pending.values()) {
+          for (const node of routing.writeTargets(write.message.shard)) if (!write.replicas.includes(node)) write.replicas.push(node)
+        }
+      })
+
+    const onShardReady = (from: string, epoch: number, shard: string) =>
+      routing.onReady(epoch, shard, from) ? tracing.event("shardTakeover", { epoch, shard }) : Effect.void
+
     const handle = (envelope: Envelope) => {
       const message = asMessage(envelope.message)
       if (message === undefined) return Effect.void
@@ -96,9 +115,15 @@ export const searchClient = (options: ClientOptions): NodeProgram =>
           return onAcked(envelope.from, message.op, message.id)
         case "Hits":
           return onHits(envelope.from, message)
+        case "Membership":
+          return onMembership(message.epoch, message.nodes)
+        case "ShardReady":
+          return onShardReady(envelope.from, message.epoch, message.shard)
         case "Insert":
         case "Delete":
         case "Query":
+        case "Fetch":
+        case "Entries":
           return Effect.void
         default: {
           const unreachable: never = message
@@ -135,8 +160,9 @@ export const searchClient = (options: ClientOptions): NodeProgram =>
     const write = (message: Insert | Delete) =>
       Effect.gen(function*() {
         while (inFlight >= options.writeWindow) yield* step(options.retryMs)
-        const replicas = replicasOf(options.map, message.shard)
-        pending.set(writeKey(opOf(message), message.id), { message, replicas, acked: new Set(), invokedMs: yield* clock.now, reported: false })
+        const replicas = routing.writeTargets(message.shard)
+        const quorum = routing.quorumOf(message.shard)
+        pending.set(writeKey(opOf(message), message.id), { message, replicas, quorum, acked: new Set(), invokedMs: yield* clock.now, reported: false })
         inFlight++
         yield* tracing.event("invoke", { op: opOf(message), id: message.id, shard: message.shard })
         yield* network.sendAll(replicas.map((replica) => [replica, message] as const))
@@ -173,7 +199,7 @@ export const searchClient = (options: ClientOptions): NodeProgram =>
         const ask = (shard: string, attempt: number) =>
           Effect.gen(function*() {
             const state = asks.get(shard)!
-            const replica = latency.order(replicasOf(options.map, shard))[attempt]
+            const replica = latency.order(routing.queryReplicas(shard))[attempt]
             if (replica === undefined) return
             state.asked.push(replica)
             state.sentMs.push(yield* clock.now)
