@@ -4,5 +4,6 @@ export { cosineDistance, makeMixture, type Mixture, type MixtureOptions, squared
 export { searchProtocol } from "./definition.ts"
 export { type IndexOptions, ShardIndex, type Space } from "./index-store.ts"
 export { LatencyTracker, type MergeRule, mergeTopK, type ShardHits } from "./merge.ts"
+export { incomingOf, Routing, type ShardMove, shardMoves } from "./membership.ts"
 export { type CostModel, type ReplicaHooks, type ReplicaOptions, searchReplica } from "./node.ts"
-export { makeShardMap, replicasOf, type ShardMap, shardOf, shardsHeldBy } from "./shards.ts"
+export { makeShardMap, replicasOf, type ShardMap, shardOf, shardsHeldBy, withMembers } from "./shards.ts"
