@@ -1,9 +1,9 @@
 // The search client: writes generated vectors to every replica of their shard (acknowledged at a write quorum), then
-// scatter-gathers queries to one replica per shard, hedged to a second after a delay, flagging partial answers.
+// scatter-gathers queries to one replica per shard, hedged to the next after each delay, flagging partial answers.
 import { Effect } from "effect"
 import { Clock, type Envelope, Network, type NodeProgram, Tracing } from "../../env/index.ts"
 import type { Mixture } from "./data.ts"
-import { LatencyTracker, type MergeRule, mergeTopK, type ShardHits } from "./merge.ts"
+import { LatencyTracker, type MergeRule, mergeTopK, type ShardHits, shardEf } from "./merge.ts"
 import { Routing } from "./membership.ts"
 import { asMessage, type Delete, type Hits, type Insert } from "./messages.ts"
 import { type ShardMap, shardOf } from "./shards.ts"
@@ -199,24 +199,26 @@ export const searchClient = (options: ClientOptions): NodeProgram =>
         const ask = (shard: string, attempt: number) =>
           Effect.gen(function*() {
             const state = asks.get(shard)!
-            const replica = latency.order(routing.queryReplicas(shard))[attempt]
+            const replica = latency.order(routing.queryReplicas(shard)).find((node) => !state.asked.includes(node))
             if (replica === undefined) return
             state.asked.push(replica)
             state.sentMs.push(yield* clock.now)
             if (attempt > 0) yield* tracing.event("hedge", { query, shard, to: replica })
-            yield* network.send(replica, { _tag: "Query", query, shard, vector, k: options.k, ef: options.ef })
+            yield* network.send(replica, { _tag: "Query", query, shard, vector, k: options.k, ef: shardEf(options.ef, options.map.shards.length) })
           })
         for (const shard of options.map.shards) yield* ask(shard, 0)
-        let hedged = false
+        // Each hedge delay without an answer asks the shard's next replica: one lost message (the query or its
+        // answer) would otherwise leave a shard unanswered even with a second replica up.
+        let hedges = 0
         const unanswered = () => [...asks].filter(([, state]) => state.answer === undefined).map(([shard]) => shard)
         while (unanswered().length > 0) {
           const elapsed = (yield* clock.now) - startedMs
           if (elapsed >= options.queryTimeoutMs) break
-          if (!hedged && elapsed >= options.hedgeDelayMs) {
-            hedged = true
-            for (const shard of unanswered()) yield* ask(shard, 1)
+          if (elapsed >= options.hedgeDelayMs * (hedges + 1)) {
+            hedges++
+            for (const shard of unanswered()) yield* ask(shard, hedges)
           }
-          yield* step((hedged ? options.queryTimeoutMs : options.hedgeDelayMs) - elapsed)
+          yield* step(Math.min(options.queryTimeoutMs, options.hedgeDelayMs * (hedges + 1)) - elapsed)
         }
         const missing = unanswered()
         // A replica that was asked and beaten by the hedge (or never answered) is at least as slow as it has been

@@ -104,6 +104,7 @@ export const searchReplica = (options: ReplicaOptions, hooks: ReplicaHooks = {})
         yield* appendMembership({ epoch: message.epoch, nodes: message.nodes })
         yield* tracing.event("membership", { epoch: message.epoch, nodes: [...message.nodes] })
         yield* adopt(message)
+        if (incoming.size > 0) yield* startTicker
       })
 
     /** Logs `fresh` entries applied to `replica`, waits their modelled cost, and syncs them. */
@@ -185,13 +186,32 @@ export const searchReplica = (options: ReplicaOptions, hooks: ReplicaHooks = {})
       return network.sendAll(options.clients.map((client) => [client, { _tag: "ShardReady", epoch: copy.epoch, shard }] as const))
     }
 
-    /** Asks again for a copy that made no progress since the last tick, and repeats each ready shard's announcement a few times. */
+    /**
+     * Asks again for a copy that made no progress since the last tick, and repeats each ready shard's announcement a
+     * few times; returns whether any copy still needs the ticker.
+     */
     const tick = Effect.gen(function*() {
+      let busy = false
       for (const [shard, copy] of incoming) {
         if (!copy.ready && copy.cursor === copy.cursorAtLastTick) yield* network.send(copy.source, { _tag: "Fetch", shard, after: copy.cursor })
         copy.cursorAtLastTick = copy.cursor
         if (copy.ready && copy.announcements < READY_ANNOUNCEMENTS_MAX) yield* announce(shard, copy)
+        busy ||= !copy.ready || copy.announcements < READY_ANNOUNCEMENTS_MAX
       }
+      return busy
+    })
+
+    // The ticker runs only while a copy is in progress or announced, so a node that gains nothing has no timer. It only
+    // sends; every change to the replica's state happens in the receive loop, one batch at a time.
+    let ticking = false
+    const startTicker = Effect.gen(function*() {
+      if (ticking) return
+      ticking = true
+      yield* Effect.forkChild(Effect.gen(function*() {
+        do yield* clock.sleep(options.retryMs)
+        while (yield* tick)
+        ticking = false
+      }))
     })
 
     const answer = (from: string, query: Query) =>
@@ -249,7 +269,6 @@ export const searchReplica = (options: ReplicaOptions, hooks: ReplicaHooks = {})
         for (const { from, query } of queries) yield* answer(from, query)
       })
 
-    // The ticker only sends; every change to the replica's state happens in the loop below, one batch at a time.
-    yield* Effect.forkChild(Effect.forever(Effect.andThen(clock.sleep(options.retryMs), tick)))
+    if (incoming.size > 0) yield* startTicker
     while (true) yield* handleBatch(yield* network.receiveAll(options.maxBatch))
   })
