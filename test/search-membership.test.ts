@@ -12,6 +12,7 @@ import { loadScenario, scenarioFromObject, serverIds } from "../src/sim/scenario
 const failed = (result: RunResult) => result.checks.filter((check) => !check.ok).map((check) => `${check.name}: ${check.violations[0]?.message}`)
 
 interface TraceEvent {
+  readonly t: number
   readonly node: string
   readonly name: string
   readonly attrs: Record<string, unknown>
@@ -96,7 +97,9 @@ describe("routing during a move", () => {
 
 describe("scenarios/search-node-join.yaml", () => {
   it("n5 copies the shards it gains (one source crashes mid-copy), clients take them over, and every check holds", () => {
-    const result = runScenario(loadScenario("scenarios/search-node-join.yaml"), { seed: 1, protocols: builtinProtocols, keepTrace: true })
+    // Half the vectors and queries, spaced so they still run from before the join (1 s) to after the last takeover (about 1.9 s).
+    const scenario = loadScenario("scenarios/search-node-join.yaml")
+    const result = runScenario({ ...scenario, workload: { ...scenario.workload, vectors: 600, queriesPerClient: 30, thinkMs: 60 } }, { seed: 1, protocols: builtinProtocols, keepTrace: true })
     expect(failed(result)).toEqual([])
     const events = eventsOf(result)
     const copied = events.filter((event) => event.name === "shardCopy").map((event) => event.attrs["shard"])
@@ -105,6 +108,10 @@ describe("scenarios/search-node-join.yaml", () => {
     expect(copied.length).toBeGreaterThan(0)
     expect([...ready].sort()).toEqual([...copied].sort())
     expect(takeovers).toHaveLength(copied.length * 2)
+    // The copy from n2 stalls while n2 is down (1.02 s to 1.8 s) and completes only after it is back.
+    const fromN2 = events.find((event) => event.name === "shardCopy" && event.attrs["source"] === "n2")!
+    const readyFromN2 = events.find((event) => event.name === "shardReady" && event.attrs["shard"] === fromN2.attrs["shard"])
+    expect(readyFromN2?.t).toBeGreaterThan(1_800_000)
     expect(result.notes.find((note) => note.startsWith("search:"))).toMatch(/recall@10 (0\.9[5-9]|1\.0)/)
   })
 })
