@@ -1,6 +1,6 @@
 // Bench of the sharded search's index work: 4 shards side by side with one unsharded hnswlib-node index, in the same run.
 // Reports build time, QPS and recall@10 at ef 50/100/200, their ratios, and the cost model the simulator should use.
-// Each query measurement is the fastest of three rounds over the same queries (the first round also warms up).
+// Each query measurement is the fastest of five interleaved rounds over the same queries (the first also warms up).
 // Three ways to search the shards, each against the single index at the same ef and k:
 //   - in turn, each shard at the query's ef (what a naive scatter-gather costs in one thread);
 //   - in turn, each shard at shardEf(ef) = ef/2 (the protocol's rule: recall is printed beside the single index's);
@@ -44,19 +44,31 @@ const timed = <A>(work: () => A): { result: A; ms: number } => {
   return { result, ms: performance.now() - started }
 }
 
-/** Rounds of each query measurement; the fastest counts, as the least disturbed by the other work on a shared machine. */
-const ROUNDS = 3
+/**
+ * Rounds of the query measurements. Each round measures every way once, one after another, so a burst of
+ * other work on a shared machine slows the ways alike; each way's fastest round counts.
+ */
+const ROUNDS = 5
 
-/** The fastest of `ROUNDS` runs of `work` (async, so the parallel shard servers fit the same measure). */
-const fastest = async <A>(work: () => A | Promise<A>): Promise<{ result: A; ms: number }> => {
-  let best: { result: A; ms: number } | undefined
+/** Answers, wall time, and the process's CPU time (all threads): on a machine shared with other work, CPU time shows the work. */
+type Measured = { readonly result: ReadonlyArray<ReadonlyArray<number>>; readonly ms: number; readonly cpuMs: number }
+
+/** Each of `ways` timed in `ROUNDS` interleaved rounds; the fastest round of each. */
+const fastestInterleaved = async (ways: ReadonlyArray<() => ReadonlyArray<ReadonlyArray<number>> | Promise<ReadonlyArray<ReadonlyArray<number>>>>) => {
+  const best: Array<Measured | undefined> = ways.map(() => undefined)
   for (let round = 0; round < ROUNDS; round++) {
-    const started = performance.now()
-    const result = await work()
-    const ms = performance.now() - started
-    if (best === undefined || ms < best.ms) best = { result, ms }
+    for (const [index, work] of ways.entries()) {
+      const started = performance.now()
+      const cpuStarted = process.cpuUsage()
+      const result = await work()
+      const ms = performance.now() - started
+      const cpu = process.cpuUsage(cpuStarted)
+      const cpuMs = (cpu.user + cpu.system) / 1000
+      const known = best[index]
+      best[index] = { result, ms: Math.min(ms, known?.ms ?? ms), cpuMs: Math.min(cpuMs, known?.cpuMs ?? cpuMs) }
+    }
   }
-  return best!
+  return best as Array<Measured>
 }
 
 /** A shard server in a worker thread, asked one batch at a time. */
@@ -127,17 +139,23 @@ console.log(
 )
 const perShardQueryMs: Array<[number, number]> = []
 for (const ef of [50, 100, 200]) {
-  const one = await fastest(() => queryVectors.map((query) => single.result.search(query, k, ef).ids))
-  const inTurn = (shardSearchEf: number) =>
-    fastest(() => queryVectors.map((query) => mergeTopK([...sharded.result.values()].map((index) => index.search(query, k, shardSearchEf)), k).ids))
-  const full = await inTurn(ef)
-  const halved = await inTurn(shardEf(ef, shards))
-  const parallel = await fastest(() => searchParallel(shardEf(ef, shards)))
+  const inTurn = (shardSearchEf: number) => () =>
+    queryVectors.map((query) => mergeTopK([...sharded.result.values()].map((index) => index.search(query, k, shardSearchEf)), k).ids)
+  const [one, full, halved, parallel] = (await fastestInterleaved([
+    () => queryVectors.map((query) => single.result.search(query, k, ef).ids),
+    inTurn(ef),
+    inTurn(shardEf(ef, shards)),
+    () => searchParallel(shardEf(ef, shards))
+  ])) as [Measured, Measured, Measured, Measured]
   perShardQueryMs.push([ef, full.ms / queries / shards])
   const qps = (ms: number) => queries / (ms / 1000)
-  const line = (label: string, run: { result: ReadonlyArray<ReadonlyArray<number>>; ms: number }) =>
-    `    ${label.padEnd(34)} recall@10 ${recallOf(run.result).toFixed(4)} at ${qps(run.ms).toFixed(0).padStart(5)} QPS (ratio ${(one.ms / run.ms).toFixed(2)}x)`
-  console.log(`ef ${ef}: single index            recall@10 ${recallOf(one.result).toFixed(4)} at ${qps(one.ms).toFixed(0).padStart(5)} QPS`)
+  const line = (label: string, run: Measured) =>
+    `    ${label.padEnd(34)} recall@10 ${recallOf(run.result).toFixed(4)} at ${qps(run.ms).toFixed(0).padStart(5)} QPS (ratio ${(one.ms / run.ms).toFixed(2)}x), ` +
+    `${qps(run.cpuMs).toFixed(0).padStart(5)} per CPU second (ratio ${(one.cpuMs / run.cpuMs).toFixed(2)}x)`
+  console.log(
+    `ef ${ef}: single index            recall@10 ${recallOf(one.result).toFixed(4)} at ${qps(one.ms).toFixed(0).padStart(5)} QPS, ` +
+      `${qps(one.cpuMs).toFixed(0).padStart(5)} per CPU second`
+  )
   console.log(line(`shards in turn, shard ef ${ef}`, full))
   console.log(line(`shards in turn, shard ef ${shardEf(ef, shards)}`, halved))
   console.log(line(`4 shard servers, shard ef ${shardEf(ef, shards)}`, parallel))
