@@ -3,8 +3,9 @@
 // every answer is complete or flagged partial, and once healed every final replica holds every acknowledged insert.
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
+import { ScenarioError } from "../src/definition/index.ts"
 import { builtinProtocols } from "../src/definition/registry.ts"
-import { makeShardMap, replicasOf, Routing, shardMoves, withMembers } from "../src/protocols/search/index.ts"
+import { makeShardMap, replicasOf, Routing, searchProtocol, shardMoves, withMembers } from "../src/protocols/search/index.ts"
 import { faultScheduleArbitrary } from "../src/sim/arbitraries.ts"
 import { runScenario, type RunResult } from "../src/sim/run.ts"
 import { loadScenario, scenarioFromObject, serverIds } from "../src/sim/scenario.ts"
@@ -116,50 +117,61 @@ describe("scenarios/search-node-join.yaml", () => {
   })
 })
 
+/** A move under faults: a join of n5 or a leave of n2 at a generated time. */
+const moveCase = fc.record({
+  seed: fc.integer({ min: 1, max: 1_000_000 }),
+  atMs: fc.integer({ min: 0, max: 1200 }),
+  step: fc.constantFrom<{ join: string } | { leave: string }>({ join: "n5" }, { leave: "n2" }),
+  faults: faultScheduleArbitrary({ nodes: serverIds(5), durationMs: 1800, maxFaults: 5 })
+})
+
+/** Runs one move case; the safety checks must hold, and once healed each final replica must hold each acknowledged insert. */
+const checkMove = ({ seed, atMs, step, faults }: typeof moveCase extends fc.Arbitrary<infer A> ? A : never): void => {
+  const joining = "join" in step
+  const scenario = {
+    ...scenarioFromObject({
+      protocol: "search",
+      nodes: 5,
+      duration: 2000,
+      liveness: 2500,
+      options: { shards: 4, replicationFactor: 3, writeQuorum: 2, initialNodes: joining ? 4 : 5 },
+      workload: { vectors: 400, clients: 2, writeWindow: 8, queriesPerClient: 10, membership: [{ at: atMs, ...step }] },
+      network: { latency: { distribution: "uniform", minMs: 1, maxMs: 4 } },
+      disk: { syncLatency: { distribution: "uniform", minMs: 1, maxMs: 5 } }
+    }),
+    scheduled: faults
+  }
+  const result = runScenario(scenario, { seed, protocols: builtinProtocols, keepTrace: true })
+  const safety = ["node-failed", "acked-durable", "no-lost-insert", "partial-flagged", "no-duplicates"]
+  const broken = result.checks.filter((check) => safety.includes(check.name) && !check.ok)
+  expect(broken.map((check) => check.violations[0]?.message), `simulation seed ${seed}`).toEqual([])
+  // Every write is retried until each of its replicas has it, so by the end the new owners hold what was acknowledged.
+  const events = eventsOf(result)
+  const acked = events.filter((event) => event.name === "ok" && event.attrs["op"] === "insert")
+  const deleted = new Set(events.filter((event) => event.name === "invoke" && event.attrs["op"] === "delete").map((event) => event.attrs["id"]))
+  const final = withMembers(makeShardMap({ shards: 4, nodes: serverIds(5), replicationFactor: 3 }), joining ? serverIds(5) : ["n1", "n3", "n4", "n5"])
+  const held = holdings(events)
+  const missing = acked.filter((event) => !deleted.has(event.attrs["id"])).flatMap((event) => {
+    const shard = String(event.attrs["shard"])
+    return replicasOf(final, shard).filter((node) => !(held.get(`${node}/${shard}`) ?? []).includes(event.attrs["id"] as number))
+      .map((node) => `${node} lacks ${String(event.attrs["id"])} of ${shard}`)
+  })
+  expect(missing.slice(0, 5), `simulation seed ${seed}, ${JSON.stringify(step)} at ${atMs} ms`).toEqual([])
+}
+
 describe("property: shard moves lose nothing acknowledged", () => {
   it("holds for a join or a leave at a generated time under generated fault schedules", () => {
-    fc.assert(
-      fc.property(
-        fc.record({
-          seed: fc.integer({ min: 1, max: 1_000_000 }),
-          atMs: fc.integer({ min: 0, max: 1200 }),
-          step: fc.constantFrom({ join: "n5" }, { leave: "n2" }),
-          faults: faultScheduleArbitrary({ nodes: serverIds(5), durationMs: 1800, maxFaults: 5 })
-        }),
-        ({ seed, atMs, step, faults }) => {
-          const joining = "join" in step
-          const scenario = {
-            ...scenarioFromObject({
-              protocol: "search",
-              nodes: 5,
-              duration: 2000,
-              liveness: 2500,
-              options: { shards: 4, replicationFactor: 3, writeQuorum: 2, initialNodes: joining ? 4 : 5 },
-              workload: { vectors: 400, clients: 2, writeWindow: 8, queriesPerClient: 10, membership: [{ at: atMs, ...step }] },
-              network: { latency: { distribution: "uniform", minMs: 1, maxMs: 4 } },
-              disk: { syncLatency: { distribution: "uniform", minMs: 1, maxMs: 5 } }
-            }),
-            scheduled: faults
-          }
-          const result = runScenario(scenario, { seed, protocols: builtinProtocols, keepTrace: true })
-          const safety = ["node-failed", "acked-durable", "no-lost-insert", "partial-flagged", "no-duplicates"]
-          const broken = result.checks.filter((check) => safety.includes(check.name) && !check.ok)
-          expect(broken.map((check) => check.violations[0]?.message), `simulation seed ${seed}`).toEqual([])
-          // Once healed and every write retried to the end, each replica of the final map holds each acknowledged insert.
-          const events = eventsOf(result)
-          const acked = events.filter((event) => event.name === "ok" && event.attrs["op"] === "insert")
-          const deleted = new Set(events.filter((event) => event.name === "invoke" && event.attrs["op"] === "delete").map((event) => event.attrs["id"]))
-          const final = withMembers(makeShardMap({ shards: 4, nodes: serverIds(5), replicationFactor: 3 }), joining ? serverIds(5) : ["n1", "n3", "n4", "n5"])
-          const held = holdings(events)
-          const missing = acked.filter((event) => !deleted.has(event.attrs["id"])).flatMap((event) => {
-            const shard = String(event.attrs["shard"])
-            return replicasOf(final, shard).filter((node) => !(held.get(`${node}/${shard}`) ?? []).includes(event.attrs["id"] as number))
-              .map((node) => `${node} lacks ${String(event.attrs["id"])} of ${shard}`)
-          })
-          expect(missing.slice(0, 5), `simulation seed ${seed}, ${JSON.stringify(step)} at ${atMs} ms`).toEqual([])
-        }
-      ),
-      { numRuns: 6 }
-    )
+    fc.assert(fc.property(moveCase, checkMove), { numRuns: 6 })
+  })
+})
+
+describe("search membership input", () => {
+  it("names the step that would leave fewer nodes than the replication factor", () => {
+    const build = () => searchProtocol().build({
+      file: "s.yaml", protocol: "search", nodes: 5,
+      options: { replicationFactor: 3, initialNodes: 4 },
+      workload: { membership: [{ at: "1s", leave: "n1" }, { at: "2s", leave: "n2" }] }
+    })
+    expect(build).toThrow(new ScenarioError("s.yaml: workload.membership[1].leave: the ring would keep 2 nodes, fewer than options.replicationFactor (3)"))
   })
 })
