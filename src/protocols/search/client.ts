@@ -40,6 +40,9 @@ interface PendingWrite {
   readonly quorum: ReadonlyArray<string>
   readonly acked: Set<string>
   readonly invokedMs: number
+  /** When the write is next resent to the replicas that have not acknowledged it, and the wait after that. */
+  nextRetryMs: number
+  retryIntervalMs: number
   /** Whether the client has reported the outcome (ok at the quorum, or a timeout). */
   reported: boolean
 }
@@ -50,6 +53,9 @@ interface ShardAsk {
   answer: ShardHits | undefined
   answeredBy: string | undefined
 }
+
+/** A pending write is resent at most this many retry intervals apart. */
+const RETRY_BACKOFF_MAX = 8
 
 const opOf = (message: Insert | Delete) => (message._tag === "Insert" ? "insert" : "delete")
 const writeKey = (op: string, id: number) => `${op}:${id}`
@@ -132,14 +138,22 @@ export const searchClient = (options: ClientOptions): NodeProgram =>
       }
     }
 
-    /** Resends every write to the replicas that have not acknowledged it, and times out writes short of their quorum. */
+    /**
+     * Resends each due write to the replicas that have not acknowledged it, and times out writes short of their quorum.
+     * Each write backs off (doubling, up to RETRY_BACKOFF_MAX times retryMs): a slow replica that has a thousand writes
+     * to catch up on is otherwise sent all of them again every retryMs, and the resends are what keeps it behind.
+     */
     const retry = Effect.gen(function*() {
       const now = yield* clock.now
       if (now - lastRetryMs < options.retryMs) return
       lastRetryMs = now
       const sends: Array<readonly [string, unknown]> = []
       for (const write of pending.values()) {
-        for (const replica of write.replicas) if (!write.acked.has(replica)) sends.push([replica, write.message])
+        if (now >= write.nextRetryMs) {
+          for (const replica of write.replicas) if (!write.acked.has(replica)) sends.push([replica, write.message])
+          write.retryIntervalMs = Math.min(2 * write.retryIntervalMs, RETRY_BACKOFF_MAX * options.retryMs)
+          write.nextRetryMs = now + write.retryIntervalMs
+        }
         if (!write.reported && now - write.invokedMs >= options.writeTimeoutMs) {
           write.reported = true
           inFlight--
@@ -162,7 +176,10 @@ export const searchClient = (options: ClientOptions): NodeProgram =>
         while (inFlight >= options.writeWindow) yield* step(options.retryMs)
         const replicas = routing.writeTargets(message.shard)
         const quorum = routing.quorumOf(message.shard)
-        pending.set(writeKey(opOf(message), message.id), { message, replicas, quorum, acked: new Set(), invokedMs: yield* clock.now, reported: false })
+        const invokedMs = yield* clock.now
+        pending.set(writeKey(opOf(message), message.id), {
+          message, replicas, quorum, acked: new Set(), invokedMs, nextRetryMs: invokedMs + options.retryMs, retryIntervalMs: options.retryMs, reported: false
+        })
         inFlight++
         yield* tracing.event("invoke", { op: opOf(message), id: message.id, shard: message.shard })
         yield* network.sendAll(replicas.map((replica) => [replica, message] as const))
