@@ -107,8 +107,8 @@ export const searchReplica = (options: ReplicaOptions, hooks: ReplicaHooks = {})
         if (incoming.size > 0) yield* startTicker
       })
 
-    /** Logs `fresh` entries applied to `replica`, waits their modelled cost, and syncs them. */
-    const persist = (shard: string, replica: ShardReplica, fresh: ReadonlyArray<{ readonly entry: LogEntry; readonly position: number }>) =>
+    /** Appends entries just applied to `shard`'s log (the caller syncs) and waits their modelled cost. */
+    const persist = (shard: string, fresh: ReadonlyArray<{ readonly entry: LogEntry; readonly position: number }>) =>
       Effect.gen(function*() {
         yield* appendLog(shard, fresh.map(({ entry }) => entry))
         for (const { entry, position } of fresh) yield* tracing.event("stored", { shard, id: entry.id, op: entry.op, position })
@@ -140,7 +140,7 @@ export const searchReplica = (options: ReplicaOptions, hooks: ReplicaHooks = {})
           }] as const))
         })
         if (fresh.length > 0) {
-          yield* persist(shard, replica, fresh)
+          yield* persist(shard, fresh)
           if (hooks.ackBeforeSync === true) yield* acknowledge
           yield* syncLog(shard)
           replica.synced = replica.entries
@@ -169,7 +169,7 @@ export const searchReplica = (options: ReplicaOptions, hooks: ReplicaHooks = {})
           if (decision._tag === "Append") fresh.push({ entry, position: replica.apply(entry) })
         }
         if (fresh.length > 0) {
-          yield* persist(message.shard, replica, fresh)
+          yield* persist(message.shard, fresh)
           yield* syncLog(message.shard)
           replica.synced = replica.entries
         }
