@@ -1,11 +1,11 @@
 // The quorum store as a protocol any world can host: option and workload schemas, nodes, clients, checker.
 import { Schema } from "effect"
 import { QuorumStoreChecker } from "../../check/quorum-store.ts"
-import { decodeSection, DurationInput, durationMs, type ProtocolDefinition, type ProtocolRun, ScenarioError, serverIds } from "../../definition/index.ts"
+import { decodeSection, type ProtocolDefinition, type ProtocolRun, ScenarioError, serverIds } from "../../definition/index.ts"
 import { makePlacement, preferenceList } from "../hashring/index.ts"
 import { kvClients, kvWorkloadFields, kvWorkloadShrink, nonNegative, positive, positiveInt, weight } from "../kv/workload-schema.ts"
 import { DEPTH_MAX } from "../quorum/merkle-tree.ts"
-import { membershipAdmin, type MembershipStep } from "./admin-client.ts"
+import { membershipAdmin, MembershipStepInput, membershipSteps } from "./admin-client.ts"
 import { quorumClient } from "./client.ts"
 import { placementWith } from "./membership.ts"
 import { quorumNode } from "./node.ts"
@@ -29,12 +29,6 @@ const Options = Schema.Struct({
   merkleDepth: Schema.optional(Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: DEPTH_MAX }))),
   /** The first this-many nodes form the ring; the others join when a membership step adds them. */
   initialNodes: Schema.optional(positiveInt)
-})
-
-const MembershipStepInput = Schema.Struct({
-  at: DurationInput,
-  join: Schema.optional(Schema.String),
-  leave: Schema.optional(Schema.String)
 })
 
 const Workload = Schema.Struct({
@@ -114,25 +108,3 @@ export const quorumStoreProtocol = (name = "quorum", rules: Partial<QuorumRules>
     }
   }
 })
-
-/** The ring's nodes after each membership step, checked against the cluster. */
-const membershipSteps = (
-  inputs: ReadonlyArray<typeof MembershipStepInput.Type>,
-  initial: ReadonlyArray<string>,
-  servers: ReadonlyArray<string>,
-  run: ProtocolRun,
-  n: number
-): Array<MembershipStep> => {
-  let members = [...initial]
-  return inputs.map((input, index) => {
-    const path = `${run.file}: workload.membership[${index}]`
-    if ((input.join === undefined) === (input.leave === undefined)) throw new ScenarioError(`${path}: needs exactly one of join, leave`)
-    const node = (input.join ?? input.leave)!
-    if (!servers.includes(node)) throw new ScenarioError(`${path}: unknown node ${node}`)
-    if (input.join !== undefined && members.includes(node)) throw new ScenarioError(`${path}.join: ${node} is already in the ring`)
-    if (input.leave !== undefined && !members.includes(node)) throw new ScenarioError(`${path}.leave: ${node} is not in the ring`)
-    members = input.join !== undefined ? [...members, node] : members.filter((member) => member !== node)
-    if (members.length < n) throw new ScenarioError(`${path}.leave: the ring would keep ${members.length} nodes, fewer than n (${n})`)
-    return { atMs: durationMs(input.at), nodes: [...members] }
-  })
-}

@@ -1,11 +1,12 @@
 // The search client: writes generated vectors to every replica of their shard (acknowledged at a write quorum), then
-// scatter-gathers queries to one replica per shard, hedged to a second after a delay, flagging partial answers.
+// scatter-gathers queries to one replica per shard, hedged to the next after each delay, flagging partial answers.
 import { Effect } from "effect"
 import { Clock, type Envelope, Network, type NodeProgram, Tracing } from "../../env/index.ts"
 import type { Mixture } from "./data.ts"
-import { LatencyTracker, type MergeRule, mergeTopK, type ShardHits } from "./merge.ts"
+import { LatencyTracker, type MergeRule, mergeTopK, type ShardHits, shardEf } from "./merge.ts"
+import { Routing } from "./membership.ts"
 import { asMessage, type Delete, type Hits, type Insert } from "./messages.ts"
-import { replicasOf, type ShardMap, shardOf } from "./shards.ts"
+import { type ShardMap, shardOf } from "./shards.ts"
 
 /** What one client does. */
 export interface ClientOptions {
@@ -33,9 +34,15 @@ export interface ClientOptions {
 
 interface PendingWrite {
   readonly message: Insert | Delete
-  readonly replicas: ReadonlyArray<string>
+  /** Where the write goes (a shard's new owners join when a move starts while the write is pending). */
+  readonly replicas: Array<string>
+  /** Whose acknowledgements count towards the write quorum: the replicas that held the shard when it was sent. */
+  readonly quorum: ReadonlyArray<string>
   readonly acked: Set<string>
   readonly invokedMs: number
+  /** When the write is next resent to the replicas that have not acknowledged it, and the wait after that. */
+  nextRetryMs: number
+  retryIntervalMs: number
   /** Whether the client has reported the outcome (ok at the quorum, or a timeout). */
   reported: boolean
 }
@@ -46,6 +53,9 @@ interface ShardAsk {
   answer: ShardHits | undefined
   answeredBy: string | undefined
 }
+
+/** A pending write is resent at most this many retry intervals apart. */
+const RETRY_BACKOFF_MAX = 8
 
 const opOf = (message: Insert | Delete) => (message._tag === "Insert" ? "insert" : "delete")
 const writeKey = (op: string, id: number) => `${op}:${id}`
@@ -58,6 +68,7 @@ export const searchClient = (options: ClientOptions): NodeProgram =>
     const tracing = yield* Tracing
     const pending = new Map<string, PendingWrite>()
     const latency = new LatencyTracker()
+    const routing = new Routing(options.map)
     let inFlight = 0
     let lastRetryMs = yield* clock.now
     let current: { readonly query: number; readonly startedMs: number; readonly asks: Map<string, ShardAsk> } | undefined
@@ -67,7 +78,7 @@ export const searchClient = (options: ClientOptions): NodeProgram =>
         const write = pending.get(writeKey(op, id))
         if (write === undefined || !write.replicas.includes(from)) return
         write.acked.add(from)
-        if (!write.reported && write.acked.size >= options.writeQuorum) {
+        if (!write.reported && write.quorum.filter((node) => write.acked.has(node)).length >= options.writeQuorum) {
           write.reported = true
           inFlight--
           yield* tracing.event("ok", { op, id, shard: write.message.shard })
@@ -88,6 +99,20 @@ export const searchClient = (options: ClientOptions): NodeProgram =>
         latency.observe(from, (yield* clock.now) - ask.sentMs[position]!)
       })
 
+    /** A membership change: writes still pending to a moving shard go to its new owners too, so their copies miss nothing. */
+    const onMembership = (epoch: number, nodes: ReadonlyArray<string>) =>
+      Effect.gen(function*() {
+        const moves = routing.adopt(epoch, nodes)
+        if (moves.length === 0) return
+        yield* tracing.event("membership", { epoch, moving: moves.map((move) => move.shard) })
+        for (const write of pending.values()) {
+          for (const node of routing.writeTargets(write.message.shard)) if (!write.replicas.includes(node)) write.replicas.push(node)
+        }
+      })
+
+    const onShardReady = (from: string, epoch: number, shard: string) =>
+      routing.onReady(epoch, shard, from) ? tracing.event("shardTakeover", { epoch, shard }) : Effect.void
+
     const handle = (envelope: Envelope) => {
       const message = asMessage(envelope.message)
       if (message === undefined) return Effect.void
@@ -96,9 +121,15 @@ export const searchClient = (options: ClientOptions): NodeProgram =>
           return onAcked(envelope.from, message.op, message.id)
         case "Hits":
           return onHits(envelope.from, message)
+        case "Membership":
+          return onMembership(message.epoch, message.nodes)
+        case "ShardReady":
+          return onShardReady(envelope.from, message.epoch, message.shard)
         case "Insert":
         case "Delete":
         case "Query":
+        case "Fetch":
+        case "Entries":
           return Effect.void
         default: {
           const unreachable: never = message
@@ -107,14 +138,22 @@ export const searchClient = (options: ClientOptions): NodeProgram =>
       }
     }
 
-    /** Resends every write to the replicas that have not acknowledged it, and times out writes short of their quorum. */
+    /**
+     * Resends each due write to the replicas that have not acknowledged it, and times out writes short of their quorum.
+     * Each write backs off (doubling, up to RETRY_BACKOFF_MAX times retryMs): a slow replica that has a thousand writes
+     * to catch up on is otherwise sent all of them again every retryMs, and the resends are what keeps it behind.
+     */
     const retry = Effect.gen(function*() {
       const now = yield* clock.now
       if (now - lastRetryMs < options.retryMs) return
       lastRetryMs = now
       const sends: Array<readonly [string, unknown]> = []
       for (const write of pending.values()) {
-        for (const replica of write.replicas) if (!write.acked.has(replica)) sends.push([replica, write.message])
+        if (now >= write.nextRetryMs) {
+          for (const replica of write.replicas) if (!write.acked.has(replica)) sends.push([replica, write.message])
+          write.retryIntervalMs = Math.min(2 * write.retryIntervalMs, RETRY_BACKOFF_MAX * options.retryMs)
+          write.nextRetryMs = now + write.retryIntervalMs
+        }
         if (!write.reported && now - write.invokedMs >= options.writeTimeoutMs) {
           write.reported = true
           inFlight--
@@ -135,8 +174,12 @@ export const searchClient = (options: ClientOptions): NodeProgram =>
     const write = (message: Insert | Delete) =>
       Effect.gen(function*() {
         while (inFlight >= options.writeWindow) yield* step(options.retryMs)
-        const replicas = replicasOf(options.map, message.shard)
-        pending.set(writeKey(opOf(message), message.id), { message, replicas, acked: new Set(), invokedMs: yield* clock.now, reported: false })
+        const replicas = routing.writeTargets(message.shard)
+        const quorum = routing.quorumOf(message.shard)
+        const invokedMs = yield* clock.now
+        pending.set(writeKey(opOf(message), message.id), {
+          message, replicas, quorum, acked: new Set(), invokedMs, nextRetryMs: invokedMs + options.retryMs, retryIntervalMs: options.retryMs, reported: false
+        })
         inFlight++
         yield* tracing.event("invoke", { op: opOf(message), id: message.id, shard: message.shard })
         yield* network.sendAll(replicas.map((replica) => [replica, message] as const))
@@ -173,24 +216,26 @@ export const searchClient = (options: ClientOptions): NodeProgram =>
         const ask = (shard: string, attempt: number) =>
           Effect.gen(function*() {
             const state = asks.get(shard)!
-            const replica = latency.order(replicasOf(options.map, shard))[attempt]
+            const replica = latency.order(routing.queryReplicas(shard)).find((node) => !state.asked.includes(node))
             if (replica === undefined) return
             state.asked.push(replica)
             state.sentMs.push(yield* clock.now)
             if (attempt > 0) yield* tracing.event("hedge", { query, shard, to: replica })
-            yield* network.send(replica, { _tag: "Query", query, shard, vector, k: options.k, ef: options.ef })
+            yield* network.send(replica, { _tag: "Query", query, shard, vector, k: options.k, ef: shardEf(options.ef, options.map.shards.length) })
           })
         for (const shard of options.map.shards) yield* ask(shard, 0)
-        let hedged = false
+        // Each hedge delay without an answer asks the shard's next replica: one lost message (the query or its
+        // answer) would otherwise leave a shard unanswered even with a second replica up.
+        let hedges = 0
         const unanswered = () => [...asks].filter(([, state]) => state.answer === undefined).map(([shard]) => shard)
         while (unanswered().length > 0) {
           const elapsed = (yield* clock.now) - startedMs
           if (elapsed >= options.queryTimeoutMs) break
-          if (!hedged && elapsed >= options.hedgeDelayMs) {
-            hedged = true
-            for (const shard of unanswered()) yield* ask(shard, 1)
+          if (elapsed >= options.hedgeDelayMs * (hedges + 1)) {
+            hedges++
+            for (const shard of unanswered()) yield* ask(shard, hedges)
           }
-          yield* step((hedged ? options.queryTimeoutMs : options.hedgeDelayMs) - elapsed)
+          yield* step(Math.min(options.queryTimeoutMs, options.hedgeDelayMs * (hedges + 1)) - elapsed)
         }
         const missing = unanswered()
         // A replica that was asked and beaten by the hedge (or never answered) is at least as slow as it has been

@@ -2,6 +2,7 @@
 import { Schema } from "effect"
 import { SearchChecker } from "../../check/search.ts"
 import { decodeSection, nonNegative, nonNegativeInt, positive, positiveInt, type ProtocolDefinition, ScenarioError, serverIds } from "../../definition/index.ts"
+import { membershipAdmin, MembershipStepInput, membershipSteps } from "../quorum-store/admin-client.ts"
 import { searchClient } from "./client.ts"
 import { cosineDistance, makeMixture, squaredL2 } from "./data.ts"
 import type { MergeRule } from "./merge.ts"
@@ -19,6 +20,8 @@ const Options = Schema.Struct({
   efConstruction: Schema.optional(positiveInt),
   indexSeed: Schema.optional(nonNegativeInt),
   maxBatch: Schema.optional(positiveInt),
+  /** The first this-many nodes hold the shards; the others get theirs when a membership step adds them. */
+  initialNodes: Schema.optional(positiveInt),
   /** Modelled costs in simulated time; defaults calibrated by `npm run bench:search`. */
   queryBaseMs: Schema.optional(nonNegative),
   queryPerEfMs: Schema.optional(nonNegative),
@@ -42,7 +45,9 @@ const Workload = Schema.Struct({
   thinkMs: Schema.optional(nonNegative),
   hedgeDelayMs: Schema.optional(positive),
   queryTimeoutMs: Schema.optional(positive),
-  minRecall: Schema.optional(Schema.Finite.check(Schema.isBetween({ minimum: 0, maximum: 1 })))
+  minRecall: Schema.optional(Schema.Finite.check(Schema.isBetween({ minimum: 0, maximum: 1 }))),
+  /** Operator actions at given times: `{at: 2s, join: n5}`, `{at: 4s, leave: n2}`; shards move to follow the ring. */
+  membership: Schema.optional(Schema.Array(MembershipStepInput))
 })
 
 /** Tests use at most this many vectors; the bench goes further on its own. */
@@ -58,10 +63,13 @@ export const searchProtocol = (name = "search", hooks: ReplicaHooks = {}, merge?
     }
     const options = decodeSection(Options, run, "options")
     const workload = decodeSection(Workload, run, "workload")
-    const nodes = serverIds(run.nodes)
+    const servers = serverIds(run.nodes)
+    const initialNodes = options.initialNodes ?? run.nodes
+    if (initialNodes > run.nodes) throw new ScenarioError(`${run.file}: options.initialNodes: ${initialNodes} is more than the ${run.nodes} nodes`)
+    const nodes = servers.slice(0, initialNodes)
     const replicationFactor = options.replicationFactor ?? Math.min(3, nodes.length)
     const writeQuorum = options.writeQuorum ?? Math.floor(replicationFactor / 2) + 1
-    if (replicationFactor > nodes.length) throw new ScenarioError(`${run.file}: options.replicationFactor: ${replicationFactor} exceeds the ${nodes.length} nodes`)
+    if (replicationFactor > nodes.length) throw new ScenarioError(`${run.file}: options.replicationFactor: ${replicationFactor} exceeds the ${nodes.length} nodes that start in the ring`)
     if (writeQuorum > replicationFactor) throw new ScenarioError(`${run.file}: options.writeQuorum: ${writeQuorum} exceeds the replication factor ${replicationFactor}`)
     const vectors = workload.vectors ?? 2000
     if (vectors > MAX_VECTORS) throw new ScenarioError(`${run.file}: workload.vectors: ${vectors} is above ${MAX_VECTORS}`)
@@ -71,21 +79,26 @@ export const searchProtocol = (name = "search", hooks: ReplicaHooks = {}, merge?
     const mixture = makeMixture({ seed: workload.dataSeed ?? 1, dimensions, clusters: workload.clusters ?? 16, spread: workload.spread ?? 0.15 })
     const k = workload.k ?? 10
     const clients = workload.clients ?? 2
+    const clientIds = Array.from({ length: clients }, (_, clientIndex) => `c${clientIndex + 1}`)
+    const retryMs = workload.retryMs ?? 50
+    const steps = membershipSteps(workload.membership ?? [], nodes, servers, run, replicationFactor, "options.replicationFactor")
     const replica = {
       map,
       index: { space, dimensions, m: options.m ?? 16, efConstruction: options.efConstruction ?? 100, randomSeed: options.indexSeed ?? 100 },
       cost: { queryBaseMs: options.queryBaseMs ?? 0.1, queryPerEfMs: options.queryPerEfMs ?? 0.001, insertMs: options.insertMs ?? 0.2 },
-      maxBatch: options.maxBatch ?? 64
+      maxBatch: options.maxBatch ?? 64,
+      clients: clientIds,
+      retryMs
     }
     return {
       server: () => searchReplica(replica, hooks),
-      clients: Array.from({ length: clients }, (_, clientIndex) => ({
-        id: `c${clientIndex + 1}`,
+      clients: [...clientIds.map((id, clientIndex) => ({
+        id,
         program: searchClient({
           map, mixture, clientIndex, clients, vectors, writeQuorum,
           deleteEvery: workload.deleteEvery ?? 10,
           writeWindow: workload.writeWindow ?? 32,
-          retryMs: workload.retryMs ?? 50,
+          retryMs,
           writeTimeoutMs: workload.writeTimeoutMs ?? 1000,
           queries: workload.queriesPerClient ?? 50,
           k,
@@ -95,7 +108,7 @@ export const searchProtocol = (name = "search", hooks: ReplicaHooks = {}, merge?
           queryTimeoutMs: workload.queryTimeoutMs ?? 200,
           ...(merge === undefined ? {} : { merge })
         })
-      })),
+      })), ...(steps.length === 0 ? [] : [{ id: "admin", program: membershipAdmin([...servers, ...clientIds], steps) }])],
       checkers: [new SearchChecker({
         vector: mixture.vector,
         distance: space === "l2" ? squaredL2 : cosineDistance,

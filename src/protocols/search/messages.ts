@@ -1,4 +1,5 @@
 // What search clients and replicas say to each other: plain JSON, narrowed on receipt.
+import type { LogEntry } from "./shard-log.ts"
 
 /** Insert (or overwrite) vector `id` into `shard`. Sent to every replica of the shard; answered by `Acked` once durable. */
 export interface Insert {
@@ -42,9 +43,39 @@ export interface Hits {
   readonly distances: ReadonlyArray<number>
 }
 
-export type Message = Insert | Delete | Acked | Query | Hits
+/** An operator's membership change (the quorum store's admin sends it): the ring's nodes from `epoch` on. */
+export interface Membership {
+  readonly _tag: "Membership"
+  readonly epoch: number
+  readonly nodes: ReadonlyArray<string>
+}
 
-const tags = new Set(["Insert", "Delete", "Acked", "Query", "Hits"])
+/** A new owner asks a replica for `shard`'s synced log entries from position `after` on. */
+export interface Fetch {
+  readonly _tag: "Fetch"
+  readonly shard: string
+  readonly after: number
+}
+
+/** Up to a chunk of `shard`'s log from position `after`, and how many entries the sender has synced in all. */
+export interface Entries {
+  readonly _tag: "Entries"
+  readonly shard: string
+  readonly after: number
+  readonly entries: ReadonlyArray<LogEntry>
+  readonly synced: number
+}
+
+/** A new owner holds every entry its source had synced when it caught up: clients may take `shard` over to it. */
+export interface ShardReady {
+  readonly _tag: "ShardReady"
+  readonly epoch: number
+  readonly shard: string
+}
+
+export type Message = Insert | Delete | Acked | Query | Hits | Membership | Fetch | Entries | ShardReady
+
+const tags = new Set(["Insert", "Delete", "Acked", "Query", "Hits", "Membership", "Fetch", "Entries", "ShardReady"])
 
 /** The message `value` is, or `undefined` for anything else a network might deliver. */
 export const asMessage = (value: unknown): Message | undefined => {

@@ -1,11 +1,13 @@
-// The Effect shell of a search replica: replay each shard's log, then serve batched writes (logged and synced before acked) and queries.
+// The Effect shell of a search replica: replay each shard's log, then serve batched writes (logged and synced before acked)
+// and queries, and copy the shards a membership change gives it from a node that held them.
 import { Effect } from "effect"
 import { Clock, type Envelope, Network, type NodeProgram, Tracing } from "../../env/index.ts"
 import type { IndexOptions } from "./index-store.ts"
-import { asMessage, type Delete, type Insert, type Query } from "./messages.ts"
+import { incomingOf, shardMoves } from "./membership.ts"
+import { asMessage, type Delete, type Entries, type Fetch, type Insert, type Membership, type Query } from "./messages.ts"
 import { ShardReplica } from "./replica.ts"
-import { appendLog, type LogEntry, readLog, syncLog } from "./shard-log.ts"
-import { type ShardMap, shardsHeldBy } from "./shards.ts"
+import { appendLog, appendMembership, type LogEntry, readLog, readMemberships, syncLog } from "./shard-log.ts"
+import { type ShardMap, shardsHeldBy, withMembers } from "./shards.ts"
 
 /** The modelled cost of HNSW work in simulated time; the real work happens too, this says how long it takes. */
 export interface CostModel {
@@ -24,6 +26,25 @@ export interface ReplicaOptions {
   readonly cost: CostModel
   /** At most this many messages are taken into one batch (one sync per shard per batch). */
   readonly maxBatch: number
+  /** Told when a shard this node gained is ready to take over. */
+  readonly clients: ReadonlyArray<string>
+  /** How often a copy in progress asks its source again when no answer came, and a ready shard is announced again. */
+  readonly retryMs: number
+}
+
+/** Log entries sent in one `Entries` message: bounded, so a large shard moves in many small steps. */
+const FETCH_CHUNK_ENTRIES = 128
+/** How many times a new owner announces a ready shard (announcements can be lost; clients that miss them keep the old replicas). */
+const READY_ANNOUNCEMENTS_MAX = 20
+
+/** A shard this node gained and is copying from `source`: `cursor` entries of the source's log are in. */
+interface Incoming {
+  readonly source: string
+  readonly epoch: number
+  cursor: number
+  cursorAtLastTick: number
+  ready: boolean
+  announcements: number
 }
 
 /** Seams for tests: the shipped node passes none. `ackBeforeSync` plants a durability bug. */
@@ -43,26 +64,70 @@ export const searchReplica = (options: ReplicaOptions, hooks: ReplicaHooks = {})
     const clock = yield* Clock
     const tracing = yield* Tracing
     const replicas = new Map<string, ShardReplica>()
-    for (const shard of shardsHeldBy(options.map, network.self)) {
-      const replica = new ShardReplica(options.index)
-      // Replayed in log order: with hnswlib's fixed seed this rebuilds the same graph.
-      const entries = yield* readLog(shard)
-      for (const entry of entries) replica.apply(entry)
-      replicas.set(shard, replica)
-      yield* tracing.event("recover", { shard, entries: replica.entries, size: replica.index.size })
-    }
+    const incoming = new Map<string, Incoming>()
+    let map = options.map
+    let epoch = 0
+
+    const open = (shard: string) =>
+      Effect.gen(function*() {
+        if (replicas.has(shard)) return
+        const replica = new ShardReplica(options.index)
+        // Replayed in log order: with hnswlib's fixed seed this rebuilds the same graph.
+        for (const entry of yield* readLog(shard)) replica.apply(entry)
+        replica.synced = replica.entries
+        replicas.set(shard, replica)
+        yield* tracing.event("recover", { shard, entries: replica.entries, size: replica.index.size })
+      })
+
+    /** Moves to the membership of `next`: opens the shards this node gains and starts copying each from its source. */
+    const adopt = (next: { readonly epoch: number; readonly nodes: ReadonlyArray<string> }) =>
+      Effect.gen(function*() {
+        const before = map
+        map = withMembers(map, next.nodes)
+        epoch = next.epoch
+        for (const { shard, source } of incomingOf(shardMoves(before, map), network.self)) {
+          yield* open(shard)
+          incoming.set(shard, { source, epoch, cursor: 0, cursorAtLastTick: -1, ready: false, announcements: 0 })
+          yield* tracing.event("shardCopy", { shard, source, epoch })
+          yield* network.send(source, { _tag: "Fetch", shard, after: 0 })
+        }
+      })
+
+    // A restart replays the adopted memberships too: a shard gained before the crash is copied again (what is
+    // already in its log is acknowledged as logged), and a shard given up stays open for clients not yet told.
+    for (const shard of shardsHeldBy(map, network.self)) yield* open(shard)
+    for (const entry of yield* readMemberships) yield* adopt(entry)
+
+    const onMembership = (message: Membership) =>
+      Effect.gen(function*() {
+        if (message.epoch <= epoch || message.nodes.length === 0) return
+        yield* appendMembership({ epoch: message.epoch, nodes: message.nodes })
+        yield* tracing.event("membership", { epoch: message.epoch, nodes: [...message.nodes] })
+        yield* adopt(message)
+        if (incoming.size > 0) yield* startTicker
+      })
+
+    /** Appends entries just applied to `shard`'s log (the caller syncs) and waits their modelled cost. */
+    const persist = (shard: string, fresh: ReadonlyArray<{ readonly entry: LogEntry; readonly position: number }>) =>
+      Effect.gen(function*() {
+        yield* appendLog(shard, fresh.map(({ entry }) => entry))
+        for (const { entry, position } of fresh) yield* tracing.event("stored", { shard, id: entry.id, op: entry.op, position })
+        yield* clock.sleep(options.cost.insertMs * fresh.length)
+      })
 
     /** Logs one shard's new writes, syncs once, applies them in log order, then acknowledges every write of the batch. */
     const writeShard = (shard: string, replica: ShardReplica, writes: ReadonlyArray<Write>) =>
       Effect.gen(function*() {
-        const fresh: Array<LogEntry> = []
+        const fresh: Array<{ readonly entry: LogEntry; readonly position: number }> = []
         const acks: Array<{ readonly write: Write; readonly position: number }> = []
         for (const write of writes) {
+          // Decided one at a time against what the batch already applied, so a write repeated within a batch is logged once.
           const decision = replica.decide(toEntry(write.message))
           if (decision._tag === "AlreadyLogged") acks.push({ write, position: decision.position })
           else {
-            fresh.push(decision.entry)
-            acks.push({ write, position: replica.entries + fresh.length - 1 })
+            const position = replica.apply(decision.entry)
+            fresh.push({ entry: decision.entry, position })
+            acks.push({ write, position })
           }
         }
         const acknowledge = Effect.gen(function*() {
@@ -75,20 +140,85 @@ export const searchReplica = (options: ReplicaOptions, hooks: ReplicaHooks = {})
           }] as const))
         })
         if (fresh.length > 0) {
-          yield* appendLog(shard, fresh)
-          for (const entry of fresh) yield* tracing.event("stored", { shard, id: entry.id, op: entry.op, position: replica.apply(entry) })
-          yield* clock.sleep(options.cost.insertMs * fresh.length)
+          yield* persist(shard, fresh)
           if (hooks.ackBeforeSync === true) yield* acknowledge
           yield* syncLog(shard)
+          replica.synced = replica.entries
           if (hooks.ackBeforeSync === true) return
         }
         yield* acknowledge
       })
 
+    /** A source's answer to a copy: only synced entries, so what a new owner copies survives the source's crashes. */
+    const serveFetch = (from: string, fetch: Fetch) => {
+      const replica = replicas.get(fetch.shard)
+      if (replica === undefined) return Effect.void
+      const entries = replica.log.slice(fetch.after, Math.min(replica.synced, fetch.after + FETCH_CHUNK_ENTRIES))
+      return network.send(from, { _tag: "Entries", shard: fetch.shard, after: fetch.after, entries, synced: replica.synced })
+    }
+
+    /** Takes the next chunk of a copy in order (duplicates and stale answers are dropped), then asks for more or announces the shard ready. */
+    const onEntries = (from: string, message: Entries) =>
+      Effect.gen(function*() {
+        const copy = incoming.get(message.shard)
+        const replica = replicas.get(message.shard)
+        if (copy === undefined || replica === undefined || from !== copy.source || message.after !== copy.cursor) return
+        const fresh: Array<{ readonly entry: LogEntry; readonly position: number }> = []
+        for (const entry of message.entries) {
+          const decision = replica.decide(entry)
+          if (decision._tag === "Append") fresh.push({ entry, position: replica.apply(entry) })
+        }
+        if (fresh.length > 0) {
+          yield* persist(message.shard, fresh)
+          yield* syncLog(message.shard)
+          replica.synced = replica.entries
+        }
+        copy.cursor += message.entries.length
+        if (copy.cursor < message.synced) return yield* network.send(from, { _tag: "Fetch", shard: message.shard, after: copy.cursor })
+        if (copy.ready) return
+        copy.ready = true
+        yield* tracing.event("shardReady", { shard: message.shard, epoch: copy.epoch, entries: replica.entries, size: replica.index.size })
+        yield* announce(message.shard, copy)
+      })
+
+    const announce = (shard: string, copy: Incoming) => {
+      copy.announcements++
+      return network.sendAll(options.clients.map((client) => [client, { _tag: "ShardReady", epoch: copy.epoch, shard }] as const))
+    }
+
+    /**
+     * Asks again for a copy that made no progress since the last tick, and repeats each ready shard's announcement a
+     * few times; returns whether any copy still needs the ticker.
+     */
+    const tick = Effect.gen(function*() {
+      let busy = false
+      for (const [shard, copy] of incoming) {
+        if (!copy.ready && copy.cursor === copy.cursorAtLastTick) yield* network.send(copy.source, { _tag: "Fetch", shard, after: copy.cursor })
+        copy.cursorAtLastTick = copy.cursor
+        if (copy.ready && copy.announcements < READY_ANNOUNCEMENTS_MAX) yield* announce(shard, copy)
+        busy ||= !copy.ready || copy.announcements < READY_ANNOUNCEMENTS_MAX
+      }
+      return busy
+    })
+
+    // The ticker runs only while a copy is in progress or announced, so a node that gains nothing has no timer. It only
+    // sends; every change to the replica's state happens in the receive loop, one batch at a time.
+    let ticking = false
+    const startTicker = Effect.gen(function*() {
+      if (ticking) return
+      ticking = true
+      yield* Effect.forkChild(Effect.gen(function*() {
+        do yield* clock.sleep(options.retryMs)
+        while (yield* tick)
+        ticking = false
+      }))
+    })
+
     const answer = (from: string, query: Query) =>
       Effect.gen(function*() {
         const replica = replicas.get(query.shard)
-        if (replica === undefined) return
+        // A shard still being copied is incomplete: it stays silent, and the client's hedge or its partial flag covers it.
+        if (replica === undefined || incoming.get(query.shard)?.ready === false) return
         yield* clock.sleep(options.cost.queryBaseMs + options.cost.queryPerEfMs * Math.max(query.ef, query.k))
         const hits = replica.index.search(query.vector, query.k, query.ef)
         yield* tracing.event("served", { client: from, query: query.query, shard: query.shard })
@@ -114,8 +244,18 @@ export const searchReplica = (options: ReplicaOptions, hooks: ReplicaHooks = {})
             case "Query":
               queries.push({ from: envelope.from, query: message })
               break
+            case "Membership":
+              yield* onMembership(message)
+              break
+            case "Fetch":
+              yield* serveFetch(envelope.from, message)
+              break
+            case "Entries":
+              yield* onEntries(envelope.from, message)
+              break
             case "Acked":
             case "Hits":
+            case "ShardReady":
               break
             default: {
               const unreachable: never = message
@@ -129,5 +269,6 @@ export const searchReplica = (options: ReplicaOptions, hooks: ReplicaHooks = {})
         for (const { from, query } of queries) yield* answer(from, query)
       })
 
+    if (incoming.size > 0) yield* startTicker
     while (true) yield* handleBatch(yield* network.receiveAll(options.maxBatch))
   })

@@ -15,6 +15,10 @@ export class ShardReplica {
   readonly index: ShardIndex
   /** Entries in the log (what `apply` has seen); the next entry's position. */
   entries = 0
+  /** Entries known synced: a new owner copying this shard is sent no further, so what it copied cannot vanish in a crash. */
+  synced = 0
+  /** The log's entries in order, kept so a new owner can copy them (the index alone cannot give its vectors back). */
+  readonly log: Array<LogEntry> = []
   /** The log position of each id's latest entry. */
   private readonly positions = new Map<number, number>()
   /** Ids deleted: a late or retried insert of one is acknowledged and not applied (ids are never reused). */
@@ -42,6 +46,7 @@ export class ShardReplica {
   /** Applies the next log entry and returns its position. */
   apply(entry: LogEntry): number {
     const position = this.entries++
+    this.log.push(entry)
     this.positions.set(entry.id, position)
     switch (entry.op) {
       case "insert":

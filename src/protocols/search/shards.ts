@@ -8,6 +8,9 @@ export interface ShardMap {
   /** Per shard, its replicas in preference order (the first is where a new owner would build from). */
   readonly replicas: ReadonlyMap<string, ReadonlyArray<string>>
   readonly shardRing: Placement
+  /** The ring of nodes the replicas come from, kept so a membership change can plan what moves. */
+  readonly nodeRing: Placement
+  readonly replicationFactor: number
 }
 
 /** Shard names `s0..s{count-1}`. */
@@ -28,8 +31,12 @@ export const makeShardMap = (options: {
   const shardRing = makePlacement({ strategy: "consistent", nodes: shards.map((id) => ({ id, weight: 1 })) })
   const nodeRing = makePlacement({ strategy: "consistent", nodes: options.nodes.map((id) => ({ id, weight: 1 })) })
   const replicas = new Map(shards.map((shard) => [shard, preferenceList(nodeRing, shard, options.replicationFactor)] as const))
-  return { shards, replicas, shardRing }
+  return { shards, replicas, shardRing, nodeRing, replicationFactor: options.replicationFactor }
 }
+
+/** The same shards under a new set of nodes (a join or a leave): ids stay on their shards, replicas follow the node ring. */
+export const withMembers = (map: ShardMap, nodes: ReadonlyArray<string>): ShardMap =>
+  makeShardMap({ shards: map.shards.length, nodes, replicationFactor: map.replicationFactor })
 
 /** The shard of vector `id`. */
 export const shardOf = (map: ShardMap, id: number): string => {
