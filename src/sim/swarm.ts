@@ -2,7 +2,7 @@
 import type { KnobValues, ProtocolDefinition } from "../definition/protocol.ts"
 import { runScenario } from "./run.ts"
 import type { Scenario } from "./scenario.ts"
-import { describeDraw, describeDrawnKnobs, swarmScenario } from "./swarm-faults.ts"
+import { describeDraw, describeDrawnKnobs, describeDrawnWorkload, swarmScenario } from "./swarm-faults.ts"
 
 /** What a worker reports for one seed; small, because it crosses a thread boundary. */
 export interface SeedOutcome {
@@ -20,6 +20,9 @@ export interface SeedOutcome {
   /** The knobs this seed drew, in swarm mode: as text, and as values for a report to carry. */
   readonly knobsText: string | undefined
   readonly knobs: KnobValues | undefined
+  /** The workload shape this seed drew, in swarm mode: as text, and as values for a report to carry. */
+  readonly workloadText: string | undefined
+  readonly workload: KnobValues | undefined
 }
 
 /**
@@ -60,7 +63,9 @@ export const runSeed = (
     signature: firstViolation === undefined ? undefined : failureSignature(firstViolation.check, firstViolation.message),
     draw: drawn === undefined ? undefined : describeDraw(drawn.draw),
     knobsText: drawn === undefined ? undefined : describeDrawnKnobs(drawn.draw),
-    knobs: drawn?.draw.knobs
+    knobs: drawn?.draw.knobs,
+    workloadText: drawn === undefined ? undefined : describeDrawnWorkload(drawn.draw),
+    workload: drawn?.draw.workload
   }
 }
 
