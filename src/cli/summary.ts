@@ -90,9 +90,8 @@ export const formatSummary = (result: RunResult, replay: ReplayOptions = {}, dra
     `  messages     ${number(result.stats.messagesSent)} sent, ${number(result.stats.messagesDelivered)} delivered, ` +
       `${number(result.stats.messagesDropped)} dropped, ${number(result.stats.messagesDuplicated)} duplicated`,
     `  faults       ${faultCounts(result)}`,
-    ...(draw === undefined
-      ? []
-      : [`  drawn        ${describeDraw(draw)}`, `  knobs        ${describeDrawnKnobs(draw)}`, `  workload     ${describeDrawnWorkload(draw)}`]),
+    ...(draw === undefined ? [] : [`  drawn        ${describeDraw(draw)}`, `  knobs        ${describeDrawnKnobs(draw)}`]),
+    ...(draw === undefined || describeDrawnWorkload(draw) === undefined ? [] : [`  workload     ${describeDrawnWorkload(draw)}`]),
     `  checks       ${result.checks.map((check) => `${check.ok ? "✓" : "✗"} ${check.name}`).join("  ")}`,
     `  trace hash   ${result.traceHash}`
   ]

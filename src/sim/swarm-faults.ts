@@ -116,6 +116,9 @@ export const describeDraw = (draw: SwarmDraw): string => {
 /** The knobs of a draw as one line, or "none" for a protocol that declares none. */
 export const describeDrawnKnobs = (draw: SwarmDraw): string => (Object.keys(draw.knobs).length === 0 ? "none" : describeKnobs(draw.knobs))
 
-/** The workload shape of a draw as one line ("placement pinned, mix read-heavy, hotKeyShare 0.9"), or "as written". */
-export const describeDrawnWorkload = (draw: SwarmDraw): string =>
-  Object.keys(draw.workload).length === 0 ? "as written" : describeKnobs(draw.workload)
+/**
+ * The workload shape of a draw as one line ("placement pinned, mix read-heavy, hotKeyShare 0.9"),
+ * or undefined for a protocol that declares no drawable workload fields.
+ */
+export const describeDrawnWorkload = (draw: SwarmDraw): string | undefined =>
+  Object.keys(draw.workload).length === 0 ? undefined : describeKnobs(draw.workload)
