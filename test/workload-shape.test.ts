@@ -6,7 +6,9 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Effect, Layer } from "effect"
 import { afterAll, describe, expect, it } from "vitest"
+import type { ProtocolDefinition } from "../src/definition/protocol.ts"
 import { builtinProtocols } from "../src/definition/registry.ts"
+import { causalBroadcastProtocol } from "../src/protocols/causal-broadcast/definition.ts"
 import { Random } from "../src/env/index.ts"
 import { chooseKey, MIX_NAMES, pinnedServer, PLACEMENTS } from "../src/protocols/kv/index.ts"
 import { resolveMix } from "../src/protocols/kv/workload-schema.ts"
@@ -14,8 +16,10 @@ import type { ClientRequest } from "../src/protocols/raft/client-messages.ts"
 import { FORWARDED_MAX, makeForwarding } from "../src/protocols/raft/forwarding.ts"
 import { buildProtocol, runScenario, type RunResult } from "../src/sim/run.ts"
 import { loadScenario, type Scenario, scenarioFromObject } from "../src/sim/scenario.ts"
+import { failsTheSameWay, shrinkFailure } from "../src/sim/shrink.ts"
 import { swarmScenario } from "../src/sim/swarm-faults.ts"
 import { knobAllows } from "../src/sim/swarm-knobs.ts"
+import { fifoOnly } from "./fixtures/broadcast-bugs.ts"
 import { runCli } from "./fixtures/cli.ts"
 
 const RAFT = "scenarios/raft-random-faults.yaml"
@@ -203,5 +207,39 @@ describe("the swarm draws a workload shape per seed", () => {
     expect(replay.status, replay.stdout).toBe(0)
     expect(replay.stdout).toContain(`✓ replay matches: trace hash ${expected.traceHash}`)
     expect(text.stdout).toMatch(/ {2}workload {5}placement pinned, mix \S+, hotKeyShare [\d.]+/)
+  })
+})
+
+describe("shrinking returns the drawn workload shape to the scenario's own", () => {
+  it("when the failure does not need it, and the step fails the same way", () => {
+    // Set up: the FIFO-only broadcast bug, whose definition lets the swarm draw a workload field
+    // that does not matter to it, and a seed that drew a value unlike the scenario's and fails.
+    const fifo: ProtocolDefinition = {
+      ...causalBroadcastProtocol("fifo-shaped", fifoOnly),
+      workloadKnobs: [{ _tag: "OneOf", name: "messagesPerNode", values: [16, 20] }]
+    }
+    const protocols = new Map([...builtinProtocols, [fifo.name, fifo] as const])
+    const base = { ...loadScenario("test/fixtures/broadcast-fifo-only.yaml"), protocol: fifo.name }
+    const seed = Array.from({ length: 20 }, (_, index) => index + 1).find((candidate) =>
+      !runScenario(swarmScenario(base, candidate, protocols).scenario, { seed: candidate, protocols }).ok
+    )!
+    const drawn = swarmScenario(base, seed, protocols).scenario
+    expect(drawn.workload["messagesPerNode"]).not.toBe(base.workload["messagesPerNode"])
+
+    // Act
+    const kept: Array<{ description: string; scenario: Scenario }> = []
+    const result = shrinkFailure(drawn, seed, {
+      protocols,
+      maxRuns: 60,
+      knobDefaults: base.options,
+      workloadDefaults: base.workload,
+      onStep: (description, scenario) => kept.push({ description, scenario })
+    })
+
+    // Check: the shape went back to the scenario's 12 messages per node, and that run fails as the original did.
+    const back = kept.find((step) => step.description === "workload messagesPerNode back to 12")
+    expect(back, kept.map((step) => step.description).join("; ")).toBeDefined()
+    expect(back!.scenario.workload["messagesPerNode"]).toBe(12)
+    expect(failsTheSameWay(result.originalResult, result.check, runScenario(back!.scenario, { seed, protocols }))).toBe(true)
   })
 })
