@@ -273,6 +273,8 @@ describe("metrics across a swarm's seeds", () => {
     draw: undefined,
     knobsText: undefined,
     knobs: undefined,
+    workloadText: undefined,
+    workload: undefined,
     metrics
   })
 

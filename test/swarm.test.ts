@@ -119,7 +119,7 @@ describe("faultline swarm, shrink and replay (CLI)", () => {
     writeFileSync(reportFile, JSON.stringify({ ...report, groups: [{ ...group, failure: { ...group.failure, knobs: ["no"] } }] }))
     const bad = cli("replay", reportFile, "--protocols", "test/fixtures/broadcast-bugs.ts")
     expect(bad.status).toBe(2)
-    expect(bad.stderr.trim()).toBe(`faultline: ${reportFile}: groups[0].failure.knobs: expected an object of option names to numbers or booleans`)
+    expect(bad.stderr.trim()).toBe(`faultline: ${reportFile}: groups[0].failure.knobs: expected an object of names to numbers, booleans or strings`)
     // Shrink the fastest seed into a repro file, then run the repro twice: same failure, same hash.
     const repro = join(directory, "repro.yaml")
     const shrink = cli("shrink", FIFO_ONLY, "--seed", String(group.failure.seed), "--swarm", "--protocols", "test/fixtures/broadcast-bugs.ts", "-o", repro)

@@ -30,16 +30,20 @@ interface Recorded {
   readonly traceHash: string | undefined
   /** The knobs the seed drew, as the report recorded them; replay runs with exactly these. */
   readonly knobs: KnobValues | undefined
+  /** The workload shape the seed drew, as the report recorded it; replay runs with exactly this. */
+  readonly workload: KnobValues | undefined
 }
 
-/** A report's `knobs`: an object of flags and numbers, or absent. */
-const recordedKnobs = (value: unknown, file: string, where: string): KnobValues | undefined => {
+/** A report's `knobs` (or `workload`): an object of flags, numbers and names, or absent. */
+const recordedKnobs = (value: unknown, file: string, where: string, field = "knobs"): KnobValues | undefined => {
   if (value === undefined || value === null) return undefined
   const valid =
     typeof value === "object" &&
     !Array.isArray(value) &&
-    Object.values(value).every((entry) => typeof entry === "boolean" || (typeof entry === "number" && Number.isFinite(entry)))
-  if (!valid) throw new UsageError(`${file}: ${where}knobs: expected an object of option names to numbers or booleans`)
+    Object.values(value).every((entry) =>
+      typeof entry === "boolean" || typeof entry === "string" || (typeof entry === "number" && Number.isFinite(entry))
+    )
+  if (!valid) throw new UsageError(`${file}: ${where}${field}: expected an object of names to numbers, booleans or strings`)
   return value as KnobValues
 }
 
@@ -64,7 +68,8 @@ const recordedFrom = (file: string): Array<Recorded> => {
       seed: entry.seed,
       swarm: entry.swarm === true,
       traceHash: typeof entry.traceHash === "string" ? entry.traceHash : undefined,
-      knobs: recordedKnobs(entry.knobs, file, where)
+      knobs: recordedKnobs(entry.knobs, file, where),
+      workload: recordedKnobs(entry.workload, file, where, "workload")
     }
   }
   if (Array.isArray(record.groups)) {
@@ -75,13 +80,18 @@ const recordedFrom = (file: string): Array<Recorded> => {
 }
 
 /**
- * A swarm draw with the knobs a report recorded in place of those drawn now: the run is the one
- * reported even if the protocol's declared knob values have changed since.
+ * A swarm draw with the knobs and workload shape a report recorded in place of those drawn now:
+ * the run is the one reported even if the protocol's declared knob values have changed since.
  */
-const withRecordedKnobs = (drawn: { scenario: Scenario; draw: SwarmDraw }, knobs: KnobValues | undefined) =>
-  knobs === undefined
-    ? drawn
-    : { scenario: { ...drawn.scenario, options: { ...drawn.scenario.options, ...knobs } }, draw: { ...drawn.draw, knobs } }
+const withRecordedKnobs = (drawn: { scenario: Scenario; draw: SwarmDraw }, entry: Recorded) => {
+  const { knobs, workload } = entry
+  const scenario = {
+    ...drawn.scenario,
+    ...(knobs === undefined ? {} : { options: { ...drawn.scenario.options, ...knobs } }),
+    ...(workload === undefined ? {} : { workload: { ...drawn.scenario.workload, ...workload } })
+  }
+  return { scenario, draw: { ...drawn.draw, ...(knobs === undefined ? {} : { knobs }), ...(workload === undefined ? {} : { workload }) } }
+}
 
 const seedFlag = (text: string | undefined): number => {
   if (text === undefined) throw new UsageError("--seed: required when replaying a scenario file (or give a failure .json)")
@@ -101,7 +111,8 @@ export const replayCommand = async (target: string, flags: ReplayFlags): Promise
           seed: seedFlag(flags.seed),
           swarm: flags.swarm === true,
           traceHash: undefined,
-          knobs: undefined
+          knobs: undefined,
+          workload: undefined
         }
       ]
   // The report names the module the run used, so no flag is needed; --protocols overrides it.
@@ -113,7 +124,7 @@ export const replayCommand = async (target: string, flags: ReplayFlags): Promise
   for (const entry of recorded) {
     const protocol = flags.protocol ?? entry.protocolOverride
     const loaded = withProtocol(entry.scenarioText === undefined ? loadScenario(entry.scenario) : parseScenario(entry.scenarioText, entry.scenario), protocol)
-    const drawn = entry.swarm ? withRecordedKnobs(swarmScenario(loaded, entry.seed, protocols), entry.knobs) : undefined
+    const drawn = entry.swarm ? withRecordedKnobs(swarmScenario(loaded, entry.seed, protocols), entry) : undefined
     const result = runScenario(drawn?.scenario ?? loaded, { seed: entry.seed, protocols })
     process.stdout.write(formatSummary(result, { swarm: entry.swarm, protocols: protocolsModule, protocol }, drawn?.draw) + "\n")
     if (entry.traceHash === undefined) {

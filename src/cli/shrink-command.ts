@@ -3,6 +3,7 @@ import { writeFileSync } from "node:fs"
 import { runScenario } from "../sim/run.ts"
 import { loadScenario, type Scenario } from "../sim/scenario.ts"
 import { scenarioToYaml } from "../sim/scenario-writer.ts"
+import type { ProtocolDefinition } from "../definition/protocol.ts"
 import { failsTheSameWay, type ReproSize, reproSize, shrinkFailure } from "../sim/shrink.ts"
 import { swarmScenario } from "../sim/swarm-faults.ts"
 import { parseInteger, UsageError } from "./errors.ts"
@@ -43,6 +44,10 @@ const knobChanges = (before: Readonly<Record<string, unknown>>, after: Readonly<
   return changed.length === 0 ? "as the scenario" : `kept ${changed.map((key) => `${key} ${String(after[key])}`).join(", ")}`
 }
 
+/** The fields of `workload` that give its shape (those a swarm draws), for the summary. */
+const shapeOf = (workload: Readonly<Record<string, unknown>>, protocols: ReadonlyMap<string, ProtocolDefinition>, scenario: Scenario) =>
+  Object.fromEntries((protocols.get(scenario.protocol)?.workloadKnobs ?? []).map((knob) => [knob.name, workload[knob.name]]))
+
 /** A network's trouble in words, such as "uniform latency, loss 3%, long delays 1%", or "constant latency, quiet". */
 const describeNetwork = (scenario: Scenario): string => {
   const link = scenario.network.defaults
@@ -81,6 +86,7 @@ export const shrinkCommand = async (file: string, flags: ShrinkFlags): Promise<n
     protocols,
     maxRuns,
     knobDefaults: flags.swarm === true ? loaded.options : undefined,
+    workloadDefaults: flags.swarm === true ? loaded.workload : undefined,
     onStep: (description) => process.stderr.write(`  kept: ${description}\n`)
   })
   const before = result.original
@@ -92,6 +98,7 @@ export const shrinkCommand = async (file: string, flags: ShrinkFlags): Promise<n
     `duration ${before.durationMs} ms + ${before.livenessMs} ms liveness -> ${after.durationMs} ms + ${after.livenessMs} ms`,
     `network ${describeNetwork(before)} -> ${describeNetwork(after)}`,
     `knobs ${knobChanges(loaded.options, after.options)}`,
+    `workload shape ${knobChanges(shapeOf(loaded.workload, protocols, after), shapeOf(after.workload, protocols, after))}`,
     `size ${describeSize(reproSize(result.originalResult))} -> ${describeSize(reproSize(result.shrunkResult))}`
   ]
   const output = flags.output ?? "repro.yaml"

@@ -4,7 +4,7 @@ import { formatMetricValue, type Metric } from "../check/metrics.ts"
 import type { DeterminismReport } from "../sim/determinism.ts"
 import { readInputFile } from "../sim/input-file.ts"
 import type { RunResult } from "../sim/run.ts"
-import { describeDraw, describeDrawnKnobs, type SwarmDraw } from "../sim/swarm-faults.ts"
+import { describeDraw, describeDrawnKnobs, describeDrawnWorkload, type SwarmDraw } from "../sim/swarm-faults.ts"
 
 const number = (value: number): string => value.toLocaleString("en-US")
 
@@ -86,7 +86,7 @@ export const replayCommand = (result: RunResult, extra = ""): string =>
 
 /**
  * The human summary of one run; `replay` names the flags its replay command must repeat, and
- * `draw`, in swarm mode, what the seed drew (its fault mix, network and knobs).
+ * `draw`, in swarm mode, what the seed drew (its fault mix, network, knobs and workload shape).
  */
 export const formatSummary = (result: RunResult, replay: ReplayOptions = {}, draw?: SwarmDraw): string => {
   const scenario = result.scenario
@@ -103,6 +103,7 @@ export const formatSummary = (result: RunResult, replay: ReplayOptions = {}, dra
     `  faults       ${faultCounts(result)}`,
     ...(draw === undefined ? [] : [`  drawn        ${describeDraw(draw)}`, `  knobs        ${describeDrawnKnobs(draw)}`]),
     ...metricLines(result.metrics),
+    ...(draw === undefined || describeDrawnWorkload(draw) === undefined ? [] : [`  workload     ${describeDrawnWorkload(draw)}`]),
     `  checks       ${result.checks.map((check) => `${check.ok ? "✓" : "✗"} ${check.name}`).join("  ")}`,
     `  trace hash   ${result.traceHash}`
   ]
@@ -150,7 +151,7 @@ export const summaryJson = (
   traceHash: result.traceHash,
   replay: replayCommand(result, replayFlags(replay)),
   swarm: replay.swarm === true,
-  ...(draw === undefined ? {} : { draw: describeDraw(draw), knobs: draw.knobs }),
+  ...(draw === undefined ? {} : { draw: describeDraw(draw), knobs: draw.knobs, workload: draw.workload }),
   ...replaySource(result.scenario.file, replay),
   ...(determinism === undefined
     ? {}

@@ -193,10 +193,12 @@ export const swarmCommand = async (file: string, flags: SwarmFlags): Promise<num
               traceHash: group.fastest.traceHash,
               ...group.fastest.firstViolation,
               ...(group.fastest.knobs === undefined ? {} : { knobs: group.fastest.knobs }),
+              ...(group.fastest.workload === undefined ? {} : { workload: group.fastest.workload }),
               ...source
             },
             draw: group.fastest.draw ?? null,
             knobs: group.fastest.knobsText ?? null,
+            workload: group.fastest.workloadText ?? null,
             replay: replayCommand(file, group.fastest, replay)
           }))
         },
@@ -225,7 +227,7 @@ const formatSwarmSummary = (input: {
   const failed = report.outcomes.filter((outcome) => !outcome.ok).length
   const simulatedSeconds = report.outcomes.reduce((sum, outcome) => sum + outcome.simulatedMs, 0) / 1000
   const lines = [
-    `swarm ${input.file}${input.swarm ? " (each seed draws its own fault mix, network and knobs)" : " (faults as written)"}`,
+    `swarm ${input.file}${input.swarm ? " (each seed draws its own fault mix, network, knobs and workload shape)" : " (faults as written)"}`,
     `  seeds        ${report.outcomes.length} of ${input.seeds}${report.stoppedEarly === undefined ? "" : ` (stopped: ${report.stoppedEarly})`}`,
     `  workers      ${input.workers}`,
     `  wall         ${(report.wallMs / 1000).toFixed(1)} s, ${input.seedsPerSecond.toFixed(1)} seeds/s, ${simulatedSeconds.toFixed(0)} simulated s`,
@@ -239,6 +241,7 @@ const formatSwarmSummary = (input: {
       `     ${fastest.firstViolation!.message}`,
       ...(fastest.draw === undefined ? [] : [`     drawn: ${fastest.draw}`]),
       ...(fastest.knobsText === undefined ? [] : [`     knobs: ${fastest.knobsText}`]),
+      ...(fastest.workloadText === undefined ? [] : [`     workload: ${fastest.workloadText}`]),
       `     replay: ${replayCommand(input.file, fastest, input.replay)}`,
       `     shrink: ${shrinkCommand(input.file, fastest, input.replay)}`
     )

@@ -59,6 +59,12 @@ export interface ProtocolDefinition {
   /** How shrinking may make the workload smaller, beyond halving its numbers. None: halving only. */
   readonly workloadShrink?: WorkloadShrink | undefined
   /**
+   * The workload fields a swarm may draw per seed (its shape: for key-value stores, placement,
+   * mix and contention), as knobs of the scenario's `workload` section. Every drawn combination
+   * must be a valid workload; shrinking returns each to the scenario's own value.
+   */
+  readonly workloadKnobs?: ReadonlyArray<Knob> | undefined
+  /**
    * The client of a real cluster (`faultline client`, each node's HTTP endpoint). None: the
    * protocol's real cluster runs, but those commands refuse it. Its operation type is the
    * protocol's own, so it is erased here.
@@ -80,16 +86,16 @@ export interface WorkloadShrink {
 
 /**
  * One option a swarm may draw: a flag (true or false), an integer in `[min, max]` (both
- * inclusive), or one of a few values (for options whose useful values span orders of magnitude).
- * `name` is the option's key in the scenario's `options`.
+ * inclusive), or one of a few values (for options whose useful values span orders of magnitude,
+ * or are names). `name` is the option's key in the scenario's `options` (or `workload`).
  */
 export type Knob =
   | { readonly _tag: "Flag"; readonly name: string }
   | { readonly _tag: "Integer"; readonly name: string; readonly min: number; readonly max: number }
-  | { readonly _tag: "OneOf"; readonly name: string; readonly values: ReadonlyArray<number> }
+  | { readonly _tag: "OneOf"; readonly name: string; readonly values: ReadonlyArray<number | string> }
 
 /** Values a swarm drew for a protocol's knobs, by option name. */
-export type KnobValues = Readonly<Record<string, number | boolean>>
+export type KnobValues = Readonly<Record<string, number | boolean | string>>
 
 /** Decodes one protocol section of a run (`options` or `workload`), naming the bad field on error. */
 export const decodeSection = <A>(schema: Schema.Decoder<A>, run: ProtocolRun, section: "options" | "workload"): A => {

@@ -33,6 +33,8 @@ export interface ShrinkOptions {
    * scenario does not set it. Without this, knobs are left as the scenario has them.
    */
   readonly knobDefaults?: Readonly<Record<string, unknown>> | undefined
+  /** The scenario's own workload, before a swarm drew its shape: each drawn field is tried back at it. */
+  readonly workloadDefaults?: Readonly<Record<string, unknown>> | undefined
 }
 
 /** The size of a run, as the shrink summary reports it. */
@@ -317,6 +319,7 @@ export const shrinkFailure = (scenario: Scenario, seed: number, options: ShrinkO
   }
 
   const knobNames = (options.protocols.get(scenario.protocol)?.knobs ?? []).map((knob) => knob.name)
+  const shapeNames = (options.protocols.get(scenario.protocol)?.workloadKnobs ?? []).map((knob) => knob.name)
   let improved = true
   while (improved && runs < maxRuns) {
     improved = false
@@ -331,6 +334,11 @@ export const shrinkFailure = (scenario: Scenario, seed: number, options: ShrinkO
     for (const step of options.knobDefaults === undefined ? [] : simplerKnobs(current.options, knobNames, options.knobDefaults)) {
       const changed = step.change(current.options)
       if (JSON.stringify(changed) !== JSON.stringify(current.options) && attempt({ ...current, options: changed }, step.description)) improved = true
+    }
+    for (const step of options.workloadDefaults === undefined ? [] : simplerKnobs(current.workload, shapeNames, options.workloadDefaults)) {
+      const changed = step.change(current.workload)
+      const description = `workload ${step.description.replace("every knob", "its shape")}`
+      if (JSON.stringify(changed) !== JSON.stringify(current.workload) && attempt({ ...current, workload: changed }, description)) improved = true
     }
     // Faults, by delta debugging: drop halves, then quarters, down to single faults.
     let chunk = Math.ceil(current.scheduled.length / 2)

@@ -16,6 +16,8 @@ export interface SwarmDraw {
   readonly random: RandomFaults
   /** The protocol's knobs as drawn (see ProtocolDefinition.knobs). */
   readonly knobs: KnobValues
+  /** The workload's shape as drawn (see ProtocolDefinition.workloadKnobs). */
+  readonly workload: KnobValues
 }
 
 const KINDS = ["partitions", "crashes", "pauses", "clogs", "clockSteps", "clockDrifts"] as const
@@ -25,8 +27,8 @@ const KINDS = ["partitions", "crashes", "pauses", "clogs", "clockSteps", "clockD
  * flip (at least one is on), and its rate is drawn up to twice the scenario's own (or a default when
  * the scenario leaves it off); loss, duplication and reordering are drawn up to 30%, 20% and 30%.
  * Some seeds thus get all partitions, some all crashes, some a quiet network and a storm of pauses.
- * Timing faults (stalled links, long delays) and the protocol's knobs come from streams of their
- * own, so adding them left the fault mix each seed drew unchanged. Scheduled faults stay as
+ * Timing faults (stalled links, long delays), the protocol's knobs and the workload's shape come
+ * from streams of their own, so adding them left the fault mix each seed drew unchanged. Scheduled faults stay as
  * written. The draw is the same whenever the seed runs.
  */
 export const swarmScenario = (
@@ -54,13 +56,16 @@ export const swarmScenario = (
   const reorderRate = stream.chance(0.5) ? stream.uniform(0, 0.3) : 0
   const timing = drawTiming(scenario, seed)
   const random: RandomFaults = { ...partial, stalls: timing.stalls, bounces: drawBounces(scenario, seed) }
-  const knobs = drawKnobs(protocols.get(scenario.protocol)?.knobs ?? [], new RandomStream(seed, "swarm/knobs"))
+  const protocol = protocols.get(scenario.protocol)
+  const knobs = drawKnobs(protocol?.knobs ?? [], new RandomStream(seed, "swarm/knobs"))
+  const workload = drawKnobs(protocol?.workloadKnobs ?? [], new RandomStream(seed, "swarm/workload"))
   const defaults = scenario.network.defaults
   const longDelayRate = Math.max(defaults.longDelayRate ?? 0, timing.longDelayRate)
   return {
     scenario: {
       ...scenario,
       options: { ...scenario.options, ...knobs },
+      workload: { ...scenario.workload, ...workload },
       random,
       network: {
         ...scenario.network,
@@ -74,7 +79,7 @@ export const swarmScenario = (
         }
       }
     },
-    draw: { kinds: enabled, lossRate, duplicateRate, reorderRate, ...timing, random, knobs }
+    draw: { kinds: enabled, lossRate, duplicateRate, reorderRate, ...timing, random, knobs, workload }
   }
 }
 
@@ -126,3 +131,10 @@ export const describeDraw = (draw: SwarmDraw): string => {
 
 /** The knobs of a draw as one line, or "none" for a protocol that declares none. */
 export const describeDrawnKnobs = (draw: SwarmDraw): string => (Object.keys(draw.knobs).length === 0 ? "none" : describeKnobs(draw.knobs))
+
+/**
+ * The workload shape of a draw as one line ("placement pinned, mix read-heavy, hotKeyShare 0.9"),
+ * or undefined for a protocol that declares no drawable workload fields.
+ */
+export const describeDrawnWorkload = (draw: SwarmDraw): string | undefined =>
+  Object.keys(draw.workload).length === 0 ? undefined : describeKnobs(draw.workload)

@@ -4,12 +4,12 @@ import type { RandomStream } from "./random-streams.ts"
 
 /** Draws one value for every knob, in the order declared; the same stream gives the same values. */
 export const drawKnobs = (knobs: ReadonlyArray<Knob>, stream: RandomStream): KnobValues => {
-  const values: Record<string, number | boolean> = {}
+  const values: Record<string, number | boolean | string> = {}
   for (const knob of knobs) values[knob.name] = drawKnob(knob, stream)
   return values
 }
 
-const drawKnob = (knob: Knob, stream: RandomStream): number | boolean => {
+const drawKnob = (knob: Knob, stream: RandomStream): number | boolean | string => {
   switch (knob._tag) {
     case "Flag":
       return stream.next() < 0.5
@@ -32,7 +32,7 @@ export const knobAllows = (knob: Knob, value: unknown): boolean => {
     case "Integer":
       return Number.isInteger(value) && (value as number) >= knob.min && (value as number) <= knob.max
     case "OneOf":
-      return typeof value === "number" && knob.values.includes(value)
+      return (typeof value === "number" || typeof value === "string") && knob.values.includes(value)
     default: {
       const unreachable: never = knob
       throw new Error(`unknown knob ${JSON.stringify(unreachable)}`)

@@ -3,7 +3,7 @@ import { ascending, percentile } from "../check/metrics.ts"
 import type { KnobValues, ProtocolDefinition } from "../definition/protocol.ts"
 import { runScenario } from "./run.ts"
 import type { Scenario } from "./scenario.ts"
-import { describeDraw, describeDrawnKnobs, swarmScenario } from "./swarm-faults.ts"
+import { describeDraw, describeDrawnKnobs, describeDrawnWorkload, swarmScenario } from "./swarm-faults.ts"
 
 /** What a worker reports for one seed; small, because it crosses a thread boundary. */
 export interface SeedOutcome {
@@ -23,6 +23,9 @@ export interface SeedOutcome {
   readonly knobs: KnobValues | undefined
   /** What the run measured, by metric name (see Metric). */
   readonly metrics: Readonly<Record<string, number>>
+  /** The workload shape this seed drew, in swarm mode: as text, and as values for a report to carry. */
+  readonly workloadText: string | undefined
+  readonly workload: KnobValues | undefined
 }
 
 /**
@@ -64,7 +67,9 @@ export const runSeed = (
     draw: drawn === undefined ? undefined : describeDraw(drawn.draw),
     knobsText: drawn === undefined ? undefined : describeDrawnKnobs(drawn.draw),
     knobs: drawn?.draw.knobs,
-    metrics: Object.fromEntries(result.metrics.map((metric) => [metric.name, metric.value]))
+    metrics: Object.fromEntries(result.metrics.map((metric) => [metric.name, metric.value])),
+    workloadText: drawn === undefined ? undefined : describeDrawnWorkload(drawn.draw),
+    workload: drawn?.draw.workload
   }
 }
 

@@ -3,6 +3,7 @@
 import { Effect } from "effect"
 import { Tracing } from "../../env/index.ts"
 import type { JsonValue } from "../../env/json.ts"
+import type { Placement } from "./workload-shape.ts"
 
 /** The operations a key-value history names (Jepsen's `f`). */
 export type KvFunction = "read" | "write" | "cas" | "append" | "delete"
@@ -23,6 +24,10 @@ export interface KvWorkloadOptions {
   readonly requestTimeoutMs: number
   /** How long an operation may take in all before its outcome is recorded as unknown. */
   readonly operationTimeoutMs: number
+  /** Where the client sends its requests (see Placement); follow-leader when left out. */
+  readonly placement?: Placement | undefined
+  /** The share of operations on the contended keys, from 0 (none, when left out) to 1 (all). */
+  readonly hotKeyShare?: number | undefined
 }
 
 /** A history entry as the client reports it; the checker adds the index and the time. */

@@ -4,7 +4,7 @@ import { Effect } from "effect"
 import { Clock, Network, type NodeProgram, Random } from "../../env/index.ts"
 import type { JsonValue } from "../../env/json.ts"
 import type { VectorClock } from "../clocks/vector-clock.ts"
-import { awaitReply, type HistoryReport, type KvWorkloadOptions, pickWeighted, recordHistory } from "../kv/index.ts"
+import { awaitReply, chooseKey, type HistoryReport, type KvWorkloadOptions, pickWeighted, pinnedServer, recordHistory } from "../kv/index.ts"
 import { type ClientOutcome, isReply } from "./messages.ts"
 
 /** Options of a client, as a scenario's workload states them. */
@@ -46,6 +46,8 @@ export interface QuorumSessionOptions {
    * next (default 0: never, as the workload's clients, whose draws then depend on nothing else).
    */
   readonly avoidUnansweredMs?: number
+  /** The one node every read and every write's first attempt goes to (a `pinned` client); none: any node, at random. */
+  readonly pinned?: string | undefined
 }
 
 /** A client's session with the store: reads and writes numbered by the caller (request ids carry the number). */
@@ -77,7 +79,8 @@ export const makeQuorumSession = (options: QuorumSessionOptions): Effect.Effect<
         const candidates = answering.length === 0 ? servers : answering
         return candidates[yield* random.nextInt(candidates.length)]
       })
-    const pickServer = Effect.map(pickFrom(options.servers), (server) => server!)
+    const pinned = options.pinned
+    const pickServer = pinned === undefined ? Effect.map(pickFrom(options.servers), (server) => server!) : Effect.succeed(pinned)
 
     const attempt = (to: string, requestId: string, message: unknown, timeoutMs = options.requestTimeoutMs) =>
       Effect.gen(function*() {
@@ -127,18 +130,27 @@ export const makeQuorumSession = (options: QuorumSessionOptions): Effect.Effect<
  * read of the key (its history entry lists the values of that read as `supersedes`), and is `ok`
  * once the coordinator says W replicas have it; a write that got no answer is `info`, and is not
  * retried, since a second attempt would be a second write of the same value.
+ *
+ * Any node coordinates a read and an owner a write, so there is no leader to follow: `follow-leader`
+ * and `random` both send each attempt to any node. A `pinned` client sends every read and the first
+ * attempt of every write to its own node, and follows a NotOwner answer to an owner, which is the
+ * forwarding a Dynamo node would do for it.
  */
 export const quorumClient = (process: number, options: QuorumClientOptions): NodeProgram =>
   Effect.gen(function*() {
     const clock = yield* Clock
     const random = yield* Random
     const lastRead = new Map<string, ReadState>()
-    const session = yield* makeQuorumSession({ ...options, retryUnansweredWrites: false })
+    const session = yield* makeQuorumSession({
+      ...options,
+      retryUnansweredWrites: false,
+      pinned: options.placement === "pinned" ? pinnedServer(options.servers, process) : undefined
+    })
 
     for (let sequence = 1; sequence <= options.operations; sequence++) {
       yield* clock.sleep(options.thinkMs * (0.5 + (yield* random.next)))
       const f = pickWeighted(FUNCTIONS, options.mix, yield* random.next)
-      const key = options.keys[yield* random.nextInt(options.keys.length)]!
+      const key = yield* chooseKey({ pool: options.keys, hot: options.keys.slice(0, 1), hotKeyShare: options.hotKeyShare ?? 0 })
       if (f === "read") {
         yield* recordHistory({ process, type: "invoke", f, key, value: null })
         const outcome = yield* session.read(sequence, key)

@@ -137,7 +137,7 @@ export const storeFile = (key: string): string => `store-${encodeURIComponent(ke
 export const hintsFile = (key: string): string => `hints-${encodeURIComponent(key)}.json`
 
 /** How many client request ids per key a coordinator remembers to drop duplicated Puts. */
-export const RECENT_PUTS_MAX = 16
+export const RECENT_PUTS_MAX = 256
 
 /** What a key's store file holds. */
 export interface StoreFile {

@@ -9,6 +9,12 @@ export interface ClientRequest {
   readonly clientId: string
   readonly sequence: number
   readonly operation: KvOperation
+  /**
+   * Set by clients that do not look for the leader themselves (pinned to one server, or sent to
+   * any): a server that does not lead passes the request to the leader it knows and relays the
+   * reply, as an etcd member forwards proposals. Left out, a follower answers NotLeader.
+   */
+  readonly forward?: boolean | undefined
 }
 
 /** What a server answers. `Retry` means the outcome is not known here (leadership changed): try again. */

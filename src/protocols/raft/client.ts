@@ -1,14 +1,31 @@
 // A key-value client of the Raft cluster: issues operations with timeouts and retries and records a Jepsen-style history.
 import { Effect } from "effect"
 import { Clock, Network, type NodeProgram, Random, Tracing } from "../../env/index.ts"
-import { type HistoryReport, type KvFunction, type KvWorkloadOptions, pickWeighted, recordHistory } from "../kv/index.ts"
+import {
+  chooseKey,
+  type HistoryReport,
+  type KvFunction,
+  type KvWorkloadOptions,
+  pickWeighted,
+  pinnedServer,
+  type Placement,
+  recordHistory
+} from "../kv/index.ts"
 import { awaitReply, type ClientOutcome, isClientReply } from "./client-messages.ts"
 import type { JsonValue, KvOperation } from "./types.ts"
 
+/** Relative weights of read, write, cas, append, delete. */
+export interface RaftMix {
+  readonly read: number
+  readonly write: number
+  readonly cas: number
+  readonly append: number
+  readonly delete: number
+}
+
 /** Options of a client, as a scenario's workload states them. */
 export interface RaftClientOptions extends KvWorkloadOptions {
-  /** Relative weights of read, write, cas, append, delete. */
-  readonly mix: { readonly read: number; readonly write: number; readonly cas: number; readonly append: number; readonly delete: number }
+  readonly mix: RaftMix
 }
 
 export type { HistoryReport }
@@ -25,17 +42,21 @@ export interface KvSessionOptions {
   readonly requestTimeoutMs: number
   /** How long an operation may take in all before its outcome is unknown. */
   readonly operationTimeoutMs: number
+  /** Where requests go (follow-leader when left out); `pinned` needs `home`. */
+  readonly placement?: Placement | undefined
+  /** The one server a pinned session talks to. */
+  readonly home?: string | undefined
 }
 
 /** A client's session with the cluster: operations numbered by the caller, each retried until it has an outcome. */
 export interface KvSession {
   /**
-   * Performs `operation` as the session's `sequence`-th, finding the leader and retrying on
-   * timeouts and redirects; undefined when no final outcome came within the operation timeout
-   * (a write may then have happened or not). Retries keep `sequence`, so a write applies once.
+   * Performs `operation` as the session's `sequence`-th, retrying on timeouts and redirects as
+   * its placement says; undefined when no final outcome came within the operation timeout (a write
+   * may then have happened or not). Retries keep `sequence`, so a write applies once.
    */
   readonly perform: (sequence: number, operation: KvOperation) => Effect.Effect<ClientOutcome | undefined>
-  /** The server the session believes leads now. */
+  /** The server the session believes leads now (a pinned session: its own server). */
   readonly leaderGuess: () => string
 }
 
@@ -43,6 +64,12 @@ export interface KvSession {
  * Opens a session: the node's own id is the client id, so it must be unique to the session (the
  * servers remember each client's last sequence number to apply retried writes exactly once). It
  * runs on either world: the simulated workload clients and real command-line clients use it alike.
+ *
+ * A session that follows the leader sends each attempt to the server it believes leads, follows
+ * redirects and tries another server on a timeout. A pinned session sends every attempt to its own
+ * server and a random one each to any server; both ask the server to forward what it cannot serve
+ * to the leader it knows, as an etcd member does, so a client never moves on by itself and keeps
+ * asking a server that wrongly believes it still leads.
  */
 export const makeKvSession = (options: KvSessionOptions): Effect.Effect<KvSession, never, Network | Clock | Random | Tracing> =>
   Effect.gen(function*() {
@@ -50,13 +77,24 @@ export const makeKvSession = (options: KvSessionOptions): Effect.Effect<KvSessio
     const clock = yield* Clock
     const random = yield* Random
     const spans = (yield* Tracing).spans
+    const placement = options.placement ?? "follow-leader"
+    if (placement === "pinned" && (options.home === undefined || !options.servers.includes(options.home))) {
+      throw new Error(`makeKvSession: a pinned session needs one of the servers as its home, not ${String(options.home)}`)
+    }
     let leaderGuess = options.servers[yield* random.nextInt(options.servers.length)]!
     const otherServer = Effect.map(random.nextInt(options.servers.length), (index) => options.servers[index]!)
+    const forward = placement === "follow-leader" ? {} : { forward: true }
+    /** Where the next attempt goes. */
+    const target: Effect.Effect<string> = placement === "pinned"
+      ? Effect.succeed(options.home!)
+      : placement === "random"
+      ? otherServer
+      : Effect.sync(() => leaderGuess)
 
     /** Sends one attempt and waits for its reply; none on timeout. Late replies to old attempts are skipped. */
-    const attempt = (requestId: string, sequence: number, operation: KvOperation, traceparent: string | undefined) =>
+    const attempt = (to: string, requestId: string, sequence: number, operation: KvOperation, traceparent: string | undefined) =>
       Effect.andThen(
-        network.send(leaderGuess, { _tag: "ClientRequest", requestId, clientId: network.self, sequence, operation }, traceparent),
+        network.send(to, { _tag: "ClientRequest", requestId, clientId: network.self, sequence, operation, ...forward }, traceparent),
         awaitReply({
           network,
           clock,
@@ -77,11 +115,11 @@ export const makeKvSession = (options: KvSessionOptions): Effect.Effect<KvSessio
         let attempts = 0
         while (outcome === undefined && (yield* clock.now) - started < options.operationTimeoutMs) {
           attempts++
-          const answer = yield* attempt(`${network.self}:${sequence}:${attempts}`, sequence, operation, span?.traceparent)
+          const answer = yield* attempt(yield* target, `${network.self}:${sequence}:${attempts}`, sequence, operation, span?.traceparent)
           if (answer === undefined) {
-            leaderGuess = yield* otherServer
+            if (placement === "follow-leader") leaderGuess = yield* otherServer
           } else if (answer._tag === "NotLeader") {
-            leaderGuess = answer.leaderHint ?? (yield* otherServer)
+            if (placement === "follow-leader") leaderGuess = answer.leaderHint ?? (yield* otherServer)
             yield* clock.sleep(options.requestTimeoutMs / 10)
           } else if (answer._tag === "Retry") {
             yield* clock.sleep(options.requestTimeoutMs / 10)
@@ -92,7 +130,7 @@ export const makeKvSession = (options: KvSessionOptions): Effect.Effect<KvSessio
         span?.end(outcome === undefined ? "error" : "ok")
         return outcome
       })
-    return { perform, leaderGuess: () => leaderGuess }
+    return { perform, leaderGuess: () => (placement === "pinned" ? options.home! : leaderGuess) }
   })
 
 /**
@@ -106,7 +144,7 @@ export const raftClient = (process: number, options: RaftClientOptions): NodePro
     const clock = yield* Clock
     const random = yield* Random
     const record = recordHistory
-    const session = yield* makeKvSession(options)
+    const session = yield* makeKvSession({ ...options, home: pinnedServer(options.servers, process) })
 
     for (let sequence = 1; sequence <= options.operations; sequence++) {
       yield* clock.sleep(options.thinkMs * (0.5 + (yield* random.next)))
@@ -117,7 +155,8 @@ export const raftClient = (process: number, options: RaftClientOptions): NodePro
       const lists = options.keys.filter((_, index) => index % 2 === 1)
       if (f === "append" && lists.length === 0) f = "write"
       const pool = f === "append" ? lists : f === "write" || f === "cas" ? registers : options.keys
-      const key = pool[yield* random.nextInt(pool.length)]!
+      // The contended keys are the first register and the first list, so every kind of operation meets there.
+      const key = yield* chooseKey({ pool, hot: pool === options.keys ? pool.slice(0, 2) : pool.slice(0, 1), hotKeyShare: options.hotKeyShare ?? 0 })
       const fresh = process * 1_000_000 + sequence
       const expected = (yield* random.nextInt(4)) === 0 ? null : process * 1_000_000 + (yield* random.nextInt(Math.max(1, sequence)))
       const { operation, invokeValue } = makeOperation(f, key, fresh, expected)

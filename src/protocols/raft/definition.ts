@@ -10,9 +10,10 @@ import {
   ScenarioError,
   serverIds
 } from "../../definition/index.ts"
-import { kvClients, kvWorkloadFields, kvWorkloadShrink, nonNegativeInt, positive, positiveInt, weight } from "../kv/workload-schema.ts"
+import type { MixName } from "../kv/index.ts"
+import { kvClients, kvWorkloadFields, kvWorkloadKnobs, kvWorkloadShrink, mixName, nonNegativeInt, positive, positiveInt, resolveMix, weight } from "../kv/workload-schema.ts"
 import { adminClient, type AdminStep } from "./admin-client.ts"
-import { raftClient } from "./client.ts"
+import { raftClient, type RaftMix } from "./client.ts"
 import { raftRealClient } from "./real-client.ts"
 import { defaultRaftServerOptions, raftServer, type RaftServerOptions, type ServerHooks } from "./server.ts"
 
@@ -40,14 +41,18 @@ const AdminStepInput = Schema.Struct({
 
 const Workload = Schema.Struct({
   ...kvWorkloadFields,
+  /** A named mix, or weights of each operation (those left out keep the balanced mix's). */
   mix: Schema.optional(
-    Schema.Struct({
-      read: Schema.optional(weight),
-      write: Schema.optional(weight),
-      cas: Schema.optional(weight),
-      append: Schema.optional(weight),
-      delete: Schema.optional(weight)
-    })
+    Schema.Union([
+      mixName,
+      Schema.Struct({
+        read: Schema.optional(weight),
+        write: Schema.optional(weight),
+        cas: Schema.optional(weight),
+        append: Schema.optional(weight),
+        delete: Schema.optional(weight)
+      })
+    ])
   ),
   livenessBoundMs: Schema.optional(positive),
   /** Operator actions at given times: `{at: 3s, add: n4}`, `{at: 5s, remove: n2}`, `{at: 6s, transfer: n3}`. */
@@ -88,6 +93,17 @@ const raftKnobs: ReadonlyArray<Knob> = [
   { _tag: "OneOf", name: "snapshotEveryEntries", values: [0, 20, 100, 200, 1000] }
 ]
 
+/**
+ * The weights of each named mix. Balanced is the mix scenarios always had; read-heavy makes four
+ * operations in five reads; write-heavy makes nine in ten writes, cas and appends (appends pile up
+ * in lists, where a write applied twice shows).
+ */
+const RAFT_MIXES: { readonly [K in MixName]: RaftMix } = {
+  balanced: { read: 3, write: 3, cas: 2, append: 1, delete: 0.5 },
+  "read-heavy": { read: 16, write: 2, cas: 1, append: 1, delete: 0 },
+  "write-heavy": { read: 1, write: 4, cas: 2, append: 3, delete: 0 }
+}
+
 /** The Raft key-value store, with a seam for tests to plant bugs in a server (see ServerHooks). */
 export const raftProtocol = (name = "raft", hooks: ServerHooks = {}): ProtocolDefinition => ({
   name,
@@ -99,6 +115,7 @@ export const raftProtocol = (name = "raft", hooks: ServerHooks = {}): ProtocolDe
   clusterOptions: { snapshotEveryEntries: 10_000 },
   realClient: raftRealClient,
   knobs: raftKnobs,
+  workloadKnobs: kvWorkloadKnobs,
   build: (run) => {
     const optionsInput = decodeSection(Options, run, "options")
     const options = resolveOptions(optionsInput)
@@ -116,13 +133,7 @@ export const raftProtocol = (name = "raft", hooks: ServerHooks = {}): ProtocolDe
     }
     const founders = servers.slice(0, initialVoters)
     const adminSteps = (workload.admin ?? []).map((step, index) => adminStep(step, index, run.file, servers))
-    const mix = {
-      read: workload.mix?.read ?? 3,
-      write: workload.mix?.write ?? 3,
-      cas: workload.mix?.cas ?? 2,
-      append: workload.mix?.append ?? 1,
-      delete: workload.mix?.delete ?? 0.5
-    }
+    const mix = resolveMix(workload.mix, RAFT_MIXES)
     const clients = kvClients(workload, servers, (process, shared) => raftClient(process, { ...shared, mix }), run.file)
     const checker = new RaftChecker({
       livenessBoundMs: workload.livenessBoundMs ?? 5000,

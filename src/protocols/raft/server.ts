@@ -1,9 +1,10 @@
 // The Effect shell around the Raft core: ticks, messages, persistence before sending, applying, client requests.
 import { Effect, Queue } from "effect"
 import { Clock, type Envelope, mulberry32, Network, type NodeProgram, type Outgoing, Random, Storage, Tracing } from "../../env/index.ts"
-import { type AdminOutcome, type AdminRequest, isAdminRequest, isClientRequest } from "./client-messages.ts"
+import { type AdminOutcome, type AdminRequest, isAdminRequest, isClientReply, isClientRequest } from "./client-messages.ts"
 import { assert } from "./assert.ts"
 import { makeDurableState } from "./durable-state.ts"
+import { makeForwarding } from "./forwarding.ts"
 import { newRaft, type Raft } from "./raft.ts"
 import { makeKvApplication } from "./kv-application.ts"
 import { makeRaftTraceContext } from "./trace-context.ts"
@@ -267,6 +268,8 @@ export const raftServer = (voters: ReadonlyArray<string>, options: RaftServerOpt
       return flush()
     }
 
+    const forwarding = makeForwarding()
+
     const handleAdmin = (client: string, request: AdminRequest): void => {
       const action = request.action
       const result =
@@ -289,7 +292,17 @@ export const raftServer = (voters: ReadonlyArray<string>, options: RaftServerOpt
       }
       const { from, message } = input as Envelope
       if (isClientRequest(message)) {
+        const forwarded = forwarding.route(from, message, { self: network.self, role: raft.role, leader: raft.leader })
+        if (forwarded !== undefined) {
+          outbox.push([forwarded.to, forwarded.request, (input as Envelope).traceparent])
+          return
+        }
         app.handleClient(from, message)
+      } else if (isClientReply(message)) {
+        // The leader's answer to a request this server forwarded: it goes back to the client.
+        const client = forwarding.relay(message)
+        if (client !== undefined) outbox.push([client, message])
+        return
       } else if (isAdminRequest(message)) {
         handleAdmin(from, message)
       } else {
