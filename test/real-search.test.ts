@@ -1,26 +1,18 @@
 // A real three-node search cluster of processes, driven by the CLI and HTTP as the README tells a user to: the search
 // workload's inserts and queries through `faultline load`, judged by `trace-check` with the checker the simulator uses,
 // and its recall compared with a simulated run of the same data and queries; then a node killed and restarted.
-import { mkdtempSync, readFileSync, rmSync } from "node:fs"
-import { request } from "node:http"
-import { tmpdir } from "node:os"
+import { readFileSync } from "node:fs"
 import { join } from "node:path"
-import { afterAll, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import { builtinProtocols } from "../src/definition/registry.ts"
 import { runScenario } from "../src/sim/run.ts"
 import { scenarioFromObject } from "../src/sim/scenario.ts"
 import { parseTraceEvents } from "../src/trace/index.ts"
 import { runCli } from "./fixtures/cli.ts"
+import { clusterDataDirectory, httpJson } from "./fixtures/real-cluster.ts"
 import { freeBasePort } from "./fixtures/real-ports.ts"
 
-const root = mkdtempSync(join(tmpdir(), "faultline-search-cluster-"))
-const data = join(root, "data")
-
-afterAll(() => {
-  // Whatever happened, no node process outlives the test.
-  runCli(["cluster", "down", "--data", data])
-  rmSync(root, { recursive: true, force: true })
-})
+const data = clusterDataDirectory("faultline-search-cluster-")
 
 const cli = (...args: Array<string>) => runCli([...args, "--data", data])
 
@@ -40,20 +32,6 @@ const recallOf = (note: string | undefined): { recall: number; queries: number; 
   if (match === null) throw new Error(`no search note in ${JSON.stringify(note)}`)
   return { queries: Number(match[1]), partial: Number(match[2]), recall: Number(match[3]), complete: Number(match[4]) }
 }
-
-/** A POST to a node's endpoint and its JSON answer, on a connection of its own (see real-quorum.test.ts). */
-const post = (address: string, path: string, body: unknown): Promise<{ status: number; body: Record<string, unknown> }> =>
-  new Promise((resolvePromise, reject) => {
-    const [host, port] = address.split(":")
-    const outgoing = request({ host, port: Number(port), path, method: "POST", agent: false }, (response) => {
-      let text = ""
-      response.setEncoding("utf8")
-      response.on("data", (chunk: string) => (text += chunk))
-      response.on("end", () => resolvePromise({ status: response.statusCode ?? 0, body: JSON.parse(text) as Record<string, unknown> }))
-    })
-    outgoing.on("error", reject)
-    outgoing.end(JSON.stringify(body))
-  })
 
 describe("a real search cluster, from the command line", () => {
   it("answers the workload's queries with the recall of the simulated cluster, and keeps its vectors across a kill -9", async () => {
@@ -102,7 +80,7 @@ describe("a real search cluster, from the command line", () => {
     const query = cli("client", "query", "7", "3")
     expect(query.status).toBe(0)
     expect(query.stdout).toMatch(/^7 0\.00000\n\d+ [\d.]+\n\d+ [\d.]+\ncomplete/)
-    const overHttp = await post(`127.0.0.1:${base + 101}`, "/query", { index: 7, k: 3 })
+    const overHttp = await httpJson(`127.0.0.1:${base + 101}`, "/query", { method: "POST", body: JSON.stringify({ index: 7, k: 3 }) })
     expect(overHttp.status).toBe(200)
     expect((overHttp.body["ids"] as Array<number>)[0]).toBe(7)
     expect(overHttp.body["partial"]).toBe(false)
