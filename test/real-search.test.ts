@@ -111,3 +111,29 @@ describe("a real search cluster, from the command line", () => {
     expect(cli("trace-check").status).toBe(0)
   }, 90_000)
 })
+
+describe("the search's real client reads requests", () => {
+  // The client a three-node cluster with default options gets: 64 dimensions, 4 shards.
+  const client = builtinProtocols.get("search")!.build({ file: "test", protocol: "search", nodes: 3, options: {}, workload: {} }).realClient!
+  const http = (method: string, path: string, body: unknown) =>
+    client.fromHttp({ node: "n1", method, path, header: () => undefined, body: JSON.stringify(body) })
+
+  it("generates the cluster's data set, the vectors the simulated workload inserts", () => {
+    const parsed = client.fromArguments("insert", ["3", "10"])
+    expect(parsed._tag).toBe("Operation")
+    const vectors = (parsed as { operation: { vectors: Array<{ id: number; vector: Array<number> }> } }).operation.vectors
+    expect(vectors.map((entry) => entry.id)).toEqual([10, 11, 12])
+    expect(vectors[0]!.vector).toHaveLength(64)
+    // The same request over HTTP is the same operation.
+    expect(http("POST", "/vectors", { count: 3, first: 10 })).toEqual(parsed)
+  })
+
+  it("names what is wrong in one line", () => {
+    expect(client.fromArguments("insert", ["0"])).toEqual({ _tag: "Invalid", message: "client insert: COUNT: expected a whole number from 1 to 100000, got \"0\"" })
+    expect(client.fromArguments("query", ["7", "ten"])).toEqual({ _tag: "Invalid", message: "client query: K: expected a whole number from 1 to 1000, got \"ten\"" })
+    expect(client.fromArguments("get", ["7"])).toMatchObject({ _tag: "Invalid", message: expect.stringContaining("unknown operation \"get\" for the search protocol") })
+    expect(http("POST", "/query", { vector: [1, 2] })).toEqual({ _tag: "Invalid", message: "vector (or index): the cluster's vectors have 64 dimensions, this one has 2" })
+    expect(http("POST", "/vectors", { vectors: [{ id: 1, vector: Array(64).fill(0) }, { id: 1, vector: Array(64).fill(1) }] })).toEqual({ _tag: "Invalid", message: "vectors: id 1 is given twice" })
+    expect(http("GET", "/kv/x", {})._tag).toBe("NotFound")
+  })
+})

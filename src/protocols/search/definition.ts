@@ -55,6 +55,8 @@ const Workload = Schema.Struct({
   hedgeDelayMs: Schema.optional(positive),
   queryTimeoutMs: Schema.optional(positive),
   minRecall: Schema.optional(Schema.Finite.check(Schema.isBetween({ minimum: 0, maximum: 1 }))),
+  /** After its queries, how long a client still resends writes some replica has not acknowledged (none: until all have). */
+  settleMs: Schema.optional(nonNegative),
   /** Operator actions at given times: `{at: 2s, join: n5}`, `{at: 4s, leave: n2}`; shards move to follow the ring. */
   membership: Schema.optional(Schema.Array(MembershipStepInput))
 })
@@ -128,6 +130,7 @@ export const searchProtocol = (name = "search", hooks: ReplicaHooks = {}, merge?
           thinkMs: workload.thinkMs ?? 20,
           hedgeDelayMs: workload.hedgeDelayMs ?? 20,
           queryTimeoutMs: workload.queryTimeoutMs ?? 200,
+          settleMs: workload.settleMs,
           ...(merge === undefined ? {} : { merge })
         })
       })), ...(steps.length === 0 ? [] : [{ id: "admin", program: membershipAdmin([...servers, ...clientIds], steps) }])],
@@ -143,6 +146,7 @@ export const searchProtocol = (name = "search", hooks: ReplicaHooks = {}, merge?
   },
   // On a real cluster the HNSW work takes its own real time: a modelled cost would be waited on top of it.
   clusterOptions: { queryBaseMs: 0, queryPerEfMs: 0, insertMs: 0 },
-  // Real-network timings: a query hedged after 100 ms, not the simulator's 20, and writes resent after half a second.
-  clusterWorkload: (size) => ({ clients: size.clients, queriesPerClient: size.operations, thinkMs: 5, retryMs: 500, writeTimeoutMs: 10_000, hedgeDelayMs: 100, queryTimeoutMs: 3000 })
+  // Real-network timings: a query hedged after 100 ms, not the simulator's 20, writes resent after half a second, and a
+  // load that ends at most 10 s after its queries even when a node that missed writes stays down.
+  clusterWorkload: (size) => ({ clients: size.clients, queriesPerClient: size.operations, thinkMs: 5, retryMs: 500, writeTimeoutMs: 10_000, hedgeDelayMs: 100, queryTimeoutMs: 3000, settleMs: 10_000 })
 })

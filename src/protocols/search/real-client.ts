@@ -123,6 +123,9 @@ const insertFromBody = (config: SearchClientConfig, body: Record<string, unknown
     wholeNumber(entry?.id, `vectors[${position}].id`, 0),
     vectorOf(entry?.vector, `vectors[${position}].vector`, config.mixture.options.dimensions)
   ])
+  const ids = vectors.map((entry: { id?: unknown } | null) => entry?.id)
+  const repeated = ids.find((id, position) => ids.indexOf(id) !== position)
+  if (repeated !== undefined) return invalid(`vectors: id ${JSON.stringify(repeated)} is given twice`)
   return collect<Array<number | ReadonlyArray<number>>>(parts, (...values) => ({
     _tag: "Insert",
     vectors: Array.from({ length: values.length / 2 }, (_, index) => ({ id: values[2 * index] as number, vector: values[2 * index + 1] as ReadonlyArray<number> }))

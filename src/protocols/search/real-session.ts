@@ -59,6 +59,11 @@ export const makeSearchSession = (options: SearchSessionOptions) =>
       return network.sendAll(replicasOf(options.map, write.message.shard).filter((node) => !write.acked.has(node)).map((node) => [node, write.message] as const))
     }
 
+    /**
+     * Writes a batch: a window of writes below their quorum at a time; those at it stay to collect the other replicas'
+     * acknowledgements until every write is at its quorum and `stragglersMs` more have passed. The bookkeeping is by
+     * counters and one scan per retry interval, so a batch of 100,000 with a replica down stays linear.
+     */
     const write = (messages: ReadonlyArray<Insert | Delete>): Effect.Effect<WriteOutcome> =>
       Effect.gen(function*() {
         const startedMs = yield* clock.now
@@ -66,31 +71,35 @@ export const makeSearchSession = (options: SearchSessionOptions) =>
         const inFlight = new Map<number, Pending>()
         const done: Array<Pending> = []
         let next = 0
+        let belowQuorum = 0
+        let lastScanMs = startedMs
         let quorumMs: number | undefined
         while (true) {
           const now = yield* clock.now
-          // A window of writes not yet at their quorum; the ones at it stay to collect the other replicas' acks.
-          while (next < messages.length && [...inFlight.values()].filter((pending) => !atQuorum(pending)).length < options.writeWindow) {
+          while (next < messages.length && belowQuorum < options.writeWindow) {
             const pending: Pending = { message: messages[next++]!, acked: new Set(), sentMs: now }
             inFlight.set(pending.message.id, pending)
+            belowQuorum++
             yield* send(pending, now)
           }
-          for (const pending of inFlight.values()) if (now - pending.sentMs >= options.retryMs) yield* send(pending, now)
-          for (const [id, pending] of inFlight) {
-            if (everywhere(pending)) {
-              done.push(pending)
-              inFlight.delete(id)
-            }
+          if (now - lastScanMs >= options.retryMs) {
+            lastScanMs = now
+            for (const pending of inFlight.values()) if (now - pending.sentMs >= options.retryMs) yield* send(pending, now)
           }
-          const allAtQuorum = next === messages.length && [...inFlight.values()].every(atQuorum)
-          if (allAtQuorum) quorumMs ??= now
+          if (next === messages.length && belowQuorum === 0) quorumMs ??= now
           if (inFlight.size === 0 && next === messages.length) break
           if (now >= deadlineMs || (quorumMs !== undefined && now - quorumMs >= options.stragglersMs)) break
           const envelope = yield* network.receiveWithin(Math.max(1, Math.min(options.retryMs, deadlineMs - now)))
           const message = envelope === undefined ? undefined : asMessage(envelope.message)
           if (message?._tag !== "Acked") continue
           const pending = inFlight.get(message.id)
-          if (pending !== undefined && message.op === (pending.message._tag === "Insert" ? "insert" : "delete")) pending.acked.add(envelope!.from)
+          if (pending === undefined || message.op !== (pending.message._tag === "Insert" ? "insert" : "delete") || pending.acked.has(envelope!.from)) continue
+          pending.acked.add(envelope!.from)
+          if (pending.acked.size === options.writeQuorum) belowQuorum--
+          if (everywhere(pending)) {
+            done.push(pending)
+            inFlight.delete(message.id)
+          }
         }
         const all = [...done, ...inFlight.values()]
         return {
