@@ -1,47 +1,24 @@
 // A real quorum-store cluster of processes, driven by the CLI and curl's HTTP as the README tells a user to:
 // siblings and a put that supersedes them, a node killed with SIGKILL while writes go on through a sloppy
 // quorum, and hinted handoff bringing the restarted node what it missed, seen in its own replica and trace.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
-import { request } from "node:http"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
-import { afterAll, describe, expect, it } from "vitest"
+import { readFileSync, writeFileSync } from "node:fs"
+import { dirname, join } from "node:path"
+import { describe, expect, it } from "vitest"
 import { makePlacement, preferenceList } from "../src/protocols/hashring/index.ts"
 import { parseTraceEvents, type TraceFileEvent } from "../src/trace/index.ts"
 import { runCli } from "./fixtures/cli.ts"
+import { clusterDataDirectory, httpJson } from "./fixtures/real-cluster.ts"
 import { freeBasePort } from "./fixtures/real-ports.ts"
 
-const root = mkdtempSync(join(tmpdir(), "faultline-quorum-cluster-"))
-const data = join(root, "data")
-
-afterAll(() => {
-  // Whatever happened, no node process outlives the test.
-  runCli(["cluster", "down", "--data", data])
-  rmSync(root, { recursive: true, force: true })
-})
+const data = clusterDataDirectory("faultline-quorum-cluster-")
+const root = dirname(data)
 
 const cli = (...args: Array<string>) => runCli([...args, "--data", data])
 
 /** Each node's pid and state, as `cluster status` reports them. */
 const status = (): Array<{ id: string; pid: number | null; state: string; role: string }> => JSON.parse(cli("cluster", "status", "--json").stdout).nodes
 
-/**
- * An HTTP request to a node's endpoint, and its JSON answer, on a connection of its own: a kept-alive
- * connection that the server closes as idle just as the client reuses it fails the request, and on a
- * loaded machine the two sides' idle timers can cross.
- */
-const http = (address: string, path: string, init: { method?: string; body?: string } = {}): Promise<{ status: number; body: Record<string, unknown> }> =>
-  new Promise((resolvePromise, reject) => {
-    const [host, port] = address.split(":")
-    const outgoing = request({ host, port: Number(port), path, method: init.method ?? "GET", agent: false }, (response) => {
-      let text = ""
-      response.setEncoding("utf8")
-      response.on("data", (chunk: string) => (text += chunk))
-      response.on("end", () => resolvePromise({ status: response.statusCode ?? 0, body: JSON.parse(text) as Record<string, unknown> }))
-    })
-    outgoing.on("error", reject)
-    outgoing.end(init.body)
-  })
+const http = httpJson
 
 /** The events of node `id`'s trace file. */
 const traceOf = (id: string): Array<TraceFileEvent> => {

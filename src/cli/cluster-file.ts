@@ -79,3 +79,6 @@ export const readSecret = async (file: string): Promise<Uint8Array> => {
   if (secret._tag === "Failure") throw new UsageError(`--secret-file: ${secret.failure.reason}`)
   return secret.success
 }
+
+/** Where `faultline load` keeps the workload it ran (in `<data>/clients/`), so that `trace-check` judges the clients' traces by it. */
+export const LOAD_WORKLOAD_FILE = "workload.json"

@@ -6,12 +6,12 @@ import { parseValue } from "../definition/real-client.ts"
 import type { JsonValue } from "../env/json.ts"
 import { UsageError } from "./errors.ts"
 
-/** `--option n=3 --option sloppyQuorum=false` as options; a value that is not JSON is a string. */
-export const parseOptionFlags = (values: ReadonlyArray<string> | undefined): Record<string, JsonValue> => {
+/** `--option n=3 --option sloppyQuorum=false` (or `--workload` fields) as an object; a value that is not JSON is a string. */
+export const parseOptionFlags = (values: ReadonlyArray<string> | undefined, flag = "--option"): Record<string, JsonValue> => {
   const options: Record<string, JsonValue> = {}
   for (const text of values ?? []) {
     const equals = text.indexOf("=")
-    if (equals <= 0) throw new UsageError(`--option: expected NAME=VALUE (such as n=3), got "${text}"`)
+    if (equals <= 0) throw new UsageError(`${flag}: expected NAME=VALUE (such as n=3), got "${text}"`)
     options[text.slice(0, equals)] = parseValue(text.slice(equals + 1))
   }
   return options
@@ -39,7 +39,7 @@ export const buildForCluster = (options: {
       workload: options.workload ?? {}
     })
   } catch (error) {
-    if (error instanceof ScenarioError) throw new UsageError(error.message.replace(/^(.*?): options\./, "$1: --option ").replace(/^(.*?): workload\./, "$1: --"))
+    if (error instanceof ScenarioError) throw new UsageError(error.message.replace(/^(.*?): options\./, "$1: --option ").replace(/^(.*?): workload\./, "$1: --workload "))
     throw error
   }
 }

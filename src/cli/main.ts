@@ -190,7 +190,7 @@ const cluster = program.command("cluster").description("Start, inspect and stop 
 cluster
   .command("up")
   .description("Start a local cluster: one process per node, on loopback, described in the data directory")
-  .option("--protocol <name>", "the protocol (raft, quorum)", "raft")
+  .option("--protocol <name>", "the protocol (raft, quorum, search)", "raft")
   .option("--nodes <n>", "how many nodes", "3")
   .option("--base-port <port>", "node i listens on base+i and serves HTTP on base+100+i", "7000")
   .option(...dataOption)
@@ -228,7 +228,8 @@ program
   .command("client")
   .description(
     "An operation on a real cluster, as its protocol reads it. Raft: get KEY, put KEY VALUE, cas KEY EXPECTED NEW, append KEY VALUE, delete KEY. " +
-      "Quorum: get KEY (siblings and their context), put KEY VALUE [CONTEXT]"
+      "Quorum: get KEY (siblings and their context), put KEY VALUE [CONTEXT]. " +
+      "Search: insert COUNT [FIRST] (the cluster's generated vectors), put ID VECTOR, query INDEX|VECTOR [K] [EF], delete ID"
   )
   .argument("<operation>", "such as get or put")
   .argument("[args...]", "the key, then values (JSON; text that is not JSON is a string)")
@@ -252,9 +253,10 @@ program
   .command("load")
   .description("Concurrent clients (the protocol's workload) against a real cluster, recording the history they saw")
   .option("--clients <n>", "clients, each its own session", "4")
-  .option("--operations <n>", "operations per client", "50")
+  .option("--operations <n>", "operations per client (search: queries, after its inserts)", "50")
   .option("--keys <n>", "keys they share", "4")
   .option("--history <file>", "write the history as JSON Lines, for faultline check")
+  .option("--workload <name=value>", "a field of the protocol's workload, over what the sizes make of it (such as vectors=3000 for search); repeatable", collect)
   .option(...dataOption)
   .option("--peers <list>", "the servers, as n1=127.0.0.1:7001,... (instead of --data)")
   .option("--protocol <name>", "the cluster's protocol, with --peers (--data: the cluster's own)", "raft")

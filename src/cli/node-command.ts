@@ -4,6 +4,7 @@ import { dirname, join, resolve } from "node:path"
 import { Cause, Effect, Exit, Fiber, Layer } from "effect"
 import { serverIds } from "../definition/input.ts"
 import type { ProtocolDefinition } from "../definition/protocol.ts"
+import type { RealClient } from "../definition/real-client.ts"
 import {
   type Address,
   defaultTracePath,
@@ -126,7 +127,8 @@ const isCorruption = (cause: Cause.Cause<unknown>): boolean => (Cause.squash(cau
 export const nodeCommand = async (flags: NodeFlags): Promise<number> => {
   const plan = await planNode(flags)
   const secret = await readSecret(plan.secretFile)
-  const program = buildForCluster({ definition: plan.definition, nodes: Object.keys(plan.peers).length, options: plan.options, file: "faultline node" }).server(plan.id)
+  const built = buildForCluster({ definition: plan.definition, nodes: Object.keys(plan.peers).length, options: plan.options, file: "faultline node" })
+  const program = built.server(plan.id)
   // The HTTP endpoint's client sessions reach this node through the hub, not over loopback TCP.
   const localHub = new LocalHub()
   // Spans are exported only when OTEL_* asks for it; otherwise no SDK is loaded and nothing is contacted.
@@ -156,7 +158,7 @@ export const nodeCommand = async (flags: NodeFlags): Promise<number> => {
     })
   )
   const fiber = Effect.runFork(main)
-  const http = plan.http === undefined ? undefined : await startHttp(plan, { servers: plan.peers, secret, localHub, otel }, fiber)
+  const http = plan.http === undefined ? undefined : await startHttp(plan, { servers: plan.peers, secret, localHub, otel }, built.realClient ?? plan.definition.realClient, fiber)
   const stop = () => void Effect.runPromise(Fiber.interrupt(fiber))
   process.once("SIGINT", stop)
   process.once("SIGTERM", stop)
@@ -178,9 +180,9 @@ export const nodeCommand = async (flags: NodeFlags): Promise<number> => {
 }
 
 /** Starts the node's HTTP endpoint; a port in use stops the node and is a start-up failure. */
-const startHttp = async (plan: NodePlan, access: Omit<ClusterAccess, "client">, fiber: Fiber.Fiber<unknown, unknown>) => {
+const startHttp = async (plan: NodePlan, access: Omit<ClusterAccess, "client">, client: RealClient<any> | undefined, fiber: Fiber.Fiber<unknown, unknown>) => {
   try {
-    return await startKvHttp({ listen: plan.http!, access, client: plan.definition.realClient, self: plan.id, protocol: plan.definition.name })
+    return await startKvHttp({ listen: plan.http!, access, client, self: plan.id, protocol: plan.definition.name })
   } catch (error) {
     await Effect.runPromise(Fiber.interrupt(fiber))
     throw new UsageError(`--http: cannot listen on ${formatAddress(plan.http!)} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`)

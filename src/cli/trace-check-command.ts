@@ -3,7 +3,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import type { Checker } from "../check/checker.ts"
 import { errorMessage } from "../definition/error-location.ts"
-import { readCluster } from "./cluster-file.ts"
+import { LOAD_WORKLOAD_FILE, readCluster } from "./cluster-file.ts"
 import { buildForCluster } from "./cluster-options.ts"
 import { UsageError } from "./errors.ts"
 import { loadProtocols } from "./protocols.ts"
@@ -21,6 +21,18 @@ const traceFiles = (dataRoot: string): Array<string> => {
   const clients = join(dataRoot, "clients")
   if (existsSync(clients)) files.push(...readdirSync(clients).filter((name) => name.endsWith(".trace.jsonl")).map((name) => join(clients, name)))
   return files.sort()
+}
+
+/** The workload a `faultline load` recorded; a file that is not a JSON object is named. */
+const readWorkload = (file: string): Record<string, unknown> => {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(readFileSync(file, "utf8"))
+  } catch (error) {
+    throw new UsageError(`${file}: not JSON (${errorMessage(error)})`)
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new UsageError(`${file}: expected the JSON object of a load's workload`)
+  return parsed as Record<string, unknown>
 }
 
 /**
@@ -59,7 +71,10 @@ export const traceCheckCommand = async (flags: TraceCheckFlags): Promise<number>
   events.sort((left, right) => left.timeUs - right.timeUs)
   const servers = description.nodes.map((node) => node.id)
   // The checkers judge the run as its nodes ran: with the cluster's options (a quorum store's N decides the owners).
-  const built = buildForCluster({ definition, nodes: servers.length, options: description.options, file: `${dataRoot}/cluster.json` })
+  // And with the workload the clients ran (a search's k and data set decide what recall means).
+  const workloadFile = join(dataRoot, "clients", LOAD_WORKLOAD_FILE)
+  const workload = existsSync(workloadFile) ? readWorkload(workloadFile) : undefined
+  const built = buildForCluster({ definition, nodes: servers.length, options: description.options, ...(workload === undefined ? {} : { workload }), file: `${dataRoot}/cluster.json` })
   for (const event of events) for (const checker of built.checkers) feed(checker, event)
   const endUs = events.at(-1)?.timeUs ?? 0
   for (const checker of built.checkers) checker.finish({ timeUs: endUs, up: servers })
@@ -67,7 +82,8 @@ export const traceCheckCommand = async (flags: TraceCheckFlags): Promise<number>
   const violations = built.checkers.flatMap((checker) => checker.violations).filter((violation) => judged.includes(violation.check))
   const results = judged.map((check) => ({ check, ok: !violations.some((violation) => violation.check === check) }))
   if (flags.json === true) {
-    process.stdout.write(JSON.stringify({ files: files.length, events: events.length, checks: results, violations }, null, 2) + "\n")
+    const notes = built.checkers.flatMap((checker) => checker.notes ?? [])
+    process.stdout.write(JSON.stringify({ files: files.length, events: events.length, checks: results, violations, notes }, null, 2) + "\n")
   } else {
     const lines = [
       `${files.length} trace files, ${events.length.toLocaleString("en-US")} events, ${(endUs / 1e6).toFixed(1)} s`,

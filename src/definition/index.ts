@@ -5,7 +5,7 @@ export { DurationInput } from "./duration-schema.ts"
 export { ScenarioError, serverIds } from "./input.ts"
 export { describeSchemaError } from "./schema-error.ts"
 export { nonNegative, nonNegativeInt, positive, positiveInt } from "./schema-numbers.ts"
-export { decodeSection, type Knob, type KnobValues, type ProtocolBuild, type ProtocolDefinition, type ProtocolRun, type WorkloadShrink } from "./protocol.ts"
+export { decodeSection, type Knob, type KnobValues, type LoadSize, type ProtocolBuild, type ProtocolDefinition, type ProtocolRun, type WorkloadShrink } from "./protocol.ts"
 export {
   type ClientAnswer,
   type ClientHttpRequest,

@@ -33,6 +33,12 @@ export interface ProtocolBuild {
   readonly checkers: ReadonlyArray<Checker>
   /** The clients' history (Jepsen format), for protocols with clients. */
   readonly history?: (() => ReadonlyArray<HistoryEvent>) | undefined
+  /**
+   * The client of a real cluster run with these options, when it depends on them (the search
+   * client routes by the shard map and generates the cluster's data set); it replaces the
+   * definition's `realClient`. None: the definition's.
+   */
+  readonly realClient?: RealClient<any> | undefined
 }
 
 /**
@@ -50,6 +56,12 @@ export interface ProtocolDefinition {
    * real cluster runs for hours on a disk where each of those costs syncs. None: the defaults.
    */
   readonly clusterOptions?: Readonly<Record<string, unknown>>
+  /**
+   * The workload `faultline load` runs against a real cluster, from its sizes (`--clients`,
+   * `--operations`, `--keys`), with real-network timeouts; `--workload NAME=VALUE` flags go over
+   * it. None: the key-value stores' workload (clients, operationsPerClient, keys and timeouts).
+   */
+  readonly clusterWorkload?: ((size: LoadSize) => Readonly<Record<string, unknown>>) | undefined
   /**
    * The options a swarm may draw per seed, and from what values (FoundationDB's randomized knobs).
    * Every combination of drawn values, and of drawn values with the others at their defaults, must
@@ -70,6 +82,13 @@ export interface ProtocolDefinition {
    * protocol's own, so it is erased here.
    */
   readonly realClient?: RealClient<any> | undefined
+}
+
+/** The sizes `faultline load` is given. */
+export interface LoadSize {
+  readonly clients: number
+  readonly operations: number
+  readonly keys: number
 }
 
 /**

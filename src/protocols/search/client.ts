@@ -29,6 +29,11 @@ export interface ClientOptions {
   readonly thinkMs: number
   readonly hedgeDelayMs: number
   readonly queryTimeoutMs: number
+  /**
+   * After its queries, how long the client still resends writes that some replica has not acknowledged. None: until
+   * every replica has every write (a simulated run ends anyway; a real cluster's load would wait for a node that stays down).
+   */
+  readonly settleMs?: number | undefined
   readonly merge?: MergeRule
 }
 
@@ -204,7 +209,8 @@ export const searchClient = (options: ClientOptions): NodeProgram =>
       yield* clock.sleep(options.thinkMs)
     }
     // Replication to replicas that missed writes goes on after the workload, so restarted replicas catch up.
-    while (pending.size > 0) yield* step(options.retryMs)
+    const settledByMs = (yield* clock.now) + (options.settleMs ?? Infinity)
+    while (pending.size > 0 && (yield* clock.now) < settledByMs) yield* step(options.retryMs)
 
     function runQuery(query: number) {
       return Effect.gen(function*() {

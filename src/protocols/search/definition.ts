@@ -8,6 +8,7 @@ import { cosineDistance, makeMixture, squaredL2 } from "./data.ts"
 import type { MergeRule } from "./merge.ts"
 import { type ReplicaHooks, searchReplica } from "./node.ts"
 import { hnswLibraryAvailable } from "./index-store.ts"
+import { searchRealClient } from "./real-client.ts"
 import { makeShardMap } from "./shards.ts"
 
 
@@ -25,7 +26,15 @@ const Options = Schema.Struct({
   /** Modelled costs in simulated time; defaults calibrated by `npm run bench:search`. */
   queryBaseMs: Schema.optional(nonNegative),
   queryPerEfMs: Schema.optional(nonNegative),
-  insertMs: Schema.optional(nonNegative)
+  insertMs: Schema.optional(nonNegative),
+  /**
+   * The data set, as a cluster fact: a real cluster's nodes, clients and checker must agree on it (the checker
+   * regenerates every vector from its id). A scenario may give these in its workload instead.
+   */
+  dimensions: Schema.optional(positiveInt),
+  clusters: Schema.optional(positiveInt),
+  spread: Schema.optional(positive),
+  dataSeed: Schema.optional(nonNegativeInt)
 })
 
 const Workload = Schema.Struct({
@@ -46,9 +55,19 @@ const Workload = Schema.Struct({
   hedgeDelayMs: Schema.optional(positive),
   queryTimeoutMs: Schema.optional(positive),
   minRecall: Schema.optional(Schema.Finite.check(Schema.isBetween({ minimum: 0, maximum: 1 }))),
+  /** After its queries, how long a client still resends writes some replica has not acknowledged (none: until all have). */
+  settleMs: Schema.optional(nonNegative),
   /** Operator actions at given times: `{at: 2s, join: n5}`, `{at: 4s, leave: n2}`; shards move to follow the ring. */
   membership: Schema.optional(Schema.Array(MembershipStepInput))
 })
+
+/** A data-set field from the options or the workload; a run that gives both must give one value. */
+const dataField = <A>(run: { readonly file: string }, name: string, fromOptions: A | undefined, fromWorkload: A | undefined, fallback: A): A => {
+  if (fromOptions !== undefined && fromWorkload !== undefined && fromOptions !== fromWorkload) {
+    throw new ScenarioError(`${run.file}: workload.${name}: ${String(fromWorkload)} differs from options.${name}, ${String(fromOptions)} (give it once)`)
+  }
+  return fromOptions ?? fromWorkload ?? fallback
+}
 
 /** Tests use at most this many vectors; the bench goes further on its own. */
 const MAX_VECTORS = 20_000
@@ -74,9 +93,14 @@ export const searchProtocol = (name = "search", hooks: ReplicaHooks = {}, merge?
     const vectors = workload.vectors ?? 2000
     if (vectors > MAX_VECTORS) throw new ScenarioError(`${run.file}: workload.vectors: ${vectors} is above ${MAX_VECTORS}`)
     const space = options.space ?? "l2"
-    const dimensions = workload.dimensions ?? 64
+    const dimensions = dataField(run, "dimensions", options.dimensions, workload.dimensions, 64)
     const map = makeShardMap({ shards: options.shards ?? 4, nodes, replicationFactor })
-    const mixture = makeMixture({ seed: workload.dataSeed ?? 1, dimensions, clusters: workload.clusters ?? 16, spread: workload.spread ?? 0.15 })
+    const mixture = makeMixture({
+      seed: dataField(run, "dataSeed", options.dataSeed, workload.dataSeed, 1),
+      dimensions,
+      clusters: dataField(run, "clusters", options.clusters, workload.clusters, 16),
+      spread: dataField(run, "spread", options.spread, workload.spread, 0.15)
+    })
     const k = workload.k ?? 10
     const clients = workload.clients ?? 2
     const clientIds = Array.from({ length: clients }, (_, clientIndex) => `c${clientIndex + 1}`)
@@ -106,6 +130,7 @@ export const searchProtocol = (name = "search", hooks: ReplicaHooks = {}, merge?
           thinkMs: workload.thinkMs ?? 20,
           hedgeDelayMs: workload.hedgeDelayMs ?? 20,
           queryTimeoutMs: workload.queryTimeoutMs ?? 200,
+          settleMs: workload.settleMs,
           ...(merge === undefined ? {} : { merge })
         })
       })), ...(steps.length === 0 ? [] : [{ id: "admin", program: membershipAdmin([...servers, ...clientIds], steps) }])],
@@ -115,7 +140,13 @@ export const searchProtocol = (name = "search", hooks: ReplicaHooks = {}, merge?
         shards: map.shards,
         k,
         minRecall: workload.minRecall ?? 0.95
-      })]
+      })],
+      realClient: searchRealClient({ map, writeQuorum, mixture })
     }
-  }
+  },
+  // On a real cluster the HNSW work takes its own real time: a modelled cost would be waited on top of it.
+  clusterOptions: { queryBaseMs: 0, queryPerEfMs: 0, insertMs: 0 },
+  // Real-network timings: a query hedged after 100 ms, not the simulator's 20, writes resent after half a second, and a
+  // load that ends at most 10 s after its queries even when a node that missed writes stays down.
+  clusterWorkload: (size) => ({ clients: size.clients, queriesPerClient: size.operations, thinkMs: 5, retryMs: 500, writeTimeoutMs: 10_000, hedgeDelayMs: 100, queryTimeoutMs: 3000, settleMs: 10_000 })
 })
