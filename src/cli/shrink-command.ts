@@ -81,6 +81,7 @@ export const shrinkCommand = async (file: string, flags: ShrinkFlags): Promise<n
     protocols,
     maxRuns,
     knobDefaults: flags.swarm === true ? loaded.options : undefined,
+    ownLatency: flags.swarm === true ? loaded.network.defaults.latency : undefined,
     onStep: (description) => process.stderr.write(`  kept: ${description}\n`)
   })
   const before = result.original
