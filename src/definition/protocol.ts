@@ -57,7 +57,7 @@ export interface ProtocolDefinition {
   readonly knobs?: ReadonlyArray<Knob> | undefined
   /**
    * The longest one-way latency, in milliseconds, the protocol is meant to stay live under with
-   * these options (for Raft, a share of its shortest election timeout). A swarm that draws a slow
+   * these options (for Raft, its shortest election timeout). A swarm that draws a slow
    * network keeps its latency within this bound, so no drawn combination of knobs and network is one
    * the protocol was never meant to survive. None: no bound.
    */

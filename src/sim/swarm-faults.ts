@@ -28,8 +28,8 @@ const KINDS = ["partitions", "crashes", "pauses", "clogs", "clockSteps", "clockD
  * the scenario leaves it off); loss, duplication and reordering are drawn up to 30%, 20% and 30%.
  * Some seeds thus get all partitions, some all crashes, some a quiet network and a storm of pauses.
  * Timing faults (stalled links, long delays), slow networks and the protocol's knobs come from
- * streams of their own, so adding them left the fault mix each seed drew unchanged. Scheduled faults stay as
- * written. The draw is the same whenever the seed runs.
+ * streams of their own, so adding them left the fault mix each seed drew unchanged. Scheduled
+ * faults stay as written. The draw is the same whenever the seed runs.
  */
 export const swarmScenario = (
   scenario: Scenario,
