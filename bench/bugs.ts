@@ -37,7 +37,7 @@ const benchBug = async (bug: SwarmCaughtBug): Promise<Row> => {
   const protocols = await loadProtocols(bug.module)
   const loaded = { ...loadScenario(bug.scenario), protocol: bug.protocol }
   const drawn = swarmScenario(loaded, failed.seed, protocols).scenario
-  const shrunk = shrinkFailure(drawn, failed.seed, { protocols, maxRuns: MAX_SHRINK_RUNS, knobDefaults: loaded.options })
+  const shrunk = shrinkFailure(drawn, failed.seed, { protocols, maxRuns: MAX_SHRINK_RUNS, knobDefaults: loaded.options, ownLatency: loaded.network.defaults.latency })
   const size = reproSize(shrunk.shrunkResult)
   const correct = runScenario({ ...shrunk.shrunk, protocol: bug.correct }, { seed: failed.seed, protocols })
   const repro =

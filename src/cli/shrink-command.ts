@@ -87,6 +87,7 @@ export const shrinkCommand = async (file: string, flags: ShrinkFlags): Promise<n
     maxRuns,
     knobDefaults: flags.swarm === true ? loaded.options : undefined,
     workloadDefaults: flags.swarm === true ? loaded.workload : undefined,
+    ownLatency: flags.swarm === true ? loaded.network.defaults.latency : undefined,
     onStep: (description) => process.stderr.write(`  kept: ${description}\n`)
   })
   const before = result.original

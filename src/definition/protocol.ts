@@ -68,6 +68,13 @@ export interface ProtocolDefinition {
    * be valid options: shrinking returns knobs to their defaults one at a time.
    */
   readonly knobs?: ReadonlyArray<Knob> | undefined
+  /**
+   * The longest one-way latency, in milliseconds, the protocol is meant to stay live under with
+   * these options (for Raft, its shortest election timeout). A swarm that draws a slow
+   * network keeps its latency within this bound, so no drawn combination of knobs and network is one
+   * the protocol was never meant to survive. None: no bound.
+   */
+  readonly latencyMsLimit?: ((options: Readonly<Record<string, unknown>>) => number) | undefined
   /** How shrinking may make the workload smaller, beyond halving its numbers. None: halving only. */
   readonly workloadShrink?: WorkloadShrink | undefined
   /**

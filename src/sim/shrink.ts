@@ -35,6 +35,11 @@ export interface ShrinkOptions {
   readonly knobDefaults?: Readonly<Record<string, unknown>> | undefined
   /** The scenario's own workload, before a swarm drew its shape: each drawn field is tried back at it. */
   readonly workloadDefaults?: Readonly<Record<string, unknown>> | undefined
+  /**
+   * The scenario's own latency, before a swarm drew a slow network in its place: tried as a step
+   * of its own before a constant latency. Without this, the latency only becomes constant.
+   */
+  readonly ownLatency?: LatencyDistribution | undefined
 }
 
 /** The size of a run, as the shrink summary reports it. */
@@ -89,19 +94,23 @@ const allThenEach = <A>(steps: ReadonlyArray<Simplification<A>>, all: string): A
 
 /**
  * Simpler networks to try: everything quiet at once (no loss, duplication, reordering or long
- * delays, a constant latency, no per-link overrides), then one of those at a time.
+ * delays, the scenario's own latency made constant, no per-link overrides), then one of those at a
+ * time.
  */
-const simplerNetworks = (network: NetworkModel): Array<Simplification<NetworkModel>> => {
+const simplerNetworks = (network: NetworkModel, ownLatency: LatencyDistribution | undefined): Array<Simplification<NetworkModel>> => {
   const defaults = network.defaults
   const steps: Array<Simplification<NetworkModel>> = []
   const withDefaults = (change: Partial<NetworkModel["defaults"]>) => (model: NetworkModel) => ({ ...model, defaults: { ...model.defaults, ...change } })
   for (const field of ["lossRate", "duplicateRate", "reorderRate", "longDelayRate"] as const) {
     if ((defaults[field] ?? 0) > 0) steps.push({ description: `no ${field}`, change: withDefaults({ [field]: 0 }) })
   }
-  if (defaults.latency._tag !== "Constant") {
-    const ms = typicalMs(defaults.latency)
-    steps.push({ description: `constant latency ${ms} ms`, change: withDefaults({ latency: { _tag: "Constant", ms } }) })
+  if (ownLatency !== undefined && JSON.stringify(ownLatency) !== JSON.stringify(defaults.latency)) {
+    steps.push({ description: "the scenario's own latency", change: withDefaults({ latency: ownLatency }) })
   }
+  // Typical of the latency the step is applied to, so that after the scenario's own latency it
+  // makes that one constant, not the slow network's.
+  const constant = (model: NetworkModel): NetworkModel => ({ ...model, defaults: { ...model.defaults, latency: { _tag: "Constant", ms: typicalMs(model.defaults.latency) } } })
+  if (defaults.latency._tag !== "Constant") steps.push({ description: `constant latency ${typicalMs(defaults.latency)} ms`, change: constant })
   if (network.links.length > 0) steps.push({ description: "no link overrides", change: (model) => ({ ...model, links: [] }) })
   return allThenEach(steps, "a quiet network")
 }
@@ -327,7 +336,7 @@ export const shrinkFailure = (scenario: Scenario, seed: number, options: ShrinkO
     // network, then the knobs back at their defaults. Each candidate is built from the current
     // run, so a step kept earlier is not undone by a later one, and a step that changes nothing
     // (one loss rate, after the whole network went quiet) is skipped.
-    for (const step of simplerNetworks(current.network)) {
+    for (const step of simplerNetworks(current.network, options.ownLatency)) {
       const network = step.change(current.network)
       if (JSON.stringify(network) !== JSON.stringify(current.network) && attempt({ ...current, network }, step.description)) improved = true
     }

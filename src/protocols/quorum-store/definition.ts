@@ -67,7 +67,7 @@ const resolveConfig = (run: ProtocolRun, rules: QuorumRules): Omit<QuorumConfig,
     w,
     sloppyQuorum: input.sloppyQuorum ?? true,
     lastWriterWins: input.lastWriterWins ?? false,
-    replicaTimeoutMs: input.replicaTimeoutMs ?? 50,
+    replicaTimeoutMs: input.replicaTimeoutMs ?? REPLICA_TIMEOUT_MS_DEFAULT,
     suspectMs: input.suspectMs ?? 500,
     operationTimeoutMs: input.operationTimeoutMs ?? 1000,
     handoffIntervalMs: input.handoffIntervalMs ?? 200,
@@ -76,6 +76,8 @@ const resolveConfig = (run: ProtocolRun, rules: QuorumRules): Omit<QuorumConfig,
     rules
   }
 }
+
+const REPLICA_TIMEOUT_MS_DEFAULT = 50
 
 /** How long handoff and anti-entropy need, once healed, to bring every owner up to date. */
 const convergenceMs = (config: Omit<QuorumConfig, "self">): number => {
@@ -97,6 +99,9 @@ export const quorumStoreProtocol = (name = "quorum", rules: Partial<QuorumRules>
   // No drawn workload shape yet: drawn shapes move the planted quorum bugs' first failing seeds to
   // runs that shrink to more faults than test/quorum-bugs.test.ts allows. Scenarios may still set
   // placement, mix and hotKeyShare (a hot key is what found the short duplicate-Put window).
+  // A coordinator waits replicaTimeoutMs for each replica's answer, so it is meant for networks whose
+  // round trip fits in that wait; a swarm's slow network stays within half of it.
+  latencyMsLimit: (options) => (typeof options.replicaTimeoutMs === "number" ? options.replicaTimeoutMs : REPLICA_TIMEOUT_MS_DEFAULT) / 2,
   build: (run) => {
     const config = resolveConfig(run, { ...defaultQuorumRules, ...rules })
     const workload = decodeSection(Workload, run, "workload")

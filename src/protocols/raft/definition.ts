@@ -81,6 +81,8 @@ const resolveOptions = (input: OptionsInput): RaftServerOptions => {
  * What a swarm draws per seed. The timing ranges do not overlap (heartbeat 1-3 ticks, election
  * timeouts 5-15 then 16-30), so every combination, and every one with some knobs back at their
  * defaults (2, 10, 20), keeps heartbeatTicks < electionTimeoutTicksMin < electionTimeoutTicksMax.
+ * The tick's length scales them all alike, so it is free; latencyMsLimit keeps a slow network
+ * drawn with it below the shortest election timeout.
  */
 const raftKnobs: ReadonlyArray<Knob> = [
   { _tag: "Flag", name: "preVote" },
@@ -90,7 +92,10 @@ const raftKnobs: ReadonlyArray<Knob> = [
   { _tag: "Integer", name: "heartbeatTicks", min: 1, max: 3 },
   { _tag: "OneOf", name: "maxEntriesPerAppend", values: [1, 4, 16, 64, 256] },
   { _tag: "Integer", name: "maxInflightAppends", min: 1, max: 16 },
-  { _tag: "OneOf", name: "snapshotEveryEntries", values: [0, 20, 100, 200, 1000] }
+  { _tag: "OneOf", name: "snapshotEveryEntries", values: [0, 20, 100, 200, 1000] },
+  // Last, so that adding it left every other knob a seed drew as it was. Faster ticks with the
+  // same tick counts mean more elections a second, each one more likely to be contested.
+  { _tag: "OneOf", name: "tickMs", values: [10, 20, 50] }
 ]
 
 /**
@@ -116,6 +121,13 @@ export const raftProtocol = (name = "raft", hooks: ServerHooks = {}): ProtocolDe
   realClient: raftRealClient,
   knobs: raftKnobs,
   workloadKnobs: kvWorkloadKnobs,
+  // Raft needs broadcast time below the election timeout (§5.6). A one-way latency of up to the
+  // shortest timeout still elects leaders, since most messages take far less (the vote bug's own
+  // scenario runs up to 100 ms against 150 ms); one well past it, with loss, elected none.
+  latencyMsLimit: (options) => {
+    const resolved = resolveOptions(options as OptionsInput)
+    return resolved.tickMs * resolved.electionTimeoutTicksMin
+  },
   build: (run) => {
     const optionsInput = decodeSection(Options, run, "options")
     const options = resolveOptions(optionsInput)
