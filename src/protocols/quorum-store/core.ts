@@ -66,10 +66,10 @@ export interface Recovered {
 
 /**
  * Restores the durable state, the membership first: ownership below is by the ring the node had
- * adopted, never the initial one it would otherwise go back to. A hint this node keeps for a key it owns itself came from a write it
- * coordinated, so it is merged into the store too: if the crash kept the hint but lost the store's
- * copy, the node would otherwise reuse the write's dot for another write. Every key is traced as
- * stored, so checkers see what the node holds after its restart.
+ * adopted, never the initial one it would otherwise go back to. A hint this node keeps for a key it
+ * owns itself came from a write it coordinated, so it is merged into the store too: if the crash
+ * kept the hint but lost the store's copy, the node would otherwise reuse the write's dot for
+ * another write. Every key is traced as stored, so checkers see what the node holds after its restart.
  */
 export const recover = (state: NodeState, recovered: Recovered): Effects => {
   const effects = emptyEffects()
