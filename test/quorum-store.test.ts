@@ -215,3 +215,50 @@ describe("membership", () => {
     }
   })
 })
+
+describe("a range that moves away and back", () => {
+  // The key's first owner leaves the ring (epoch 1) and joins it again (epoch 2).
+  const owner = owners[0]!
+  const without = nodes.filter((node) => node !== owner)
+
+  /** The owner after it coordinated a write of 7, handed the key over on leaving and let it go (every hint acknowledged). */
+  const ownerThatLetGo = () => {
+    const state = initialState(config(owner))
+    const first = receive(state, "c1", putMessage(7), 0)
+    const left = receive(state, "admin", { _tag: "Membership", epoch: 1, nodes: without }, 10)
+    for (const [node, hint] of [...state.hints.get(key)!]) receive(state, node, { _tag: "HandoffAck", key, digest: versionDigest(hint) }, 20)
+    return { state, first, left }
+  }
+
+  const replicated = (effects: Effects): KeyState => {
+    const copy = sent(effects, "Replicate")[0]![1]
+    if (copy._tag !== "Replicate") throw new Error("no Replicate")
+    return copy.set
+  }
+
+  it("a write coordinated after the range comes back is not taken for one made before it left", () => {
+    // Reference: §4.4, a version's dot names a write exactly once; §4.9, ranges move on joins and leaves.
+    const { state, first } = ownerThatLetGo()
+    expect(state.store.has(key)).toBe(false)
+    receive(state, "admin", { _tag: "Membership", epoch: 2, nodes }, 30)
+    const second = receive(state, "c2", { _tag: "Put", requestId: "c2:8", key, value: 8, context: {} }, 40)
+    // Another owner that has the first write merges the second: a blind write concurrent with it.
+    const replica = initialState(config(owners[1]!))
+    receive(replica, owner, { _tag: "Replicate", requestId: "r1", key, set: replicated(first), hintFor: null }, 50)
+    receive(replica, owner, { _tag: "Replicate", requestId: "r2", key, set: replicated(second), hintFor: null }, 60)
+    expect(valuesOf(replica.store.get(key)!).sort()).toEqual([7, 8])
+  })
+
+  it("after a restart, a node keeps the ring it adopted and does not coordinate for a key it let go", () => {
+    const { state, left } = ownerThatLetGo()
+    expect(left.persist.has("membership.json")).toBe(true)
+    // The adoption is persisted after the hints that hand the range over.
+    expect([...left.persist.keys()].at(-1)).toBe("membership.json")
+    const restarted = initialState(config(owner))
+    const membership = left.persist.get("membership.json") as unknown as { epoch: number; nodes: Array<string> }
+    recover(restarted, { store: new Map(), hints: new Map(), membership })
+    expect(restarted.epoch).toBe(1)
+    const answer = receive(restarted, "c2", { _tag: "Put", requestId: "c2:8", key, value: 8, context: {} }, 40)
+    expect(replies(answer)).toEqual([["c2", { _tag: "NotOwner", owners: preferenceList(state.placement, key, 3) }]])
+  })
+})

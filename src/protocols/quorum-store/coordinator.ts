@@ -11,11 +11,22 @@ const reply = (effects: Effects, client: string, requestId: string, outcome: Cli
 }
 
 /**
- * A client's write. Only an owner coordinates it (Dynamo §4.5): a version's dot must come from a
- * node that keeps every dot it made for the key, or a later dot of its would claim writes it never
- * saw. Another node answers `NotOwner`, and the client goes to an owner. The coordinator makes
- * the version, keeps it and a hint for each other owner on disk (so a crash or a lost message
- * cannot leave an owner without it), and sends copies to the healthy owners and stand-ins.
+ * The name a write's dot is minted under: the node itself under the initial ring, and a new name in
+ * each membership epoch after it. A dot must come from an actor that keeps every dot it made for the
+ * key, or it reuses one: the new write then looks already seen (and superseded) to every replica
+ * that saw the old one, and is dropped. A node lets a key go only in an epoch in which it does not
+ * own it, and coordinates only in epochs in which it does, so within one epoch the node keeps every
+ * dot it made; a node that owned a key, let it go and owns it again (a range that moves back) mints
+ * under a name it has never used for the key. Epochs are durable, so a restart never goes back to one.
+ */
+export const actorOf = (state: NodeState): string => (state.epoch === 0 ? state.config.self : `${state.config.self}@${state.epoch}`)
+
+/**
+ * A client's write. Only an owner coordinates it (Dynamo §4.5), under {@link actorOf}: an owner
+ * keeps every dot it made for the key this epoch. Another node answers `NotOwner`, and the client
+ * goes to an owner. The coordinator makes the version, keeps it and a hint for each other owner on
+ * disk (so a crash or a lost message cannot leave an owner without it), and sends copies to the
+ * healthy owners and stand-ins.
  */
 export const onPut = (state: NodeState, effects: Effects, client: string, message: Put, nowMs: number): void => {
   const { self } = state.config
@@ -25,7 +36,7 @@ export const onPut = (state: NodeState, effects: Effects, client: string, messag
   if (recent.includes(message.requestId)) return
   state.recentPuts.set(message.key, [...recent, message.requestId].slice(-RECENT_PUTS_MAX))
   const local = state.store.get(message.key) ?? empty()
-  const set = resolve(state, put(local, message.context, { value: message.value, timestampMs: nowMs }, self))
+  const set = resolve(state, put(local, message.context, { value: message.value, timestampMs: nowMs }, actorOf(state)))
   storeKey(state, effects, message.key, set)
   for (const owner of owners) if (owner !== self) addHint(state, effects, message.key, owner, set)
   const requestId = `${self}:${state.nextRequest++}`

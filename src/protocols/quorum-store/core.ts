@@ -2,10 +2,10 @@
 // trace and send out. Synchronous and deterministic; the shell only waits, persists and sends.
 import { antiEntropyRound, onTreeReply, onTreeRequest } from "./anti-entropy.ts"
 import { onFetchReply, onGet, onPut, onReplicateAck, tickRequests } from "./coordinator.ts"
-import { onMembership } from "./membership.ts"
+import { onMembership, recoverMembership } from "./membership.ts"
 import { asMessage, type KeyState, type Message } from "./messages.ts"
 import { handoffRound, mergeKey, onFetch, onHandoff, onHandoffAck, onRepair, onReplicate, onSyncPush, ownersOf } from "./replica.ts"
-import { type Effects, emptyEffects, type NodeState, storeEvent, storeFile, type StoreFile } from "./state.ts"
+import { type Effects, emptyEffects, type MembershipFile, type NodeState, storeEvent, storeFile, type StoreFile } from "./state.ts"
 
 type Handler<M extends Message> = (state: NodeState, effects: Effects, from: string, message: M, nowMs: number) => void
 
@@ -57,20 +57,23 @@ export const tick = (state: NodeState, nowMs: number): Effects => {
   return effects
 }
 
-/** What a node finds on disk after a restart: key states and hints, by key. */
+/** What a node finds on disk after a restart: key states and hints, by key, and the membership it adopted last (none: the initial ring). */
 export interface Recovered {
   readonly store: ReadonlyMap<string, StoreFile>
   readonly hints: ReadonlyMap<string, ReadonlyMap<string, KeyState>>
+  readonly membership?: MembershipFile | undefined
 }
 
 /**
- * Restores the durable state. A hint this node keeps for a key it owns itself came from a write it
- * coordinated, so it is merged into the store too: if the crash kept the hint but lost the store's
- * copy, the node would otherwise reuse the write's dot for another write. Every key is traced as
- * stored, so checkers see what the node holds after its restart.
+ * Restores the durable state, the membership first: ownership below is by the ring the node had
+ * adopted, never the initial one it would otherwise go back to. A hint this node keeps for a key it
+ * owns itself came from a write it coordinated, so it is merged into the store too: if the crash
+ * kept the hint but lost the store's copy, the node would otherwise reuse the write's dot for
+ * another write. Every key is traced as stored, so checkers see what the node holds after its restart.
  */
 export const recover = (state: NodeState, recovered: Recovered): Effects => {
   const effects = emptyEffects()
+  recoverMembership(state, recovered.membership)
   for (const [key, file] of recovered.store) {
     state.store.set(key, file.set)
     state.recentPuts.set(key, file.recentPuts)

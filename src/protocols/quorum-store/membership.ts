@@ -2,10 +2,11 @@
 // ring plan from the old placement to the new one and hands each range it must give up to the node
 // that gains it, through the hint machinery (durable, retried until acknowledged). Once the new
 // owner has a key, the old one lets it go. Reads and writes go on meanwhile, under the new ring.
+// The adopted membership is durable, and each epoch mints write dots under its own name (actorOf).
 import { contains, keyHash, plan, type Placement, withNode, withoutNode } from "../hashring/index.ts"
 import type { Membership } from "./messages.ts"
 import { addHint } from "./replica.ts"
-import type { Effects, NodeState } from "./state.ts"
+import { type Effects, MEMBERSHIP_FILE, type MembershipFile, type NodeState } from "./state.ts"
 
 /** `placement` with exactly `nodes` (each of weight 1), by joins and leaves from what it has. */
 export const placementWith = (placement: Placement, nodes: ReadonlyArray<string>): Placement => {
@@ -15,17 +16,35 @@ export const placementWith = (placement: Placement, nodes: ReadonlyArray<string>
   return result
 }
 
-/** Adopts a newer membership and queues this node's part of the plan: the ranges it sends. */
+/**
+ * Adopts a newer membership and queues this node's part of the plan: the ranges it sends. The
+ * adoption is persisted after the hints that hand those ranges over: a crash before it is synced
+ * leaves the older epoch on disk, and the operator's repeat of the change is adopted and planned again.
+ */
 export const onMembership = (state: NodeState, effects: Effects, message: Membership): void => {
   if (message.epoch <= state.epoch || message.nodes.length === 0) return
   const before = state.placement
-  const after = placementWith(before, message.nodes)
-  state.placement = after
-  state.epoch = message.epoch
+  adopt(state, { epoch: message.epoch, nodes: message.nodes })
   effects.events.push(["membership", { epoch: message.epoch, nodes: [...message.nodes] }])
-  if (before.nodes.length === 0) return
+  if (before.nodes.length > 0) queueTransfers(state, effects, before)
+  const file: MembershipFile = { epoch: message.epoch, nodes: [...message.nodes] }
+  effects.persist.set(MEMBERSHIP_FILE, file as never)
+}
+
+/** The membership a restarted node finds on disk, adopted again (its transfers were queued as durable hints before it was written). */
+export const recoverMembership = (state: NodeState, file: MembershipFile | undefined): void => {
+  if (file !== undefined && file.epoch > state.epoch && file.nodes.length > 0) adopt(state, file)
+}
+
+const adopt = (state: NodeState, membership: MembershipFile): void => {
+  state.placement = placementWith(state.placement, membership.nodes)
+  state.epoch = membership.epoch
+}
+
+/** Keeps each key of a range this node gives up (from `before` to its placement now) as a hint for the node that gains it. */
+const queueTransfers = (state: NodeState, effects: Effects, before: Placement): void => {
   const self = state.config.self
-  for (const move of plan(before, after, state.config.n)) {
+  for (const move of plan(before, state.placement, state.config.n)) {
     for (const transfer of move.transfers) {
       if (transfer.from !== self) continue
       const keys = [...state.store.keys()].filter((key) => contains(move.range, keyHash(key)))

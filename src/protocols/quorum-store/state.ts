@@ -82,12 +82,12 @@ export interface PendingRead {
 
 export type Pending = PendingWrite | PendingRead
 
-/** A node's whole state. `store` and `hints` are durable (files); the rest is lost on a crash. */
+/** A node's whole state. `store`, `hints` and the membership are durable (files); the rest is lost on a crash. */
 export interface NodeState {
   readonly config: QuorumConfig
   /** The ring as this node knows it now: `config.placement` until a membership change arrives. */
   placement: Placement
-  /** The membership change `placement` reflects (0: the initial one). */
+  /** The membership change `placement` reflects (0: the initial one); durable, in {@link MEMBERSHIP_FILE}. */
   epoch: number
   /** Key to this replica's state of it. */
   readonly store: Map<string, KeyState>
@@ -135,6 +135,18 @@ export const initialState = (config: QuorumConfig): NodeState => ({
 /** The file that holds a key's state, and the one that holds its hints. */
 export const storeFile = (key: string): string => `store-${encodeURIComponent(key)}.json`
 export const hintsFile = (key: string): string => `hints-${encodeURIComponent(key)}.json`
+
+/**
+ * The file that holds the membership this node adopted last. A restarted node that forgot it would
+ * route and own by the initial ring again, and coordinate writes of keys it has already let go.
+ */
+export const MEMBERSHIP_FILE = "membership.json"
+
+/** What the membership file holds: the epoch adopted last and the ring's nodes from it on. */
+export interface MembershipFile {
+  readonly epoch: number
+  readonly nodes: ReadonlyArray<string>
+}
 
 /** How many client request ids per key a coordinator remembers to drop duplicated Puts. */
 export const RECENT_PUTS_MAX = 256
