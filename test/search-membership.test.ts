@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest"
 import { ScenarioError } from "../src/definition/index.ts"
 import { builtinProtocols } from "../src/definition/registry.ts"
 import { makeShardMap, replicasOf, Routing, searchProtocol, shardMoves, withMembers } from "../src/protocols/search/index.ts"
+import { ReleasedShards } from "../src/protocols/search/released-shards.ts"
 import { faultScheduleArbitrary } from "../src/sim/arbitraries.ts"
 import { runScenario, type RunResult } from "../src/sim/run.ts"
 import { loadScenario, scenarioFromObject, serverIds } from "../src/sim/scenario.ts"
@@ -96,6 +97,38 @@ describe("routing during a move", () => {
   })
 })
 
+describe("released shards", () => {
+  it("a released shard lingers while asked for, is unloaded after the linger unused, and is loaded again when asked for or held again", () => {
+    // Set up: a replica holding s0 and s1 adopts a membership that moves s0 away (linger 100 ms).
+    const released = new ReleasedShards(100)
+    expect(released.any).toBe(false)
+    const adopted = released.adopt(["s1"], ["s0", "s1"])
+    expect(adopted).toEqual({ releasing: ["s0"], reload: [] })
+    released.released(adopted.releasing, 1000)
+    // Act and check: asked for at 1050, so still in use at 1120; unused since then, due at 1150.
+    expect(released.touch("s0")).toBe(false)
+    expect(released.touch("s1")).toBe(false)
+    expect(released.idle(1050)).toEqual([])
+    expect(released.idle(1120)).toEqual([])
+    expect(released.idle(1150)).toEqual(["s0"])
+    released.unload("s0")
+    expect(released.isUnloaded("s0")).toBe(true)
+    expect(released.idle(5000)).toEqual([])
+    // A late message for it loads it again, and its linger starts over.
+    expect(released.touch("s0")).toBe(true)
+    released.reloaded("s0", false, 6000)
+    expect(released.isUnloaded("s0")).toBe(false)
+    expect(released.idle(6000)).toEqual([])
+    expect(released.idle(6100)).toEqual(["s0"])
+    released.unload("s0")
+    // A membership that gives it back asks for it to be loaded; once held it never lingers.
+    expect(released.adopt(["s0", "s1"], ["s1"])).toEqual({ releasing: [], reload: ["s0"] })
+    released.reloaded("s0", true, 7000)
+    expect(released.any).toBe(false)
+    expect(released.idle(99_000)).toEqual([])
+  })
+})
+
 describe("scenarios/search-node-join.yaml", () => {
   it("n5 copies the shards it gains (one source crashes mid-copy), clients take them over, and every check holds", () => {
     // Half the vectors and queries, spaced so they still run from before the join (1 s) to after the last takeover (about 1.9 s).
@@ -113,7 +146,53 @@ describe("scenarios/search-node-join.yaml", () => {
     const fromN2 = events.find((event) => event.name === "shardCopy" && event.attrs["source"] === "n2")!
     const readyFromN2 = events.find((event) => event.name === "shardReady" && event.attrs["shard"] === fromN2.attrs["shard"])
     expect(readyFromN2?.t).toBeGreaterThan(1_800_000)
+    // The nodes that gave shards up unload them once no one has asked for them for a while, after every client took
+    // them over, and serve them no more; no other shard is unloaded.
+    const map = makeShardMap({ shards: 4, nodes: serverIds(4), replicationFactor: 3 })
+    const givenUp = shardMoves(map, withMembers(map, serverIds(5)))
+      .flatMap((move) => move.before.filter((node) => !move.after.includes(node)).map((node) => `${node}/${move.shard}`))
+    const unloads = events.filter((event) => event.name === "shardUnloaded")
+    expect(unloads.map((event) => `${event.node}/${String(event.attrs["shard"])}`).sort()).toEqual(givenUp.sort())
+    for (const unload of unloads) {
+      const shard = unload.attrs["shard"]
+      expect(unload.t).toBeGreaterThan(Math.max(...takeovers.filter((event) => event.attrs["shard"] === shard).map((event) => event.t)))
+      expect(events.filter((event) => event.name === "served" && event.node === unload.node && event.attrs["shard"] === shard && event.t > unload.t)).toEqual([])
+    }
     expect(result.notes.find((note) => note.startsWith("search:"))).toMatch(/recall@10 (0\.9[5-9]|1\.0)/)
+  })
+})
+
+describe("a shard given up and given back", () => {
+  it("is loaded again from its log when a later membership gives it back, and loses nothing", () => {
+    // Set up: n5 joins and leaves again, long enough after for the nodes that gave shards up to have unloaded them.
+    const scenario = scenarioFromObject({
+      protocol: "search",
+      nodes: 5,
+      duration: 3000,
+      liveness: 500,
+      options: { shards: 4, replicationFactor: 3, writeQuorum: 2, initialNodes: 4 },
+      workload: { vectors: 300, clients: 2, queriesPerClient: 30, thinkMs: 50, membership: [{ at: 300, join: "n5" }, { at: 2000, leave: "n5" }] },
+      network: { latency: { distribution: "uniform", minMs: 1, maxMs: 4 } }
+    })
+    // Act.
+    const result = runScenario(scenario, { seed: 3, protocols: builtinProtocols, keepTrace: true })
+    // Check: every check holds; each node unloaded what it gave up before the leave and loaded it again after it.
+    expect(failed(result)).toEqual([])
+    const events = eventsOf(result)
+    const named = (name: string) => events.filter((event) => event.name === name).map((event) => `${event.node}/${String(event.attrs["shard"])}`)
+    const unloadedBeforeLeave = events.filter((event) => event.name === "shardUnloaded" && event.t < 2_000_000)
+    expect(unloadedBeforeLeave.length).toBeGreaterThan(0)
+    expect(named("shardReloaded").sort()).toEqual(unloadedBeforeLeave.map((event) => `${event.node}/${String(event.attrs["shard"])}`).sort())
+    // The reloaded replicas hold every acknowledged insert of their shard, as the ones that never left do.
+    const held = holdings(events)
+    const acked = events.filter((event) => event.name === "ok" && event.attrs["op"] === "insert")
+    const deleted = new Set(events.filter((event) => event.name === "invoke" && event.attrs["op"] === "delete").map((event) => event.attrs["id"]))
+    for (const key of named("shardReloaded")) {
+      const shard = key.split("/")[1]
+      const expected = acked.filter((event) => event.attrs["shard"] === shard && !deleted.has(event.attrs["id"])).map((event) => event.attrs["id"] as number)
+      expect(expected.length).toBeGreaterThan(0)
+      expect(expected.filter((id) => !(held.get(key) ?? []).includes(id)), key).toEqual([])
+    }
   })
 })
 

@@ -3,9 +3,10 @@
 import { Effect } from "effect"
 import { Clock, type Envelope, Network, type NodeProgram, Tracing } from "../../env/index.ts"
 import type { Mixture } from "./data.ts"
-import { LatencyTracker, type MergeRule, mergeTopK, type ShardHits, shardEf } from "./merge.ts"
+import { LatencyTracker, type MergeRule, mergeTopK } from "./merge.ts"
 import { Routing } from "./membership.ts"
-import { asMessage, type Delete, type Hits, type Insert } from "./messages.ts"
+import { asMessage, type Delete, type Insert } from "./messages.ts"
+import { makeScatterGather, type ScatterGather } from "./scatter-gather.ts"
 import { type ShardMap, shardOf } from "./shards.ts"
 
 /** What one client does. */
@@ -52,13 +53,6 @@ interface PendingWrite {
   reported: boolean
 }
 
-interface ShardAsk {
-  readonly asked: Array<string>
-  readonly sentMs: Array<number>
-  answer: ShardHits | undefined
-  answeredBy: string | undefined
-}
-
 /** A pending write is resent at most this many retry intervals apart. */
 const RETRY_BACKOFF_MAX = 8
 
@@ -76,7 +70,8 @@ export const searchClient = (options: ClientOptions): NodeProgram =>
     const routing = new Routing(options.map)
     let inFlight = 0
     let lastRetryMs = yield* clock.now
-    let current: { readonly query: number; readonly startedMs: number; readonly asks: Map<string, ShardAsk> } | undefined
+    /** The query in flight, to which answers go as they arrive. */
+    let current: ScatterGather | undefined
 
     const onAcked = (from: string, op: string, id: number) =>
       Effect.gen(function*() {
@@ -89,19 +84,6 @@ export const searchClient = (options: ClientOptions): NodeProgram =>
           yield* tracing.event("ok", { op, id, shard: write.message.shard })
         }
         if (write.acked.size === write.replicas.length) pending.delete(writeKey(op, id))
-      })
-
-    const onHits = (from: string, hits: Hits) =>
-      Effect.gen(function*() {
-        if (current === undefined || hits.query !== current.query) return
-        const ask = current.asks.get(hits.shard)
-        // The hedge's slower answer (or a duplicate) is dropped: each shard is merged once.
-        if (ask === undefined || ask.answer !== undefined) return
-        const position = ask.asked.indexOf(from)
-        if (position < 0) return
-        ask.answer = { ids: hits.ids, distances: hits.distances }
-        ask.answeredBy = from
-        latency.observe(from, (yield* clock.now) - ask.sentMs[position]!)
       })
 
     /** A membership change: writes still pending to a moving shard go to its new owners too, so their copies miss nothing. */
@@ -125,7 +107,7 @@ export const searchClient = (options: ClientOptions): NodeProgram =>
         case "Acked":
           return onAcked(envelope.from, message.op, message.id)
         case "Hits":
-          return onHits(envelope.from, message)
+          return current === undefined ? Effect.void : current.onHits(envelope.from, message)
         case "Membership":
           return onMembership(message.epoch, message.nodes)
         case "ShardReady":
@@ -214,55 +196,25 @@ export const searchClient = (options: ClientOptions): NodeProgram =>
 
     function runQuery(query: number) {
       return Effect.gen(function*() {
-        const vector = Array.from(options.mixture.vector(options.vectors + query))
-        const startedMs = yield* clock.now
-        const asks = new Map(options.map.shards.map((shard) => [shard, { asked: [], sentMs: [], answer: undefined, answeredBy: undefined } as ShardAsk]))
-        current = { query, startedMs, asks }
-        yield* tracing.event("queryInvoke", { query, vectorIndex: options.vectors + query })
-        const ask = (shard: string, attempt: number) =>
-          Effect.gen(function*() {
-            const state = asks.get(shard)!
-            const replica = latency.order(routing.queryReplicas(shard)).find((node) => !state.asked.includes(node))
-            if (replica === undefined) return
-            state.asked.push(replica)
-            state.sentMs.push(yield* clock.now)
-            if (attempt > 0) yield* tracing.event("hedge", { query, shard, to: replica })
-            yield* network.send(replica, { _tag: "Query", query, shard, vector, k: options.k, ef: shardEf(options.ef, options.map.shards.length) })
-          })
-        for (const shard of options.map.shards) yield* ask(shard, 0)
-        // Each hedge delay without an answer asks the shard's next replica: one lost message (the query or its
-        // answer) would otherwise leave a shard unanswered even with a second replica up.
-        let hedges = 0
-        const unanswered = () => [...asks].filter(([, state]) => state.answer === undefined).map(([shard]) => shard)
-        while (unanswered().length > 0) {
-          const elapsed = (yield* clock.now) - startedMs
-          if (elapsed >= options.queryTimeoutMs) break
-          if (elapsed >= options.hedgeDelayMs * (hedges + 1)) {
-            hedges++
-            for (const shard of unanswered()) yield* ask(shard, hedges)
-          }
-          yield* step(Math.min(options.queryTimeoutMs, options.hedgeDelayMs * (hedges + 1)) - elapsed)
-        }
-        const missing = unanswered()
-        // A replica that was asked and beaten by the hedge (or never answered) is at least as slow as it has been
-        // kept waiting: without this its late answers, which are dropped, would never teach the client to avoid it.
-        const endedMs = yield* clock.now
-        for (const state of asks.values()) {
-          state.asked.forEach((node, position) => {
-            if (node !== state.answeredBy) latency.penalize(node, endedMs - state.sentMs[position]!)
-          })
-        }
-        const answered = options.map.shards.filter((shard) => !missing.includes(shard))
-        const merged = (options.merge ?? mergeTopK)(answered.map((shard) => asks.get(shard)!.answer!), options.k)
-        current = undefined
-        yield* tracing.event("queryResult", {
+        const gather = yield* makeScatterGather({
           query,
-          ids: merged.ids,
-          partial: missing.length > 0,
-          answered,
-          missing,
-          latencyMs: (yield* clock.now) - startedMs
+          vector: Array.from(options.mixture.vector(options.vectors + query)),
+          k: options.k,
+          ef: options.ef,
+          shards: options.map.shards,
+          replicasOf: (shard) => routing.queryReplicas(shard),
+          latency,
+          hedgeDelayMs: options.hedgeDelayMs,
+          timeoutMs: options.queryTimeoutMs,
+          merge: options.merge ?? mergeTopK,
+          onHedge: (shard, to) => tracing.event("hedge", { query, shard, to })
         })
+        current = gather
+        yield* tracing.event("queryInvoke", { query, vectorIndex: options.vectors + query })
+        const outcome = yield* gather.run(step)
+        current = undefined
+        const { ids, partial, answered, missing, latencyMs } = outcome
+        yield* tracing.event("queryResult", { query, ids, partial, answered, missing, latencyMs })
       })
     }
   })

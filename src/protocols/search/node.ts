@@ -1,10 +1,12 @@
 // The Effect shell of a search replica: replay each shard's log, then serve batched writes (logged and synced before acked)
 // and queries, and copy the shards a membership change gives it from a node that held them.
 import { Effect } from "effect"
+import { assert } from "../assert.ts"
 import { Clock, type Envelope, Network, type NodeProgram, Tracing } from "../../env/index.ts"
 import type { IndexOptions } from "./index-store.ts"
 import { incomingOf, shardMoves } from "./membership.ts"
 import { asMessage, type Delete, type Entries, type Fetch, type Insert, type Membership, type Query } from "./messages.ts"
+import { ReleasedShards } from "./released-shards.ts"
 import { ShardReplica } from "./replica.ts"
 import { appendLog, appendMembership, type LogEntry, readLog, readMemberships, syncLog } from "./shard-log.ts"
 import { type ShardMap, shardsHeldBy, withMembers } from "./shards.ts"
@@ -65,6 +67,9 @@ export const searchReplica = (options: ReplicaOptions, hooks: ReplicaHooks = {})
     const tracing = yield* Tracing
     const replicas = new Map<string, ShardReplica>()
     const incoming = new Map<string, Incoming>()
+    // A released shard lingers as long as its new owner announces it ready: a client still asking this node after that
+    // has missed every announcement, and a late message loads the shard again anyway.
+    const released = new ReleasedShards(READY_ANNOUNCEMENTS_MAX * options.retryMs)
     let map = options.map
     let epoch = 0
 
@@ -76,8 +81,35 @@ export const searchReplica = (options: ReplicaOptions, hooks: ReplicaHooks = {})
         for (const entry of yield* readLog(shard)) replica.apply(entry)
         replica.synced = replica.entries
         replicas.set(shard, replica)
-        yield* tracing.event("recover", { shard, entries: replica.entries, size: replica.index.size })
+        if (!released.isUnloaded(shard)) return yield* tracing.event("recover", { shard, entries: replica.entries, size: replica.index.size })
+        released.reloaded(shard, shardsHeldBy(map, network.self).includes(shard), yield* clock.now)
+        yield* tracing.event("shardReloaded", { shard, entries: replica.entries, size: replica.index.size })
       })
+
+    /** After a membership change: starts the linger of the shards this node gives up, and loads those it holds again. */
+    const trackReleases = Effect.gen(function*() {
+      const { releasing, reload } = released.adopt(shardsHeldBy(map, network.self), replicas.keys())
+      for (const shard of reload) yield* open(shard)
+      if (releasing.length > 0) released.released(releasing, yield* clock.now)
+    })
+
+    /** Unloads the released shards no one asked for during the linger, once every entry of theirs is synced. */
+    const unloadIdle = Effect.gen(function*() {
+      for (const shard of released.idle(yield* clock.now)) {
+        const replica = replicas.get(shard)
+        assert(replica !== undefined, () => `released shard ${shard} is not loaded`)
+        if (replica.synced !== replica.entries || incoming.get(shard)?.ready === false) continue
+        replicas.delete(shard)
+        released.unload(shard)
+        yield* tracing.event("shardUnloaded", { shard, entries: replica.entries })
+      }
+    })
+
+    /**
+     * A message asks for `shard`: a released shard counts as used; returns whether it was unloaded and must be loaded
+     * again first. A plain check, not an effect, so that a node with nothing released does no extra step per message.
+     */
+    const mustReload = (shard: string) => released.any && released.touch(shard)
 
     /** Moves to the membership of `next`: opens the shards this node gains and starts copying each from its source. */
     const adopt = (next: { readonly epoch: number; readonly nodes: ReadonlyArray<string> }) =>
@@ -91,6 +123,7 @@ export const searchReplica = (options: ReplicaOptions, hooks: ReplicaHooks = {})
           yield* tracing.event("shardCopy", { shard, source, epoch })
           yield* network.send(source, { _tag: "Fetch", shard, after: 0 })
         }
+        yield* trackReleases
       })
 
     // A restart replays the adopted memberships too: a shard gained before the crash is copied again (what is
@@ -235,6 +268,7 @@ export const searchReplica = (options: ReplicaOptions, hooks: ReplicaHooks = {})
           switch (message._tag) {
             case "Insert":
             case "Delete": {
+              if (mustReload(message.shard)) yield* open(message.shard)
               if (!replicas.has(message.shard)) break
               const list = writes.get(message.shard) ?? []
               list.push({ from: envelope.from, message })
@@ -242,12 +276,14 @@ export const searchReplica = (options: ReplicaOptions, hooks: ReplicaHooks = {})
               break
             }
             case "Query":
+              if (mustReload(message.shard)) yield* open(message.shard)
               queries.push({ from: envelope.from, query: message })
               break
             case "Membership":
               yield* onMembership(message)
               break
             case "Fetch":
+              if (mustReload(message.shard)) yield* open(message.shard)
               yield* serveFetch(envelope.from, message)
               break
             case "Entries":
@@ -267,6 +303,7 @@ export const searchReplica = (options: ReplicaOptions, hooks: ReplicaHooks = {})
           yield* writeShard(shard, replicas.get(shard)!, list)
         }
         for (const { from, query } of queries) yield* answer(from, query)
+        if (released.any) yield* unloadIdle
       })
 
     if (incoming.size > 0) yield* startTicker

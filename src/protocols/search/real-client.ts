@@ -5,7 +5,8 @@ import type { ClientAnswer, ClientRequestParse, RealClient } from "../../definit
 import { checkArity, invalid, operation } from "../kv/real-requests.ts"
 import type { Mixture } from "./data.ts"
 import type { Delete, Insert } from "./messages.ts"
-import { makeSearchSession, type QueryOutcome, type WriteOutcome } from "./real-session.ts"
+import { makeSearchSession, type WriteOutcome } from "./real-session.ts"
+import type { QueryOutcome } from "./scatter-gather.ts"
 import { type ShardMap, shardOf } from "./shards.ts"
 
 /** What the client of one real cluster knows: its shard map, write quorum and data set. */

@@ -2,8 +2,9 @@
 // their shards and waits for each write quorum, and runs one scatter-gather query, hedged, its partial answers flagged.
 import { Effect } from "effect"
 import { Clock, Network } from "../../env/index.ts"
-import { LatencyTracker, mergeTopK, type ShardHits, shardEf } from "./merge.ts"
+import { LatencyTracker, mergeTopK } from "./merge.ts"
 import { asMessage, type Delete, type Insert } from "./messages.ts"
+import { makeScatterGather, type QueryOutcome } from "./scatter-gather.ts"
 import { replicasOf, type ShardMap, shardsHeldBy } from "./shards.ts"
 
 /** How a session writes and queries. */
@@ -27,13 +28,6 @@ export interface WriteOutcome {
   readonly unknown: ReadonlyArray<number>
   /** Ids some replica of their shard has not acknowledged yet (it may be down): those replicas miss them. */
   readonly notEverywhere: ReadonlyArray<number>
-}
-
-/** What a query came to: the global top-k of the shards that answered, and the shards that did not. */
-export interface QueryOutcome extends ShardHits {
-  readonly partial: boolean
-  readonly missing: ReadonlyArray<string>
-  readonly latencyMs: number
 }
 
 interface Pending {
@@ -113,41 +107,29 @@ export const makeSearchSession = (options: SearchSessionOptions) =>
     /**
      * One query: each shard is asked at its fastest replica (by observed latency), and after each hedge delay without
      * an answer at its next one; a shard no replica answered by the timeout is missing and the answer is flagged partial.
+     * Messages other than this query's answers (a write's late acknowledgements) are dropped while it waits.
      */
     const query = (vector: ReadonlyArray<number>, k: number, ef: number): Effect.Effect<QueryOutcome> =>
       Effect.gen(function*() {
-        const number = ++queries
-        const startedMs = yield* clock.now
-        const asked = new Map(options.map.shards.map((shard) => [shard, [] as Array<{ readonly node: string; readonly sentMs: number }>]))
-        const answers = new Map<string, ShardHits>()
-        const ask = (shard: string, now: number) => {
-          const tried = asked.get(shard)!
-          const node = latency.order(replicasOf(options.map, shard)).find((candidate) => !tried.some((attempt) => attempt.node === candidate))
-          if (node === undefined) return Effect.void
-          tried.push({ node, sentMs: now })
-          return network.send(node, { _tag: "Query", query: number, shard, vector, k, ef: shardEf(ef, options.map.shards.length) })
-        }
-        let hedges = 0
-        for (const shard of options.map.shards) yield* ask(shard, startedMs)
-        while (answers.size < options.map.shards.length) {
-          const now = yield* clock.now
-          const elapsed = now - startedMs
-          if (elapsed >= options.operationTimeoutMs) break
-          if (elapsed >= options.hedgeDelayMs * (hedges + 1)) {
-            hedges++
-            for (const shard of options.map.shards) if (!answers.has(shard)) yield* ask(shard, now)
-          }
-          const envelope = yield* network.receiveWithin(Math.max(1, Math.min(options.operationTimeoutMs, options.hedgeDelayMs * (hedges + 1)) - elapsed))
-          const message = envelope === undefined ? undefined : asMessage(envelope.message)
-          if (message?._tag !== "Hits" || message.query !== number || answers.has(message.shard)) continue
-          const attempt = asked.get(message.shard)?.find((candidate) => candidate.node === envelope!.from)
-          if (attempt === undefined) continue
-          answers.set(message.shard, message)
-          latency.observe(attempt.node, (yield* clock.now) - attempt.sentMs)
-        }
-        const missing = options.map.shards.filter((shard) => !answers.has(shard))
-        const merged = mergeTopK([...answers.values()], k)
-        return { ...merged, partial: missing.length > 0, missing, latencyMs: (yield* clock.now) - startedMs }
+        const gather = yield* makeScatterGather({
+          query: ++queries,
+          vector,
+          k,
+          ef,
+          shards: options.map.shards,
+          replicasOf: (shard) => replicasOf(options.map, shard),
+          latency,
+          hedgeDelayMs: options.hedgeDelayMs,
+          timeoutMs: options.operationTimeoutMs,
+          merge: mergeTopK
+        }).pipe(Effect.provideService(Network, network), Effect.provideService(Clock, clock))
+        return yield* gather.run((waitMs) =>
+          Effect.gen(function*() {
+            const envelope = yield* network.receiveWithin(Math.max(1, waitMs))
+            const message = envelope === undefined ? undefined : asMessage(envelope.message)
+            if (message?._tag === "Hits") yield* gather.onHits(envelope!.from, message)
+          })
+        )
       })
 
     /** Whether `server` answers a one-neighbour query on a shard it holds within `timeoutMs`. */
