@@ -29,7 +29,7 @@ export interface TraceFile {
  * incarnation's. The lines of one turn of the event loop go out in one write, made on the node's
  * own thread: a write to the page cache (a trace is never synced) takes microseconds, while a
  * write through Node's thread pool costs two thread wake-ups, the second of them the node's own
- * thread, which on a busy machine waits for a core each time (see bench/real.ts).
+ * thread, which on a busy machine waits for a core each time (see "Real clusters" in the README).
  */
 export const openTraceFile = (path: string): Effect.Effect<TraceFile, TraceFileError> =>
   Effect.gen(function*() {
