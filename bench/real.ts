@@ -12,7 +12,13 @@ const root = fileURLToPath(new URL("..", import.meta.url))
 const bin = resolve(root, "bin", "faultline.js")
 /** How long each load level runs. */
 const levelMs = Number(process.env["FAULTLINE_BENCH_REAL_LEVEL_MS"] ?? 5000)
-const concurrencies = [1, 16, 64]
+/**
+ * `FAULTLINE_BENCH_REAL_CLIENTS=1` (a comma-separated list) measures puts at those levels only,
+ * alternating etcd and Faultline clusters `FAULTLINE_BENCH_REAL_ROUNDS` times (default 3), and
+ * skips reads, the leader kill and tracing's cost: a quick look at one figure on a shared machine.
+ */
+const quickLevels = process.env["FAULTLINE_BENCH_REAL_CLIENTS"]?.split(",").map(Number)
+const concurrencies = quickLevels ?? [1, 16, 64]
 
 /** One HTTP request on a keep-alive agent: its status and body. */
 const call = (agent: Agent, options: { host: string; port: number; method: string; path: string; body?: string }): Promise<{ status: number; body: string }> =>
@@ -313,8 +319,40 @@ const exportCost = async () => {
   row("exported", `${format(sink.bytes() / 1024)} KiB`)
 }
 
+/** Puts only, at `quickLevels`, etcd and Faultline alternated so that a slow spell of the shared machine hits both. */
+const quick = async (levels: ReadonlyArray<number>) => {
+  const rounds = Number(process.env["FAULTLINE_BENCH_REAL_ROUNDS"] ?? 3)
+  console.log(`Puts only, ${levels.join(", ")} client(s), ${levelMs / 1000} s per level, etcd and Faultline alternated ${rounds} times`)
+  for (let round = 1; round <= rounds; round++) {
+    const etcd = await etcdCluster()
+    const etcdPuts: Array<LevelResult> = []
+    if (etcd !== undefined) {
+      try {
+        for (const concurrency of levels) etcdPuts.push(await runLevel(etcd.target, etcd.leader, concurrency, "put"))
+      } finally {
+        etcd.stop()
+      }
+    }
+    const raft = await faultlineRaft()
+    try {
+      for (const [index, concurrency] of levels.entries()) {
+        const level = await runLevel(raft.target, raft.leader, concurrency, "put")
+        const baseline = etcdPuts[index]
+        const versus = baseline === undefined
+          ? ""
+          : `; etcd ${format(baseline.perSecond)} (p50 ${baseline.p50Ms.toFixed(2)} ms): ${(level.perSecond / baseline.perSecond).toFixed(2)}x etcd`
+        row(`round ${round}, puts/s, ${concurrency} client(s)`, `${format(level.perSecond)} (p50 ${level.p50Ms.toFixed(2)} ms, p99 ${level.p99Ms.toFixed(1)} ms)${versus}`)
+      }
+    } finally {
+      raft.stop()
+    }
+  }
+  row("load average", `${loadavg().map((value) => value.toFixed(1)).join(", ")} on ${availableParallelism()} cores`)
+}
+
 const main = async () => {
   if (process.env["FAULTLINE_BENCH_REAL_EXPORT_ONLY"] === "1") return exportCost()
+  if (quickLevels !== undefined) return quick(quickLevels)
   console.log(`Real clusters on loopback, fsync on, through HTTP with keep-alive clients; ${levelMs / 1000} s per load level`)
   const etcd = await etcdCluster()
   const etcdResult = etcd === undefined ? undefined : await measure(etcd)

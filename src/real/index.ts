@@ -47,6 +47,7 @@ export {
   type RealNetworkConfig
 } from "./network.ts"
 export { LocalHub } from "./local-hub.ts"
+export { Mailbox } from "./mailbox.ts"
 export { makeRealRandom } from "./random.ts"
 export { generateSecret, readSecretFile, SecretError } from "./secret.ts"
 export { isValidFileName, makeRealStorage, type RealStorageConfig } from "./storage.ts"

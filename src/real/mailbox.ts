@@ -1,4 +1,4 @@
-// A real node's one mailbox: bounded, dropping when full, with a single waiting receiver like the simulator's.
+// A real node's one mailbox (and any other one-receiver handoff of a real process): bounded, dropping when full, with a single waiting receiver like the simulator's.
 import { Effect } from "effect"
 import type { Envelope } from "../env/index.ts"
 
@@ -7,11 +7,13 @@ import type { Envelope } from "../env/index.ts"
  * at most `capacity` messages; a message that arrives to a full mailbox is dropped and counted, as
  * the simulator drops one (`mailbox-full`), so a slow node cannot make its peers' messages grow
  * its memory without bound. Only one fiber may wait at a time, as the Network contract says.
+ * A message offered to a waiting fiber resumes it at once, in the offerer's turn of the event loop
+ * (an Effect Queue would resume it on a later turn, through `setImmediate`).
  */
-export class Mailbox {
-  private items: Array<Envelope> = []
+export class Mailbox<Item = Envelope> {
+  private items: Array<Item> = []
   private head = 0
-  private waiter: ((envelope: Envelope) => void) | undefined
+  private waiter: ((item: Item) => void) | undefined
   /** Messages dropped because the mailbox was full. */
   dropped = 0
 
@@ -24,35 +26,35 @@ export class Mailbox {
     return this.items.length - this.head
   }
 
-  /** Hands `envelope` to the waiting fiber, or queues it; false when it was dropped. */
-  offer(envelope: Envelope): boolean {
+  /** Hands `item` to the waiting fiber, or queues it; false when it was dropped. */
+  offer(item: Item): boolean {
     const waiter = this.waiter
     if (waiter !== undefined) {
       this.waiter = undefined
-      waiter(envelope)
+      waiter(item)
       return true
     }
     if (this.size >= this.capacity) {
       this.dropped++
       return false
     }
-    this.items.push(envelope)
+    this.items.push(item)
     return true
   }
 
   /** Waits for the next message. */
-  readonly receive: Effect.Effect<Envelope> = Effect.callback<Envelope>((resume) => {
-    const waiter = (next: Envelope) => resume(Effect.succeed(next))
-    const envelope = this.takeOrWait(waiter)
-    if (envelope !== undefined) {
-      resume(Effect.succeed(envelope))
+  readonly receive: Effect.Effect<Item> = Effect.callback<Item>((resume) => {
+    const waiter = (next: Item) => resume(Effect.succeed(next))
+    const item = this.takeOrWait(waiter)
+    if (item !== undefined) {
+      resume(Effect.succeed(item))
       return
     }
     return Effect.sync(() => this.cancelWait(waiter))
   })
 
   /** Waits for the next message, then takes those already waiting behind it, up to `max` in all. */
-  receiveAll(max: number): Effect.Effect<ReadonlyArray<Envelope>> {
+  receiveAll(max: number): Effect.Effect<ReadonlyArray<Item>> {
     return Effect.map(this.receive, (first) => {
       const batch = [first]
       while (batch.length < max && this.head < this.items.length) batch.push(this.take())
@@ -61,10 +63,10 @@ export class Mailbox {
   }
 
   /** Waits at most `durationMs` (real, monotonic time) for the next message; `undefined` if none came. */
-  receiveWithin(durationMs: number): Effect.Effect<Envelope | undefined> {
-    return Effect.callback<Envelope | undefined>((resume) => {
+  receiveWithin(durationMs: number): Effect.Effect<Item | undefined> {
+    return Effect.callback<Item | undefined>((resume) => {
       // Whichever comes first, a message or the timer, cancels the other.
-      const waiter = (next: Envelope) => {
+      const waiter = (next: Item) => {
         clearTimeout(timer)
         resume(Effect.succeed(next))
       }
@@ -81,16 +83,16 @@ export class Mailbox {
         resume(Effect.undefined)
       }
       let timer = setTimeout(expire, Math.max(0, Math.ceil(durationMs)))
-      let envelope: Envelope | undefined
+      let item: Item | undefined
       try {
-        envelope = this.takeOrWait(waiter)
+        item = this.takeOrWait(waiter)
       } catch (error) {
         clearTimeout(timer)
         throw error
       }
-      if (envelope !== undefined) {
+      if (item !== undefined) {
         clearTimeout(timer)
-        resume(Effect.succeed(envelope))
+        resume(Effect.succeed(item))
         return
       }
       return Effect.sync(() => {
@@ -107,7 +109,7 @@ export class Mailbox {
     this.waiter = undefined
   }
 
-  private takeOrWait(waiter: (envelope: Envelope) => void): Envelope | undefined {
+  private takeOrWait(waiter: (item: Item) => void): Item | undefined {
     if (this.head < this.items.length) return this.take()
     if (this.waiter !== undefined) throw new Error("two fibers receive from one node's mailbox at once")
     this.waiter = waiter
@@ -115,9 +117,9 @@ export class Mailbox {
   }
 
   /** The oldest waiting message; the mailbox must have one. */
-  private take(): Envelope {
-    const envelope = this.items[this.head]!
-    this.items[this.head] = undefined as unknown as Envelope
+  private take(): Item {
+    const item = this.items[this.head]!
+    this.items[this.head] = undefined as unknown as Item
     this.head++
     if (this.head === this.items.length) {
       this.items = []
@@ -127,10 +129,10 @@ export class Mailbox {
       this.items = this.items.slice(this.head)
       this.head = 0
     }
-    return envelope
+    return item
   }
 
-  private cancelWait(waiter: (envelope: Envelope) => void): void {
+  private cancelWait(waiter: (item: Item) => void): void {
     if (this.waiter === waiter) this.waiter = undefined
   }
 }

@@ -1,5 +1,5 @@
 // The Tracing service of a real node: JSON Lines in a per-node file, in the trace schema the simulator writes too (src/trace), so the same checkers read both.
-import type { WriteStream } from "node:fs"
+import { writeSync } from "node:fs"
 import { open } from "node:fs/promises"
 import { Data, Effect, Exit } from "effect"
 import type { ProtocolEvent } from "../check/checker.ts"
@@ -13,56 +13,73 @@ export class TraceFileError extends Data.TaggedError("TraceFileError")<{
   readonly reason: string
 }> {}
 
-/** Most bytes a trace may have waiting to reach its file; lines beyond it are dropped and counted, not buffered. */
+/** Most bytes a trace may hold before they are written; lines beyond it are dropped and counted, not buffered. */
 const PENDING_BYTES_MAX = 64 * 1024 * 1024
 
-/** An open trace file. Lines are appended through a buffered stream; `close` flushes them. */
+/** An open trace file. Lines are written at the end of each turn of the event loop; `close` writes the rest. */
 export interface TraceFile {
   readonly write: (line: TraceLine) => void
-  /** Lines dropped because the disk could not keep up. */
+  /** Lines dropped because the file could not take them. */
   readonly dropped: () => number
   readonly close: () => Effect.Effect<void>
 }
 
-/** Opens (appending to) the trace file at `path`; a restarted node adds its lines after the last incarnation's. */
+/**
+ * Opens (appending to) the trace file at `path`; a restarted node adds its lines after the last
+ * incarnation's. The lines of one turn of the event loop go out in one write, made on the node's
+ * own thread: a write to the page cache (a trace is never synced) takes microseconds, while a
+ * write through Node's thread pool costs two thread wake-ups, the second of them the node's own
+ * thread, which on a busy machine waits for a core each time (see "Real clusters" in the README).
+ */
 export const openTraceFile = (path: string): Effect.Effect<TraceFile, TraceFileError> =>
   Effect.gen(function*() {
-    // Opened here rather than by the stream, so a bad path is an error now and not an event later.
+    // Opened here, so a bad path is an error now and not an event later.
     const handle = yield* Effect.tryPromise({
       try: () => open(path, "a"),
       catch: (error) => new TraceFileError({ file: path, reason: `cannot open trace file ${path} (${(error as Error).message})` })
     })
-    const stream: WriteStream = handle.createWriteStream()
+    let pending: Array<string> = []
+    let pendingBytes = 0
     let dropped = 0
     let failure: string | undefined
-    let corked = false
-    const uncork = () => {
-      corked = false
-      stream.uncork()
+    let flushScheduled = false
+    let closed = false
+    const flush = () => {
+      flushScheduled = false
+      if (pending.length === 0) return
+      const text = pending.join("")
+      pending = []
+      pendingBytes = 0
+      if (failure !== undefined) return
+      try {
+        const bytes = Buffer.from(text, "utf8")
+        // The file is open for appending, so a short write is the disk refusing more: stop there.
+        if (writeSync(handle.fd, bytes) < bytes.length) failure = "short write (is the disk full?)"
+      } catch (error) {
+        failure = (error as Error).message
+      }
     }
-    stream.on("error", (error) => {
-      failure = error.message
-    })
     return {
       write: (line) => {
-        if (failure !== undefined || stream.writableLength > PENDING_BYTES_MAX) {
+        const text = formatTraceLine(line) + "\n"
+        if (closed || failure !== undefined || pendingBytes + text.length > PENDING_BYTES_MAX) {
           dropped++
           return
         }
-        // Lines of one turn of the event loop go out in one write: a busy node traces an event
-        // per applied entry, and a write each cost a round trip to the thread pool.
-        if (!corked) {
-          corked = true
-          stream.cork()
-          setImmediate(uncork)
+        pending.push(text)
+        pendingBytes += text.length
+        if (!flushScheduled) {
+          flushScheduled = true
+          setImmediate(flush)
         }
-        stream.write(formatTraceLine(line) + "\n")
       },
       dropped: () => dropped,
       close: () =>
-        Effect.callback<void>((resume) => {
-          if (failure !== undefined || stream.destroyed) return resume(Effect.void)
-          stream.end(() => resume(Effect.void))
+        Effect.promise(async () => {
+          if (closed) return
+          flush()
+          closed = true
+          await handle.close().catch(() => undefined)
         })
     }
   })
