@@ -35,8 +35,8 @@ export interface EndedSpans {
   readonly errors: Array<boolean>
   readonly attributes: Array<TraceAttributes>
   readonly links: Array<ReadonlyArray<TraceParent>>
-  /** The events of the rows that have any. */
-  readonly events: Map<number, ReadonlyArray<SpanEvent>>
+  /** Each span's events, if it has any. */
+  readonly events: Array<ReadonlyArray<SpanEvent> | undefined>
 }
 
 /** What {@link otlpJson} writes. */
@@ -188,7 +188,7 @@ class OtlpWriter {
     out.raw(PIECES.attributes)
     this.attributes(ended.attributes[row]!)
     out.raw(PIECES.events)
-    const events = ended.events.get(row)
+    const events = ended.events[row]
     if (events !== undefined) this.events(events)
     out.raw(PIECES.links)
     this.links(ended.links[row]!)

@@ -74,8 +74,8 @@ class NodeRecorder implements NodeSpans {
   ) {}
 
   start(name: string, attributes: TraceAttributes, options?: SpanOptions): SimulatedSpan {
-    const parent = isTraceParent(options?.parent) ? options.parent : undefined
-    const links = options?.links === undefined || options.links.length === 0 ? NO_LINKS : options.links.filter((link) => isTraceParent(link))
+    const parent = this.spanExport.checked(options?.parent)
+    const links = options?.links === undefined || options.links.length === 0 ? NO_LINKS : options.links.filter((link) => this.spanExport.checked(link) !== undefined)
     const traceparent = this.spanExport.drawTraceParent(parent)
     return new SimulatedSpan(this, traceparent, parent, name, options?.kind ?? "internal", this.nowUs(), attributes, links)
   }
@@ -119,8 +119,10 @@ export class SpanExport {
     errors: [],
     attributes: [],
     links: [],
-    events: new Map()
+    events: []
   }
+  /** Every traceparent this run drew: a parent among them needs no checking. */
+  private readonly drawn = new Set<TraceParent>()
 
   constructor(
     private readonly resource: SpanExportResource,
@@ -154,7 +156,7 @@ export class SpanExport {
   /** Keeps an ended span as a row. */
   record(nodeIndex: number, span: SimulatedSpan, endUs: number, outcome: "ok" | "error"): void {
     const ended = this.ended
-    const row = ended.nodes.push(nodeIndex) - 1
+    ended.nodes.push(nodeIndex)
     ended.traceparents.push(span.traceparent)
     ended.parents.push(span.parent)
     ended.names.push(span.name)
@@ -164,7 +166,13 @@ export class SpanExport {
     ended.errors.push(outcome === "error")
     ended.attributes.push(span.attributes)
     ended.links.push(span.links)
-    if (span.events !== undefined) ended.events.set(row, span.events)
+    ended.events.push(span.events)
+  }
+
+  /** `traceparent` if it is one (this run's own, or well-formed), else undefined. */
+  checked(traceparent: TraceParent | undefined): TraceParent | undefined {
+    if (traceparent === undefined) return undefined
+    return this.drawn.has(traceparent) || isTraceParent(traceparent) ? traceparent : undefined
   }
 
   /**
@@ -173,7 +181,9 @@ export class SpanExport {
    */
   drawTraceParent(parent: TraceParent | undefined): TraceParent {
     const traceId = parent === undefined ? this.drawHex(4) : parent.slice(TRACE_ID_FROM, TRACE_ID_TO)
-    return `00-${traceId}-${this.drawHex(2)}-01`
+    const traceparent = `00-${traceId}-${this.drawHex(2)}-01`
+    this.drawn.add(traceparent)
+    return traceparent
   }
 
   private drawHex(words: number): string {
