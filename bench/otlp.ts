@@ -49,7 +49,7 @@ export const benchOtlp = (seeds = 3, rounds = 9): OtlpCost => {
       hashes.push(result.traceHash)
       if (result.spanExport !== undefined) {
         spans += result.spanExport.spans
-        bytes += result.spanExport.toOtlpJson().length
+        bytes += result.spanExport.toOtlpBytes().length
       }
     }
     const cpu = process.cpuUsage(cpuStarted)

@@ -99,6 +99,12 @@ export class JsonBytes {
     this.size += this.buffer.write(text, this.size)
   }
 
+  /** The bytes written so far, without copying them (later writes may move or change them). */
+  view(): Uint8Array<ArrayBuffer> {
+    // Buffer.allocUnsafe's memory is a plain ArrayBuffer, never a shared one, whatever Buffer's type allows.
+    return new Uint8Array(this.buffer.buffer as ArrayBuffer, this.buffer.byteOffset, this.size)
+  }
+
   /** The text written so far. */
   toString(): string {
     return this.buffer.toString("utf8", 0, this.size)

@@ -245,8 +245,8 @@ class OtlpWriter {
 /** Bytes a span's OTLP JSON takes, about: enough that the buffer rarely grows. */
 const SPAN_BYTES_ESTIMATE = 512
 
-/** The spans as one OTLP/JSON `ExportTraceServiceRequest`: one resource per node, nodes in the order they first ended a span. */
-export const otlpJson = (input: OtlpJsonInput): string => {
+/** The spans as one OTLP/JSON `ExportTraceServiceRequest`, as UTF-8: one resource per node, nodes in the order they first ended a span. */
+export const otlpJsonBytes = (input: OtlpJsonInput): Uint8Array<ArrayBuffer> => {
   const { ended, nodeIds, resource } = input
   const rowsByNode = new Map<number, Array<number>>()
   for (let row = 0; row < ended.nodes.length; row++) {
@@ -274,5 +274,5 @@ export const otlpJson = (input: OtlpJsonInput): string => {
     out.ascii(`]}]}`)
   }
   out.ascii(`]}`)
-  return out.toString()
+  return out.view()
 }

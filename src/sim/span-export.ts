@@ -7,7 +7,7 @@
 // microseconds a span, a fifth of the run, most of it for spans whose bytes then sat unread.
 import type { NodeId, OpenSpan, SpanKind, SpanOptions, Spans, TraceAttributes, TraceParent } from "../env/index.ts"
 import { isTraceParent, OpenSpans } from "../trace/index.ts"
-import { type EndedSpans, otlpJson, type SpanEvent, TRACE_ID_FROM, TRACE_ID_TO } from "./otlp-json.ts"
+import { type EndedSpans, otlpJsonBytes, type SpanEvent, TRACE_ID_FROM, TRACE_ID_TO } from "./otlp-json.ts"
 import { RandomStream } from "./random-streams.ts"
 
 /** The resource every span of a run shares besides its node: what OTLP calls resource attributes. */
@@ -150,7 +150,12 @@ export class SpanExport {
 
   /** The run's spans as one OTLP/JSON `ExportTraceServiceRequest`, one resource per node. */
   toOtlpJson(): string {
-    return otlpJson({ resource: this.resource, originUnixMs: this.originUnixMs, nodeIds: this.nodeIds, ended: this.ended })
+    return Buffer.from(this.toOtlpBytes()).toString("utf8")
+  }
+
+  /** {@link toOtlpJson} as UTF-8 bytes, what a file or a collector takes: the text is never made. */
+  toOtlpBytes(): Uint8Array<ArrayBuffer> {
+    return otlpJsonBytes({ resource: this.resource, originUnixMs: this.originUnixMs, nodeIds: this.nodeIds, ended: this.ended })
   }
 
   /** Keeps an ended span as a row. */
