@@ -121,8 +121,6 @@ export class SpanExport {
     links: [],
     events: []
   }
-  /** Every traceparent this run drew: a parent among them needs no checking. */
-  private readonly drawn = new Set<TraceParent>()
 
   constructor(
     private readonly resource: SpanExportResource,
@@ -174,10 +172,9 @@ export class SpanExport {
     ended.events.push(span.events)
   }
 
-  /** `traceparent` if it is one (this run's own, or well-formed), else undefined. */
+  /** `traceparent` if it is a well-formed one, else undefined. */
   checked(traceparent: TraceParent | undefined): TraceParent | undefined {
-    if (traceparent === undefined) return undefined
-    return this.drawn.has(traceparent) || isTraceParent(traceparent) ? traceparent : undefined
+    return isTraceParent(traceparent) ? traceparent : undefined
   }
 
   /**
@@ -186,9 +183,7 @@ export class SpanExport {
    */
   drawTraceParent(parent: TraceParent | undefined): TraceParent {
     const traceId = parent === undefined ? this.drawHex(4) : parent.slice(TRACE_ID_FROM, TRACE_ID_TO)
-    const traceparent = `00-${traceId}-${this.drawHex(2)}-01`
-    this.drawn.add(traceparent)
-    return traceparent
+    return `00-${traceId}-${this.drawHex(2)}-01`
   }
 
   private drawHex(words: number): string {
