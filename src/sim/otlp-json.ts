@@ -48,6 +48,18 @@ export interface OtlpJsonInput {
   readonly ended: EndedSpans
 }
 
+/** `map`'s value for `key`, made by `make` and kept the first time it is asked for. */
+const entry = <K, V>(map: Map<K, V>, key: K, make: (key: K) => V): V => {
+  let value = map.get(key)
+  if (value === undefined) {
+    value = make(key)
+    map.set(key, value)
+  }
+  return value
+}
+
+const newMap = <K, V>(): Map<K, V> => new Map()
+
 /** Text as UTF-8 bytes, made once and copied many times. */
 const utf8 = (text: string): Uint8Array => Buffer.from(text, "utf8")
 
@@ -131,20 +143,11 @@ class OtlpWriter {
   }
 
   private integerKey(key: string): Uint8Array {
-    let bytes = this.integerKeys.get(key)
-    if (bytes === undefined) {
-      bytes = utf8(`{"key":${JSON.stringify(key)},"value":{"intValue":"`)
-      this.integerKeys.set(key, bytes)
-    }
-    return bytes
+    return entry(this.integerKeys, key, () => utf8(`{"key":${JSON.stringify(key)},"value":{"intValue":"`))
   }
 
   private pair(key: string, value: string | number | boolean): Uint8Array {
-    let values = this.pairs.get(key)
-    if (values === undefined) {
-      values = new Map()
-      this.pairs.set(key, values)
-    }
+    const values = entry(this.pairs, key, newMap<string | number | boolean, Uint8Array>)
     let bytes = values.get(value)
     if (bytes === undefined) {
       bytes = utf8(`{"key":${JSON.stringify(key)},"value":${valueJson(value)}}`)
@@ -197,17 +200,8 @@ class OtlpWriter {
   }
 
   private spanName(name: string, kind: SpanKind): Uint8Array {
-    let kinds = this.spanNames.get(name)
-    if (kinds === undefined) {
-      kinds = new Map()
-      this.spanNames.set(name, kinds)
-    }
-    let bytes = kinds.get(kind)
-    if (bytes === undefined) {
-      bytes = utf8(`","name":${JSON.stringify(name)},"kind":${SPAN_KIND[kind]},"startTimeUnixNano":"`)
-      kinds.set(kind, bytes)
-    }
-    return bytes
+    const kinds = entry(this.spanNames, name, newMap<SpanKind, Uint8Array>)
+    return entry(kinds, kind, () => utf8(`","name":${JSON.stringify(name)},"kind":${SPAN_KIND[kind]},"startTimeUnixNano":"`))
   }
 
   private events(events: ReadonlyArray<SpanEvent>): void {
@@ -217,12 +211,7 @@ class OtlpWriter {
       if (index > 0) out.ascii(",")
       out.raw(PIECES.eventTime)
       this.unixNano(event.timeUs)
-      let name = this.eventNames.get(event.name)
-      if (name === undefined) {
-        name = utf8(`","name":${JSON.stringify(event.name)},"attributes":[`)
-        this.eventNames.set(event.name, name)
-      }
-      out.raw(name)
+      out.raw(entry(this.eventNames, event.name, (name) => utf8(`","name":${JSON.stringify(name)},"attributes":[`)))
       this.attributes(event.attributes)
       out.ascii("]}")
     }
@@ -249,15 +238,7 @@ const SPAN_BYTES_ESTIMATE = 512
 export const otlpJsonBytes = (input: OtlpJsonInput): Uint8Array<ArrayBuffer> => {
   const { ended, nodeIds, resource } = input
   const rowsByNode = new Map<number, Array<number>>()
-  for (let row = 0; row < ended.nodes.length; row++) {
-    const node = ended.nodes[row]!
-    let rows = rowsByNode.get(node)
-    if (rows === undefined) {
-      rows = []
-      rowsByNode.set(node, rows)
-    }
-    rows.push(row)
-  }
+  for (let row = 0; row < ended.nodes.length; row++) entry(rowsByNode, ended.nodes[row]!, () => []).push(row)
   const writer = new OtlpWriter(ended.nodes.length * SPAN_BYTES_ESTIMATE + 1024 * (rowsByNode.size + 1), input.originUnixMs)
   const out = writer.out
   out.ascii(`{"resourceSpans":[`)
