@@ -12,6 +12,8 @@ export interface OtlpCost {
   /** Process CPU milliseconds per simulated second, summed over every measured round: far less sensitive than wall time to other work on the machine. */
   readonly plainCpuMsPerSimulatedSecond: number
   readonly exportCpuMsPerSimulatedSecond: number
+  /** Each round's CPU time per simulated second without over with, sorted: their median is steadier than the sums when the machine's load swings. */
+  readonly pairRatios: ReadonlyArray<number>
   readonly spans: number
   readonly bytes: number
   readonly sameHashes: boolean
@@ -32,7 +34,7 @@ interface Round {
  * of both; keeps each way's fastest round, and sums each way's CPU time. The export's cost
  * includes writing its OTLP JSON, as `faultline run --otlp` does (but not the file write).
  */
-export const benchOtlp = (seeds = 3, rounds = 5): OtlpCost => {
+export const benchOtlp = (seeds = 3, rounds = 9): OtlpCost => {
   const scenario = loadScenario(RAFT_STANDARD)
   const round = (exportSpans: boolean): Round => {
     let simulatedMs = 0
@@ -47,7 +49,7 @@ export const benchOtlp = (seeds = 3, rounds = 5): OtlpCost => {
       hashes.push(result.traceHash)
       if (result.spanExport !== undefined) {
         spans += result.spanExport.spans
-        bytes += result.spanExport.toOtlpJson().length
+        bytes += result.spanExport.toOtlpBytes().length
       }
     }
     const cpu = process.cpuUsage(cpuStarted)
@@ -72,7 +74,10 @@ export const benchOtlp = (seeds = 3, rounds = 5): OtlpCost => {
   const best = (measured: ReadonlyArray<Round>) => measured.reduce((left, right) => (right.factor > left.factor ? right : left))
   const cpuPerSimulatedSecond = (measured: ReadonlyArray<Round>) =>
     measured.reduce((total, next) => total + next.cpuMs, 0) / (measured.reduce((total, next) => total + next.simulatedMs, 0) / 1000)
+  const cpuPerSimulatedMs = (measured: Round) => measured.cpuMs / measured.simulatedMs
+  const pairRatios = plain.map((next, index) => cpuPerSimulatedMs(next) / cpuPerSimulatedMs(exported[index]!)).sort((left, right) => left - right)
   return {
+    pairRatios,
     plainFactor: best(plain).factor,
     exportFactor: best(exported).factor,
     plainCpuMsPerSimulatedSecond: cpuPerSimulatedSecond(plain),
@@ -89,11 +94,13 @@ export const printOtlpCost = (): void => {
   const row = (label: string, value: string) => console.log(`  ${label.padEnd(46)} ${value}`)
   const format = (value: number) => value.toLocaleString("en-US", { maximumFractionDigits: 0 })
   const cpu = (value: number) => value.toFixed(2)
-  console.log(`tracing's cost in the simulator: the standard Raft scenario, seeds 1-3, 5 interleaved rounds each way (load average ${loadavg()[0]!.toFixed(1)} on ${availableParallelism()} cores)`)
+  console.log(`tracing's cost in the simulator: the standard Raft scenario, seeds 1-3, ${cost.pairRatios.length} interleaved rounds each way (load average ${loadavg()[0]!.toFixed(1)} on ${availableParallelism()} cores)`)
   row("without --otlp", `${format(cost.plainFactor)}x real time (best round); ${cpu(cost.plainCpuMsPerSimulatedSecond)} CPU ms per simulated s`)
   row("with --otlp (spans + OTLP JSON)", `${format(cost.exportFactor)}x real time; ${cpu(cost.exportCpuMsPerSimulatedSecond)} CPU ms per simulated s; ${format(cost.spans)} spans, ${format(cost.bytes / 1024)} KiB`)
   row("with / without, real-time factor (best rounds)", `${(cost.exportFactor / cost.plainFactor).toFixed(2)} (1.00 = free; target: at least 0.90)`)
   row("with / without, CPU time (all rounds)", `${(cost.plainCpuMsPerSimulatedSecond / cost.exportCpuMsPerSimulatedSecond).toFixed(2)} (the steadier figure on a shared machine)`)
+  const ratios = cost.pairRatios
+  row("  each round's pair: median (lowest-highest)", `${ratios[Math.floor(ratios.length / 2)]!.toFixed(2)} (${ratios[0]!.toFixed(2)}-${ratios.at(-1)!.toFixed(2)})`)
   row("trace hashes with and without export", cost.sameHashes ? "identical" : "DIFFER (a bug: exporting must not change the run)")
 }
 

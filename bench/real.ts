@@ -269,19 +269,18 @@ const cpuMsOfAll = (pids: ReadonlyArray<number>): number | undefined => {
 }
 
 /**
- * Tracing's cost on a real cluster: puts/s with OpenTelemetry export off and on, three clusters of
- * each, alternated (off, on, off, on, ...) so that a slow spell of the shared machine hits both
+ * Tracing's cost on a real cluster: puts/s with OpenTelemetry export off and on, `pairs` clusters
+ * of each, alternated (off, on, off, on, ...) so that a slow spell of the shared machine hits both
  * alike; and the CPU time the three nodes spent per put, which a loaded machine disturbs less than
  * throughput (what slows a put on a busy machine is mostly waiting, which costs no CPU).
+ * `npm run bench` runs a shorter one (16 clients only) through this same function.
  */
-const exportCost = async () => {
+export const exportCost = async (levels: ReadonlyArray<number> = [1, 16], pairs = 3) => {
   const sink = await startSink()
   const plainEnv = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith("OTEL_")))
   const exportEnv = { ...plainEnv, OTEL_EXPORTER_OTLP_ENDPOINT: sink.url }
-  const levels = [1, 16]
   const totals = { off: levels.map(() => 0), on: levels.map(() => 0) }
   const cpu = { off: levels.map(() => ({ ms: 0, puts: 0 })), on: levels.map(() => ({ ms: 0, puts: 0 })) }
-  const pairs = 3
   for (const round of Array.from({ length: pairs }, () => ["off", "on"] as const).flat()) {
     const system = await faultlineRaft(round === "on" ? exportEnv : plainEnv)
     try {
@@ -302,7 +301,7 @@ const exportCost = async () => {
   // Let the last cluster's shutdown flush reach the sink before it closes.
   await new Promise((resolvePromise) => setTimeout(resolvePromise, 2000))
   sink.close()
-  console.log(`\ntracing's cost: faultline raft puts/s with OpenTelemetry export off and on (OTLP/HTTP protobuf to a local sink), mean of three clusters each, alternated`)
+  console.log(`\ntracing's cost: faultline raft puts/s with OpenTelemetry export off and on (OTLP/HTTP protobuf to a local sink), mean of ${pairs} clusters each, alternated`)
   levels.forEach((concurrency, index) => {
     const off = totals.off[index]!
     const on = totals.on[index]!
@@ -363,4 +362,5 @@ const main = async () => {
   await exportCost()
 }
 
-await main()
+// Run as a script (`npm run bench:real`), not when `npm run bench` imports exportCost.
+if (import.meta.url === `file://${process.argv[1]}`) await main()

@@ -3,8 +3,10 @@ import { spawnSync } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import { runIsolated } from "./isolated.ts"
 import { benchQuorumStore, benchRing, QUORUM_SCENARIO } from "./quorum.ts"
+import { buildIfNeeded } from "../test/fixtures/build.ts"
 import { printOtlpCost } from "./otlp.ts"
 import type { RaftRound } from "./raft.ts"
+import { exportCost } from "./real.ts"
 import { runBare, runSimulated, standardPattern } from "./simulator.ts"
 import { printScaleTable } from "./scale.ts"
 import { benchStartup } from "./startup.ts"
@@ -97,6 +99,11 @@ const main = async () => {
   console.log("")
   process.stdout.write("9. ")
   printOtlpCost()
+
+  // The real cluster runs the compiled command, so dist/ must hold the sources measured above.
+  buildIfNeeded()
+  process.stdout.write("\n10. real cluster, 16 clients (all levels: npm run bench:real)")
+  await exportCost([16], 3)
 }
 
 await main()

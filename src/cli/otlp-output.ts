@@ -35,10 +35,13 @@ export const parseOtlpOrigin = (text: string | undefined): number => {
   return Number(text)
 }
 
-/** Writes the OTLP JSON export to `file`; a file that cannot be written is bad input. */
-export const writeOtlpFile = (file: string, json: string): void => {
+/** The line end after the export in a file. */
+const NEWLINE = Buffer.from("\n")
+
+/** Writes the OTLP JSON export (UTF-8 bytes) to `file`; a file that cannot be written is bad input. */
+export const writeOtlpFile = (file: string, json: Uint8Array): void => {
   try {
-    writeFileSync(file, json + "\n")
+    writeFileSync(file, Buffer.concat([json, NEWLINE]))
   } catch (error) {
     throw new UsageError(`--otlp: cannot write ${file} (${(error as NodeJS.ErrnoException).code ?? "error"})`)
   }
@@ -48,7 +51,7 @@ export const writeOtlpFile = (file: string, json: string): void => {
 const POST_TIMEOUT_MS = 10_000
 
 /** Posts the export to a collector as OTLP/HTTP JSON; no collector there, or a refusal, is one line (exit 2). */
-export const postOtlp = async (url: URL, json: string): Promise<void> => {
+export const postOtlp = async (url: URL, json: Uint8Array<ArrayBuffer>): Promise<void> => {
   let response: Response
   try {
     response = await fetch(url, {

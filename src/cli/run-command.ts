@@ -54,7 +54,7 @@ export const runCommand = async (file: string, flags: RunFlags): Promise<number>
     progress.stop()
   }
   if (flags.trace !== undefined) writeLines("--trace", flags.trace, result.traceLines ?? [])
-  const otlp = result.spanExport?.toOtlpJson()
+  const otlp = result.spanExport?.toOtlpBytes()
   if (otlp !== undefined && flags.otlp !== undefined) writeOtlpFile(flags.otlp, otlp)
   if (otlp !== undefined && otlpEndpoint !== undefined) await postOtlp(otlpEndpoint, otlp)
   if (flags.history !== undefined) {

@@ -1,0 +1,259 @@
+// The OTLP JSON of a simulated run's ended spans, written once at the run's end from the rows span-export.ts kept.
+import type { NodeId, SpanKind, TraceAttributes, TraceParent } from "../env/index.ts"
+import { spanAttributeValue } from "../trace/index.ts"
+import { JsonBytes } from "./json-bytes.ts"
+
+/** Where the ids sit in a traceparent, `00-<trace id>-<span id>-01`. */
+export const TRACE_ID_FROM = 3
+export const TRACE_ID_TO = 35
+const SPAN_ID_FROM = 36
+const SPAN_ID_TO = 52
+
+/** OTLP's span kinds, by their number in the protocol. */
+const SPAN_KIND: Readonly<Record<SpanKind, number>> = { internal: 1, server: 2, client: 3, producer: 4, consumer: 5 }
+
+/** A protocol event added to a span while it was open. */
+export interface SpanEvent {
+  readonly timeUs: number
+  readonly name: string
+  readonly attributes: TraceAttributes
+}
+
+/**
+ * Ended spans as columns: row `i` of every array is the `i`-th span to end. Numbers sit unboxed
+ * in their arrays and everything else by reference, so keeping a span costs a few array slots.
+ */
+export interface EndedSpans {
+  /** Each span's node, as its index in the export's node list. */
+  readonly nodes: Array<number>
+  readonly traceparents: Array<TraceParent>
+  readonly parents: Array<TraceParent | undefined>
+  readonly names: Array<string>
+  readonly kinds: Array<SpanKind>
+  readonly startUs: Array<number>
+  readonly endUs: Array<number>
+  readonly errors: Array<boolean>
+  readonly attributes: Array<TraceAttributes>
+  readonly links: Array<ReadonlyArray<TraceParent>>
+  /** Each span's events, if it has any. */
+  readonly events: Array<ReadonlyArray<SpanEvent> | undefined>
+}
+
+/** What {@link otlpJson} writes. */
+export interface OtlpJsonInput {
+  readonly resource: { readonly cluster: string; readonly protocol: string; readonly seed: number }
+  /** Where simulated time 0 sits, in Unix milliseconds. */
+  readonly originUnixMs: number
+  readonly nodeIds: ReadonlyArray<NodeId>
+  readonly ended: EndedSpans
+}
+
+/** `map`'s value for `key`, made by `make` and kept the first time it is asked for. */
+const entry = <K, V>(map: Map<K, V>, key: K, make: (key: K) => V): V => {
+  let value = map.get(key)
+  if (value === undefined) {
+    value = make(key)
+    map.set(key, value)
+  }
+  return value
+}
+
+const newMap = <K, V>(): Map<K, V> => new Map()
+
+/** Text as UTF-8 bytes, made once and copied many times. */
+const utf8 = (text: string): Uint8Array => Buffer.from(text, "utf8")
+
+/** The fixed pieces of a span's JSON, in the order they are written. */
+const PIECES = {
+  traceId: utf8(`{"traceId":"`),
+  spanId: utf8(`","spanId":"`),
+  parentSpanId: utf8(`","parentSpanId":"`),
+  endTime: utf8(`","endTimeUnixNano":"`),
+  attributes: utf8(`","attributes":[`),
+  events: utf8(`],"events":[`),
+  links: utf8(`],"links":[`),
+  statusOk: utf8(`],"status":{}}`),
+  statusError: utf8(`],"status":{"code":2}}`),
+  eventTime: utf8(`{"timeUnixNano":"`),
+  linkSpanId: utf8(`","spanId":"`),
+  linkEnd: utf8(`"}`)
+}
+
+/** One attribute value as OTLP JSON's AnyValue. */
+const valueJson = (value: string | number | boolean): string => {
+  switch (typeof value) {
+    case "string":
+      return `{"stringValue":${JSON.stringify(value)}}`
+    case "boolean":
+      return value ? `{"boolValue":true}` : `{"boolValue":false}`
+    case "number":
+      // As the OpenTelemetry SDK's own OTLP JSON does: integers as int64 (decimal text), others as
+      // doubles. spanAttributeValue turned non-finite numbers into text, so String is JSON here.
+      return Number.isSafeInteger(value) ? `{"intValue":"${value}"}` : `{"doubleValue":${value}}`
+    default: {
+      const unreachable: never = value
+      throw new Error(`unknown attribute value ${String(unreachable)}`)
+    }
+  }
+}
+
+/** Most values remembered per attribute key; past it (a key whose values rarely repeat) they are encoded each time. */
+const VALUES_PER_KEY_MAX = 4096
+
+/**
+ * Writes OTLP JSON into bytes (see json-bytes.ts for why bytes). What recurs is encoded once and
+ * copied: an attribute's key with its value when that is text (a run's spans repeat a few keys
+ * with few such values: node ids, operations, keys), a span's name with its kind, an event's name.
+ */
+class OtlpWriter {
+  readonly out: JsonBytes
+  private readonly pairs = new Map<string, Map<string | number | boolean, Uint8Array>>()
+  /** `{"key":<key>,"value":{"intValue":"` by key. */
+  private readonly integerKeys = new Map<string, Uint8Array>()
+  /** `","name":<name>,"kind":<kind>,"startTimeUnixNano":"` by name and kind. */
+  private readonly spanNames = new Map<string, Map<SpanKind, Uint8Array>>()
+  /** `","name":<name>,"attributes":[` by event name. */
+  private readonly eventNames = new Map<string, Uint8Array>()
+
+  constructor(
+    capacityBytes: number,
+    private readonly originUnixMs: number
+  ) {
+    this.out = new JsonBytes(capacityBytes)
+  }
+
+  /** Attributes as the items of an OTLP JSON list of KeyValue (without its brackets). */
+  attributes(attributes: TraceAttributes): void {
+    const out = this.out
+    let first = true
+    for (const key in attributes) {
+      if (!first) out.ascii(",")
+      first = false
+      const value = spanAttributeValue(attributes[key])
+      // Integers vary most (indexes, counts): the key is copied and the digits written; any other
+      // value is copied whole with its key.
+      if (typeof value === "number" && Number.isSafeInteger(value)) {
+        out.raw(this.integerKey(key))
+        out.integer(value)
+        out.ascii(`"}}`)
+      } else {
+        out.raw(this.pair(key, value))
+      }
+    }
+  }
+
+  private integerKey(key: string): Uint8Array {
+    return entry(this.integerKeys, key, () => utf8(`{"key":${JSON.stringify(key)},"value":{"intValue":"`))
+  }
+
+  private pair(key: string, value: string | number | boolean): Uint8Array {
+    const values = entry(this.pairs, key, newMap<string | number | boolean, Uint8Array>)
+    let bytes = values.get(value)
+    if (bytes === undefined) {
+      bytes = utf8(`{"key":${JSON.stringify(key)},"value":${valueJson(value)}}`)
+      if (values.size < VALUES_PER_KEY_MAX) values.set(value, bytes)
+    }
+    return bytes
+  }
+
+  /**
+   * Simulated microseconds as the digits of OTLP's nanoseconds since the Unix epoch (the quotes
+   * around them are the caller's): the run starts at `originUnixMs`. Whole microseconds since the
+   * epoch fit a double exactly until the year 2255; past that (or before 1970) the sum is taken in BigInt.
+   */
+  private unixNano(timeUs: number): void {
+    const unixUs = this.originUnixMs * 1000 + Math.round(timeUs)
+    if (Number.isSafeInteger(unixUs) && unixUs > 0) {
+      this.out.integer(unixUs)
+      this.out.ascii("000")
+    } else {
+      this.out.ascii(`${BigInt(this.originUnixMs) * 1_000_000n + BigInt(Math.round(timeUs)) * 1000n}`)
+    }
+  }
+
+  /** Row `row` as an OTLP JSON span, its fields in the order earlier versions wrote them (a seed's export keeps its bytes). */
+  span(ended: EndedSpans, row: number): void {
+    const out = this.out
+    const traceparent = ended.traceparents[row]!
+    const parent = ended.parents[row]
+    out.raw(PIECES.traceId)
+    out.asciiSlice(traceparent, TRACE_ID_FROM, TRACE_ID_TO)
+    out.raw(PIECES.spanId)
+    out.asciiSlice(traceparent, SPAN_ID_FROM, SPAN_ID_TO)
+    if (parent !== undefined) {
+      out.raw(PIECES.parentSpanId)
+      out.asciiSlice(parent, SPAN_ID_FROM, SPAN_ID_TO)
+    }
+    out.raw(this.spanName(ended.names[row]!, ended.kinds[row]!))
+    this.unixNano(ended.startUs[row]!)
+    out.raw(PIECES.endTime)
+    this.unixNano(ended.endUs[row]!)
+    out.raw(PIECES.attributes)
+    this.attributes(ended.attributes[row]!)
+    out.raw(PIECES.events)
+    const events = ended.events[row]
+    if (events !== undefined) this.events(events)
+    out.raw(PIECES.links)
+    this.links(ended.links[row]!)
+    // OTLP status codes: unset (an empty status) for a span that ended well, 2 (error) for one that did not.
+    out.raw(ended.errors[row] === true ? PIECES.statusError : PIECES.statusOk)
+  }
+
+  private spanName(name: string, kind: SpanKind): Uint8Array {
+    const kinds = entry(this.spanNames, name, newMap<SpanKind, Uint8Array>)
+    return entry(kinds, kind, () => utf8(`","name":${JSON.stringify(name)},"kind":${SPAN_KIND[kind]},"startTimeUnixNano":"`))
+  }
+
+  private events(events: ReadonlyArray<SpanEvent>): void {
+    const out = this.out
+    for (let index = 0; index < events.length; index++) {
+      const event = events[index]!
+      if (index > 0) out.ascii(",")
+      out.raw(PIECES.eventTime)
+      this.unixNano(event.timeUs)
+      out.raw(entry(this.eventNames, event.name, (name) => utf8(`","name":${JSON.stringify(name)},"attributes":[`)))
+      this.attributes(event.attributes)
+      out.ascii("]}")
+    }
+  }
+
+  private links(links: ReadonlyArray<TraceParent>): void {
+    const out = this.out
+    for (let index = 0; index < links.length; index++) {
+      const link = links[index]!
+      if (index > 0) out.ascii(",")
+      out.raw(PIECES.traceId)
+      out.asciiSlice(link, TRACE_ID_FROM, TRACE_ID_TO)
+      out.raw(PIECES.linkSpanId)
+      out.asciiSlice(link, SPAN_ID_FROM, SPAN_ID_TO)
+      out.raw(PIECES.linkEnd)
+    }
+  }
+}
+
+/** Bytes a span's OTLP JSON takes, about: enough that the buffer rarely grows. */
+const SPAN_BYTES_ESTIMATE = 512
+
+/** The spans as one OTLP/JSON `ExportTraceServiceRequest`, as UTF-8: one resource per node, nodes in the order they first ended a span. */
+export const otlpJsonBytes = (input: OtlpJsonInput): Uint8Array<ArrayBuffer> => {
+  const { ended, nodeIds, resource } = input
+  const rowsByNode = new Map<number, Array<number>>()
+  for (let row = 0; row < ended.nodes.length; row++) entry(rowsByNode, ended.nodes[row]!, () => []).push(row)
+  const writer = new OtlpWriter(ended.nodes.length * SPAN_BYTES_ESTIMATE + 1024 * (rowsByNode.size + 1), input.originUnixMs)
+  const out = writer.out
+  out.ascii(`{"resourceSpans":[`)
+  let first = true
+  for (const [node, rows] of rowsByNode) {
+    out.ascii(first ? `{"resource":{"attributes":[` : `,{"resource":{"attributes":[`)
+    first = false
+    writer.attributes({ "service.name": nodeIds[node]!, "faultline.cluster": resource.cluster, "faultline.protocol": resource.protocol, "faultline.seed": resource.seed })
+    out.ascii(`]},"scopeSpans":[{"scope":{"name":"faultline"},"spans":[`)
+    for (let index = 0; index < rows.length; index++) {
+      if (index > 0) out.ascii(",")
+      writer.span(ended, rows[index]!)
+    }
+    out.ascii(`]}]}`)
+  }
+  out.ascii(`]}`)
+  return out.view()
+}

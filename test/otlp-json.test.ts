@@ -1,0 +1,82 @@
+// The simulated OTLP JSON, written from cached byte pieces, must say exactly what the obvious JSON.stringify of the same spans says.
+import fc from "fast-check"
+import { describe, expect, it } from "vitest"
+import type { SpanKind, TraceAttributes } from "../src/env/index.ts"
+import { SpanExport } from "../src/sim/span-export.ts"
+import { spanAttributeValue } from "../src/trace/index.ts"
+
+/** The reference: OTLP JSON's AnyValue as the obvious code writes it. */
+const referenceValue = (value: string | number | boolean): Record<string, unknown> =>
+  typeof value === "string"
+    ? { stringValue: value }
+    : typeof value === "boolean"
+    ? { boolValue: value }
+    : Number.isSafeInteger(value)
+    ? { intValue: String(value) }
+    : { doubleValue: value }
+
+const referenceAttributes = (attributes: TraceAttributes) =>
+  Object.keys(attributes).map((key) => ({ key, value: referenceValue(spanAttributeValue(attributes[key])) }))
+
+const KINDS: ReadonlyArray<SpanKind> = ["internal", "server", "client", "producer", "consumer"]
+const KIND_NUMBER: Record<SpanKind, number> = { internal: 1, server: 2, client: 3, producer: 4, consumer: 5 }
+
+const attributeValue = fc.oneof(fc.string(), fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.maxSafeInteger(), fc.constantFrom("n1", "n2", 7, 7.5, "é 漢字 🙂", "lone \ud800"))
+const attributes = fc.dictionary(fc.oneof(fc.constantFrom("raft.term", "raft.to", "kv.key"), fc.string()), attributeValue, { maxKeys: 4 })
+const spanPlan = fc.record({
+  name: fc.oneof(fc.constantFrom("raft.append", "storage.sync"), fc.string()),
+  kind: fc.constantFrom(...KINDS),
+  attributes,
+  /** Which earlier span is the parent (as a fraction of those started), if any. */
+  parent: fc.option(fc.double({ min: 0, max: 1, noNaN: true, maxExcluded: true })),
+  events: fc.array(fc.record({ name: fc.string(), attributes }), { maxLength: 2 }),
+  durationUs: fc.nat({ max: 10_000_000 }),
+  error: fc.boolean()
+})
+
+describe("simulated OTLP JSON", () => {
+  it("holds every ended span as JSON.stringify of the same span would, in any origin", () => {
+    fc.assert(
+      fc.property(fc.array(spanPlan, { maxLength: 12 }), fc.constantFrom(0, 1_764_547_200_123, -5), (plans, originUnixMs) => {
+        const spanExport = new SpanExport({ cluster: "c", protocol: "raft", seed: 1 }, originUnixMs)
+        let nowUs = 0
+        const node = spanExport.forNode("n1", () => nowUs, () => true)
+        const started: Array<string> = []
+        const expected: Array<Record<string, unknown>> = []
+        const unixNano = (timeUs: number) => String(BigInt(originUnixMs) * 1_000_000n + BigInt(timeUs) * 1000n)
+        for (const plan of plans) {
+          const parent = plan.parent === null || started.length === 0 ? undefined : started[Math.floor(plan.parent * started.length)]
+          const links = started.slice(0, 2)
+          const startUs = nowUs
+          const span = node.start(plan.name, plan.attributes, { kind: plan.kind, parent, links })
+          started.push(span.traceparent)
+          for (const event of plan.events) span.event(event.name, event.attributes)
+          nowUs += plan.durationUs
+          span.end(plan.error ? "error" : "ok")
+          expected.push({
+            traceId: span.traceparent.slice(3, 35),
+            spanId: span.traceparent.slice(36, 52),
+            ...(parent === undefined ? {} : { parentSpanId: parent.slice(36, 52) }),
+            name: plan.name,
+            kind: KIND_NUMBER[plan.kind],
+            startTimeUnixNano: unixNano(startUs),
+            endTimeUnixNano: unixNano(nowUs),
+            attributes: referenceAttributes(plan.attributes),
+            events: plan.events.map((event) => ({ timeUnixNano: unixNano(startUs), name: event.name, attributes: referenceAttributes(event.attributes) })),
+            links: links.map((link) => ({ traceId: link.slice(3, 35), spanId: link.slice(36, 52) })),
+            status: plan.error ? { code: 2 } : {}
+          })
+        }
+        const json = spanExport.toOtlpJson()
+        if (plans.length === 0) {
+          expect(json).toBe(`{"resourceSpans":[]}`)
+          return
+        }
+        const resource = { attributes: referenceAttributes({ "service.name": "n1", "faultline.cluster": "c", "faultline.protocol": "raft", "faultline.seed": 1 }) }
+        expect(json).toBe(JSON.stringify({ resourceSpans: [{ resource, scopeSpans: [{ scope: { name: "faultline" }, spans: expected }] }] }))
+        expect(spanExport.spans).toBe(plans.length)
+      }),
+      { numRuns: 300 }
+    )
+  })
+})
