@@ -21,16 +21,42 @@ class FaultChecker implements Checker {
   finish(): void {}
 }
 
+/**
+ * Fails once 50 crashes have been applied, or once a partition has stood for 3 s: two ways to the
+ * same failure, one fast and one slow, as a storm of bounces and one partition were to a stale read.
+ */
+class StormOrPartitionChecker implements Checker {
+  readonly checks = ["the-fault"]
+  readonly livenessChecks = []
+  readonly violations: Array<Violation> = []
+  private crashes = 0
+  private partitionedUs: number | undefined
+  onEvent(event: ProtocolEvent): void {
+    if (this.partitionedUs !== undefined && event.timeUs - this.partitionedUs >= 3_000_000) this.fail(event.timeUs)
+  }
+  onFault(fault: TraceFault, timeUs: number): void {
+    if (fault._tag === "Crash" && ++this.crashes === 50) this.fail(timeUs)
+    if (fault._tag === "Partition") this.partitionedUs ??= timeUs
+  }
+  private fail(timeUs: number): void {
+    if (this.violations.length === 0) this.violations.push({ check: this.checks[0]!, message: "the cluster went wrong", timeUs })
+  }
+  finish(): void {}
+}
+
 const raft = builtinProtocols.get("raft")!
 
 /** Raft with a checker that fails on the fault `matches` accepts. */
-const failingOn = (matches: (fault: TraceFault) => boolean): ReadonlyMap<string, ProtocolDefinition> => {
+const failingOn = (matches: (fault: TraceFault) => boolean): ReadonlyMap<string, ProtocolDefinition> => checkedBy(() => new FaultChecker(matches))
+
+/** Raft with one more checker, made afresh for each run. */
+const checkedBy = (checker: () => Checker): ReadonlyMap<string, ProtocolDefinition> => {
   const protocol: ProtocolDefinition = {
     ...raft,
     name: "raft-fault-checked",
     build: (run) => {
       const built = raft.build(run)
-      return { ...built, checkers: [...built.checkers, new FaultChecker(matches)] }
+      return { ...built, checkers: [...built.checkers, checker()] }
     }
   }
   return new Map([...builtinProtocols, [protocol.name, protocol] as const])
@@ -51,7 +77,7 @@ const withFaults = (scheduled: ReadonlyArray<ScheduledFault>): Scenario => ({
     nodes: 3,
     duration: "10s",
     liveness: "0s",
-    workload: { clients: 1, operationsPerClient: 20, thinkMs: 100 },
+    workload: { clients: 1, operationsPerClient: 100, thinkMs: 100 },
     checks: ["the-fault"]
   }),
   scheduled
@@ -109,5 +135,30 @@ describe("shrinking a fault schedule", () => {
     // Check: the 85 steps after it go with the stop, the 170 before it by halves: about two runs a halving.
     expect(result.shrunk.scheduled).toEqual([steps[170]])
     expect(runsToFewestFaults).toBeLessThanOrEqual(25)
+  })
+
+  it("tries a whole kind away in a run of the original length, so a slower way to the same failure can take over", () => {
+    // Set up: 60 bounces in the first 1.2 s fail the run at the 50th; a partition at 100 ms would
+    // fail it too, but only at 3.1 s, after the run was stopped at the 50th bounce.
+    const bounces = Array.from({ length: 60 }, (_, index): Array<ScheduledFault> => [
+      { atMs: 200 + index * 20, fault: { _tag: "Crash", node: "n3", torn: false } },
+      { atMs: 205 + index * 20, fault: { _tag: "Restart", node: "n3" } }
+    ]).flat()
+    const partition: Array<ScheduledFault> = [
+      { atMs: 100, fault: { _tag: "Partition", groups: [["n1"], ["n2", "n3"]] } },
+      { atMs: 9_000, fault: { _tag: "Heal" } }
+    ]
+    const scheduled = [...partition, ...bounces].sort((left, right) => left.atMs - right.atMs)
+    const protocols = checkedBy(() => new StormOrPartitionChecker())
+
+    // Act
+    const { result, runsToFewestFaults } = shrinkCounting(withFaults(scheduled), protocols, 60)
+
+    // Check: the bounces went in one run of 10 s; the partition alone fails at 3.1 s, and the run stops there.
+    expect(result.shrunk.scheduled).toEqual([partition[0]])
+    expect(result.shrunk.durationMs).toBeGreaterThan(3_100)
+    expect(result.shrunk.durationMs).toBeLessThan(3_400)
+    // Runs: the stop, the bounces, the stop again, the partition alone (no), and the 50th crash, whose restart the stop had cut.
+    expect(runsToFewestFaults).toBeLessThanOrEqual(6)
   })
 })

@@ -90,7 +90,7 @@ export interface FaultShrinking {
 
 /**
  * Removes every unit of one kind at once (all bounces, all clock steps), for each kind while
- * there are at least two kinds. A storm of hundreds of bounces goes in one run this way, where
+ * there are at least two kinds, the most numerous first. A storm of hundreds of bounces goes in one run this way, where
  * delta debugging would take dozens. Returns whether anything was removed.
  */
 export const removeKinds = (shrinking: FaultShrinking): boolean => {
@@ -99,7 +99,11 @@ export const removeKinds = (shrinking: FaultShrinking): boolean => {
     const units = faultUnits(scheduled)
     return { units, kinds: units.map((unit) => unitKind(scheduled, unit)) }
   }
-  for (const kind of new Set(kindsOf(shrinking.current()).kinds)) {
+  // The most numerous kind first: it is the biggest cut, and once it is gone the rest may no
+  // longer be needed as a group either.
+  const counts = new Map<string, number>()
+  for (const kind of kindsOf(shrinking.current()).kinds) counts.set(kind, (counts.get(kind) ?? 0) + 1)
+  for (const [kind] of [...counts].sort((left, right) => right[1] - left[1])) {
     const scheduled = shrinking.current()
     const { units, kinds } = kindsOf(scheduled)
     if (new Set(kinds).size < 2 || !kinds.includes(kind) || !shrinking.runsLeft()) continue
