@@ -83,6 +83,13 @@ const withFaults = (scheduled: ReadonlyArray<ScheduledFault>): Scenario => ({
   scheduled
 })
 
+/** `count` bounces of n3 (a crash and a restart 5 ms later), the first at `fromMs`, one every `everyMs`. */
+const bouncesOfN3 = (options: { count: number; fromMs: number; everyMs: number }): Array<ScheduledFault> =>
+  Array.from({ length: options.count }, (_, index): Array<ScheduledFault> => [
+    { atMs: options.fromMs + index * options.everyMs, fault: { _tag: "Crash", node: "n3", torn: false } },
+    { atMs: options.fromMs + index * options.everyMs + 5, fault: { _tag: "Restart", node: "n3" } }
+  ]).flat()
+
 describe("shrinking a fault schedule", () => {
   it("pairs a crash with the restart of the same node that follows it, and names a short crash a bounce", () => {
     const scheduled: Array<ScheduledFault> = [
@@ -99,11 +106,8 @@ describe("shrinking a fault schedule", () => {
   })
 
   it("removes a storm of 150 irrelevant bounces in one run, keeping the one crash that matters", () => {
-    // Set up: bounces of n3 every 50 ms, and one long crash of n2 at 6 s that the checker fails on.
-    const bounces = Array.from({ length: 150 }, (_, index): Array<ScheduledFault> => [
-      { atMs: 50 + index * 60, fault: { _tag: "Crash", node: "n3", torn: false } },
-      { atMs: 55 + index * 60, fault: { _tag: "Restart", node: "n3" } }
-    ]).flat()
+    // Set up: bounces of n3 every 60 ms, and one long crash of n2 at 6 s that the checker fails on.
+    const bounces = bouncesOfN3({ count: 150, fromMs: 50, everyMs: 60 })
     const crash: Array<ScheduledFault> = [
       { atMs: 6_001, fault: { _tag: "Crash", node: "n2", torn: false } },
       { atMs: 7_501, fault: { _tag: "Restart", node: "n2" } }
@@ -140,10 +144,7 @@ describe("shrinking a fault schedule", () => {
   it("tries a whole kind away in a run of the original length, so a slower way to the same failure can take over", () => {
     // Set up: 60 bounces in the first 1.2 s fail the run at the 50th; a partition at 100 ms would
     // fail it too, but only at 3.1 s, after the run was stopped at the 50th bounce.
-    const bounces = Array.from({ length: 60 }, (_, index): Array<ScheduledFault> => [
-      { atMs: 200 + index * 20, fault: { _tag: "Crash", node: "n3", torn: false } },
-      { atMs: 205 + index * 20, fault: { _tag: "Restart", node: "n3" } }
-    ]).flat()
+    const bounces = bouncesOfN3({ count: 60, fromMs: 200, everyMs: 20 })
     const partition: Array<ScheduledFault> = [
       { atMs: 100, fault: { _tag: "Partition", groups: [["n1"], ["n2", "n3"]] } },
       { atMs: 9_000, fault: { _tag: "Heal" } }
