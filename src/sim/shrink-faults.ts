@@ -118,8 +118,7 @@ export const removeKinds = (shrinking: FaultShrinking): boolean => {
  * Delta debugging over the units (Zeller's ddmin, complements only): remove halves of them, then
  * quarters and so on down to single units, moving on at one size only when no chunk of it can go.
  * A large irrelevant block goes in a few runs; only the units that matter cost a run each. Then
- * each remaining pair is tried without its second fault (a crash never restarted, a partition
- * never healed before the phase ends), which is one line fewer. Returns whether anything was removed.
+ * each remaining fault is tried away on its own, the latest first. Returns whether anything was removed.
  */
 export const removeUnits = (shrinking: FaultShrinking): boolean => {
   let removed = false
@@ -141,14 +140,14 @@ export const removeUnits = (shrinking: FaultShrinking): boolean => {
     }
     if (!removedAny) chunk = chunk === 1 ? 0 : Math.ceil(chunk / 2)
   }
-  for (let position = 0; shrinking.runsLeft(); position++) {
+  // Then single faults, whatever unit they belong to: a crash never restarted, a restart whose
+  // crash went, a partition never healed before the phase ends. Each is one line fewer, and some
+  // failures need half of a pair.
+  for (let index = shrinking.current().length - 1; index >= 0 && shrinking.runsLeft(); index--) {
     const scheduled = shrinking.current()
-    const units = faultUnits(scheduled)
-    if (position >= units.length) break
-    const unit = units[position]!
-    if (unit.length < 2) continue
-    const remaining = scheduled.filter((_, index) => index !== unit[1])
-    if (shrinking.attempt(remaining, `${remaining.length} faults (${scheduled[unit[0]!]!.fault._tag.toLowerCase()} left unended)`)) removed = true
+    if (index >= scheduled.length) continue
+    const remaining = scheduled.filter((_, other) => other !== index)
+    if (shrinking.attempt(remaining, `${remaining.length} faults (one ${scheduled[index]!.fault._tag.toLowerCase()} out)`)) removed = true
   }
   return removed
 }
