@@ -37,12 +37,20 @@ const benchBug = async (bug: SwarmCaughtBug): Promise<Row> => {
   const protocols = await loadProtocols(bug.module)
   const loaded = { ...loadScenario(bug.scenario), protocol: bug.protocol }
   const drawn = swarmScenario(loaded, failed.seed, protocols).scenario
-  const shrunk = shrinkFailure(drawn, failed.seed, { protocols, maxRuns: MAX_SHRINK_RUNS, knobDefaults: loaded.options, ownLatency: loaded.network.defaults.latency })
+  const started = performance.now()
+  const shrunk = shrinkFailure(drawn, failed.seed, {
+    protocols,
+    maxRuns: MAX_SHRINK_RUNS,
+    knobDefaults: loaded.options,
+    workloadDefaults: loaded.workload,
+    ownLatency: loaded.network.defaults.latency
+  })
+  const shrinkSeconds = ((performance.now() - started) / 1000).toFixed(1)
   const size = reproSize(shrunk.shrunkResult)
   const correct = runScenario({ ...shrunk.shrunk, protocol: bug.correct }, { seed: failed.seed, protocols })
   const repro =
     `${size.faults} faults, ${size.clients ?? "-"} clients, ${size.operations ?? "-"} operations, ` +
-    `${(size.simulatedMs / 1000).toFixed(3)} s simulated; ${correct.ok ? "passes" : "FAILS"} on ${bug.correct}`
+    `${(size.simulatedMs / 1000).toFixed(3)} s simulated (shrunk in ${shrunk.runs} runs, ${shrinkSeconds} s); ${correct.ok ? "passes" : "FAILS"} on ${bug.correct}`
   return { bug: bug.protocol, found, repro }
 }
 

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest"
 import { builtinProtocols } from "../src/definition/registry.ts"
 import { runScenario, type RunResult } from "../src/sim/run.ts"
 import { loadScenario, type Scenario } from "../src/sim/scenario.ts"
-import { failsTheSameWay, shrinkFailure } from "../src/sim/shrink.ts"
+import { failsTheSameWay, reasonOf, shrinkFailure } from "../src/sim/shrink.ts"
 import { swarmScenario } from "../src/sim/swarm-faults.ts"
 import { protocols as broadcastBugs } from "./fixtures/broadcast-bugs.ts"
 import { protocols as raftBugs } from "./fixtures/raft-bugs.ts"
@@ -100,6 +100,15 @@ describe("shrinking is honest", () => {
       )
     }
     expect(failsTheSameWay(original, "causal-order", otherReason)).toBe(false)
+  })
+
+  it("a key that cannot be linearized is one reason whatever witness the checker names, and other reasons stay apart", () => {
+    const staleRead = (witness: string) => `key k1: ${witness} cannot be linearized. There is no linearization of these operations on key "k1".`
+    const reason = reasonOf("linearizability", staleRead("write by process 2, write by process 2, read by process 2"))
+    expect(reasonOf("linearizability", staleRead("write by process 1, read by process 2, write by process 4, read by process 1"))).toBe(reason)
+    expect(reasonOf("linearizability", "the clients wrote a malformed history: line 3")).not.toBe(reason)
+    expect(reasonOf("election-safety", "term 4 has two leaders: n5 and n2")).toBe(reasonOf("election-safety", "term 9 has two leaders: n1 and n3"))
+    expect(reasonOf("causal-order", "node n1 delivered n2#3 before n3#1, which it depends on")).not.toBe(reasonOf("causal-order", "something else entirely"))
   })
 
   it("a run with no liveness phase does not judge liveness checks, and says so", () => {

@@ -88,7 +88,7 @@ export const shrinkCommand = async (file: string, flags: ShrinkFlags): Promise<n
     knobDefaults: flags.swarm === true ? loaded.options : undefined,
     workloadDefaults: flags.swarm === true ? loaded.workload : undefined,
     ownLatency: flags.swarm === true ? loaded.network.defaults.latency : undefined,
-    onStep: (description) => process.stderr.write(`  kept: ${description}\n`)
+    onStep: (description, _, runs) => process.stderr.write(`  run ${runs}/${maxRuns} kept: ${description}\n`)
   })
   const before = result.original
   const after = result.shrunk

@@ -3,6 +3,7 @@ import { planRandomFaults } from "./nemesis.ts"
 import type { LatencyDistribution, NetworkModel } from "./network-model.ts"
 import type { ProtocolDefinition, WorkloadShrink } from "../definition/protocol.ts"
 import { RandomStream } from "./random-streams.ts"
+import { type FaultShrinking, removeKinds, removeUnits } from "./shrink-faults.ts"
 import { runScenario, type RunResult } from "./run.ts"
 import { type Fault, type Scenario, ScenarioError, type ScheduledFault, serverIds } from "./scenario.ts"
 import { failureSignature } from "./swarm.ts"
@@ -26,7 +27,7 @@ export interface ShrinkOptions {
   /** At most this many candidate runs (each one full simulation). */
   readonly maxRuns?: number
   /** Called after each kept step, with a short description. */
-  readonly onStep?: (description: string, scenario: Scenario) => void
+  readonly onStep?: (description: string, scenario: Scenario, runs: number) => void
   /**
    * The scenario's own options, before a swarm drew its knobs. Each knob the protocol declares is
    * tried back at its value here, or at the protocol's default (the option left out) when the
@@ -205,6 +206,19 @@ const firstViolation = (result: RunResult): { check: string; timeUs: number } | 
 }
 
 /**
+ * The reason a violation gives: its message up to node names and numbers (see failureSignature).
+ * A key that cannot be linearized is one reason whichever operations the checker names as its
+ * witness: the witness is the first small subset its search happens on, and it changes with timing
+ * (one stale read shows as "write, write, read" in one run and as "write, read, write, read" with
+ * an unacknowledged write in another), while the broken rule, that key's reads and writes taking
+ * effect out of real-time order, does not.
+ */
+export const reasonOf = (check: string, message: string): string => {
+  const notLinearizable = /^(key \S+:) .* cannot be linearized\./.exec(message)
+  return failureSignature(check, notLinearizable === null ? message : `${notLinearizable[1]} cannot be linearized`)
+}
+
+/**
  * Whether `candidate` fails the way `original` failed `check`: it violates `check` for a reason
  * the original gave (a violation with the same signature: the same message up to node names and
  * numbers), and every other check it violates was violated in the original too. This is what
@@ -212,12 +226,10 @@ const firstViolation = (result: RunResult): { check: string; timeUs: number } | 
  * starved of time, is not kept, so the repro never fails for a reason the original did not have.
  */
 export const failsTheSameWay = (original: RunResult, check: string, candidate: RunResult): boolean => {
-  const reasons = new Set(
-    original.checks.find((outcome) => outcome.name === check)?.violations.map((violation) => failureSignature(check, violation.message))
-  )
+  const reasons = new Set(original.checks.find((outcome) => outcome.name === check)?.violations.map((violation) => reasonOf(check, violation.message)))
   const outcome = candidate.checks.find((entry) => entry.name === check)
   if (outcome === undefined || outcome.ok) return false
-  if (!outcome.violations.some((violation) => reasons.has(failureSignature(check, violation.message)))) return false
+  if (!outcome.violations.some((violation) => reasons.has(reasonOf(check, violation.message)))) return false
   const violatedBefore = new Set(original.checks.filter((entry) => !entry.ok).map((entry) => entry.name))
   return candidate.checks.every((entry) => entry.ok || violatedBefore.has(entry.name))
 }
@@ -244,6 +256,15 @@ const restrictFault = (fault: Fault, keep: ReadonlySet<string>): Fault | undefin
       return has(fault.node) ? fault : undefined
   }
 }
+
+/**
+ * The run stopped at `stopMs`: within the safety phase, with the faults from then on and the
+ * liveness phase left out; within the liveness phase, with that phase cut short there.
+ */
+const stoppedAt = (scenario: Scenario, stopMs: number): Scenario =>
+  stopMs <= scenario.durationMs
+    ? { ...scenario, scheduled: scenario.scheduled.filter((entry) => entry.atMs < stopMs), durationMs: Math.max(1, stopMs), livenessMs: 0 }
+    : { ...scenario, livenessMs: stopMs - scenario.durationMs }
 
 const withNodes = (scenario: Scenario, nodes: number): Scenario => {
   const keep = new Set(serverIds(nodes))
@@ -290,7 +311,7 @@ export const shrinkFailure = (scenario: Scenario, seed: number, options: ShrinkO
     if (!failsTheSameWay(first, check, result)) return false
     current = candidate
     currentResult = result
-    options.onStep?.(description, candidate)
+    options.onStep?.(description, candidate, runs)
     return true
   }
 
@@ -318,14 +339,35 @@ export const shrinkFailure = (scenario: Scenario, seed: number, options: ShrinkO
     return lowered
   }
 
-  // First, stop the run where it first failed: nothing after that moment can matter to a rule
-  // that was already broken (a safety violation is reported when it happens). Without a liveness
-  // phase the run does not judge liveness checks at all (see runScenario).
-  const failedAtMs = Math.ceil(violation.timeUs / 1000)
-  if (safety && failedAtMs < current.durationMs) {
-    const scheduled = current.scheduled.filter((entry) => entry.atMs <= failedAtMs)
-    attempt({ ...current, scheduled, durationMs: failedAtMs + 1, livenessMs: 0 }, `stop at ${failedAtMs + 1} ms`)
+  /**
+   * Stops the run just past where it now first fails the check: nothing after that moment can
+   * matter to a rule that was already broken, and without a liveness phase the run does not judge
+   * liveness checks at all (see runScenario). A check that reports its violation only when the run
+   * ends (linearizability, judged on the whole history) is stopped at the earliest moment found by
+   * bisection, if `bisect`: a stopped run is the same run up to where it stops, so once it fails
+   * the same way, stopping any later fails too.
+   */
+  let bisected: Scenario | undefined
+  const stopAtFailure = (bisect: boolean): void => {
+    if (!safety) return
+    const endMs = current.durationMs + current.livenessMs
+    const failedUs = Math.min(...(currentResult.checks.find((outcome) => outcome.name === check)?.violations.map((entry) => entry.timeUs) ?? []))
+    const failedAtMs = Math.floor(failedUs / 1000) + 1
+    if (failedAtMs < endMs) {
+      attempt(stoppedAt(current, failedAtMs), `stop at ${failedAtMs} ms`)
+      return
+    }
+    if (!bisect || bisected === current) return
+    let passes = 0
+    let fails = endMs
+    while (fails - passes > Math.max(1, Math.floor(fails / 100)) && runs < maxRuns) {
+      const middle = Math.floor((passes + fails) / 2)
+      if (attempt(stoppedAt(current, middle), `stop at ${middle} ms`)) fails = middle
+      else passes = middle
+    }
+    bisected = current
   }
+  stopAtFailure(true)
 
   const knobNames = (options.protocols.get(scenario.protocol)?.knobs ?? []).map((knob) => knob.name)
   const shapeNames = (options.protocols.get(scenario.protocol)?.workloadKnobs ?? []).map((knob) => knob.name)
@@ -349,21 +391,24 @@ export const shrinkFailure = (scenario: Scenario, seed: number, options: ShrinkO
       const description = `workload ${step.description.replace("every knob", "its shape")}`
       if (JSON.stringify(changed) !== JSON.stringify(current.workload) && attempt({ ...current, workload: changed }, description)) improved = true
     }
-    // Faults, by delta debugging: drop halves, then quarters, down to single faults.
-    let chunk = Math.ceil(current.scheduled.length / 2)
-    while (chunk >= 1 && runs < maxRuns) {
-      let removedAny = false
-      for (let start = 0; start < current.scheduled.length && runs < maxRuns; ) {
-        const candidate = { ...current, scheduled: current.scheduled.filter((_, index) => index < start || index >= start + chunk) }
-        if (attempt(candidate, `${candidate.scheduled.length} faults`)) {
-          removedAny = true
-          improved = true
-        } else {
-          start += chunk
-        }
-      }
-      if (!removedAny) chunk = Math.floor(chunk / 2)
+    // Faults: whole kinds first, then delta debugging over crash-and-restart pairs and the like.
+    // Each removal can move the failure earlier, so the run is stopped there again after it.
+    const faults: FaultShrinking = {
+      current: () => current.scheduled,
+      runsLeft: () => runs < maxRuns,
+      attempt: (scheduled, description) => attempt({ ...current, scheduled }, description) && (stopAtFailure(false), true)
     }
+    // A whole kind goes in a run of the original length: with the run stopped where hundreds of
+    // bounces brought the failure about, the few faults left may need longer to bring it about
+    // again (a leader cut off by a partition serves stale reads for as long as it stays cut off).
+    const lengthened: FaultShrinking = {
+      ...faults,
+      attempt: (scheduled, description) =>
+        attempt({ ...current, scheduled, durationMs: Math.max(current.durationMs, original.durationMs) }, description) && (stopAtFailure(true), true)
+    }
+    if (removeKinds(lengthened)) improved = true
+    if (removeUnits(faults)) improved = true
+    stopAtFailure(true)
     // Workload: halve every numeric setting while the failure stays, then (for the fields the
     // protocol names as sizes) lower counts in pairs and singly, and leave clients out.
     for (const key of Object.keys(current.workload).sort()) {
