@@ -5,7 +5,8 @@ import { describe, expect, it } from "vitest"
 import { builtinProtocols } from "../src/definition/registry.ts"
 import { causalBroadcastProtocol } from "../src/protocols/causal-broadcast/definition.ts"
 import { runScenario } from "../src/sim/run.ts"
-import { loadScenario } from "../src/sim/scenario.ts"
+import { loadScenario, parseScenario } from "../src/sim/scenario.ts"
+import { scenarioToYaml } from "../src/sim/scenario-writer.ts"
 import { shrinkFailure } from "../src/sim/shrink.ts"
 import { describeDraw, swarmScenario } from "../src/sim/swarm-faults.ts"
 import { fifoOnly } from "./fixtures/broadcast-bugs.ts"
@@ -57,5 +58,27 @@ describe("slow networks", () => {
     expect([ownLatency, { _tag: "Constant", ms: 10.5 }]).toContainEqual(latency)
     expect(result.shrunkResult.ok).toBe(false)
   })
-})
 
+  it("heal for the liveness phase: a drawn network returns to the scenario's own, in the trace and in a written repro", () => {
+    // Set up: Raft seeds that drew a slow or lossy network, and one that drew none.
+    const scenario = loadScenario("scenarios/raft-random-faults.yaml")
+    const draws = seeds.map((seed) => ({ seed, ...swarmScenario(scenario, seed, builtinProtocols) }))
+    const noisy = draws.find(({ draw }) => draw.slowLatencyMsMax > 0 && draw.lossRate > 0)!
+    const quiet = draws.find(({ draw }) => draw.slowLatencyMsMax === 0 && draw.lossRate === 0 && draw.duplicateRate === 0 && draw.reorderRate === 0 && draw.longDelayRate === 0)!
+
+    // Act: run the noisy seed keeping its trace, and write its scenario out and read it back.
+    const result = runScenario(noisy.scenario, { seed: noisy.seed, keepTrace: true, protocols: builtinProtocols })
+    const reread = parseScenario(scenarioToYaml(noisy.scenario, "repro"), "repro.yaml")
+
+    // Check: the liveness network is the scenario's own (no drawn long delays either); the trace
+    // says when it came back, once, at the liveness phase; the written scenario replays exactly.
+    expect(noisy.scenario.network.liveness).toEqual({ ...scenario.network.defaults, longDelayRate: 0 })
+    expect(quiet.scenario.network.liveness).toBeUndefined()
+    const lines = (result.traceLines ?? []).map((line) => JSON.parse(line) as { t: number; e: string; phase?: string; fault?: { _tag: string } })
+    const resets = lines.filter((line) => line.e === "fault" && line.fault?._tag === "NetworkReset")
+    const phase = lines.find((line) => line.e === "phase" && line.phase === "liveness")!
+    expect(resets.map((line) => line.t)).toEqual([phase.t])
+    expect(reread.network.liveness).toMatchObject(noisy.scenario.network.liveness!)
+    expect(runScenario(reread, { seed: noisy.seed, protocols: builtinProtocols }).traceHash).toBe(result.traceHash)
+  })
+})

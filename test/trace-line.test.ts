@@ -25,7 +25,8 @@ const faults: ReadonlyArray<TraceFault> = [
   { _tag: "ClockOffset", node: "n2", offsetMs: -250 },
   { _tag: "ClockStep", node: "n2", deltaMs: 1500.5 },
   { _tag: "ClockDrift", node: "n4", drift: 0.02 },
-  { _tag: "ClockReset", node: "n4" }
+  { _tag: "ClockReset", node: "n4" },
+  { _tag: "NetworkReset" }
 ]
 
 /** One line of every kind (two for kinds with an optional field), with strings that need escaping. */

@@ -206,6 +206,7 @@ export class RaftLiveness {
       case "ClockStep":
       case "ClockDrift":
       case "ClockReset":
+      case "NetworkReset":
         return undefined
       default: {
         const unreachable: never = fault

@@ -152,10 +152,11 @@ export const applyFault = (simulation: Simulation, fault: Fault): void => {
   }
 }
 
-/** Ends every fault, for the liveness phase: heals the network, resumes and restarts nodes, resets clocks. */
+/** Ends every fault, for the liveness phase: heals the network (and returns a drawn one to the scenario's own), resumes and restarts nodes, resets clocks. */
 export const healEverything = (simulation: Simulation): void => {
   simulation.heal()
   simulation.unclogAll()
+  simulation.resetNetwork()
   for (const node of simulation.servers) {
     if (simulation.status(node) === "paused") simulation.resume(node)
     if (simulation.status(node) === "crashed") simulation.restart(node)

@@ -39,6 +39,13 @@ export interface LinkOverride extends Partial<LinkModel> {
 export interface NetworkModel {
   readonly defaults: LinkModel
   readonly links: ReadonlyArray<LinkOverride>
+  /**
+   * The defaults the liveness phase runs on, when they differ from the fault phase's: a swarm that
+   * drew a slow or lossy network heals it with everything else (TigerBeetle's VOPR returns its
+   * packet simulator to short delays and no loss for its liveness mode), so the liveness verdict is
+   * about the protocol, not about a network outside what Raft's timing requires (§5.6).
+   */
+  readonly liveness?: LinkModel | undefined
 }
 
 /** A network with every link at `latencyMs` and no faults. */
@@ -106,19 +113,35 @@ export class NetworkState {
    */
   private readonly linkStreams = new Map<NodeId, Map<NodeId, RandomStream>>()
 
+  /** Every link's model where no override says otherwise. */
+  private defaults: LinkModel
+
   constructor(
     readonly model: NetworkModel,
     private readonly makeStream: (label: string) => RandomStream
   ) {
-    for (const link of model.links) {
+    this.defaults = model.defaults
+    this.applyOverrides()
+  }
+
+  private applyOverrides(): void {
+    for (const link of this.model.links) {
       const { from, to, ...rest } = link
-      this.overrides.set(linkKey(from, to), { ...model.defaults, ...rest })
+      this.overrides.set(linkKey(from, to), { ...this.defaults, ...rest })
     }
   }
 
+  /** Switches to the model's liveness defaults, if it has any (links keep their own overrides over them). */
+  enterLiveness(): boolean {
+    if (this.model.liveness === undefined) return false
+    this.defaults = this.model.liveness
+    this.applyOverrides()
+    return true
+  }
+
   link(from: NodeId, to: NodeId): LinkModel {
-    if (this.overrides.size === 0) return this.model.defaults
-    return this.overrides.get(linkKey(from, to)) ?? this.model.defaults
+    if (this.overrides.size === 0) return this.defaults
+    return this.overrides.get(linkKey(from, to)) ?? this.defaults
   }
 
   /** Decides the fate of a message sent now from `from` to `to`. */

@@ -100,7 +100,9 @@ export const ScenarioInput = Schema.Struct({
   network: Schema.optional(
     Schema.Struct({
       ...linkFields,
-      links: Schema.optional(Schema.Array(Schema.Struct({ from: NodeName, to: NodeName, ...linkFields })))
+      links: Schema.optional(Schema.Array(Schema.Struct({ from: NodeName, to: NodeName, ...linkFields }))),
+      /** The network of the liveness phase, where it differs: fields left out keep the network's own. */
+      liveness: Schema.optional(Schema.Struct(linkFields))
     })
   ),
   disk: Schema.optional(

@@ -102,7 +102,8 @@ export const scenarioToInput = (scenario: Scenario): Record<string, unknown> => 
       ...linkInput(scenario.network.defaults),
       ...(scenario.network.links.length === 0
         ? {}
-        : { links: scenario.network.links.map((link) => ({ from: link.from, to: link.to, ...linkInput(link) })) })
+        : { links: scenario.network.links.map((link) => ({ from: link.from, to: link.to, ...linkInput(link) })) }),
+      ...(scenario.network.liveness === undefined ? {} : { liveness: linkInput(scenario.network.liveness) })
     },
     disk: {
       ...(scenario.disk.syncLatency === undefined ? {} : { syncLatency: latencyInput(scenario.disk.syncLatency) }),

@@ -144,6 +144,19 @@ const longDelays = (
   }
 }
 
+type LinkFieldsInput = NonNullable<ScenarioInput["network"]>["liveness"] & {}
+
+/** The liveness phase's network: the fields given, the rest as the network's own defaults. */
+const livenessNetwork = (input: LinkFieldsInput, defaults: LinkModel, file: string): LinkModel => ({
+  ...defaults,
+  ...(input.latency === undefined ? {} : { latency: latency(input.latency, "network.liveness.latency", file) }),
+  ...(input.lossRate === undefined ? {} : { lossRate: input.lossRate }),
+  ...(input.duplicateRate === undefined ? {} : { duplicateRate: input.duplicateRate }),
+  ...(input.reorderRate === undefined ? {} : { reorderRate: input.reorderRate }),
+  ...(input.reorderWindowMs === undefined ? {} : { reorderWindowMs: input.reorderWindowMs }),
+  ...longDelays(input, "network.liveness", file)
+})
+
 const resolve = (input: ScenarioInput, file: string): Scenario => {
   checkLimits(input, file)
   const servers = serverIds(input.nodes)
@@ -163,6 +176,7 @@ const resolve = (input: ScenarioInput, file: string): Scenario => {
     reorderWindowMs: net.reorderWindowMs ?? 10,
     ...longDelays(net, "network", file)
   }
+  const liveness = net.liveness === undefined ? undefined : livenessNetwork(net.liveness, defaults, file)
   const links = (net.links ?? []).map((link, index) => {
     const path = `network.links[${index}]`
     checkNode(link.from, `${path}.from`)
@@ -183,9 +197,9 @@ const resolve = (input: ScenarioInput, file: string): Scenario => {
     writeErrorRate: input.disk?.writeErrorRate ?? 0
   }
   const duration = durationMs(input.duration)
-  const liveness = input.liveness === undefined ? 0 : durationMs(input.liveness)
+  const livenessMs = input.liveness === undefined ? 0 : durationMs(input.liveness)
   const scheduled = (input.faults?.scheduled ?? []).map((entry, index) =>
-    scheduledFault(entry, `faults.scheduled[${index}]`, { file, checkNode, durationMs: duration, livenessMs: liveness })
+    scheduledFault(entry, `faults.scheduled[${index}]`, { file, checkNode, durationMs: duration, livenessMs })
   )
   return {
     file,
@@ -197,8 +211,8 @@ const resolve = (input: ScenarioInput, file: string): Scenario => {
     nodes: input.nodes,
     seed: input.seed ?? 1,
     durationMs: duration,
-    livenessMs: liveness,
-    network: { defaults, links },
+    livenessMs,
+    network: { defaults, links, ...(liveness === undefined ? {} : { liveness }) },
     disk,
     scheduled,
     random: randomFaults(input.faults?.random, input.nodes),

@@ -334,6 +334,11 @@ export class Simulation {
     held.forEach((delivery, index) => this.queue.pushEvent<Delivery>({ ...delivery, time: this.nowUs + 1 + index }))
   }
 
+  /** Returns every link to the network's liveness defaults, when it has them (see NetworkModel.liveness). */
+  resetNetwork(): void {
+    if (this.network.enterLiveness()) this.fault({ _tag: "NetworkReset" })
+  }
+
   unclogAll(): void {
     for (const [from, to] of this.network.cloggedLinks()) this.unclog(from, to)
   }

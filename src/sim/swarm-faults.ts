@@ -1,5 +1,6 @@
 // Swarm mode (TigerBeetle's VOPR style): each seed draws its own fault mix, network and knobs from itself, within the scenario's bounds.
 import type { KnobValues, ProtocolDefinition } from "../definition/protocol.ts"
+import type { LinkModel, NetworkModel } from "./network-model.ts"
 import { RandomStream } from "./random-streams.ts"
 import type { RandomFaults, Scenario } from "./scenario.ts"
 import { describeKnobs, drawKnobs } from "./swarm-knobs.ts"
@@ -65,27 +66,38 @@ export const swarmScenario = (
   const longDelayRate = Math.max(defaults.longDelayRate ?? 0, timing.longDelayRate)
   const options = { ...scenario.options, ...knobs }
   const slowLatencyMsMax = Math.min(drawSlowLatencyMsMax(seed), Math.round(protocol?.latencyMsLimit?.(options) ?? Infinity))
+  const drawnDefaults: LinkModel = {
+    ...defaults,
+    latency: slowLatencyMsMax > 0 ? { _tag: "Uniform", minMs: 1, maxMs: slowLatencyMsMax } : defaults.latency,
+    lossRate: Math.max(defaults.lossRate, lossRate),
+    duplicateRate: Math.max(defaults.duplicateRate, duplicateRate),
+    reorderRate: Math.max(defaults.reorderRate, reorderRate),
+    // Left out unless drawn, so a seed without long delays draws per message as before.
+    ...(longDelayRate > 0 ? { longDelayRate, longDelayMs: timing.longDelayRate > 0 ? timing.longDelayMs : defaults.longDelayMs } : {})
+  }
   return {
     scenario: {
       ...scenario,
       options,
       workload: { ...scenario.workload, ...workload },
       random,
-      network: {
-        ...scenario.network,
-        defaults: {
-          ...defaults,
-          latency: slowLatencyMsMax > 0 ? { _tag: "Uniform", minMs: 1, maxMs: slowLatencyMsMax } : defaults.latency,
-          lossRate: Math.max(defaults.lossRate, lossRate),
-          duplicateRate: Math.max(defaults.duplicateRate, duplicateRate),
-          reorderRate: Math.max(defaults.reorderRate, reorderRate),
-          // Left out unless drawn, so a seed without long delays draws per message as before.
-          ...(longDelayRate > 0 ? { longDelayRate, longDelayMs: timing.longDelayRate > 0 ? timing.longDelayMs : defaults.longDelayMs } : {})
-        }
-      }
+      network: { ...scenario.network, defaults: drawnDefaults, ...livenessNetwork(scenario.network, drawnDefaults) }
     },
     draw: { kinds: enabled, lossRate, duplicateRate, reorderRate, ...timing, slowLatencyMsMax, random, knobs, workload }
   }
+}
+
+/**
+ * The network a seed's liveness phase runs on: the scenario's own (its liveness network, if it
+ * names one), when the seed drew anything else. What a swarm draws for the network (loss, a slow
+ * network, long delays) is a fault like the others, so it heals with them, as TigerBeetle's VOPR
+ * does; the liveness phase then judges the protocol on the network its author chose. The long-delay
+ * rate is written out even at zero, so that a repro's `network.liveness` does not inherit a drawn one.
+ */
+const livenessNetwork = (network: NetworkModel, drawn: LinkModel): { liveness?: LinkModel } => {
+  const own = network.liveness ?? network.defaults
+  if (JSON.stringify(own) === JSON.stringify(drawn)) return {}
+  return { liveness: { ...own, longDelayRate: own.longDelayRate ?? 0 } }
 }
 
 /**

@@ -92,6 +92,7 @@ const formatFault = (fault: TraceFault): string => {
     case "PartitionOneWay":
       return `${head},"from":${JSON.stringify(fault.from)},"to":${JSON.stringify(fault.to)}}`
     case "Heal":
+    case "NetworkReset":
       return `${head}}`
     case "Crash": {
       const torn = fault.torn === undefined ? "" : `,"torn":{"file":"${escaped(fault.torn.file)}","keptBytes":${fault.torn.keptBytes}}`

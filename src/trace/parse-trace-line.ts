@@ -53,7 +53,8 @@ export const TRACE_FAULT_FIELDS: { readonly [Tag in TraceFault["_tag"]]: FieldsO
   ClockOffset: [{ name: "node", kind: string }, { name: "offsetMs", kind: number }],
   ClockStep: [{ name: "node", kind: string }, { name: "deltaMs", kind: number }],
   ClockDrift: [{ name: "node", kind: string }, { name: "drift", kind: number }],
-  ClockReset: [{ name: "node", kind: string }]
+  ClockReset: [{ name: "node", kind: string }],
+  NetworkReset: []
 }
 
 const fault: FieldKind = {

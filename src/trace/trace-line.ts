@@ -55,6 +55,8 @@ export type TraceFault =
   | { readonly _tag: "ClockStep"; readonly node: NodeId; readonly deltaMs: number }
   | { readonly _tag: "ClockDrift"; readonly node: NodeId; readonly drift: number }
   | { readonly _tag: "ClockReset"; readonly node: NodeId }
+  /** Every link's loss, latency and the like back to the scenario's own, for the liveness phase of a swarm run. */
+  | { readonly _tag: "NetworkReset" }
 
 /** What a crash kept of an unsynced append: a prefix of `keptBytes` bytes of `file`. */
 export interface TornWrite {

@@ -201,6 +201,8 @@ class TraceViewBuilder {
         return this.closeNetworkFaults(line.t, (open) => open.link === `${fault.from}>${fault.to}`)
       case "Heal":
         return this.closeNetworkFaults(line.t, (open) => open.link === undefined)
+      case "NetworkReset":
+        return
       case "ClockOffset":
       case "ClockStep":
       case "ClockDrift":
@@ -256,6 +258,8 @@ export const faultText = (fault: TraceFault): string => {
       return `one-way partition ${fault.from.join(",")} → ${fault.to.join(",")}`
     case "Heal":
       return "heal"
+    case "NetworkReset":
+      return "network back to the scenario's own"
     case "Crash":
       return `crash ${fault.node}${fault.torn === undefined ? "" : ` (torn write: ${fault.torn.file} kept ${fault.torn.keptBytes} bytes)`}`
     case "Restart":

@@ -33,6 +33,15 @@ const broadcastKnobs: ReadonlyArray<Knob> = [
   { _tag: "OneOf", name: "maxPending", values: [16, 128, 1024] }
 ]
 
+/**
+ * The workload's shape a swarm draws per seed: how fast each node broadcasts. A burst (a message
+ * every 10 ms) keeps many messages in flight at once, so deliveries race and wait on each other;
+ * a trickle (one every 300 ms) lets most settle before the next, so a lost dependency stands out.
+ */
+const broadcastWorkloadKnobs: ReadonlyArray<Knob> = [
+  { _tag: "OneOf", name: "broadcastIntervalMs", values: [10, 50, 300] }
+]
+
 /** The causal-broadcast protocol, with its deliverability rule and hooks replaceable so tests can plant a bug. */
 export const causalBroadcastProtocol = (
   name = "causal-broadcast",
@@ -42,6 +51,7 @@ export const causalBroadcastProtocol = (
   name,
   description: "Reliable causal broadcast over vector clocks, with anti-entropy and a durable log",
   knobs: broadcastKnobs,
+  workloadKnobs: broadcastWorkloadKnobs,
   workloadShrink: { counts: ["messagesPerNode"] },
   build: (run) => {
     const options = decodeSection(Options, run, "options")

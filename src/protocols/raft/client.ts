@@ -91,17 +91,30 @@ export const makeKvSession = (options: KvSessionOptions): Effect.Effect<KvSessio
       ? otherServer
       : Effect.sync(() => leaderGuess)
 
-    /** Sends one attempt and waits for its reply; none on timeout. Late replies to old attempts are skipped. */
-    const attempt = (to: string, requestId: string, sequence: number, operation: KvOperation, traceparent: string | undefined) =>
-      Effect.andThen(
+    /**
+     * Sends one attempt and waits for its reply; none on timeout. A final answer to an earlier
+     * attempt of the same operation is as good as one to this attempt (the write applied once, and
+     * a read was served after the operation began), so it ends the wait too: on a network slower
+     * than the request timeout, every answer is to an earlier attempt. Redirects and retries of
+     * earlier attempts are skipped, and so is anything for another operation.
+     */
+    const attempt = (to: string, requestId: string, sequence: number, operation: KvOperation, traceparent: string | undefined) => {
+      const operationPrefix = `${network.self}:${sequence}:`
+      return Effect.andThen(
         network.send(to, { _tag: "ClientRequest", requestId, clientId: network.self, sequence, operation, ...forward }, traceparent),
         awaitReply({
           network,
           clock,
           timeoutMs: options.requestTimeoutMs,
-          accept: (message) => isClientReply(message) && message.requestId === requestId ? message.outcome : undefined
+          accept: (message) => {
+            if (!isClientReply(message)) return undefined
+            if (message.requestId === requestId) return message.outcome
+            const final = message.outcome._tag !== "NotLeader" && message.outcome._tag !== "Retry"
+            return final && message.requestId.startsWith(operationPrefix) ? message.outcome : undefined
+          }
         })
       )
+    }
 
     const perform = (sequence: number, operation: KvOperation) =>
       Effect.gen(function*() {

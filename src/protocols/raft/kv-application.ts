@@ -71,6 +71,8 @@ export const makeKvApplication = (host: KvApplicationHost, snapshot: JsonValue |
   const { raft, reply } = host
   let kv: KvState = snapshot === undefined ? emptyKvState() : restore(snapshot)
   const pendingWrites = new Map<number, PendingWrite>()
+  /** Each client's write in this leader's log, not yet applied: its sequence, index and term. */
+  const proposedBy = new Map<string, { readonly sequence: number; readonly index: number; readonly term: number }>()
   const pendingReads = new Map<string, PendingRead>()
   const readyReads: Array<{ readonly requestId: string; readonly index: number }> = []
 
@@ -78,6 +80,7 @@ export const makeKvApplication = (host: KvApplicationHost, snapshot: JsonValue |
     for (const [, pending] of pendingWrites) reply(pending.client, pending.request.requestId, { _tag: "Retry", reason })
     for (const [, pending] of pendingReads) reply(pending.client, pending.request.requestId, { _tag: "Retry", reason })
     pendingWrites.clear()
+    proposedBy.clear()
     pendingReads.clear()
     readyReads.length = 0
   }
@@ -86,10 +89,11 @@ export const makeKvApplication = (host: KvApplicationHost, snapshot: JsonValue |
     if (entry.index <= kv.appliedIndex) return
     const result = apply(kv, entry)
     host.trace("apply", { index: entry.index, term: entry.term, command: entry.command })
+    const command = asKvCommand(entry.command)
+    if (command !== undefined && proposedBy.get(command.clientId)?.index === entry.index) proposedBy.delete(command.clientId)
     const pending = pendingWrites.get(entry.index)
     if (pending === undefined) return
     pendingWrites.delete(entry.index)
-    const command = asKvCommand(entry.command)
     const mine =
       result._tag === "Kv" &&
       command !== undefined &&
@@ -117,8 +121,32 @@ export const makeKvApplication = (host: KvApplicationHost, snapshot: JsonValue |
     else reply(client, request.requestId, { _tag: "Retry", reason: "busy" })
   }
 
+  /**
+   * A retry of a write this server already applied is answered from the client's session. A retry
+   * of a write this leader already holds in its log, in its current term, waits on that
+   * entry instead of appending another: the entry commits unless leadership is lost (then every
+   * waiting client hears Retry), and the session would apply a copy as a no-op anyway. Without
+   * this, a client that retries faster than entries commit (a slow network) fills the log with
+   * copies of its write, each one delaying every other client's, and the cluster stops answering
+   * anyone in time. The newest attempt is the one the client waits on, so it takes the answer.
+   */
+  const awaitProposed = (client: string, request: ClientRequest): boolean => {
+    // Already applied here, so committed: the session holds the answer the write got.
+    const session = kv.sessions.get(request.clientId)
+    if (session !== undefined && session.sequence === request.sequence) {
+      reply(client, request.requestId, outcomeOf(session.result))
+      return true
+    }
+    const proposed = proposedBy.get(request.clientId)
+    if (proposed === undefined || proposed.sequence !== request.sequence) return false
+    if (raft.role !== "Leader" || raft.term !== proposed.term || !pendingWrites.has(proposed.index)) return false
+    pendingWrites.set(proposed.index, { client, request })
+    return true
+  }
+
   const handleClient = (client: string, request: ClientRequest): void => {
     if (request.operation._tag === "Get") return handleRead(client, request, request.operation.key)
+    if (awaitProposed(client, request)) return
     const command: KvCommand = { _tag: "Kv", clientId: request.clientId, sequence: request.sequence, operation: request.operation }
     const result = raft.propose(command)
     switch (result._tag) {
@@ -126,6 +154,7 @@ export const makeKvApplication = (host: KvApplicationHost, snapshot: JsonValue |
         const displaced = pendingWrites.get(result.index)
         if (displaced !== undefined) reply(displaced.client, displaced.request.requestId, { _tag: "Retry", reason: "entry replaced" })
         pendingWrites.set(result.index, { client, request })
+        proposedBy.set(request.clientId, { sequence: request.sequence, index: result.index, term: raft.term })
         return
       }
       case "NotLeader":
