@@ -115,6 +115,31 @@ export const removeKinds = (shrinking: FaultShrinking): boolean => {
 }
 
 /**
+ * Delta debugging over single faults (Zeller's ddmin, complements only): remove halves of the
+ * schedule, then quarters and so on down to single faults, moving on at one size only when no
+ * chunk of it can go. Unlike units, a restart may go without its crash (the node then stays down),
+ * which is often the smaller repro. Returns whether anything was removed.
+ */
+export const removeSingles = (shrinking: FaultShrinking): boolean => {
+  let removed = false
+  let chunk = Math.ceil(shrinking.current().length / 2)
+  while (chunk >= 1 && shrinking.runsLeft()) {
+    let removedAny = false
+    for (let start = 0; start < shrinking.current().length && shrinking.runsLeft(); ) {
+      const remaining = shrinking.current().filter((_, index) => index < start || index >= start + chunk)
+      if (shrinking.attempt(remaining, `${remaining.length} faults`)) {
+        removedAny = true
+        removed = true
+      } else {
+        start += chunk
+      }
+    }
+    if (!removedAny) chunk = Math.floor(chunk / 2)
+  }
+  return removed
+}
+
+/**
  * Delta debugging over the units (Zeller's ddmin, complements only): remove halves of them, then
  * quarters and so on down to single units, moving on at one size only when no chunk of it can go.
  * A large irrelevant block goes in a few runs; only the units that matter cost a run each. Then
