@@ -115,18 +115,26 @@ export const removeKinds = (shrinking: FaultShrinking): boolean => {
 }
 
 /**
- * Delta debugging over single faults (Zeller's ddmin, complements only): remove halves of the
- * schedule, then quarters and so on down to single faults, moving on at one size only when no
- * chunk of it can go. Unlike units, a restart may go without its crash (the node then stays down),
- * which is often the smaller repro. Returns whether anything was removed.
+ * Zeller's ddmin, complements only, over the groups `groupsOf` makes of the schedule: remove half
+ * of them, then smaller chunks (`halve` says how much smaller), moving on at one size only when no
+ * chunk of it can go. A large irrelevant block goes in a few runs; only the groups that matter
+ * cost a run each. Returns whether anything was removed.
  */
-export const removeSingles = (shrinking: FaultShrinking): boolean => {
+const deltaDebug = (
+  shrinking: FaultShrinking,
+  groupsOf: (scheduled: ReadonlyArray<ScheduledFault>) => ReadonlyArray<ReadonlyArray<number>>,
+  halve: (chunk: number) => number
+): boolean => {
   let removed = false
-  let chunk = Math.ceil(shrinking.current().length / 2)
+  let chunk = Math.ceil(groupsOf(shrinking.current()).length / 2)
   while (chunk >= 1 && shrinking.runsLeft()) {
     let removedAny = false
-    for (let start = 0; start < shrinking.current().length && shrinking.runsLeft(); ) {
-      const remaining = shrinking.current().filter((_, index) => index < start || index >= start + chunk)
+    for (let start = 0; shrinking.runsLeft(); ) {
+      const scheduled = shrinking.current()
+      const groups = groupsOf(scheduled)
+      if (start >= groups.length) break
+      const drop = new Set(groups.map((_, position) => position).filter((position) => position >= start && position < start + chunk))
+      const remaining = withoutUnits(scheduled, groups, drop)
       if (shrinking.attempt(remaining, `${remaining.length} faults`)) {
         removedAny = true
         removed = true
@@ -134,37 +142,24 @@ export const removeSingles = (shrinking: FaultShrinking): boolean => {
         start += chunk
       }
     }
-    if (!removedAny) chunk = Math.floor(chunk / 2)
+    if (!removedAny) chunk = halve(chunk)
   }
   return removed
 }
 
 /**
- * Delta debugging over the units (Zeller's ddmin, complements only): remove halves of them, then
- * quarters and so on down to single units, moving on at one size only when no chunk of it can go.
- * A large irrelevant block goes in a few runs; only the units that matter cost a run each. Then
- * each remaining fault is tried away on its own, the latest first. Returns whether anything was removed.
+ * Delta debugging over single faults: unlike units, a restart may go without its crash (the node
+ * then stays down), which is often the smaller repro. Returns whether anything was removed.
+ */
+export const removeSingles = (shrinking: FaultShrinking): boolean =>
+  deltaDebug(shrinking, (scheduled) => scheduled.map((_, index) => [index]), (chunk) => Math.floor(chunk / 2))
+
+/**
+ * Delta debugging over the units, then each remaining fault tried away on its own, the latest
+ * first. Returns whether anything was removed.
  */
 export const removeUnits = (shrinking: FaultShrinking): boolean => {
-  let removed = false
-  let chunk = Math.ceil(faultUnits(shrinking.current()).length / 2)
-  while (chunk >= 1 && shrinking.runsLeft()) {
-    let removedAny = false
-    for (let start = 0; shrinking.runsLeft(); ) {
-      const scheduled = shrinking.current()
-      const units = faultUnits(scheduled)
-      if (start >= units.length) break
-      const drop = new Set(units.map((_, position) => position).filter((position) => position >= start && position < start + chunk))
-      const remaining = withoutUnits(scheduled, units, drop)
-      if (shrinking.attempt(remaining, `${remaining.length} faults`)) {
-        removedAny = true
-        removed = true
-      } else {
-        start += chunk
-      }
-    }
-    if (!removedAny) chunk = chunk === 1 ? 0 : Math.ceil(chunk / 2)
-  }
+  let removed = deltaDebug(shrinking, faultUnits, (chunk) => (chunk === 1 ? 0 : Math.ceil(chunk / 2)))
   // Then single faults, whatever unit they belong to: a crash never restarted, a restart whose
   // crash went, a partition never healed before the phase ends. Each is one line fewer, and some
   // failures need half of a pair.
