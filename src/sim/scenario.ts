@@ -146,15 +146,14 @@ const longDelays = (
 
 type LinkFieldsInput = NonNullable<ScenarioInput["network"]>["liveness"] & {}
 
-/** The liveness phase's network: the fields given, the rest as the network's own defaults. */
-const livenessNetwork = (input: LinkFieldsInput, defaults: LinkModel, file: string): LinkModel => ({
-  ...defaults,
-  ...(input.latency === undefined ? {} : { latency: latency(input.latency, "network.liveness.latency", file) }),
+/** The link fields given at `path` (a link override, the liveness network), and only those. */
+const linkFields = (input: LinkFieldsInput, path: string, file: string): Partial<LinkModel> => ({
+  ...(input.latency === undefined ? {} : { latency: latency(input.latency, `${path}.latency`, file) }),
   ...(input.lossRate === undefined ? {} : { lossRate: input.lossRate }),
   ...(input.duplicateRate === undefined ? {} : { duplicateRate: input.duplicateRate }),
   ...(input.reorderRate === undefined ? {} : { reorderRate: input.reorderRate }),
   ...(input.reorderWindowMs === undefined ? {} : { reorderWindowMs: input.reorderWindowMs }),
-  ...longDelays(input, "network.liveness", file)
+  ...longDelays(input, path, file)
 })
 
 const resolve = (input: ScenarioInput, file: string): Scenario => {
@@ -176,21 +175,13 @@ const resolve = (input: ScenarioInput, file: string): Scenario => {
     reorderWindowMs: net.reorderWindowMs ?? 10,
     ...longDelays(net, "network", file)
   }
-  const liveness = net.liveness === undefined ? undefined : livenessNetwork(net.liveness, defaults, file)
+  // The liveness phase's network: the fields given, the rest as the network's own defaults.
+  const liveness = net.liveness === undefined ? undefined : { ...defaults, ...linkFields(net.liveness, "network.liveness", file) }
   const links = (net.links ?? []).map((link, index) => {
     const path = `network.links[${index}]`
     checkNode(link.from, `${path}.from`)
     checkNode(link.to, `${path}.to`)
-    return {
-      from: link.from,
-      to: link.to,
-      ...(link.latency === undefined ? {} : { latency: latency(link.latency, `${path}.latency`, file) }),
-      ...(link.lossRate === undefined ? {} : { lossRate: link.lossRate }),
-      ...(link.duplicateRate === undefined ? {} : { duplicateRate: link.duplicateRate }),
-      ...(link.reorderRate === undefined ? {} : { reorderRate: link.reorderRate }),
-      ...(link.reorderWindowMs === undefined ? {} : { reorderWindowMs: link.reorderWindowMs }),
-      ...longDelays(link, path, file)
-    }
+    return { from: link.from, to: link.to, ...linkFields(link, path, file) }
   })
   const disk: DiskModel = {
     syncLatency: input.disk?.syncLatency === undefined ? undefined : latency(input.disk.syncLatency, "disk.syncLatency", file),
