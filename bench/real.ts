@@ -7,6 +7,7 @@ import { availableParallelism, loadavg, tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 import { freeBasePort } from "../test/fixtures/real-ports.ts"
+import { machineLine } from "./machine.ts"
 
 const root = fileURLToPath(new URL("..", import.meta.url))
 const bin = resolve(root, "bin", "faultline.js")
@@ -350,6 +351,7 @@ const quick = async (levels: ReadonlyArray<number>) => {
 }
 
 const main = async () => {
+  console.log(machineLine())
   if (process.env["FAULTLINE_BENCH_REAL_EXPORT_ONLY"] === "1") return exportCost()
   if (quickLevels !== undefined) return quick(quickLevels)
   console.log(`Real clusters on loopback, fsync on, through HTTP with keep-alive clients; ${levelMs / 1000} s per load level`)

@@ -11,6 +11,7 @@ import { runBare, runSimulated, standardPattern } from "./simulator.ts"
 import { printScaleTable } from "./scale.ts"
 import { benchStartup } from "./startup.ts"
 import { benchSwarm } from "./swarm.ts"
+import { machineLine } from "./machine.ts"
 
 const format = (value: number) => value.toLocaleString("en-US", { maximumFractionDigits: 0 })
 
@@ -36,7 +37,8 @@ const bestInterleaved = (repeats: number, measures: ReadonlyArray<() => { events
 const row = (label: string, value: string) => console.log(`  ${label.padEnd(46)} ${value}`)
 
 const main = async () => {
-  console.log("Faultline benchmarks (best of 5 rounds after warm-ups, loops interleaved; ratios are measured within this run; absolute figures vary on shared machines)\n")
+  console.log("Faultline benchmarks (best of 5 rounds after warm-ups, loops interleaved; ratios are measured within this run; absolute figures vary on shared machines)")
+  console.log(`${machineLine()}\n`)
   const pattern = standardPattern
   // Interleaved, so that a slow spell of the shared machine hits every loop alike.
   const [simulated, bare, bareWire] = bestInterleaved(5, [

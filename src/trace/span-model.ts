@@ -14,27 +14,36 @@ export interface SpanContextIds {
 /** A W3C traceparent (version 00) for a span; sampled, as every exported span is. */
 export const formatTraceParent = (traceId: string, spanId: string): TraceParent => `00-${traceId}-${spanId}-01`
 
-/** What `text[from, to)` holds: lowercase hex as W3C Trace Context requires (all zeros or not), or anything else. */
-const hexDigits = (text: string, from: number, to: number): "zero" | "nonzero" | "invalid" => {
+/** 1 for the character codes of lowercase hex digits (0-9, a-f), as W3C Trace Context requires; 0 for any other below 128. */
+const HEX_CODE = new Uint8Array(128)
+for (const digit of "0123456789abcdef") HEX_CODE[digit.charCodeAt(0)] = 1
+
+/** Whether `text[from, to)` is lowercase hex with at least one digit other than 0 (an all-zero id is invalid). */
+const nonZeroHex = (text: string, from: number, to: number): boolean => {
   let zero = true
   for (let index = from; index < to; index++) {
     const code = text.charCodeAt(index)
-    // 0-9 and a-f only.
-    if (!((code >= 48 && code <= 57) || (code >= 97 && code <= 102))) return "invalid"
+    // A code of 128 or more reads undefined from the table: not hex either.
+    if (HEX_CODE[code] !== 1) return false
     if (code !== 48) zero = false
   }
-  return zero ? "zero" : "nonzero"
+  return !zero
 }
+
+/** The code of `-`, which separates a traceparent's fields. */
+const DASH = 45
 
 /**
  * Whether `text` is a traceparent Faultline takes: version 00, lowercase hex, non-zero ids. Checked
- * character by character, allocating nothing: every traced message and every span with a parent
- * comes through here.
+ * code by code against a table, allocating nothing: every traced message and every span with a
+ * parent comes through here.
  */
 export const isTraceParent = (text: unknown): text is TraceParent => {
   if (typeof text !== "string" || text.length !== TRACEPARENT_LENGTH) return false
-  if (text.charCodeAt(0) !== 48 || text.charCodeAt(1) !== 48 || text[2] !== "-" || text[35] !== "-" || text[52] !== "-") return false
-  return hexDigits(text, 53, 55) !== "invalid" && hexDigits(text, 3, 35) === "nonzero" && hexDigits(text, 36, 52) === "nonzero"
+  if (text.charCodeAt(0) !== 48 || text.charCodeAt(1) !== 48) return false
+  if (text.charCodeAt(2) !== DASH || text.charCodeAt(35) !== DASH || text.charCodeAt(52) !== DASH) return false
+  // The flags byte may be all zero (not sampled); the ids may not.
+  return HEX_CODE[text.charCodeAt(53)] === 1 && HEX_CODE[text.charCodeAt(54)] === 1 && nonZeroHex(text, 3, 35) && nonZeroHex(text, 36, 52)
 }
 
 /**
