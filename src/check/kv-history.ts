@@ -32,15 +32,13 @@ export class KvHistoryRecorder {
   /** Records a `history` event; returns the history entry it made. */
   record(event: ProtocolEvent): HistoryEvent {
     const report = event.attributes as Omit<HistoryEvent, "index" | "time">
-    const historyEvent: HistoryEvent = {
-      index: this.history.length,
-      process: report.process,
-      type: report.type,
-      f: report.f,
-      key: report.key,
-      ...(report.value === undefined || (report.value === null && report.type === "invoke") ? {} : { value: report.value }),
-      time: event.timeUs * 1000
-    }
+    const index = this.history.length
+    const time = event.timeUs * 1000
+    // Two literal shapes rather than a spread of an optional part: this runs for every operation's
+    // invoke and completion, and the fields keep their order either way.
+    const historyEvent: HistoryEvent = report.value === undefined || (report.value === null && report.type === "invoke")
+      ? { index, process: report.process, type: report.type, f: report.f, key: report.key, time }
+      : { index, process: report.process, type: report.type, f: report.f, key: report.key, value: report.value, time }
     this.history.push(historyEvent)
     if (this.livenessStartUs !== undefined && event.timeUs >= this.livenessStartUs) {
       if (report.type === "invoke") this.invokedAfterHeal = true

@@ -44,12 +44,12 @@ export interface HistoryReport {
   readonly supersedes?: ReadonlyArray<JsonValue>
 }
 
-/** Reports one history entry as a trace event. */
-export const recordHistory = (report: HistoryReport): Effect.Effect<void, never, Tracing> =>
-  Effect.gen(function*() {
-    const tracing = yield* Tracing
-    yield* tracing.event(HISTORY_EVENT, report as unknown as Record<string, unknown>)
-  })
+/**
+ * Reports history entries as trace events through `tracing`: a client looks its Tracing service up
+ * once, and each entry is then one effect, not a generator and a lookup of its own.
+ */
+export const historyRecorder = (tracing: Tracing["Service"]) => (report: HistoryReport): Effect.Effect<void> =>
+  tracing.event(HISTORY_EVENT, report as unknown as Record<string, unknown>)
 
 /**
  * Picks one of `functions` by weight: `draw` in [0, 1) falls in one function's share of the total.

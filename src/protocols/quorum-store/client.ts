@@ -1,10 +1,10 @@
 // A key-value client of the quorum store: reads from any node, writes through an owner naming the
 // context of its last read of the key, and reports a Jepsen-style history through the shared kv layer.
 import { Effect } from "effect"
-import { Clock, Network, type NodeProgram, Random } from "../../env/index.ts"
+import { Clock, Network, type NodeProgram, Random, Tracing } from "../../env/index.ts"
 import type { JsonValue } from "../../env/json.ts"
 import type { VectorClock } from "../clocks/vector-clock.ts"
-import { awaitReply, chooseKey, type HistoryReport, type KvWorkloadOptions, pickWeighted, pinnedServer, recordHistory } from "../kv/index.ts"
+import { awaitReply, chooseKey, historyRecorder, type HistoryReport, type KvWorkloadOptions, pickWeighted, pinnedServer } from "../kv/index.ts"
 import { type ClientOutcome, isReply } from "./messages.ts"
 
 /** Options of a client, as a scenario's workload states them. */
@@ -140,6 +140,7 @@ export const quorumClient = (process: number, options: QuorumClientOptions): Nod
   Effect.gen(function*() {
     const clock = yield* Clock
     const random = yield* Random
+    const recordHistory = historyRecorder(yield* Tracing)
     const lastRead = new Map<string, ReadState>()
     const session = yield* makeQuorumSession({
       ...options,

@@ -9,7 +9,7 @@ import {
   pickWeighted,
   pinnedServer,
   type Placement,
-  recordHistory
+  historyRecorder
 } from "../kv/index.ts"
 import { awaitReply, type ClientOutcome, isClientReply } from "./client-messages.ts"
 import type { JsonValue, KvOperation } from "./types.ts"
@@ -156,7 +156,7 @@ export const raftClient = (process: number, options: RaftClientOptions): NodePro
   Effect.gen(function*() {
     const clock = yield* Clock
     const random = yield* Random
-    const record = recordHistory
+    const record = historyRecorder(yield* Tracing)
     const session = yield* makeKvSession({ ...options, home: pinnedServer(options.servers, process) })
 
     for (let sequence = 1; sequence <= options.operations; sequence++) {
