@@ -69,7 +69,9 @@ describe("workload shape choices", () => {
   it("a hot-key share of 0 draws one key per operation, as workloads always did; above 0 it first draws whether the key is hot", () => {
     const pool = ["k1", "k2", "k3", "k4"]
     const run = (hotKeyShare: number, draws: ReadonlyArray<number>) =>
-      Effect.runSync(Effect.provide(chooseKey({ pool, hot: ["k1"], hotKeyShare }), scriptedRandom(draws)))
+      Effect.runSync(Effect.provide(Effect.gen(function*() {
+        return yield* chooseKey(yield* Random, { pool, hot: ["k1"], hotKeyShare })
+      }), scriptedRandom(draws)))
     // Uncontended: the one draw picks the key (0.6 of four keys is k3).
     expect(run(0, [0.6])).toBe("k3")
     // Contended: 0.5 is below a share of 0.9, so the key is the hot one; 0.95 is not, so 0.6 picks k3.

@@ -31,14 +31,16 @@ export const pinnedServer = (servers: ReadonlyArray<string>, process: number): s
  * any key of `pool`. A share of 0 draws exactly as an uncontended workload always has, so a
  * scenario that does not ask for contention keeps its trace.
  */
-export const chooseKey = (options: {
-  readonly pool: ReadonlyArray<string>
-  readonly hot: ReadonlyArray<string>
-  readonly hotKeyShare: number
-}): Effect.Effect<string, never, Random> =>
-  Effect.gen(function*() {
-    const random = yield* Random
-    const hot = options.hotKeyShare > 0 && options.hot.length > 0 && (yield* random.next) < options.hotKeyShare
-    const keys = hot ? options.hot : options.pool
-    return keys[yield* random.nextInt(keys.length)]!
-  })
+export const chooseKey = (
+  random: Random["Service"],
+  options: {
+    readonly pool: ReadonlyArray<string>
+    readonly hot: ReadonlyArray<string>
+    readonly hotKeyShare: number
+  }
+): Effect.Effect<string> => {
+  // The client's Random, looked up once by the client: this runs for every operation.
+  const pick = (keys: ReadonlyArray<string>) => Effect.map(random.nextInt(keys.length), (index) => keys[index]!)
+  if (!(options.hotKeyShare > 0 && options.hot.length > 0)) return pick(options.pool)
+  return Effect.flatMap(random.next, (draw) => pick(draw < options.hotKeyShare ? options.hot : options.pool))
+}

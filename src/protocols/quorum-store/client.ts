@@ -151,7 +151,7 @@ export const quorumClient = (process: number, options: QuorumClientOptions): Nod
     for (let sequence = 1; sequence <= options.operations; sequence++) {
       yield* clock.sleep(options.thinkMs * (0.5 + (yield* random.next)))
       const f = pickWeighted(FUNCTIONS, options.mix, yield* random.next)
-      const key = yield* chooseKey({ pool: options.keys, hot: options.keys.slice(0, 1), hotKeyShare: options.hotKeyShare ?? 0 })
+      const key = yield* chooseKey(random, { pool: options.keys, hot: options.keys.slice(0, 1), hotKeyShare: options.hotKeyShare ?? 0 })
       if (f === "read") {
         yield* recordHistory({ process, type: "invoke", f, key, value: null })
         const outcome = yield* session.read(sequence, key)

@@ -159,17 +159,17 @@ export const raftClient = (process: number, options: RaftClientOptions): NodePro
     const record = historyRecorder(yield* Tracing)
     const session = yield* makeKvSession({ ...options, home: pinnedServer(options.servers, process) })
 
+    // Registers (odd keys) take writes and cas, lists (even keys) take appends, as in Jepsen's
+    // separate register and list-append workloads; reads and deletes go to either.
+    const registers = options.keys.filter((_, index) => index % 2 === 0)
+    const lists = options.keys.filter((_, index) => index % 2 === 1)
     for (let sequence = 1; sequence <= options.operations; sequence++) {
       yield* clock.sleep(options.thinkMs * (0.5 + (yield* random.next)))
       let f = pickWeighted(FUNCTIONS, options.mix, yield* random.next)
-      // Registers (odd keys) take writes and cas, lists (even keys) take appends, as in Jepsen's
-      // separate register and list-append workloads; reads and deletes go to either.
-      const registers = options.keys.filter((_, index) => index % 2 === 0)
-      const lists = options.keys.filter((_, index) => index % 2 === 1)
       if (f === "append" && lists.length === 0) f = "write"
       const pool = f === "append" ? lists : f === "write" || f === "cas" ? registers : options.keys
       // The contended keys are the first register and the first list, so every kind of operation meets there.
-      const key = yield* chooseKey({ pool, hot: pool === options.keys ? pool.slice(0, 2) : pool.slice(0, 1), hotKeyShare: options.hotKeyShare ?? 0 })
+      const key = yield* chooseKey(random, { pool, hot: pool === options.keys ? pool.slice(0, 2) : pool.slice(0, 1), hotKeyShare: options.hotKeyShare ?? 0 })
       const fresh = process * 1_000_000 + sequence
       const expected = (yield* random.nextInt(4)) === 0 ? null : process * 1_000_000 + (yield* random.nextInt(Math.max(1, sequence)))
       const { operation, invokeValue } = makeOperation(f, key, fresh, expected)
