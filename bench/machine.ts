@@ -13,8 +13,9 @@ const cacheSize = (): string | undefined => {
 
 /**
  * The CPU model (and its cache, where Linux says), core count, Node version and load average.
- * The same code measured 1,017-1,160x real time on one machine and 276x on another with a CPU of
- * a smaller cache, so an absolute figure means little without the machine beside it.
+ * The commit that measured 1,017-1,160x real time on one machine runs at about 300-450x on
+ * another whose CPU has a smaller cache, so an absolute figure means little without the machine
+ * beside it.
  */
 export const machineLine = (): string => {
   const model = cpus()[0]?.model.trim() ?? "unknown CPU"
