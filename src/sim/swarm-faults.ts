@@ -34,7 +34,9 @@ const KINDS = ["partitions", "crashes", "pauses", "clogs", "clockSteps", "clockD
  * Some seeds thus get all partitions, some all crashes, some a quiet network and a storm of pauses.
  * Timing faults (stalled links, long delays), slow networks, the protocol's knobs and the workload's
  * shape come from streams of their own, so adding them left the fault mix each seed drew unchanged.
- * Scheduled faults stay as written. The draw is the same whenever the seed runs.
+ * One seed in three is harsh (see drawHarsh): it always draws bounces and a slow network, and its
+ * knobs and workload from their `stress` values. Scheduled faults stay as written. The draw is the
+ * same whenever the seed runs.
  */
 export const swarmScenario = (
   scenario: Scenario,
@@ -96,9 +98,10 @@ export const swarmScenario = (
  * a slow network, and every knob and workload field from the values its protocol declares the most
  * straining (`stress`). A failure that needs several of them at once (the vote lost across a
  * restart needs pre-vote and check-quorum off, fast ticks, a slow network and bounces) then shows
- * in one harsh seed in a few, where drawing each alone made it one seed in hundreds. TigerBeetle's
- * VOPR and FoundationDB's BUGGIFY do the same: some runs are all-out, so that rare conjunctions are
- * not left to chance. Drawn from a stream of its own, so a seed that is not harsh draws as before.
+ * in a seed in a dozen or so (12 of seeds 1-150), where drawing each alone made it one in hundreds.
+ * FoundationDB does the same with BUGGIFY, switched on for some simulation runs only, which then
+ * push many knobs to their buggified values together. Drawn from a stream of its own, so a seed
+ * that is not harsh draws as before.
  */
 const drawHarsh = (seed: number): boolean => new RandomStream(seed, "swarm/harsh").chance(1 / HARSH_SHARE_INVERSE)
 
