@@ -176,9 +176,9 @@ export const removeUnits = (shrinking: FaultShrinking): boolean => {
  * Removes the faults furthest from the failure: a run stopped where it fails ends at its violation,
  * so the faults before it that matter most are the last ones, and the earliest are the likeliest
  * to be history that another path to the same failure does without. Bisects over how many of the
- * earliest faults go (all of them first), keeping each cut that still fails, in about log2 of the
- * faults' number of runs. Delta debugging only ever removes one chunk at a time, so it never
- * tries keeping the last eighth alone. Returns whether anything was removed.
+ * earliest faults go (all of them first), keeping each cut that still fails, in about log2(faults)
+ * runs. Delta debugging only ever removes one chunk at a time, so it never tries keeping the last
+ * eighth alone. Returns whether anything was removed.
  */
 export const removeEarliest = (shrinking: FaultShrinking): boolean => {
   const total = shrinking.current().length
