@@ -30,7 +30,9 @@ const benchBug = async (bug: SwarmCaughtBug): Promise<Row> => {
     timeLimitMs: TIME_LIMIT_MS,
     stopOnFirst: true
   })
-  const failed = report.outcomes.find((outcome) => !outcome.ok)
+  // The lowest failing seed, not the first to finish: with two workers, seed 2 may fail before
+  // seed 1 does, and the table should say the same seed whichever worker was quicker.
+  const failed = report.outcomes.filter((outcome) => !outcome.ok).sort((left, right) => left.seed - right.seed)[0]
   const seconds = (report.wallMs / 1000).toFixed(1)
   if (failed === undefined) return { bug: bug.protocol, found: `not caught in ${report.outcomes.length} seeds, ${seconds} s`, repro: "" }
   const found = `seed ${failed.seed} (${report.outcomes.length} seeds run), ${seconds} s, ${failed.firstViolation?.check}`

@@ -1,10 +1,10 @@
-// Shrinking a fault schedule: pairs kept together, whole kinds removed at once, delta debugging that drops a large irrelevant block in few runs, and the run stopped where it first fails.
+// Shrinking a fault schedule: pairs kept together, the earliest faults bisected away, whole kinds removed at once, delta debugging that drops a large irrelevant block in few runs, and the run stopped where it first fails.
 import { describe, expect, it } from "vitest"
 import type { Checker, ProtocolEvent, Violation } from "../src/check/checker.ts"
 import type { ProtocolDefinition } from "../src/definition/protocol.ts"
 import { builtinProtocols } from "../src/definition/registry.ts"
 import { type Scenario, scenarioFromObject, type ScheduledFault } from "../src/sim/scenario.ts"
-import { faultUnits, unitKind } from "../src/sim/shrink-faults.ts"
+import { faultUnits, type FaultShrinking, removeEarliest, unitKind } from "../src/sim/shrink-faults.ts"
 import { shrinkFailure } from "../src/sim/shrink.ts"
 import type { TraceFault } from "../src/trace/trace-line.ts"
 
@@ -91,6 +91,35 @@ const bouncesOfN3 = (options: { count: number; fromMs: number; everyMs: number }
   ]).flat()
 
 describe("shrinking a fault schedule", () => {
+  it("bisects the earliest faults away, no faults at all tried first, in about log2 of their number of runs", () => {
+    // Set up: 200 clock steps, of which a failure needs the last ten (the history just before it).
+    let scheduled: ReadonlyArray<ScheduledFault> = Array.from({ length: 200 }, (_, index) => ({
+      atMs: 10 + index * 10,
+      fault: { _tag: "ClockStep", node: "n1", ms: index }
+    }))
+    const needed = scheduled.slice(190)
+    const tried: Array<number> = []
+    const shrinking: FaultShrinking = {
+      current: () => scheduled,
+      runsLeft: () => tried.length < 40,
+      attempt: (candidate) => {
+        tried.push(candidate.length)
+        if (!needed.every((fault) => candidate.includes(fault))) return false
+        scheduled = candidate
+        return true
+      }
+    }
+
+    // Act
+    const removed = removeEarliest(shrinking)
+
+    // Check: the needed ten are all that is left, found in ten runs, the first with none.
+    expect(removed).toBe(true)
+    expect(scheduled).toEqual(needed)
+    expect(tried[0]).toBe(0)
+    expect(tried.length).toBeLessThanOrEqual(10)
+  })
+
   it("pairs a crash with the restart of the same node that follows it, and names a short crash a bounce", () => {
     const scheduled: Array<ScheduledFault> = [
       { atMs: 100, fault: { _tag: "Crash", node: "n1", torn: false } },

@@ -114,11 +114,27 @@ export interface WorkloadShrink {
  * One option a swarm may draw: a flag (true or false), an integer in `[min, max]` (both
  * inclusive), or one of a few values (for options whose useful values span orders of magnitude,
  * or are names). `name` is the option's key in the scenario's `options` (or `workload`).
+ *
+ * `stress`, if given, is the part of those values that strains the protocol most (a safety
+ * feature off, the tightest timing, the smallest batches), as FoundationDB's knobs name the value
+ * BUGGIFY gives them: a swarm's harsh seeds draw from it alone (see swarm-faults.ts). It must lie
+ * within the knob's values.
  */
 export type Knob =
-  | { readonly _tag: "Flag"; readonly name: string }
-  | { readonly _tag: "Integer"; readonly name: string; readonly min: number; readonly max: number }
-  | { readonly _tag: "OneOf"; readonly name: string; readonly values: ReadonlyArray<number | string> }
+  | { readonly _tag: "Flag"; readonly name: string; readonly stress?: boolean }
+  | {
+      readonly _tag: "Integer"
+      readonly name: string
+      readonly min: number
+      readonly max: number
+      readonly stress?: readonly [number, number]
+    }
+  | {
+      readonly _tag: "OneOf"
+      readonly name: string
+      readonly values: ReadonlyArray<number | string>
+      readonly stress?: ReadonlyArray<number | string>
+    }
 
 /** Values a swarm drew for a protocol's knobs, by option name. */
 export type KnobValues = Readonly<Record<string, number | boolean | string>>

@@ -171,3 +171,31 @@ export const removeUnits = (shrinking: FaultShrinking): boolean => {
   }
   return removed
 }
+
+/**
+ * Removes the faults furthest from the failure: a run stopped where it fails ends at its violation,
+ * so the faults before it that matter most are the last ones, and the earliest are the likeliest
+ * to be history that another path to the same failure does without. Bisects over how many of the
+ * earliest faults go (all of them first), keeping each cut that still fails, in about log2(faults)
+ * runs. Delta debugging only ever removes one chunk at a time, so it never tries keeping the last
+ * eighth alone. Returns whether anything was removed.
+ */
+export const removeEarliest = (shrinking: FaultShrinking): boolean => {
+  const total = shrinking.current().length
+  // Keeping the latest `enough` faults fails as the original did; keeping `tooFew` does not (-1: untried).
+  let tooFew = -1
+  let enough = total
+  while (enough - tooFew > 1 && shrinking.runsLeft()) {
+    const keep = tooFew < 0 ? 0 : Math.floor((tooFew + enough) / 2)
+    const scheduled = shrinking.current()
+    const remaining = scheduled.slice(scheduled.length - keep)
+    if (shrinking.attempt(remaining, `${remaining.length} faults (the earliest ${scheduled.length - keep} out)`)) {
+      // A kept cut may stop the run earlier, dropping faults from the end too: count from what is left.
+      enough = shrinking.current().length
+      tooFew = Math.min(tooFew, enough - 1)
+    } else {
+      tooFew = keep
+    }
+  }
+  return enough < total
+}

@@ -3,7 +3,7 @@ import { planRandomFaults } from "./nemesis.ts"
 import type { LatencyDistribution, NetworkModel } from "./network-model.ts"
 import type { ProtocolDefinition, WorkloadShrink } from "../definition/protocol.ts"
 import { RandomStream } from "./random-streams.ts"
-import { type FaultShrinking, removeKinds, removeSingles, removeUnits } from "./shrink-faults.ts"
+import { type FaultShrinking, removeEarliest, removeKinds, removeSingles, removeUnits } from "./shrink-faults.ts"
 
 /** A repro of at most this many faults is small enough that whole kinds and units are not tried. */
 const FEW_FAULTS = 5
@@ -419,6 +419,11 @@ export const shrinkFailure = (scenario: Scenario, seed: number, options: ShrinkO
     if (removeSingles({ ...faults, runsLeft: () => runs < singlesUntil })) improved = true
     if (current.scheduled.length > FEW_FAULTS) {
       if (removeKinds(lengthened)) improved = true
+      // Then the earliest faults by bisection, in a run of the original length too, so that the
+      // failure may come later on the faults left: a contested term that hundreds of bounces
+      // brought about may come again from the last few dozen. After whole kinds, so that a slow
+      // path of one fault (a partition) is not cut away for a fast one of a hundred bounces.
+      if (removeEarliest(lengthened)) improved = true
       if (removeUnits(faults)) improved = true
     }
     stopAtFailure(true)

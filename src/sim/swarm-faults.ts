@@ -7,6 +7,8 @@ import { describeKnobs, drawKnobs } from "./swarm-knobs.ts"
 
 /** What a seed drew, printed with every failure so a person can see what kind of run it was. */
 export interface SwarmDraw {
+  /** Whether the seed is one of the harsh ones (see drawHarsh). */
+  readonly harsh: boolean
   readonly kinds: ReadonlyArray<string>
   readonly lossRate: number
   readonly duplicateRate: number
@@ -32,7 +34,9 @@ const KINDS = ["partitions", "crashes", "pauses", "clogs", "clockSteps", "clockD
  * Some seeds thus get all partitions, some all crashes, some a quiet network and a storm of pauses.
  * Timing faults (stalled links, long delays), slow networks, the protocol's knobs and the workload's
  * shape come from streams of their own, so adding them left the fault mix each seed drew unchanged.
- * Scheduled faults stay as written. The draw is the same whenever the seed runs.
+ * One seed in three is harsh (see drawHarsh): it always draws bounces and a slow network, and its
+ * knobs and workload from their `stress` values. Scheduled faults stay as written. The draw is the
+ * same whenever the seed runs.
  */
 export const swarmScenario = (
   scenario: Scenario,
@@ -58,14 +62,15 @@ export const swarmScenario = (
   const duplicateRate = stream.chance(0.5) ? stream.uniform(0, 0.2) : 0
   const reorderRate = stream.chance(0.5) ? stream.uniform(0, 0.3) : 0
   const timing = drawTiming(scenario, seed)
-  const random: RandomFaults = { ...partial, stalls: timing.stalls, bounces: drawBounces(scenario, seed) }
+  const harsh = drawHarsh(seed)
+  const random: RandomFaults = { ...partial, stalls: timing.stalls, bounces: drawBounces(scenario, seed, harsh) }
   const protocol = protocols.get(scenario.protocol)
-  const knobs = drawKnobs(protocol?.knobs ?? [], new RandomStream(seed, "swarm/knobs"))
-  const workload = drawKnobs(protocol?.workloadKnobs ?? [], new RandomStream(seed, "swarm/workload"))
+  const knobs = drawKnobs(protocol?.knobs ?? [], new RandomStream(seed, "swarm/knobs"), { harsh })
+  const workload = drawKnobs(protocol?.workloadKnobs ?? [], new RandomStream(seed, "swarm/workload"), { harsh })
   const defaults = scenario.network.defaults
   const longDelayRate = Math.max(defaults.longDelayRate ?? 0, timing.longDelayRate)
   const options = { ...scenario.options, ...knobs }
-  const slowLatencyMsMax = Math.min(drawSlowLatencyMsMax(seed), Math.round(protocol?.latencyMsLimit?.(options) ?? Infinity))
+  const slowLatencyMsMax = Math.min(drawSlowLatencyMsMax(seed, harsh), Math.round(protocol?.latencyMsLimit?.(options) ?? Infinity))
   const drawnDefaults: LinkModel = {
     ...defaults,
     latency: slowLatencyMsMax > 0 ? { _tag: "Uniform", minMs: 1, maxMs: slowLatencyMsMax } : defaults.latency,
@@ -83,9 +88,24 @@ export const swarmScenario = (
       random,
       network: { ...scenario.network, defaults: drawnDefaults, ...livenessNetwork(scenario.network, drawnDefaults) }
     },
-    draw: { kinds: enabled, lossRate, duplicateRate, reorderRate, ...timing, slowLatencyMsMax, random, knobs, workload }
+    draw: { harsh, kinds: enabled, lossRate, duplicateRate, reorderRate, ...timing, slowLatencyMsMax, random, knobs, workload }
   }
 }
+
+/**
+ * Whether a seed is harsh: one in HARSH_SHARE_INVERSE draws the ingredients that strain a protocol's
+ * timing all together, where other seeds draw each for half of them on its own: a storm of bounces,
+ * a slow network, and every knob and workload field from the values its protocol declares the most
+ * straining (`stress`). A failure that needs several of them at once (the vote lost across a
+ * restart needs pre-vote and check-quorum off, fast ticks, a slow network and bounces) then shows
+ * in a seed in a dozen or so (12 of seeds 1-150), where drawing each alone made it one in hundreds.
+ * FoundationDB does the same with BUGGIFY, switched on for some simulation runs only, which then
+ * push many knobs to their buggified values together. Drawn from a stream of its own, so a seed
+ * that is not harsh draws as before.
+ */
+const drawHarsh = (seed: number): boolean => new RandomStream(seed, "swarm/harsh").chance(1 / HARSH_SHARE_INVERSE)
+
+const HARSH_SHARE_INVERSE = 3
 
 /**
  * The network a seed's liveness phase runs on: the scenario's own (its liveness network, if it
@@ -121,14 +141,17 @@ const drawTiming = (
 }
 
 /**
- * A slow network for half the seeds: every message takes 1 ms to SLOW_LATENCY_MS_MAX at most, the
- * upper bound drawn per seed (and kept within what the protocol declares it can stay live under) (a WAN, a congested switch, a cloud region far away). Messages of one
- * exchange then reach servers tens of milliseconds apart, and a candidate's request can arrive after
- * a rival's, and after the voter restarted, as the scenario's network of a few milliseconds almost
- * never lets them. Drawn from a stream of its own so that every other draw of a seed is unchanged.
+ * A slow network for half the seeds, and for every harsh one: every message takes 1 ms to
+ * SLOW_LATENCY_MS_MAX at most, the upper bound drawn per seed and kept within what the protocol
+ * declares it can stay live under (a WAN, a congested switch, a cloud region far away). Messages
+ * of one exchange then reach servers tens of milliseconds apart, and a candidate's request can
+ * arrive after a rival's, and after the voter restarted, as the scenario's network of a few
+ * milliseconds almost never lets them. Drawn from a stream of its own so that every other draw of
+ * a seed is unchanged.
  */
-const drawSlowLatencyMsMax = (seed: number): number => {
+const drawSlowLatencyMsMax = (seed: number, harsh: boolean): number => {
   const stream = new RandomStream(seed, "swarm/network")
+  if (harsh) return Math.round(stream.uniform(SLOW_LATENCY_MS_MIN, SLOW_LATENCY_MS_MAX))
   return stream.chance(0.5) ? Math.round(stream.uniform(SLOW_LATENCY_MS_MIN, SLOW_LATENCY_MS_MAX)) : 0
 }
 
@@ -138,14 +161,17 @@ const SLOW_LATENCY_MS_MAX = 150
 /**
  * Bounces (a server killed and restarted within milliseconds, as a process supervisor does), on
  * for half the seeds at up to twice the scenario's rate, or twice BOUNCES_PER_SECOND when it has
- * none. A restart that fast lands between two messages of one exchange, such as two candidates'
- * votes requests of one term, which crashes of seconds almost never do. Their own stream leaves
- * every other draw of a seed as it was.
+ * none, and for every harsh seed at one to two times that rate. A restart that fast lands between
+ * two messages of one exchange, such as two candidates' votes requests of one term, which crashes
+ * of seconds almost never do. Their own stream leaves every other draw of a seed as it was.
  */
-const drawBounces = (scenario: Scenario, seed: number): RandomFaults["bounces"] => {
+const drawBounces = (scenario: Scenario, seed: number, harsh: boolean): RandomFaults["bounces"] => {
   const stream = new RandomStream(seed, "swarm/bounces")
   const own = scenario.random.bounces
-  return { ...own, ratePerSecond: stream.chance(0.5) ? stream.uniform(0, 2 * (own.ratePerSecond > 0 ? own.ratePerSecond : BOUNCES_PER_SECOND)) : 0 }
+  const rate = own.ratePerSecond > 0 ? own.ratePerSecond : BOUNCES_PER_SECOND
+  // A harsh seed always bounces, at least at the scenario's rate (the upper half of the range).
+  if (harsh) return { ...own, ratePerSecond: stream.uniform(rate, 2 * rate) }
+  return { ...own, ratePerSecond: stream.chance(0.5) ? stream.uniform(0, 2 * rate) : 0 }
 }
 
 // Up to 30 a second across the cluster (each server every few hundred milliseconds, a crash loop).
@@ -163,7 +189,8 @@ export const describeDraw = (draw: SwarmDraw): string => {
   const longDelays =
     draw.longDelayRate > 0 ? `, long delays ${(draw.longDelayRate * 100).toFixed(1)}% of ${draw.longDelayMs[0]}-${draw.longDelayMs[1]} ms` : ""
   const slow = draw.slowLatencyMsMax > 0 ? `latency 1-${draw.slowLatencyMsMax} ms, ` : ""
-  return `${rates.join(", ")}; ${slow}loss ${percent(draw.lossRate)}, duplication ${percent(draw.duplicateRate)}, reordering ${percent(draw.reorderRate)}${longDelays}`
+  const harsh = draw.harsh ? "harsh: " : ""
+  return `${harsh}${rates.join(", ")}; ${slow}loss ${percent(draw.lossRate)}, duplication ${percent(draw.duplicateRate)}, reordering ${percent(draw.reorderRate)}${longDelays}`
 }
 
 /** The knobs of a draw as one line, or "none" for a protocol that declares none. */

@@ -2,10 +2,13 @@
 import type { Knob, KnobValues } from "../definition/protocol.ts"
 import type { RandomStream } from "./random-streams.ts"
 
-/** Draws one value for every knob, in the order declared; the same stream gives the same values. */
-export const drawKnobs = (knobs: ReadonlyArray<Knob>, stream: RandomStream): KnobValues => {
+/**
+ * Draws one value for every knob, in the order declared; the same stream gives the same values.
+ * A harsh draw takes each knob that declares a `stress` from that part of its values alone.
+ */
+export const drawKnobs = (knobs: ReadonlyArray<Knob>, stream: RandomStream, options: { readonly harsh: boolean } = { harsh: false }): KnobValues => {
   const values: Record<string, number | boolean | string> = {}
-  for (const knob of knobs) values[knob.name] = drawKnob(knob, stream)
+  for (const knob of knobs) values[knob.name] = options.harsh ? drawStressed(knob, stream) : drawKnob(knob, stream)
   return values
 }
 
@@ -17,6 +20,22 @@ const drawKnob = (knob: Knob, stream: RandomStream): number | boolean | string =
       return knob.min + stream.nextInt(knob.max - knob.min + 1)
     case "OneOf":
       return stream.pick(knob.values)
+    default: {
+      const unreachable: never = knob
+      throw new Error(`unknown knob ${JSON.stringify(unreachable)}`)
+    }
+  }
+}
+
+/** One value from the knob's `stress` values, or from all its values when it declares none. */
+const drawStressed = (knob: Knob, stream: RandomStream): number | boolean | string => {
+  switch (knob._tag) {
+    case "Flag":
+      return knob.stress ?? drawKnob(knob, stream)
+    case "Integer":
+      return knob.stress === undefined ? drawKnob(knob, stream) : knob.stress[0] + stream.nextInt(knob.stress[1] - knob.stress[0] + 1)
+    case "OneOf":
+      return knob.stress === undefined ? drawKnob(knob, stream) : stream.pick(knob.stress)
     default: {
       const unreachable: never = knob
       throw new Error(`unknown knob ${JSON.stringify(unreachable)}`)

@@ -85,17 +85,24 @@ const resolveOptions = (input: OptionsInput): RaftServerOptions => {
  * drawn with it below the shortest election timeout.
  */
 const raftKnobs: ReadonlyArray<Knob> = [
-  { _tag: "Flag", name: "preVote" },
-  { _tag: "Flag", name: "checkQuorum" },
-  { _tag: "Integer", name: "electionTimeoutTicksMin", min: 5, max: 15 },
-  { _tag: "Integer", name: "electionTimeoutTicksMax", min: 16, max: 30 },
-  { _tag: "Integer", name: "heartbeatTicks", min: 1, max: 3 },
-  { _tag: "OneOf", name: "maxEntriesPerAppend", values: [1, 4, 16, 64, 256] },
-  { _tag: "Integer", name: "maxInflightAppends", min: 1, max: 16 },
-  { _tag: "OneOf", name: "snapshotEveryEntries", values: [0, 20, 100, 200, 1000] },
+  // Each `stress` is what a swarm's harsh seeds draw (see Knob). Without pre-vote every timeout
+  // starts a real election; without check-quorum a follower votes while it has a leader and a cut-off
+  // leader keeps leading. Both are safety nets a correct Raft must not need.
+  { _tag: "Flag", name: "preVote", stress: false },
+  { _tag: "Flag", name: "checkQuorum", stress: false },
+  // A narrow election timeout range makes candidates time out together, so terms are contested
+  // (the Raft paper's Figure 16: split votes multiply as the range narrows).
+  { _tag: "Integer", name: "electionTimeoutTicksMin", min: 5, max: 15, stress: [12, 15] },
+  { _tag: "Integer", name: "electionTimeoutTicksMax", min: 16, max: 30, stress: [16, 18] },
+  { _tag: "Integer", name: "heartbeatTicks", min: 1, max: 3, stress: [2, 3] },
+  // Small batches and a deep pipeline keep many appends in flight at once, to be reordered, lost
+  // and answered late; frequent snapshots send followers InstallSnapshot instead of entries.
+  { _tag: "OneOf", name: "maxEntriesPerAppend", values: [1, 4, 16, 64, 256], stress: [1, 4] },
+  { _tag: "Integer", name: "maxInflightAppends", min: 1, max: 16, stress: [8, 16] },
+  { _tag: "OneOf", name: "snapshotEveryEntries", values: [0, 20, 100, 200, 1000], stress: [20] },
   // Last, so that adding it left every other knob a seed drew as it was. Faster ticks with the
   // same tick counts mean more elections a second, each one more likely to be contested.
-  { _tag: "OneOf", name: "tickMs", values: [10, 20, 50] }
+  { _tag: "OneOf", name: "tickMs", values: [10, 20, 50], stress: [10] }
 ]
 
 /**
