@@ -80,8 +80,7 @@ interface SimulatedNode {
   fiber: Fiber.Fiber<void, unknown> | undefined
   mailbox: Array<Envelope>
   mailboxHead: number
-  /** The resume callback of the fiber waiting in `receive`, if one is. */
-  /** The fiber waiting for this node's next message: handed it as it arrives. */
+  /** The fiber waiting for this node's next message, if one is: handed the message as it arrives. */
   receiver: ((envelope: Envelope) => void) | undefined
   deferred: Array<() => void>
   readonly clock: NodeClock

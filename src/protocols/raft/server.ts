@@ -232,10 +232,11 @@ export const raftServer = (voters: ReadonlyArray<string>, options: RaftServerOpt
     let busy = false
 
     // At most one persistence job waits or runs at a time: a job is only handed over when not busy.
-    // So the hand-off is one place, not a Queue: the persistence fiber either finds the job there or
-    // waits, and is woken through this fiber's dispatcher, as a Queue's taker is (a task, so that the rest of
-    // the turn's inputs are read first and go into the next Ready: group commit). A Queue cost the
-    // fiber two takes, a wait and a flatten per job, a tenth of the simulator's Effect steps.
+    // So the hand-off is one place, not a Queue: the persistence fiber either finds the job there
+    // or waits, and is woken through this fiber's dispatcher, as a Queue's taker is (a task, so
+    // that the rest of the turn's inputs are read first and go into the next Ready: group commit).
+    // A Queue cost the fiber two takes, a wait and a flatten per job, a tenth of the simulator's
+    // Effect steps.
     const dispatcher = yield* Effect.withFiber((fiber) => Effect.succeed(fiber.currentDispatcher))
     let handedOver: Effect.Effect<void, unknown> | undefined
     let wakePersistence: ((job: Effect.Effect<void, unknown>) => void) | undefined
