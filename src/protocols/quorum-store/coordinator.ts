@@ -4,7 +4,7 @@ import { preferenceList, type ReplicaTarget, sloppyPreferenceList } from "../has
 import { empty, put, sync, versionDigest } from "../quorum/index.ts"
 import type { ClientOutcome, FetchReply, Get, Put, ReplicateAck } from "./messages.ts"
 import { addHint, healthy, mergeKey, ownersOf, removeHint, resolve, storeKey } from "./replica.ts"
-import { type Effects, type NodeState, type PendingRead, type PendingWrite, RECENT_PUTS_MAX, valuesOf } from "./state.ts"
+import { type Effects, nextRequestId, type NodeState, type PendingRead, type PendingWrite, RECENT_PUTS_MAX, valuesOf } from "./state.ts"
 
 const reply = (effects: Effects, client: string, requestId: string, outcome: ClientOutcome): void => {
   effects.messages.push([client, { _tag: "Reply", requestId, outcome }])
@@ -39,7 +39,7 @@ export const onPut = (state: NodeState, effects: Effects, client: string, messag
   const set = resolve(state, put(local, message.context, { value: message.value, timestampMs: nowMs }, actorOf(state)))
   storeKey(state, effects, message.key, set)
   for (const owner of owners) if (owner !== self) addHint(state, effects, message.key, owner, set)
-  const requestId = `${self}:${state.nextRequest++}`
+  const requestId = nextRequestId(state)
   const targets: Array<ReplicaTarget> = state.config.sloppyQuorum
     ? sloppyPreferenceList(state.placement, message.key, state.config.n, (node) => healthy(state, node, nowMs))
     : owners.map((node) => ({ node }))
@@ -81,7 +81,9 @@ const maybeAnswerWrite = (state: NodeState, effects: Effects, write: PendingWrit
 /** A copy is durable on `from`: it counts towards W, and the owner it is for no longer needs this node's hint. */
 export const onReplicateAck = (state: NodeState, effects: Effects, from: string, message: ReplicateAck): void => {
   const write = state.pending.get(message.requestId)
-  if (write === undefined || write._tag !== "Write") return
+  // Request ids are unique across restarts (nextRequestId); the key is checked too, because an
+  // acknowledgement counted for the wrong write answers a client before W replicas have its write.
+  if (write === undefined || write._tag !== "Write" || write.key !== message.key) return
   const target = write.targets.get(from)
   if (target === undefined || target.acked) return
   target.acked = true
@@ -96,7 +98,7 @@ export const onGet = (state: NodeState, effects: Effects, client: string, messag
   const owners = ownersOf(state, message.key)
   const read: PendingRead = {
     _tag: "Read",
-    requestId: `${state.config.self}:${state.nextRequest++}`,
+    requestId: nextRequestId(state),
     client,
     clientRequestId: message.requestId,
     key: message.key,
@@ -116,7 +118,8 @@ export const onGet = (state: NodeState, effects: Effects, client: string, messag
 
 export const onFetchReply = (state: NodeState, effects: Effects, from: string, message: FetchReply): void => {
   const read = state.pending.get(message.requestId)
-  if (read === undefined || read._tag !== "Read" || !read.owners.includes(from) || read.replies.has(from)) return
+  // Another key's state merged into this read would be answered, and written back by read repair, as this key's.
+  if (read === undefined || read._tag !== "Read" || read.key !== message.key || !read.owners.includes(from) || read.replies.has(from)) return
   read.replies.set(from, message.set)
   maybeAnswerRead(state, effects, read)
 }

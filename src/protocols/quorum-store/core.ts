@@ -5,7 +5,17 @@ import { onFetchReply, onGet, onPut, onReplicateAck, tickRequests } from "./coor
 import { onMembership, recoverMembership } from "./membership.ts"
 import { asMessage, type KeyState, type Message } from "./messages.ts"
 import { handoffRound, mergeKey, onFetch, onHandoff, onHandoffAck, onRepair, onReplicate, onSyncPush, ownersOf } from "./replica.ts"
-import { type Effects, emptyEffects, type MembershipFile, type NodeState, storeEvent, storeFile, type StoreFile } from "./state.ts"
+import {
+  type Effects,
+  emptyEffects,
+  INCARNATION_FILE,
+  type IncarnationFile,
+  type MembershipFile,
+  type NodeState,
+  storeEvent,
+  storeFile,
+  type StoreFile
+} from "./state.ts"
 
 type Handler<M extends Message> = (state: NodeState, effects: Effects, from: string, message: M, nowMs: number) => void
 
@@ -62,6 +72,19 @@ export interface Recovered {
   readonly store: ReadonlyMap<string, StoreFile>
   readonly hints: ReadonlyMap<string, ReadonlyMap<string, KeyState>>
   readonly membership?: MembershipFile | undefined
+  /** The incarnation of the node's last start (none: it never started). */
+  readonly incarnation?: number | undefined
+}
+
+/**
+ * Starts the next incarnation: its number is persisted with the rest of recovery's effects, so it is
+ * synced before the node sends a request under it. A start that crashes before the sync sent nothing,
+ * and the next start takes the same number.
+ */
+const nextIncarnation = (state: NodeState, effects: Effects, last: number | undefined): void => {
+  state.incarnation = (last ?? 0) + 1
+  const file: IncarnationFile = { incarnation: state.incarnation }
+  effects.persist.set(INCARNATION_FILE, file as never)
 }
 
 /**
@@ -73,6 +96,7 @@ export interface Recovered {
  */
 export const recover = (state: NodeState, recovered: Recovered): Effects => {
   const effects = emptyEffects()
+  nextIncarnation(state, effects, recovered.incarnation)
   recoverMembership(state, recovered.membership)
   for (const [key, file] of recovered.store) {
     state.store.set(key, file.set)

@@ -4,7 +4,16 @@ import { Effect } from "effect"
 import { Clock, decodeText, encodeText, Network, type NodeProgram, Storage, Tracing } from "../../env/index.ts"
 import { recover, receive, type Recovered, tick } from "./core.ts"
 import type { KeyState } from "./messages.ts"
-import { type Effects, initialState, MEMBERSHIP_FILE, type MembershipFile, type QuorumConfig, type StoreFile } from "./state.ts"
+import {
+  type Effects,
+  INCARNATION_FILE,
+  type IncarnationFile,
+  initialState,
+  MEMBERSHIP_FILE,
+  type MembershipFile,
+  type QuorumConfig,
+  type StoreFile
+} from "./state.ts"
 
 /** How often the shell ticks the core (timeouts, handoff and anti-entropy rounds) at most. */
 export const TICK_MS = 10
@@ -24,6 +33,7 @@ const readDisk = Effect.gen(function*() {
   const store = new Map<string, StoreFile>()
   const hints = new Map<string, Map<string, KeyState>>()
   let membership: MembershipFile | undefined
+  let incarnation: number | undefined
   for (const file of yield* storage.list) {
     const storeName = /^store-(.*)\.json$/.exec(file)
     const hint = /^hints-(.*)\.json$/.exec(file)
@@ -32,8 +42,9 @@ const readDisk = Effect.gen(function*() {
     if (storeName !== null) store.set(decodeURIComponent(storeName[1]!), content as StoreFile)
     if (hint !== null) hints.set(decodeURIComponent(hint[1]!), new Map(Object.entries(content as Record<string, KeyState>)))
     if (file === MEMBERSHIP_FILE) membership = content as MembershipFile
+    if (file === INCARNATION_FILE) incarnation = (content as IncarnationFile).incarnation
   }
-  return { store, hints, membership } satisfies Recovered
+  return { store, hints, membership, incarnation } satisfies Recovered
 })
 
 const carryOut = (effects: Effects) =>

@@ -101,6 +101,12 @@ export interface NodeState {
   readonly pending: Map<string, Pending>
   /** Node to the time until which it is suspected. */
   readonly suspects: Map<string, number>
+  /**
+   * How many times this node has started, durable in {@link INCARNATION_FILE}. Request ids carry
+   * it: a restart forgets its pending requests but not the replies still on the wire, and a reply
+   * to an earlier incarnation must match none of this one's requests.
+   */
+  incarnation: number
   nextRequest: number
   nextHandoffMs: number
   nextAntiEntropyMs: number
@@ -126,6 +132,7 @@ export const initialState = (config: QuorumConfig): NodeState => ({
   hints: new Map(),
   pending: new Map(),
   suspects: new Map(),
+  incarnation: 0,
   nextRequest: 1,
   nextHandoffMs: 0,
   nextAntiEntropyMs: 0,
@@ -147,6 +154,17 @@ export interface MembershipFile {
   readonly epoch: number
   readonly nodes: ReadonlyArray<string>
 }
+
+/** The file that holds the node's incarnation: the number of its last start. */
+export const INCARNATION_FILE = "incarnation.json"
+
+/** What the incarnation file holds. */
+export interface IncarnationFile {
+  readonly incarnation: number
+}
+
+/** A new id for a coordinator's request, unique across this node's restarts. */
+export const nextRequestId = (state: NodeState): string => `${state.config.self}:${state.incarnation}:${state.nextRequest++}`
 
 /** How many client request ids per key a coordinator remembers to drop duplicated Puts. */
 export const RECENT_PUTS_MAX = 256
