@@ -484,7 +484,8 @@ export class Simulation {
       node.receiver = undefined
     })
     const receive = Effect.callback<Envelope>((resume) => {
-      if (this.receiveNow(node, resume)) return
+      const waiting = this.takeNow(node)
+      if (waiting !== undefined) return resume(Effect.succeed(waiting))
       node.receiver = (envelope) => resume(Effect.succeed(envelope))
       return cancelReceive
     })
@@ -524,17 +525,15 @@ export class Simulation {
       receive,
       receiveAll: (max) =>
         Effect.callback<ReadonlyArray<Envelope>>((resume) => {
-          if (node.mailboxHead < node.mailbox.length && node.status === "up") {
-            resume(batchFrom(this.takeFromMailbox(node), max))
-            return
-          }
-          if (node.receiver !== undefined) throw new Error(`node ${node.id}: two fibers receive at once`)
+          const waiting = this.takeNow(node)
+          if (waiting !== undefined) return resume(batchFrom(waiting, max))
           node.receiver = (envelope) => resume(batchFrom(envelope, max))
           return cancelReceive
         }),
       receiveWithin: (durationMs) =>
         Effect.callback<Envelope | undefined>((resume) => {
-          if (this.receiveNow(node, resume)) return
+          const waiting = this.takeNow(node)
+          if (waiting !== undefined) return resume(Effect.succeed(waiting))
           // Whichever comes first, a message or the timer, cancels the other.
           const receiver = (envelope: Envelope) => {
             timer.cancelled = true
@@ -611,13 +610,11 @@ export class Simulation {
    * The start of every receive: hands over a message at once if the mailbox has one (returns
    * true), else checks that no other fiber of the node is waiting, as only one may.
    */
-  private receiveNow(node: SimulatedNode, resume: (effect: Effect.Effect<Envelope>) => void): boolean {
-    if (node.mailboxHead < node.mailbox.length && node.status === "up") {
-      resume(Effect.succeed(this.takeFromMailbox(node)))
-      return true
-    }
+  /** Takes the node's next waiting message; undefined when the fiber must wait (asserting no other fiber waits). */
+  private takeNow(node: SimulatedNode): Envelope | undefined {
+    if (node.mailboxHead < node.mailbox.length && node.status === "up") return this.takeFromMailbox(node)
     if (node.receiver !== undefined) throw new Error(`node ${node.id}: two fibers receive at once`)
-    return false
+    return undefined
   }
 
   private fireTimer(timer: Timer): void {

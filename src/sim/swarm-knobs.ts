@@ -33,9 +33,9 @@ const drawStressed = (knob: Knob, stream: RandomStream): number | boolean | stri
     case "Flag":
       return knob.stress ?? drawKnob(knob, stream)
     case "Integer":
-      return knob.stress === undefined ? drawKnob(knob, stream) : knob.stress[0] + stream.nextInt(knob.stress[1] - knob.stress[0] + 1)
+      return drawKnob(knob.stress === undefined ? knob : { ...knob, min: knob.stress[0], max: knob.stress[1] }, stream)
     case "OneOf":
-      return knob.stress === undefined ? drawKnob(knob, stream) : stream.pick(knob.stress)
+      return drawKnob(knob.stress === undefined ? knob : { ...knob, values: knob.stress }, stream)
     default: {
       const unreachable: never = knob
       throw new Error(`unknown knob ${JSON.stringify(unreachable)}`)
