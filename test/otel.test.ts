@@ -1,57 +1,17 @@
 // OpenTelemetry export, end to end: a real 3-node Raft cluster and the simulator post to a small OTLP/HTTP receiver in this test.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
-import { createServer, type IncomingMessage, type Server } from "node:http"
 import { createServer as createTcpServer, type Server as TcpServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
 import { otelTracesConfigured } from "../src/real/index.ts"
 import { runCli, runCliAsync } from "./fixtures/cli.ts"
+import { type OtlpSpan, type ReceivedSpan, startReceiver } from "./fixtures/otlp-receiver.ts"
 import { freeBasePort } from "./fixtures/real-ports.ts"
 
 const root = mkdtempSync(join(tmpdir(), "faultline-otel-"))
 const tracedData = join(root, "traced")
 const quietData = join(root, "quiet")
-
-interface OtlpSpan {
-  readonly traceId: string
-  readonly spanId: string
-  readonly parentSpanId?: string
-  readonly name: string
-  readonly attributes: ReadonlyArray<{ readonly key: string; readonly value: Record<string, unknown> }>
-}
-
-/** A span with the service (node) that exported it. */
-interface ReceivedSpan extends OtlpSpan {
-  readonly service: string
-}
-
-/** A minimal OTLP/HTTP JSON receiver: what a collector would be, keeping every span it is sent. */
-const startReceiver = async (): Promise<{ readonly server: Server; readonly url: string; readonly spans: Array<ReceivedSpan> }> => {
-  const spans: Array<ReceivedSpan> = []
-  const server = createServer((request: IncomingMessage, response) => {
-    let body = ""
-    request.on("data", (chunk: Buffer) => (body += chunk.toString()))
-    request.on("end", () => {
-      const ok = request.method === "POST" && request.url === "/v1/traces" && request.headers["content-type"]?.startsWith("application/json") === true
-      if (ok) {
-        const parsed = JSON.parse(body) as {
-          resourceSpans: Array<{
-            resource: { attributes: OtlpSpan["attributes"] }
-            scopeSpans: Array<{ spans: Array<OtlpSpan> }>
-          }>
-        }
-        for (const resource of parsed.resourceSpans) {
-          const service = resource.resource.attributes.find((attribute) => attribute.key === "service.name")?.value.stringValue as string
-          for (const scope of resource.scopeSpans) for (const span of scope.spans) spans.push({ ...span, service })
-        }
-      }
-      response.writeHead(ok ? 200 : 400, { "content-type": "application/json" }).end("{}")
-    })
-  })
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
-  return { server, url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, spans }
-}
 
 /** The test's environment without any OTEL_* variable, so only what a test sets configures export. */
 const withoutOtel = (): NodeJS.ProcessEnv =>

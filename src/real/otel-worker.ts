@@ -1,0 +1,85 @@
+// The OpenTelemetry SDK of a real node, on a worker thread: it takes the spans the node finished and records and exports them, so the SDK's work (span objects, batching, OTLP encoding, posting) never holds up the node's own thread.
+import type { ContextManager, Link } from "@opentelemetry/api"
+import type { IdGenerator } from "@opentelemetry/sdk-trace-base"
+import { parentPort, workerData } from "node:worker_threads"
+import type { ExportWorkerData, FromExportWorker, SpanContextRecord, SpanRecord, ToExportWorker } from "./otel-messages.ts"
+
+const post = (message: FromExportWorker): void => parentPort!.postMessage(message)
+
+const main = async (): Promise<void> => {
+  const data = workerData as ExportWorkerData
+  const [{ NodeSDK }, { resourceFromAttributes }, api] = await Promise.all([
+    import("@opentelemetry/sdk-node"),
+    import("@opentelemetry/resources"),
+    import("@opentelemetry/api")
+  ])
+  // The node drew each span's ids when the span started (they travel in its messages at once);
+  // the SDK takes them from here, one span at a time.
+  let nextTraceId = ""
+  let nextSpanId = ""
+  const idGenerator: IdGenerator = { generateTraceId: () => nextTraceId, generateSpanId: () => nextSpanId }
+  const sdk = new NodeSDK({
+    serviceName: data.node,
+    resource: resourceFromAttributes({ "faultline.cluster": data.cluster, "faultline.protocol": data.protocol }),
+    idGenerator,
+    metricReaders: [],
+    logRecordProcessors: [],
+    instrumentations: [],
+    // Parents are always explicit, so no context manager (the default one hooks every promise),
+    // and no global propagator: the context travels in Faultline's envelope, not in headers.
+    // sdk-node reads null as "register none", though its type does not say so.
+    contextManager: null as unknown as ContextManager,
+    textMapPropagator: null
+  })
+  sdk.start()
+  const tracer = api.trace.getTracer("faultline")
+  const contextOf = (record: SpanContextRecord) => ({
+    traceId: record.traceId,
+    spanId: record.spanId,
+    traceFlags: record.sampled ? api.TraceFlags.SAMPLED : api.TraceFlags.NONE,
+    isRemote: record.remote
+  })
+  const NO_LINKS: Array<Link> = []
+
+  const record = (span: SpanRecord): void => {
+    nextTraceId = span.traceId
+    nextSpanId = span.spanId
+    const parent = span.parent === undefined ? api.ROOT_CONTEXT : api.trace.setSpanContext(api.ROOT_CONTEXT, contextOf(span.parent))
+    const started = tracer.startSpan(
+      span.name,
+      {
+        kind: span.kind,
+        attributes: span.attributes,
+        links: span.links.length === 0 ? NO_LINKS : span.links.map((link) => ({ context: contextOf(link) })),
+        startTime: span.startUnixMs,
+        root: span.parent === undefined
+      },
+      parent
+    )
+    for (const event of span.events) started.addEvent(event.name, event.attributes, event.timeUnixMs)
+    if (span.error) started.setStatus({ code: api.SpanStatusCode.ERROR })
+    started.end(span.endUnixMs)
+  }
+
+  parentPort!.on("message", (message: ToExportWorker) => {
+    switch (message._tag) {
+      case "Spans":
+        for (const span of JSON.parse(message.spans) as Array<SpanRecord>) record(span)
+        post({ _tag: "Taken" })
+        return
+      case "Shutdown":
+        sdk.shutdown().then(
+          () => post({ _tag: "Stopped", error: undefined }),
+          (error: unknown) => post({ _tag: "Stopped", error: error instanceof Error ? error.message : String(error) })
+        )
+        return
+      default: {
+        const unexpected: never = message
+        throw new Error(`unexpected message ${JSON.stringify(unexpected)}`)
+      }
+    }
+  })
+  post({ _tag: "Ready" })
+}
+
+main().catch((error: unknown) => post({ _tag: "Failed", message: error instanceof Error ? error.message : String(error) }))

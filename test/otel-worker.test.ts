@@ -1,0 +1,92 @@
+// A real node's span export on its worker thread: the spans a node marks sampled are exactly the ones the SDK exports, and the hand-over to the worker is bounded.
+import { afterAll, describe, expect, it } from "vitest"
+import { startOtelExport } from "../src/real/index.ts"
+import { startReceiver } from "./fixtures/otlp-receiver.ts"
+
+const receiver = await startReceiver()
+
+afterAll(() => {
+  receiver.server.close()
+})
+
+/** An environment that exports OTLP/HTTP JSON to the receiver and nothing else: the test's own OTEL_* variables are left out. */
+const exportEnv = (extra: Record<string, string>): Record<string, string | undefined> => ({
+  ...Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith("OTEL_"))),
+  OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+  OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
+  OTEL_BSP_SCHEDULE_DELAY: "50",
+  ...extra
+})
+
+const spanIdOf = (traceparent: string): string => traceparent.split("-")[2]!
+const sampledFlag = (traceparent: string): boolean => traceparent.endsWith("-01")
+
+describe("span export on a worker thread", () => {
+  it("exports exactly the spans the node marked sampled, with a ratio sampler, local and remote parents", async () => {
+    // Set up: half the traces sampled by trace id, as OTEL_TRACES_SAMPLER asks.
+    const exported = await startOtelExport(
+      { node: "sampling-node", cluster: "c", protocol: "raft" },
+      exportEnv({ OTEL_TRACES_SAMPLER: "parentbased_traceidratio", OTEL_TRACES_SAMPLER_ARG: "0.5" })
+    )
+    const spans = exported!.forNode()
+    const marked = new Map<string, { sampled: boolean; parent?: string }>()
+    const startedMs = Date.now()
+
+    // Act: 200 roots, each with a child; a span under a remote unsampled parent and one under a sampled one.
+    for (let index = 0; index < 200; index++) {
+      const root = spans.start("test.root", { index })
+      const child = spans.start("test.child", { index, nested: { deep: true } }, { parent: root.traceparent })
+      child.event("test.event", { index })
+      child.end()
+      root.end()
+      marked.set(spanIdOf(root.traceparent), { sampled: sampledFlag(root.traceparent) })
+      marked.set(spanIdOf(child.traceparent), { sampled: sampledFlag(child.traceparent), parent: spanIdOf(root.traceparent) })
+    }
+    const unsampledRemote = spans.start("test.remote", {}, { parent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00" })
+    const sampledRemote = spans.start("test.remote", {}, { parent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203332-01" })
+    unsampledRemote.end()
+    sampledRemote.end()
+    await exported!.shutdown()
+
+    // Check: the sampler sampled some traces and not others; a child follows its parent.
+    const sampledRoots = [...marked.values()].filter((mark) => mark.parent === undefined && mark.sampled).length
+    expect(sampledRoots).toBeGreaterThan(50)
+    expect(sampledRoots).toBeLessThan(150)
+    for (const mark of marked.values()) if (mark.parent !== undefined) expect(mark.sampled).toBe(marked.get(mark.parent)!.sampled)
+    expect(sampledFlag(unsampledRemote.traceparent)).toBe(false)
+    expect(sampledFlag(sampledRemote.traceparent)).toBe(true)
+    // Check: the receiver got the sampled spans and no other, each child under its root, times from the wall clock.
+    const received = receiver.spans.filter((span) => span.service === "sampling-node")
+    const expected = [...marked].filter(([, mark]) => mark.sampled).map(([spanId]) => spanId).concat(spanIdOf(sampledRemote.traceparent))
+    expect(received.map((span) => span.spanId).sort()).toEqual(expected.sort())
+    for (const span of received) {
+      const parent = marked.get(span.spanId)?.parent
+      if (parent !== undefined) expect(span.parentSpanId).toBe(parent)
+      const start = Number(BigInt(span.startTimeUnixNano) / 1_000_000n)
+      expect(start).toBeGreaterThanOrEqual(startedMs - 1)
+      expect(start).toBeLessThanOrEqual(Date.now())
+      expect(BigInt(span.endTimeUnixNano) >= BigInt(span.startTimeUnixNano)).toBe(true)
+    }
+    const child = received.find((span) => span.name === "test.child")!
+    expect(child.attributes.find((attribute) => attribute.key === "nested")?.value).toEqual({ stringValue: "{\"deep\":true}" })
+  })
+
+  it("holds at most a bounded backlog for a worker that is behind, and says how many spans it dropped", async () => {
+    // Set up: the SDK's own queue large enough that only the node's hand-over can drop.
+    const lines: Array<string> = []
+    const exported = await startOtelExport(
+      { node: "backlog-node", cluster: "c", protocol: "raft" },
+      exportEnv({ OTEL_BSP_MAX_QUEUE_SIZE: "10000" }),
+      (line) => lines.push(line)
+    )
+    const spans = exported!.forNode()
+
+    // Act: 5,000 spans in one turn of the event loop, so the worker takes none of them meanwhile.
+    for (let index = 0; index < 5000; index++) spans.start("test.burst", { index }).end()
+    await exported!.shutdown()
+
+    // Check: four batches of 256 in flight, 2,048 waiting, the rest dropped and counted in one line.
+    expect(receiver.spans.filter((span) => span.service === "backlog-node")).toHaveLength(4 * 256 + 2048)
+    expect(lines).toEqual(["backlog-node: span export: 1928 spans dropped (the export worker fell behind or stopped)"])
+  })
+})
