@@ -1,12 +1,33 @@
 // The OpenTelemetry SDK of a real node, on a worker thread: it takes the spans the node finished and records and exports them, so the SDK's work (span objects, batching, OTLP encoding, posting) never holds up the node's own thread.
 import type { ContextManager, Link } from "@opentelemetry/api"
 import type { IdGenerator } from "@opentelemetry/sdk-trace-base"
+import { readlinkSync } from "node:fs"
+import { getPriority, setPriority } from "node:os"
 import { parentPort, workerData } from "node:worker_threads"
 import type { ExportWorkerData, FromExportWorker, SpanContextRecord, SpanRecord, ToExportWorker } from "./otel-messages.ts"
+
+/** How much lower than the node's thread the export runs (in nice steps): a span may wait, a put should not. */
+const NICENESS_ABOVE_NODE = 5
+
+/**
+ * Lowers this thread's scheduling priority below the node's own thread, so that on a busy machine
+ * the node's work goes first and the export takes what is left (its queue is bounded, and spans
+ * past it are dropped and counted). Linux names a thread by its id in /proc/thread-self, and
+ * setpriority on that id changes the one thread; elsewhere the export keeps the node's priority.
+ */
+const runBehindTheNode = (): void => {
+  try {
+    const threadId = Number(readlinkSync("/proc/thread-self").split("/").at(-1))
+    if (Number.isInteger(threadId) && threadId > 0) setPriority(threadId, Math.min(19, getPriority(threadId) + NICENESS_ABOVE_NODE))
+  } catch {
+    // No /proc/thread-self (not Linux), or the priority cannot change: export at the node's priority.
+  }
+}
 
 const post = (message: FromExportWorker): void => parentPort!.postMessage(message)
 
 const main = async (): Promise<void> => {
+  runBehindTheNode()
   const data = workerData as ExportWorkerData
   const [{ NodeSDK }, { resourceFromAttributes }, api] = await Promise.all([
     import("@opentelemetry/sdk-node"),
