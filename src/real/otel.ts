@@ -288,7 +288,10 @@ export const startOtelExport = async (
     if (message._tag === "Taken") pipe.taken()
     else if (message._tag === "Stopped") stopped?.(message.error)
   })
+  let dead = false
   const gone = (why: string) => {
+    if (dead) return
+    dead = true
     if (stopped === undefined) log(`${resource.node}: span export: the export worker ${why}; spans are no longer exported`)
     pipe.break()
     stopped?.(undefined)
@@ -312,7 +315,8 @@ export const startOtelExport = async (
     },
     shutdown: async () => {
       pipe.flush(true)
-      const error = await new Promise<string | undefined>((resolve) => {
+      // A worker that already died has nothing to flush, and would never answer.
+      const error = dead ? undefined : await new Promise<string | undefined>((resolve) => {
         stopped = resolve
         pipe.send({ _tag: "Shutdown" })
       })
