@@ -118,7 +118,7 @@ describe("a real quorum-store cluster, from the command line", () => {
     expect(load.stdout).toMatch(/^3 clients, 45 operations/)
     const verdict = cli("trace-check", "--json")
     const judged = JSON.parse(verdict.stdout) as { checks: Array<{ check: string; ok: boolean }>; violations: Array<unknown> }
-    expect(judged.checks.map((check) => check.check)).toEqual(["no-lost-write", "siblings", "stale-read"])
+    expect(judged.checks.map((check) => check.check)).toEqual(["no-lost-write", "siblings", "stale-read", "no-foreign-value"])
     expect(judged.violations).toEqual([])
     expect(verdict.status).toBe(0)
     expect(cli("cluster", "down").stdout).toContain("stopped n1, n2, n3")
