@@ -8,29 +8,15 @@ import { makePlacement } from "../src/protocols/hashring/index.ts"
 import { empty, put } from "../src/protocols/quorum/index.ts"
 import type { KeyState } from "../src/protocols/quorum-store/messages.ts"
 import { quorumNode } from "../src/protocols/quorum-store/node.ts"
-import { defaultQuorumRules, type QuorumConfig } from "../src/protocols/quorum-store/state.ts"
 import { readDisk } from "../src/protocols/quorum-store/stored-files.ts"
 import { SimulatedDisk } from "../src/sim/disk.ts"
 import { storageOf } from "./fixtures/disk-storage.ts"
+import { quorumConfig } from "./fixtures/quorum-config.ts"
 
 const ADVICE = "(the file is damaged; restore it, or remove this node's data so it rejoins from its peers)"
 
-const config = (self: string): QuorumConfig => ({
-  self,
-  placement: makePlacement({ strategy: "consistent", nodes: ["n1", "n2", "n3"].map((id) => ({ id, weight: 1 })) }),
-  n: 3,
-  r: 2,
-  w: 2,
-  sloppyQuorum: true,
-  lastWriterWins: false,
-  replicaTimeoutMs: 50,
-  suspectMs: 500,
-  operationTimeoutMs: 1000,
-  handoffIntervalMs: 200,
-  antiEntropyIntervalMs: 250,
-  merkleDepth: 4,
-  rules: defaultQuorumRules
-})
+const placement = makePlacement({ strategy: "consistent", nodes: ["n1", "n2", "n3"].map((id) => ({ id, weight: 1 })) })
+const config = (self: string) => quorumConfig(self, placement)
 
 const written: KeyState = put(empty(), {}, { value: "hello", timestampMs: 5 }, "n1")
 
