@@ -24,6 +24,7 @@ export {
   type SpanOptions,
   type Spans,
   Storage,
+  StorageCorruption,
   StorageError,
   type TraceAttributes,
   type TraceParent,

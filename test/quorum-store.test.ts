@@ -5,9 +5,10 @@ import { describe, expect, it } from "vitest"
 import { makePlacement, preferenceList } from "../src/protocols/hashring/index.ts"
 import { receive, recover, tick } from "../src/protocols/quorum-store/core.ts"
 import type { KeyState, Message } from "../src/protocols/quorum-store/messages.ts"
-import { defaultQuorumRules, type Effects, initialState, type NodeState, type QuorumConfig, valuesOf } from "../src/protocols/quorum-store/state.ts"
+import { type Effects, initialState, type NodeState, type QuorumConfig, valuesOf } from "../src/protocols/quorum-store/state.ts"
 import { placementWith } from "../src/protocols/quorum-store/membership.ts"
 import { empty, put, versionDigest } from "../src/protocols/quorum/index.ts"
+import { quorumConfig } from "./fixtures/quorum-config.ts"
 
 const nodes = ["n1", "n2", "n3", "n4", "n5"]
 const placement = makePlacement({ strategy: "consistent", nodes: nodes.map((id) => ({ id, weight: 1 })) })
@@ -15,23 +16,7 @@ const key = "k1"
 const owners = preferenceList(placement, key, 3)
 const standIns = preferenceList(placement, key, 5).slice(3)
 
-const config = (self: string, overrides: Partial<QuorumConfig> = {}): QuorumConfig => ({
-  self,
-  placement,
-  n: 3,
-  r: 2,
-  w: 2,
-  sloppyQuorum: true,
-  lastWriterWins: false,
-  replicaTimeoutMs: 50,
-  suspectMs: 500,
-  operationTimeoutMs: 1000,
-  handoffIntervalMs: 200,
-  antiEntropyIntervalMs: 250,
-  merkleDepth: 4,
-  rules: defaultQuorumRules,
-  ...overrides
-})
+const config = (self: string, overrides: Partial<QuorumConfig> = {}): QuorumConfig => quorumConfig(self, placement, overrides)
 
 const sent = (effects: Effects, tag: Message["_tag"]) => effects.messages.filter(([, message]) => message._tag === tag)
 const replies = (effects: Effects) => sent(effects, "Reply").map(([to, message]) => [to, message._tag === "Reply" ? message.outcome : undefined])

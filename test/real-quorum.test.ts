@@ -1,8 +1,9 @@
 // A real quorum-store cluster of processes, driven by the CLI and curl's HTTP as the README tells a user to:
 // siblings and a put that supersedes them, a node killed with SIGKILL while writes go on through a sloppy
 // quorum, and hinted handoff bringing the restarted node what it missed, seen in its own replica and trace.
-import { readFileSync, writeFileSync } from "node:fs"
-import { dirname, join } from "node:path"
+import { spawnSync } from "node:child_process"
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
+import { dirname, join, resolve } from "node:path"
 import { describe, expect, it } from "vitest"
 import { makePlacement, preferenceList } from "../src/protocols/hashring/index.ts"
 import { parseTraceEvents, type TraceFileEvent } from "../src/trace/index.ts"
@@ -117,7 +118,7 @@ describe("a real quorum-store cluster, from the command line", () => {
     expect(load.stdout).toMatch(/^3 clients, 45 operations/)
     const verdict = cli("trace-check", "--json")
     const judged = JSON.parse(verdict.stdout) as { checks: Array<{ check: string; ok: boolean }>; violations: Array<unknown> }
-    expect(judged.checks.map((check) => check.check)).toEqual(["no-lost-write", "siblings", "stale-read"])
+    expect(judged.checks.map((check) => check.check)).toEqual(["no-lost-write", "siblings", "stale-read", "no-foreign-value"])
     expect(judged.violations).toEqual([])
     expect(verdict.status).toBe(0)
     expect(cli("cluster", "down").stdout).toContain("stopped n1, n2, n3")
@@ -145,4 +146,28 @@ describe("a quorum cluster's bad input: one line and exit 2, before any process 
     refused(runCli(["client", "put", "k", "v", "{not json", ...peers]), "client put: CONTEXT: expected a context as a get prints it")
     refused(runCli(["client", "put", "k", "v", '{"n1":-1}', ...peers]), "client put: CONTEXT: the counter of n1 must be a whole number of at least 0, got -1")
   })
+})
+
+describe("a quorum node's damaged file: it refuses to start, naming the file, and changes nothing", () => {
+  it("an incarnation.json that is not JSON is one line and exit 2, with no stack trace", () => {
+    // Set up: a node's data directory whose acknowledged value is intact but whose incarnation file
+    // is garbage. Skipping it would restart request ids at incarnation 1, which earlier starts used.
+    const directory = mkdtempSync(join(root, "damaged-quorum-"))
+    const secretFile = join(root, "damaged.secret")
+    writeFileSync(secretFile, "a cluster secret of more than sixteen bytes\n")
+    const garbage = Buffer.from([0x7b, 0x22, 0x69, 0x6e, 0x00, 0xff, 0x17])
+    writeFileSync(join(directory, "incarnation.json"), garbage)
+    const store = JSON.stringify({ set: { context: { n1: 1 }, siblings: [{ version: { dot: { node: "n1", counter: 1 }, past: {} }, value: { value: "kept", timestampMs: 1 } }] }, recentPuts: ["c1:1"] })
+    writeFileSync(join(directory, "store-k1.json"), store)
+    // Act: start node n1 on it (its peers need not be up: it stops before it reaches them).
+    const args = ["node", "--protocol", "quorum", "--id", "n1", "--listen", "127.0.0.1:0", "--peers", "n2=127.0.0.1:1,n3=127.0.0.1:2"]
+    const result = spawnSync(process.execPath, [resolve("bin/faultline.js"), ...args, "--data", directory, "--secret-file", secretFile], { encoding: "utf8", timeout: 30_000 })
+    // Check: one line naming the file and the line, exit 2, and both files as they were.
+    expect(result.stderr.trim().split("\n"), result.stderr).toEqual([
+      "faultline: n1: cannot start: incarnation.json line 1: not JSON (the file is damaged; restore it, or remove this node's data so it rejoins from its peers)"
+    ])
+    expect(result.status).toBe(2)
+    expect(readFileSync(join(directory, "incarnation.json")).equals(garbage)).toBe(true)
+    expect(readFileSync(join(directory, "store-k1.json"), "utf8")).toBe(store)
+  }, 40_000)
 })

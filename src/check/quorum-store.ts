@@ -31,6 +31,12 @@ interface Read {
   readonly values: ReadonlyArray<JsonValue>
 }
 
+/** Where a value was first seen under a key: a replica's `store` event or a client's read. */
+interface Sighting {
+  readonly where: string
+  readonly timeUs: number
+}
+
 const text = (value: JsonValue): string => JSON.stringify(value)
 
 /**
@@ -45,9 +51,17 @@ const text = (value: JsonValue): string => JSON.stringify(value)
  * - `convergence`: once faults heal and handoff and anti-entropy have run, every up owner of a key
  *   stores the same versions (keys written too close to the end are not judged).
  * - `liveness`: once faults heal, a client operation succeeds within the bound.
+ * - `no-foreign-value`: a key holds only values written to it. Every value a replica stores for a
+ *   key, and every value a read of it returns, was invoked as a write of that key (keys start
+ *   empty). A value a client wrote to another key only came from a mix-up of keys (a reply taken
+ *   for the wrong request, read repair writing one key's merge to another), which `no-lost-write`
+ *   sees only at the end of the run, if at all; this check names the first store or read of it. A
+ *   value no recorded client wrote is not judged but noted: a real cluster takes writes from
+ *   outside the recorded workload (`faultline client put`), while in the simulator every writer is
+ *   a recorded client.
  */
 export class QuorumStoreChecker implements Checker {
-  readonly checks = ["no-lost-write", "siblings", "stale-read", "convergence", "liveness"]
+  readonly checks = ["no-lost-write", "siblings", "stale-read", "no-foreign-value", "convergence", "liveness"]
   readonly livenessChecks = ["convergence", "liveness"]
   readonly violations: Array<Violation> = []
   readonly notes: Array<string> = []
@@ -62,6 +76,10 @@ export class QuorumStoreChecker implements Checker {
   /** When nodes adopted a membership change: ownership moves, so quorums need not overlap meanwhile. */
   private readonly membershipChanges: Array<number> = []
   private readonly ancestorsMemo = new Map<string, ReadonlySet<string>>()
+  /** Value (as text) to the keys clients invoked writes of it to. */
+  private readonly keysWritten = new Map<string, Set<string>>()
+  /** Key to each value (as text) seen under it, with where and when it was seen first. */
+  private readonly sightings = new Map<string, Map<string, Sighting>>()
 
   constructor(private readonly options: QuorumStoreCheckerOptions) {
     this.recorder = new KvHistoryRecorder(options.livenessBoundMs)
@@ -89,6 +107,7 @@ export class QuorumStoreChecker implements Checker {
         const byKey = this.stored.get(event.node) ?? new Map()
         byKey.set(key, { values, digest })
         this.stored.set(event.node, byKey)
+        this.sight(key, values, `${event.node} stored`, event.timeUs)
         return
       }
       case "membership":
@@ -108,7 +127,9 @@ export class QuorumStoreChecker implements Checker {
     this.recorder.record(event)
     const report = event.attributes as { process: number; type: string; f: string; key: string; value: JsonValue; supersedes?: Array<JsonValue> }
     if (report.f === "write" && report.type === "invoke") {
-      this.writes.set(text(report.value), { key: report.key, invokeUs: event.timeUs, okUs: undefined, supersedes: report.supersedes ?? [] })
+      const valueText = text(report.value)
+      this.writes.set(valueText, { key: report.key, invokeUs: event.timeUs, okUs: undefined, supersedes: report.supersedes ?? [] })
+      this.keysWritten.set(valueText, (this.keysWritten.get(valueText) ?? new Set<string>()).add(report.key))
     } else if (report.f === "write" && report.type === "ok") {
       const write = this.writes.get(text(report.value))
       if (write !== undefined) write.okUs = event.timeUs
@@ -119,7 +140,18 @@ export class QuorumStoreChecker implements Checker {
       this.pendingReads.delete(report.process)
       if (pending !== undefined && report.type === "ok") {
         this.reads.push({ key: pending.key, invokeUs: pending.invokeUs, okUs: event.timeUs, values: report.value as Array<JsonValue> })
+        this.sight(pending.key, report.value as Array<JsonValue>, `a read by client process ${report.process} returned`, event.timeUs)
       }
+    }
+  }
+
+  /** Keeps the first sighting of each of `values` under `key`; judged at the end, once every write is known. */
+  private sight(key: string, values: ReadonlyArray<JsonValue>, where: string, timeUs: number): void {
+    let byValue = this.sightings.get(key)
+    if (byValue === undefined) this.sightings.set(key, (byValue = new Map()))
+    for (const value of values) {
+      const valueText = text(value)
+      if (!byValue.has(valueText)) byValue.set(valueText, { where, timeUs })
     }
   }
 
@@ -151,6 +183,7 @@ export class QuorumStoreChecker implements Checker {
     this.checkLostWrites(final)
     this.checkSiblings(final)
     this.checkStaleReads()
+    this.checkForeignValues()
     if (this.recorder.livenessStarted) this.checkConvergence(final)
   }
 
@@ -205,6 +238,27 @@ export class QuorumStoreChecker implements Checker {
         break
       }
     }
+  }
+
+  /** Reports, for each key, the first sighting of a value written to other keys only. */
+  private checkForeignValues(): void {
+    let unrecorded = 0
+    for (const [key, byValue] of this.sightings) {
+      let first: { value: string; sighting: Sighting; keys: ReadonlySet<string> } | undefined
+      for (const [value, sighting] of byValue) {
+        const keys = this.keysWritten.get(value)
+        if (keys === undefined) unrecorded++
+        else if (!keys.has(key) && (first === undefined || sighting.timeUs < first.sighting.timeUs)) first = { value, sighting, keys }
+      }
+      if (first === undefined) continue
+      const origin = [...first.keys].sort().join(", ")
+      this.report(
+        "no-foreign-value",
+        `key ${key}: ${first.sighting.where} ${first.value} at ${first.sighting.timeUs / 1000} ms, a value written to ${origin}, never to ${key}`,
+        first.sighting.timeUs
+      )
+    }
+    if (unrecorded > 0) this.notes.push(`no-foreign-value: ${unrecorded} values no recorded client wrote were not judged (writes made outside the recorded workload)`)
   }
 
   /**

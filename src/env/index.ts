@@ -12,7 +12,7 @@ export type { JsonValue } from "./json.ts"
 export { type Envelope, Network, type NodeId, type Outgoing } from "./network.ts"
 export { mulberry32 } from "./prng.ts"
 export { Random } from "./random.ts"
-export { Storage, StorageError } from "./storage.ts"
+export { Storage, StorageCorruption, StorageError } from "./storage.ts"
 export {
   disabledSpans,
   type OpenSpan,

@@ -8,6 +8,28 @@ export class StorageError extends Data.TaggedError("StorageError")<{
 }> {}
 
 /**
+ * A storage file whose content cannot be trusted: a line whose checksum does not match, that is
+ * not in the expected format, or whose data makes no sense where it stands. Bad input from the
+ * disk, not a programmer error: the node refuses to start, and nothing is cut or rewritten, since
+ * the damaged file may hold what a peer or a client was told is stored here. The contract below
+ * never tears a whole-file write, so a protocol that finds such a file unreadable must report it
+ * with this error rather than skip it. Hosts report it as a refusal to start (`faultline node`
+ * exits 2 with its message).
+ */
+export class StorageCorruption extends Data.TaggedError("StorageCorruption")<{
+  /** The storage file's name, e.g. `raft-log`. */
+  readonly file: string
+  /** The damaged line, counting from 1 (a file written whole as one JSON value has one line). */
+  readonly line: number
+  /** What is wrong with the line, e.g. `checksum mismatch (stored 1a2b3c4d, computed 5e6f7a8b)`. */
+  readonly reason: string
+}> {
+  override get message(): string {
+    return `${this.file} line ${this.line}: ${this.reason} (the file is damaged; restore it, or remove this node's data so it rejoins from its peers)`
+  }
+}
+
+/**
  * The storage service: a flat namespace of files holding bytes. `write`, `append` and `truncate`
  * change what `read` returns at once, but only `sync` makes the change durable: a crash loses every
  * change to a file since its last sync, and may tear the last unsynced append (keep a prefix of it).

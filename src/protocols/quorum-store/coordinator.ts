@@ -81,9 +81,9 @@ const maybeAnswerWrite = (state: NodeState, effects: Effects, write: PendingWrit
 /** A copy is durable on `from`: it counts towards W, and the owner it is for no longer needs this node's hint. */
 export const onReplicateAck = (state: NodeState, effects: Effects, from: string, message: ReplicateAck): void => {
   const write = state.pending.get(message.requestId)
-  // Request ids are unique across restarts (nextRequestId); the key is checked too, because an
-  // acknowledgement counted for the wrong write answers a client before W replicas have its write.
-  if (write === undefined || write._tag !== "Write" || write.key !== message.key) return
+  // Request ids are unique across restarts (nextRequestId); the key is checked too (replyMatches),
+  // because an acknowledgement counted for the wrong write answers a client before W replicas have its write.
+  if (write === undefined || write._tag !== "Write" || !state.config.rules.replyMatches(write, message.key)) return
   const target = write.targets.get(from)
   if (target === undefined || target.acked) return
   target.acked = true
@@ -119,7 +119,7 @@ export const onGet = (state: NodeState, effects: Effects, client: string, messag
 export const onFetchReply = (state: NodeState, effects: Effects, from: string, message: FetchReply): void => {
   const read = state.pending.get(message.requestId)
   // Another key's state merged into this read would be answered, and written back by read repair, as this key's.
-  if (read === undefined || read._tag !== "Read" || read.key !== message.key || !read.owners.includes(from) || read.replies.has(from)) return
+  if (read === undefined || read._tag !== "Read" || !state.config.rules.replyMatches(read, message.key) || !read.owners.includes(from) || read.replies.has(from)) return
   read.replies.set(from, message.set)
   maybeAnswerRead(state, effects, read)
 }

@@ -1,51 +1,13 @@
-// The quorum store's Effect shell: recovers from Storage, then feeds received messages and ticks to
+// The quorum store's Effect shell: recovers from Storage (refusing damaged files), then feeds received messages and ticks to
 // the core and carries out what it returns, persisting (with sync) before tracing and sending.
 import { Effect } from "effect"
-import { Clock, decodeText, encodeText, Network, type NodeProgram, Storage, Tracing } from "../../env/index.ts"
-import { recover, receive, type Recovered, tick } from "./core.ts"
-import type { KeyState } from "./messages.ts"
-import {
-  type Effects,
-  INCARNATION_FILE,
-  type IncarnationFile,
-  initialState,
-  MEMBERSHIP_FILE,
-  type MembershipFile,
-  type QuorumConfig,
-  type StoreFile
-} from "./state.ts"
+import { Clock, encodeText, Network, type NodeProgram, Storage, Tracing } from "../../env/index.ts"
+import { recover, receive, tick } from "./core.ts"
+import { type Effects, initialState, type QuorumConfig } from "./state.ts"
+import { readDisk } from "./stored-files.ts"
 
 /** How often the shell ticks the core (timeouts, handoff and anti-entropy rounds) at most. */
 export const TICK_MS = 10
-
-const parse = (bytes: Uint8Array | undefined): unknown => {
-  if (bytes === undefined) return undefined
-  try {
-    return JSON.parse(decodeText(bytes))
-  } catch {
-    // A file whose write was not synced before a crash may be cut short; it held nothing acknowledged.
-    return undefined
-  }
-}
-
-const readDisk = Effect.gen(function*() {
-  const storage = yield* Storage
-  const store = new Map<string, StoreFile>()
-  const hints = new Map<string, Map<string, KeyState>>()
-  let membership: MembershipFile | undefined
-  let incarnation: number | undefined
-  for (const file of yield* storage.list) {
-    const storeName = /^store-(.*)\.json$/.exec(file)
-    const hint = /^hints-(.*)\.json$/.exec(file)
-    const content = parse(yield* storage.read(file))
-    if (content === undefined || content === null) continue
-    if (storeName !== null) store.set(decodeURIComponent(storeName[1]!), content as StoreFile)
-    if (hint !== null) hints.set(decodeURIComponent(hint[1]!), new Map(Object.entries(content as Record<string, KeyState>)))
-    if (file === MEMBERSHIP_FILE) membership = content as MembershipFile
-    if (file === INCARNATION_FILE) incarnation = (content as IncarnationFile).incarnation
-  }
-  return { store, hints, membership, incarnation } satisfies Recovered
-})
 
 const carryOut = (effects: Effects) =>
   Effect.gen(function*() {

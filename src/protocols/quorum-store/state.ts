@@ -16,12 +16,20 @@ export interface QuorumRules {
   readonly repairSet: (merged: KeyState) => KeyState
   /** Whether a hint's holder keeps the hint once it has sent it to the owner (until the owner acknowledges it). */
   readonly keepHintAfterSend: boolean
+  /** The id of a coordinator's `sequence`-th request of its `incarnation`-th start: unique across restarts. */
+  readonly requestId: (self: string, incarnation: number, sequence: number) => string
+  /** Whether a replica's answer about `key` to the request `pending` counts for it. */
+  readonly replyMatches: (pending: Pending, key: string) => boolean
 }
 
 export const defaultQuorumRules: QuorumRules = {
   acksAtStart: () => 1,
   repairSet: (merged) => merged,
-  keepHintAfterSend: true
+  keepHintAfterSend: true,
+  requestId: (self, incarnation, sequence) => `${self}:${incarnation}:${sequence}`,
+  // The key is checked as well as the id: a state or acknowledgement counted for another key's
+  // request would be answered (and written back by read repair) as that key's.
+  replyMatches: (pending, key) => pending.key === key
 }
 
 /** How a node of the store behaves; the same on every node but `self`. */
@@ -164,7 +172,7 @@ export interface IncarnationFile {
 }
 
 /** A new id for a coordinator's request, unique across this node's restarts. */
-export const nextRequestId = (state: NodeState): string => `${state.config.self}:${state.incarnation}:${state.nextRequest++}`
+export const nextRequestId = (state: NodeState): string => state.config.rules.requestId(state.config.self, state.incarnation, state.nextRequest++)
 
 /** How many client request ids per key a coordinator remembers to drop duplicated Puts. */
 export const RECENT_PUTS_MAX = 256

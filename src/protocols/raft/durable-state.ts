@@ -1,7 +1,7 @@
 // Raft's stable storage through the env Storage service: hard state, snapshot, and an append-only log with torn-tail recovery.
 // Every line carries a checksum (see checksum.ts): recovery cuts a torn tail and refuses a damaged file.
-import { Data, Effect } from "effect"
-import { encodeText, Storage, type StorageError, Tracing } from "../../env/index.ts"
+import { Effect } from "effect"
+import { encodeText, Storage, StorageCorruption, type StorageError, Tracing } from "../../env/index.ts"
 import { assert } from "./assert.ts"
 import { checksummedLine, isLinePrefix, nextNewline, readLine } from "./checksum.ts"
 import type { Entry, HardState, Ready, RestoredState, Snapshot } from "./types.ts"
@@ -10,24 +10,9 @@ const HARD_STATE_FILE = "raft-hardstate"
 const SNAPSHOT_FILE = "raft-snapshot"
 const LOG_FILE = "raft-log"
 
-/**
- * A storage file whose content cannot be trusted: a line whose checksum does not match, that is
- * not in the checksummed format, or whose data makes no sense where it stands. Bad input from the
- * disk, not a programmer error: the node refuses to start, and nothing is cut or rewritten, since
- * the damaged line may hold entries a leader has counted as stored here.
- */
-export class StorageCorruption extends Data.TaggedError("StorageCorruption")<{
-  /** The storage file's name, e.g. `raft-log`. */
-  readonly file: string
-  /** The damaged line, counting from 1 (the hard-state and snapshot files have one line). */
-  readonly line: number
-  /** What is wrong with the line, e.g. `checksum mismatch (stored 1a2b3c4d, computed 5e6f7a8b)`. */
-  readonly reason: string
-}> {
-  override get message(): string {
-    return `${this.file} line ${this.line}: ${this.reason} (the file is damaged; restore it, or remove this node's data so it rejoins from its peers)`
-  }
-}
+// Raft found damaged files first; the error now lives with the Storage service, and is re-exported
+// here so that code importing it from Raft keeps working.
+export { StorageCorruption }
 
 /** Raft's stable storage, as the server shell uses it. */
 export interface DurableState {
