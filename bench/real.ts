@@ -1,7 +1,7 @@
 // `npm run bench:real`: a real three-node Raft cluster on loopback with fsync on, driven through its HTTP endpoint,
 // and, when an etcd binary is on the PATH, a three-member etcd cluster under the same load in the same run.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process"
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
 import { Agent, createServer, request } from "node:http"
 import { availableParallelism, loadavg, tmpdir } from "node:os"
 import { join, resolve } from "node:path"
@@ -120,8 +120,20 @@ const faultline = (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv = process
   return result.stdout
 }
 
+/** Spans the nodes of every stopped cluster said they dropped (their export worker fell behind): a ratio measured while spans were lost would flatter the export. */
+let spansDropped = 0
+
+/** What the nodes' logs in `data` say they dropped. */
+const droppedSpansIn = (data: string): number => {
+  let dropped = 0
+  for (const file of readdirSync(data).filter((name) => name.endsWith(".log"))) {
+    for (const match of readFileSync(join(data, file), "utf8").matchAll(/span export: (\d+) spans dropped/g)) dropped += Number(match[1])
+  }
+  return dropped
+}
+
 /** Faultline's Raft: a cluster up in the background, its HTTP endpoints, the leader's found by /status. */
-const faultlineRaft = async (env: NodeJS.ProcessEnv = process.env): Promise<{ target: Target; leader: { host: string; port: number }; pids: ReadonlyArray<number>; killLeader: () => void; stop: () => void }> => {
+const faultlineRaft = async (env: NodeJS.ProcessEnv = process.env): Promise<{ target: Target; leader: { host: string; port: number }; pids: ReadonlyArray<number>; killLeader: () => void; stop: () => Promise<void> }> => {
   const data = mkdtempSync(join(tmpdir(), "faultline-bench-real-"))
   const base = await freeBasePort(3)
   faultline(["cluster", "up", "--nodes", "3", "--base-port", String(base), "--data", data, "--detach"], env)
@@ -142,10 +154,15 @@ const faultlineRaft = async (env: NodeJS.ProcessEnv = process.env): Promise<{ ta
     leader: endpoints[status.nodes.indexOf(leaderNode)]!,
     pids: status.nodes.map((node) => node.pid),
     killLeader: () => process.kill(leaderNode.pid, "SIGKILL"),
-    stop: () => {
-      // Not spawnSync: a collector in this process must keep answering while the nodes flush their spans.
-      spawn(process.execPath, [bin, "cluster", "down", "--data", data], { stdio: "ignore" }).on("exit", () => rmSync(data, { recursive: true, force: true }))
-    }
+    stop: () =>
+      new Promise<void>((resolvePromise) => {
+        // Not spawnSync: a collector in this process must keep answering while the nodes flush their spans.
+        spawn(process.execPath, [bin, "cluster", "down", "--data", data], { stdio: "ignore" }).on("exit", () => {
+          spansDropped += droppedSpansIn(data)
+          rmSync(data, { recursive: true, force: true })
+          resolvePromise()
+        })
+      })
   }
 }
 
@@ -215,7 +232,8 @@ const measure = async (system: NonNullable<Awaited<ReturnType<typeof etcdCluster
     const gapMs = await leaderKillGap(system.target, system.killLeader)
     return { puts, gets, gapMs }
   } finally {
-    system.stop()
+    // Waited for, so the next system starts on a machine this one has left.
+    await system.stop()
   }
 }
 
@@ -296,11 +314,10 @@ export const exportCost = async (levels: ReadonlyArray<number> = [1, 16], pairs 
         }
       }
     } finally {
-      system.stop()
+      // Waited for: the sink must take the nodes' last spans, and their logs say what they dropped.
+      await system.stop()
     }
   }
-  // Let the last cluster's shutdown flush reach the sink before it closes.
-  await new Promise((resolvePromise) => setTimeout(resolvePromise, 2000))
   sink.close()
   console.log(`\ntracing's cost: faultline raft puts/s with OpenTelemetry export off and on (OTLP/HTTP protobuf to a local sink), mean of ${pairs} clusters each, alternated`)
   levels.forEach((concurrency, index) => {
@@ -316,7 +333,7 @@ export const exportCost = async (levels: ReadonlyArray<number> = [1, 16], pairs 
     }
   })
   row("load average", `${loadavg().map((value) => value.toFixed(1)).join(", ")} on ${availableParallelism()} cores`)
-  row("exported", `${format(sink.bytes() / 1024)} KiB`)
+  row("exported", `${format(sink.bytes() / 1024)} KiB; spans the nodes dropped: ${format(spansDropped)}`)
 }
 
 /** Puts only, at `quickLevels`, etcd and Faultline alternated so that a slow spell of the shared machine hits both. */
@@ -344,7 +361,7 @@ const quick = async (levels: ReadonlyArray<number>) => {
         row(`round ${round}, puts/s, ${concurrency} client(s)`, `${format(level.perSecond)} (p50 ${level.p50Ms.toFixed(2)} ms, p99 ${level.p99Ms.toFixed(1)} ms)${versus}`)
       }
     } finally {
-      raft.stop()
+      await raft.stop()
     }
   }
   row("load average", `${loadavg().map((value) => value.toFixed(1)).join(", ")} on ${availableParallelism()} cores`)
