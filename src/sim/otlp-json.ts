@@ -1,4 +1,4 @@
-// The OTLP JSON of a simulated run's ended spans, written once at the run's end from the rows span-export.ts kept.
+// The OTLP JSON of a simulated run's spans: each span written as it ends (span-export.ts), and the request around them.
 import type { NodeId, SpanKind, TraceAttributes, TraceParent } from "../env/index.ts"
 import { spanAttributeValue } from "../trace/index.ts"
 import { JsonBytes } from "./json-bytes.ts"
@@ -19,33 +19,35 @@ export interface SpanEvent {
   readonly attributes: TraceAttributes
 }
 
-/**
- * Ended spans as columns: row `i` of every array is the `i`-th span to end. Numbers sit unboxed
- * in their arrays and everything else by reference, so keeping a span costs a few array slots.
- */
-export interface EndedSpans {
-  /** Each span's node, as its index in the export's node list. */
-  readonly nodes: Array<number>
-  readonly traceparents: Array<TraceParent>
-  readonly parents: Array<TraceParent | undefined>
-  readonly names: Array<string>
-  readonly kinds: Array<SpanKind>
-  readonly startUs: Array<number>
-  readonly endUs: Array<number>
-  readonly errors: Array<boolean>
-  readonly attributes: Array<TraceAttributes>
-  readonly links: Array<ReadonlyArray<TraceParent>>
-  /** Each span's events, if it has any. */
-  readonly events: Array<ReadonlyArray<SpanEvent> | undefined>
+/** What a span's OTLP JSON is written from when it ends: the span as it was started, and its events. */
+export interface EndedSpan {
+  /** Its traceparent, flat text (see span-export.ts), whose ids are copied byte by byte. */
+  readonly traceparent: TraceParent
+  /** The parent's traceparent, already checked. */
+  readonly parent: TraceParent | undefined
+  readonly name: string
+  readonly kind: SpanKind
+  readonly startUs: number
+  readonly attributes: TraceAttributes
+  /** Linked spans' traceparents, already checked. */
+  readonly links: ReadonlyArray<TraceParent>
+  /** Its events, if it has any. */
+  readonly events: ReadonlyArray<SpanEvent> | undefined
 }
 
-/** What {@link otlpJson} writes. */
-export interface OtlpJsonInput {
-  readonly resource: { readonly cluster: string; readonly protocol: string; readonly seed: number }
-  /** Where simulated time 0 sits, in Unix milliseconds. */
-  readonly originUnixMs: number
-  readonly nodeIds: ReadonlyArray<NodeId>
-  readonly ended: EndedSpans
+/** The resource every span of a run shares besides its node: what OTLP calls resource attributes. */
+export interface SpanExportResource {
+  readonly cluster: string
+  readonly protocol: string
+  readonly seed: number
+}
+
+/** The spans one node ended, as the items of an OTLP JSON list of spans (without its brackets). */
+export interface NodeSpanBytes {
+  readonly nodeId: NodeId
+  readonly spans: JsonBytes
+  /** Where each span's JSON starts in `spans`, in the order they ended. */
+  readonly starts: Array<number>
 }
 
 /** `map`'s value for `key`, made by `make` and kept the first time it is asked for. */
@@ -63,9 +65,21 @@ const newMap = <K, V>(): Map<K, V> => new Map()
 /** Text as UTF-8 bytes, made once and copied many times. */
 const utf8 = (text: string): Uint8Array => Buffer.from(text, "utf8")
 
+/** The text a span's JSON starts with, before its trace id. */
+const SPAN_START = `{"traceId":"`
+
+/** Where a span's trace id sits in its JSON, in bytes from its start. */
+export const TRACE_ID_OFFSET = SPAN_START.length
+
+/** `{"key":<key>,"value":{"intValue":"`: an integer attribute's JSON up to its digits. */
+const integerKeyBytes = (key: string): Uint8Array => utf8(`{"key":${JSON.stringify(key)},"value":{"intValue":"`)
+
+/** `","name":<name>,"attributes":[`: an event's JSON between its time and its attributes. */
+const eventNameBytes = (name: string): Uint8Array => utf8(`","name":${JSON.stringify(name)},"attributes":[`)
+
 /** The fixed pieces of a span's JSON, in the order they are written. */
 const PIECES = {
-  traceId: utf8(`{"traceId":"`),
+  traceId: utf8(SPAN_START),
   spanId: utf8(`","spanId":"`),
   parentSpanId: utf8(`","parentSpanId":"`),
   endTime: utf8(`","endTimeUnixNano":"`),
@@ -105,8 +119,7 @@ const VALUES_PER_KEY_MAX = 4096
  * copied: an attribute's key with its value when that is text (a run's spans repeat a few keys
  * with few such values: node ids, operations, keys), a span's name with its kind, an event's name.
  */
-class OtlpWriter {
-  readonly out: JsonBytes
+export class OtlpWriter {
   private readonly pairs = new Map<string, Map<string | number | boolean, Uint8Array>>()
   /** `{"key":<key>,"value":{"intValue":"` by key. */
   private readonly integerKeys = new Map<string, Uint8Array>()
@@ -115,16 +128,11 @@ class OtlpWriter {
   /** `","name":<name>,"attributes":[` by event name. */
   private readonly eventNames = new Map<string, Uint8Array>()
 
-  constructor(
-    capacityBytes: number,
-    private readonly originUnixMs: number
-  ) {
-    this.out = new JsonBytes(capacityBytes)
-  }
+  /** `originUnixMs` is where simulated time 0 sits, in Unix milliseconds. */
+  constructor(private readonly originUnixMs: number) {}
 
   /** Attributes as the items of an OTLP JSON list of KeyValue (without its brackets). */
-  attributes(attributes: TraceAttributes): void {
-    const out = this.out
+  attributes(out: JsonBytes, attributes: TraceAttributes): void {
     let first = true
     for (const key in attributes) {
       if (!first) out.ascii(",")
@@ -143,7 +151,7 @@ class OtlpWriter {
   }
 
   private integerKey(key: string): Uint8Array {
-    return entry(this.integerKeys, key, () => utf8(`{"key":${JSON.stringify(key)},"value":{"intValue":"`))
+    return entry(this.integerKeys, key, integerKeyBytes)
   }
 
   private pair(key: string, value: string | number | boolean): Uint8Array {
@@ -161,21 +169,19 @@ class OtlpWriter {
    * around them are the caller's): the run starts at `originUnixMs`. Whole microseconds since the
    * epoch fit a double exactly until the year 2255; past that (or before 1970) the sum is taken in BigInt.
    */
-  private unixNano(timeUs: number): void {
+  private unixNano(out: JsonBytes, timeUs: number): void {
     const unixUs = this.originUnixMs * 1000 + Math.round(timeUs)
     if (Number.isSafeInteger(unixUs) && unixUs > 0) {
-      this.out.integer(unixUs)
-      this.out.ascii("000")
+      out.integer(unixUs)
+      out.ascii("000")
     } else {
-      this.out.ascii(`${BigInt(this.originUnixMs) * 1_000_000n + BigInt(Math.round(timeUs)) * 1000n}`)
+      out.ascii(`${BigInt(this.originUnixMs) * 1_000_000n + BigInt(Math.round(timeUs)) * 1000n}`)
     }
   }
 
-  /** Row `row` as an OTLP JSON span, its fields in the order earlier versions wrote them (a seed's export keeps its bytes). */
-  span(ended: EndedSpans, row: number): void {
-    const out = this.out
-    const traceparent = ended.traceparents[row]!
-    const parent = ended.parents[row]
+  /** A span that ended at `endUs` as OTLP JSON, its fields in the order earlier versions wrote them (a seed's export keeps its bytes). */
+  span(out: JsonBytes, span: EndedSpan, endUs: number, error: boolean): void {
+    const { traceparent, parent } = span
     out.raw(PIECES.traceId)
     out.asciiSlice(traceparent, TRACE_ID_FROM, TRACE_ID_TO)
     out.raw(PIECES.spanId)
@@ -184,41 +190,43 @@ class OtlpWriter {
       out.raw(PIECES.parentSpanId)
       out.asciiSlice(parent, SPAN_ID_FROM, SPAN_ID_TO)
     }
-    out.raw(this.spanName(ended.names[row]!, ended.kinds[row]!))
-    this.unixNano(ended.startUs[row]!)
+    out.raw(this.spanName(span.name, span.kind))
+    this.unixNano(out, span.startUs)
     out.raw(PIECES.endTime)
-    this.unixNano(ended.endUs[row]!)
+    this.unixNano(out, endUs)
     out.raw(PIECES.attributes)
-    this.attributes(ended.attributes[row]!)
+    this.attributes(out, span.attributes)
     out.raw(PIECES.events)
-    const events = ended.events[row]
-    if (events !== undefined) this.events(events)
+    if (span.events !== undefined) this.events(out, span.events)
     out.raw(PIECES.links)
-    this.links(ended.links[row]!)
+    this.links(out, span.links)
     // OTLP status codes: unset (an empty status) for a span that ended well, 2 (error) for one that did not.
-    out.raw(ended.errors[row] === true ? PIECES.statusError : PIECES.statusOk)
+    out.raw(error ? PIECES.statusError : PIECES.statusOk)
   }
 
   private spanName(name: string, kind: SpanKind): Uint8Array {
     const kinds = entry(this.spanNames, name, newMap<SpanKind, Uint8Array>)
-    return entry(kinds, kind, () => utf8(`","name":${JSON.stringify(name)},"kind":${SPAN_KIND[kind]},"startTimeUnixNano":"`))
+    let bytes = kinds.get(kind)
+    if (bytes === undefined) {
+      bytes = utf8(`","name":${JSON.stringify(name)},"kind":${SPAN_KIND[kind]},"startTimeUnixNano":"`)
+      kinds.set(kind, bytes)
+    }
+    return bytes
   }
 
-  private events(events: ReadonlyArray<SpanEvent>): void {
-    const out = this.out
+  private events(out: JsonBytes, events: ReadonlyArray<SpanEvent>): void {
     for (let index = 0; index < events.length; index++) {
       const event = events[index]!
       if (index > 0) out.ascii(",")
       out.raw(PIECES.eventTime)
-      this.unixNano(event.timeUs)
-      out.raw(entry(this.eventNames, event.name, (name) => utf8(`","name":${JSON.stringify(name)},"attributes":[`)))
-      this.attributes(event.attributes)
+      this.unixNano(out, event.timeUs)
+      out.raw(entry(this.eventNames, event.name, eventNameBytes))
+      this.attributes(out, event.attributes)
       out.ascii("]}")
     }
   }
 
-  private links(links: ReadonlyArray<TraceParent>): void {
-    const out = this.out
+  private links(out: JsonBytes, links: ReadonlyArray<TraceParent>): void {
     for (let index = 0; index < links.length; index++) {
       const link = links[index]!
       if (index > 0) out.ascii(",")
@@ -229,31 +237,28 @@ class OtlpWriter {
       out.raw(PIECES.linkEnd)
     }
   }
-}
 
-/** Bytes a span's OTLP JSON takes, about: enough that the buffer rarely grows. */
-const SPAN_BYTES_ESTIMATE = 512
-
-/** The spans as one OTLP/JSON `ExportTraceServiceRequest`, as UTF-8: one resource per node, nodes in the order they first ended a span. */
-export const otlpJsonBytes = (input: OtlpJsonInput): Uint8Array<ArrayBuffer> => {
-  const { ended, nodeIds, resource } = input
-  const rowsByNode = new Map<number, Array<number>>()
-  for (let row = 0; row < ended.nodes.length; row++) entry(rowsByNode, ended.nodes[row]!, () => []).push(row)
-  const writer = new OtlpWriter(ended.nodes.length * SPAN_BYTES_ESTIMATE + 1024 * (rowsByNode.size + 1), input.originUnixMs)
-  const out = writer.out
-  out.ascii(`{"resourceSpans":[`)
-  let first = true
-  for (const [node, rows] of rowsByNode) {
-    out.ascii(first ? `{"resource":{"attributes":[` : `,{"resource":{"attributes":[`)
-    first = false
-    writer.attributes({ "service.name": nodeIds[node]!, "faultline.cluster": resource.cluster, "faultline.protocol": resource.protocol, "faultline.seed": resource.seed })
-    out.ascii(`]},"scopeSpans":[{"scope":{"name":"faultline"},"spans":[`)
-    for (let index = 0; index < rows.length; index++) {
-      if (index > 0) out.ascii(",")
-      writer.span(ended, rows[index]!)
+  /**
+   * One OTLP/JSON `ExportTraceServiceRequest` as UTF-8: a resource for each node, in the order
+   * given, holding the spans it ended, written already.
+   */
+  request(resource: SpanExportResource, nodes: ReadonlyArray<NodeSpanBytes>): Uint8Array<ArrayBuffer> {
+    let spanBytes = 0
+    for (const node of nodes) spanBytes += node.spans.length
+    const out = new JsonBytes(spanBytes + RESOURCE_BYTES_ESTIMATE * (nodes.length + 1))
+    out.ascii(`{"resourceSpans":[`)
+    for (let index = 0; index < nodes.length; index++) {
+      const node = nodes[index]!
+      out.ascii(index === 0 ? `{"resource":{"attributes":[` : `,{"resource":{"attributes":[`)
+      this.attributes(out, { "service.name": node.nodeId, "faultline.cluster": resource.cluster, "faultline.protocol": resource.protocol, "faultline.seed": resource.seed })
+      out.ascii(`]},"scopeSpans":[{"scope":{"name":"faultline"},"spans":[`)
+      out.bytes(node.spans)
+      out.ascii(`]}]}`)
     }
-    out.ascii(`]}]}`)
+    out.ascii(`]}`)
+    return out.view()
   }
-  out.ascii(`]}`)
-  return out.view()
 }
+
+/** Bytes a node's resource and the request's brackets take, about: enough that the buffer rarely grows. */
+const RESOURCE_BYTES_ESTIMATE = 1024

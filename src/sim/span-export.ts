@@ -1,26 +1,32 @@
 // Exported spans of a simulated run: OpenTelemetry spans on simulated time, with ids drawn from the seed, written as OTLP JSON.
 //
-// A run ends thousands of spans and writes them once, at its end. So an ended span is kept as
-// one row of plain arrays (numbers unboxed, names, traceparents and attribute objects by
-// reference, nothing copied or formatted), and the OTLP JSON is written in one pass when asked
-// for (otlp-json.ts), where what recurs is encoded once and copied. Writing each span's JSON as
-// it ended, as this did before, measured the same over a whole run within the shared machine's
-// noise (CPU ratios 0.70-0.84 against 0.70-0.81, run alternately); the rows keep the recording
-// step small and leave the writing to one place.
+// A run ends thousands of spans, and what a span keeps until the export is asked for survives
+// every young-generation collection in between: kept as objects (its traceparent, attributes and
+// events, by reference), the spans cost the run more in collections than in writing. So a span is
+// written as OTLP JSON bytes the moment it ends, into its node's buffer, which the collector never
+// scans, and the export only puts the nodes' bytes together (otlp-json.ts). A traceparent is made
+// as one flat string from its character codes: one built by concatenation is a tree of pieces that
+// every later reader (the parent check, a comparison, the writer) first has to flatten.
 import type { NodeId, OpenSpan, SpanKind, SpanOptions, Spans, TraceAttributes, TraceParent } from "../env/index.ts"
 import { isTraceParent, OpenSpans } from "../trace/index.ts"
-import { type EndedSpans, otlpJsonBytes, type SpanEvent, TRACE_ID_FROM, TRACE_ID_TO } from "./otlp-json.ts"
+import { JsonBytes } from "./json-bytes.ts"
+import { type EndedSpan, type NodeSpanBytes, OtlpWriter, type SpanEvent, type SpanExportResource, TRACE_ID_FROM, TRACE_ID_OFFSET, TRACE_ID_TO } from "./otlp-json.ts"
 import { RandomStream } from "./random-streams.ts"
 
-/** The resource every span of a run shares besides its node: what OTLP calls resource attributes. */
-export interface SpanExportResource {
-  readonly cluster: string
-  readonly protocol: string
-  readonly seed: number
-}
+export type { SpanExportResource } from "./otlp-json.ts"
 
-/** Two lowercase hex digits for each byte value. */
-const HEX_BYTES = Array.from({ length: 256 }, (_, value) => value.toString(16).padStart(2, "0"))
+/** The character codes of the lowercase hex digits, by value. */
+const HEX_CODES = Array.from("0123456789abcdef", (digit) => digit.charCodeAt(0))
+
+/** Where the span id sits in a traceparent. */
+const SPAN_ID_FROM = 36
+
+/**
+ * Bytes a node's buffer starts with, about 500 spans; it doubles as it fills. Memory the spans
+ * have not reached yet is never touched, so a large start costs a short run nothing, and a long
+ * one copies its bytes fewer times.
+ */
+const NODE_BYTES_INITIAL = 256 * 1024
 
 const NO_LINKS: ReadonlyArray<TraceParent> = []
 
@@ -28,7 +34,7 @@ const NO_LINKS: ReadonlyArray<TraceParent> = []
  * A span while it is open: what it will need when it ends. `event` and `end` are methods, as
  * OpenTelemetry's are, so a span costs one small object and no closures.
  */
-class SimulatedSpan implements OpenSpan {
+class SimulatedSpan implements OpenSpan, EndedSpan {
   events: Array<SpanEvent> | undefined = undefined
   ended = false
 
@@ -108,27 +114,22 @@ class NodeRecorder implements NodeSpans {
  */
 export class SpanExport {
   private readonly random: RandomStream
+  private readonly writer: OtlpWriter
   private readonly nodeIds: Array<NodeId> = []
-  /** Ended spans, one row each in the order they ended; see {@link EndedSpans}. */
-  private readonly ended: EndedSpans = {
-    nodes: [],
-    traceparents: [],
-    parents: [],
-    names: [],
-    kinds: [],
-    startUs: [],
-    endUs: [],
-    errors: [],
-    attributes: [],
-    links: [],
-    events: []
-  }
+  /** Each node's written spans, by its position in the node list, once it ended one. */
+  private readonly byNode: Array<NodeSpanBytes | undefined> = []
+  /** The same, in the order the nodes first ended a span: the order of the export's resources. */
+  private readonly endedNodes: Array<NodeSpanBytes> = []
+  private spanCount = 0
+  /** A traceparent's character codes while it is drawn: `00-`, the trace id, `-`, the span id, `-01`. */
+  private readonly codes = Array.from("00-00000000000000000000000000000000-0000000000000000-01", (character) => character.charCodeAt(0))
 
   constructor(
     private readonly resource: SpanExportResource,
-    private readonly originUnixMs = 0
+    originUnixMs = 0
   ) {
     this.random = new RandomStream(resource.seed, "otlp")
+    this.writer = new OtlpWriter(originUnixMs)
   }
 
   /** Spans of one node incarnation, stamped with `nowUs` (simulated time); `alive` is false once the incarnation ended. */
@@ -140,12 +141,17 @@ export class SpanExport {
 
   /** Spans ended so far. */
   get spans(): number {
-    return this.ended.nodes.length
+    return this.spanCount
   }
 
-  /** Distinct traces among them. */
+  /**
+   * Distinct traces among them, read back from the written spans: asked for once, after a run,
+   * where keeping each span's trace id as text until then would cost every span.
+   */
   get traces(): number {
-    return new Set(this.ended.traceparents.map((traceparent) => traceparent.slice(TRACE_ID_FROM, TRACE_ID_TO))).size
+    const traceIds = new Set<string>()
+    for (const node of this.endedNodes) for (const start of node.starts) traceIds.add(node.spans.latin1(start + TRACE_ID_OFFSET, start + TRACE_ID_OFFSET + TRACE_ID_TO - TRACE_ID_FROM))
+    return traceIds.size
   }
 
   /** The run's spans as one OTLP/JSON `ExportTraceServiceRequest`, one resource per node. */
@@ -153,25 +159,26 @@ export class SpanExport {
     return Buffer.from(this.toOtlpBytes()).toString("utf8")
   }
 
-  /** {@link toOtlpJson} as UTF-8 bytes, what a file or a collector takes: the text is never made. */
+  /**
+   * {@link toOtlpJson} as UTF-8 bytes, what a file or a collector takes: the text is never made.
+   * One resource per node, nodes in the order they first ended a span, each node's spans in the order they ended.
+   */
   toOtlpBytes(): Uint8Array<ArrayBuffer> {
-    return otlpJsonBytes({ resource: this.resource, originUnixMs: this.originUnixMs, nodeIds: this.nodeIds, ended: this.ended })
+    return this.writer.request(this.resource, this.endedNodes)
   }
 
-  /** Keeps an ended span as a row. */
-  record(nodeIndex: number, span: SimulatedSpan, endUs: number, outcome: "ok" | "error"): void {
-    const ended = this.ended
-    ended.nodes.push(nodeIndex)
-    ended.traceparents.push(span.traceparent)
-    ended.parents.push(span.parent)
-    ended.names.push(span.name)
-    ended.kinds.push(span.kind)
-    ended.startUs.push(span.startUs)
-    ended.endUs.push(endUs)
-    ended.errors.push(outcome === "error")
-    ended.attributes.push(span.attributes)
-    ended.links.push(span.links)
-    ended.events.push(span.events)
+  /** Writes an ended span into its node's bytes. */
+  record(nodeIndex: number, span: EndedSpan, endUs: number, outcome: "ok" | "error"): void {
+    let node = this.byNode[nodeIndex]
+    if (node === undefined) {
+      node = { nodeId: this.nodeIds[nodeIndex]!, spans: new JsonBytes(NODE_BYTES_INITIAL), starts: [] }
+      this.byNode[nodeIndex] = node
+      this.endedNodes.push(node)
+    }
+    if (node.spans.length > 0) node.spans.ascii(",")
+    node.starts.push(node.spans.length)
+    this.writer.span(node.spans, span, endUs, outcome === "error")
+    this.spanCount++
   }
 
   /** `traceparent` if it is a well-formed one, else undefined. */
@@ -184,19 +191,25 @@ export class SpanExport {
    * the stream as 32-bit words (4 for a trace id, 2 for a span id; never all zero).
    */
   drawTraceParent(parent: TraceParent | undefined): TraceParent {
-    const traceId = parent === undefined ? this.drawHex(4) : parent.slice(TRACE_ID_FROM, TRACE_ID_TO)
-    return `00-${traceId}-${this.drawHex(2)}-01`
+    const codes = this.codes
+    if (parent === undefined) this.drawHex(TRACE_ID_FROM, 4)
+    else for (let index = TRACE_ID_FROM; index < TRACE_ID_TO; index++) codes[index] = parent.charCodeAt(index)
+    this.drawHex(SPAN_ID_FROM, 2)
+    return String.fromCharCode.apply(null, codes)
   }
 
-  private drawHex(words: number): string {
-    let hex = ""
+  /** Draws `words` words, again while they are all zero, and writes their hex digits into the codes from `from`. */
+  private drawHex(from: number, words: number): void {
+    const codes = this.codes
     let zero = true
-    for (let index = 0; index < words; index++) {
-      // Truncation to 32 bits is the floor of a draw in [0, 2^32): the word nextInt(2 ** 32) gave.
-      const word = (this.random.next() * 4294967296) >>> 0
-      if (word !== 0) zero = false
-      hex += HEX_BYTES[word >>> 24]! + HEX_BYTES[(word >>> 16) & 255]! + HEX_BYTES[(word >>> 8) & 255]! + HEX_BYTES[word & 255]!
+    while (zero) {
+      let at = from
+      for (let index = 0; index < words; index++) {
+        // Truncation to 32 bits is the floor of a draw in [0, 2^32): the word nextInt(2 ** 32) gave.
+        const word = (this.random.next() * 4294967296) >>> 0
+        if (word !== 0) zero = false
+        for (let shift = 28; shift >= 0; shift -= 4) codes[at++] = HEX_CODES[(word >>> shift) & 15]!
+      }
     }
-    return zero ? this.drawHex(words) : hex
   }
 }
