@@ -18,8 +18,22 @@ export type { SpanExportResource } from "./otlp-json.ts"
 /** The character codes of the lowercase hex digits, by value. */
 const HEX_CODES = Array.from("0123456789abcdef", (digit) => digit.charCodeAt(0))
 
-/** Where the span id sits in a traceparent. */
+/** Where the span id sits in a traceparent, and its whole length. */
 const SPAN_ID_FROM = 36
+const TRACEPARENT_LENGTH = 55
+
+/** How many recently drawn traceparents are kept to spare their children the parent check. */
+const RECENT_SLOTS = 256
+
+/** A lowercase hex digit's value from its character code, by arithmetic alone (other codes give some number). */
+const hexValue = (code: number): number => (code & 15) + (code >> 6) * 9
+
+/**
+ * A traceparent's slot among the recent ones: the last two characters of its span id, which for
+ * a drawn one are random hex digits (any other text lands in some slot, compares unequal and is checked).
+ */
+const recentSlot = (traceparent: TraceParent): number =>
+  ((hexValue(traceparent.charCodeAt(TRACEPARENT_LENGTH - 5)) << 4) | hexValue(traceparent.charCodeAt(TRACEPARENT_LENGTH - 4))) & (RECENT_SLOTS - 1)
 
 /**
  * Bytes a node's buffer starts with, about 500 spans; it doubles as it fills. Memory the spans
@@ -121,6 +135,8 @@ export class SpanExport {
   /** The same, in the order the nodes first ended a span: the order of the export's resources. */
   private readonly endedNodes: Array<NodeSpanBytes> = []
   private spanCount = 0
+  /** The traceparents drawn lately, one for each {@link recentSlot}: the last drawn that fell in it. */
+  private readonly recent: Array<TraceParent | undefined> = Array.from({ length: RECENT_SLOTS }, () => undefined)
   /** A traceparent's character codes while it is drawn: `00-`, the trace id, `-`, the span id, `-01`. */
   private readonly codes = Array.from("00-00000000000000000000000000000000-0000000000000000-01", (character) => character.charCodeAt(0))
 
@@ -181,8 +197,12 @@ export class SpanExport {
     this.spanCount++
   }
 
-  /** `traceparent` if it is a well-formed one, else undefined. */
+  /**
+   * `traceparent` if it is a well-formed one, else undefined. Most parents are spans this run
+   * started lately, which were well-formed when drawn: one found among them needs no check.
+   */
   checked(traceparent: TraceParent | undefined): TraceParent | undefined {
+    if (typeof traceparent === "string" && traceparent.length === TRACEPARENT_LENGTH && this.recent[recentSlot(traceparent)] === traceparent) return traceparent
     return isTraceParent(traceparent) ? traceparent : undefined
   }
 
@@ -195,7 +215,9 @@ export class SpanExport {
     if (parent === undefined) this.drawHex(TRACE_ID_FROM, 4)
     else for (let index = TRACE_ID_FROM; index < TRACE_ID_TO; index++) codes[index] = parent.charCodeAt(index)
     this.drawHex(SPAN_ID_FROM, 2)
-    return String.fromCharCode.apply(null, codes)
+    const traceparent = String.fromCharCode.apply(null, codes)
+    this.recent[recentSlot(traceparent)] = traceparent
+    return traceparent
   }
 
   /** Draws `words` words, again while they are all zero, and writes their hex digits into the codes from `from`. */
