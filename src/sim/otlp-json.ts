@@ -1,4 +1,4 @@
-// The OTLP JSON of a simulated run's spans: each span written as it ends (span-export.ts), and the request around them.
+// The OTLP JSON of a simulated run's ended spans, written once at the run's end from the rows span-export.ts kept.
 import type { NodeId, SpanKind, TraceAttributes, TraceParent } from "../env/index.ts"
 import { spanAttributeValue } from "../trace/index.ts"
 import { JsonBytes } from "./json-bytes.ts"
@@ -19,35 +19,33 @@ export interface SpanEvent {
   readonly attributes: TraceAttributes
 }
 
-/** What a span's OTLP JSON is written from when it ends: the span as it was started, and its events. */
-export interface EndedSpan {
-  /** Its traceparent, flat text (see span-export.ts), whose ids are copied byte by byte. */
-  readonly traceparent: TraceParent
-  /** The parent's traceparent, already checked. */
-  readonly parent: TraceParent | undefined
-  readonly name: string
-  readonly kind: SpanKind
-  readonly startUs: number
-  readonly attributes: TraceAttributes
-  /** Linked spans' traceparents, already checked. */
-  readonly links: ReadonlyArray<TraceParent>
-  /** Its events, if it has any. */
-  readonly events: ReadonlyArray<SpanEvent> | undefined
+/**
+ * Ended spans as columns: row `i` of every array is the `i`-th span to end. Numbers sit unboxed
+ * in their arrays and everything else by reference, so keeping a span costs a few array slots.
+ */
+export interface EndedSpans {
+  /** Each span's node, as its index in the export's node list. */
+  readonly nodes: Array<number>
+  readonly traceparents: Array<TraceParent>
+  readonly parents: Array<TraceParent | undefined>
+  readonly names: Array<string>
+  readonly kinds: Array<SpanKind>
+  readonly startUs: Array<number>
+  readonly endUs: Array<number>
+  readonly errors: Array<boolean>
+  readonly attributes: Array<TraceAttributes>
+  readonly links: Array<ReadonlyArray<TraceParent>>
+  /** Each span's events, if it has any. */
+  readonly events: Array<ReadonlyArray<SpanEvent> | undefined>
 }
 
-/** The resource every span of a run shares besides its node: what OTLP calls resource attributes. */
-export interface SpanExportResource {
-  readonly cluster: string
-  readonly protocol: string
-  readonly seed: number
-}
-
-/** The spans one node ended, as the items of an OTLP JSON list of spans (without its brackets). */
-export interface NodeSpanBytes {
-  readonly nodeId: NodeId
-  readonly spans: JsonBytes
-  /** Where each span's JSON starts in `spans`, in the order they ended. */
-  readonly starts: Array<number>
+/** What {@link otlpJson} writes. */
+export interface OtlpJsonInput {
+  readonly resource: { readonly cluster: string; readonly protocol: string; readonly seed: number }
+  /** Where simulated time 0 sits, in Unix milliseconds. */
+  readonly originUnixMs: number
+  readonly nodeIds: ReadonlyArray<NodeId>
+  readonly ended: EndedSpans
 }
 
 /** `map`'s value for `key`, made by `make` and kept the first time it is asked for. */
@@ -65,29 +63,30 @@ const newMap = <K, V>(): Map<K, V> => new Map()
 /** Text as UTF-8 bytes, made once and copied many times. */
 const utf8 = (text: string): Uint8Array => Buffer.from(text, "utf8")
 
-/** The text a span's JSON starts with, before its trace id. */
-const SPAN_START = `{"traceId":"`
-
-/** Where a span's trace id sits in its JSON, in bytes from its start. */
-export const TRACE_ID_OFFSET = SPAN_START.length
-
 /** `{"key":<key>,"value":{"intValue":"`: an integer attribute's JSON up to its digits. */
 const integerKeyBytes = (key: string): Uint8Array => utf8(`{"key":${JSON.stringify(key)},"value":{"intValue":"`)
 
-/** `","name":<name>,"attributes":[`: an event's JSON between its time and its attributes. */
-const eventNameBytes = (name: string): Uint8Array => utf8(`","name":${JSON.stringify(name)},"attributes":[`)
+/** `000","name":<name>,"attributes":[`: an event's JSON from its time's last digits (see `unixNano`) to its attributes. */
+const eventNameBytes = (name: string): Uint8Array => utf8(`000","name":${JSON.stringify(name)},"attributes":[`)
+
+/** How many zeros end a time's nanoseconds when it is written in microseconds. */
+const TIME_ZEROS = 3
 
 /** The fixed pieces of a span's JSON, in the order they are written. */
 const PIECES = {
-  traceId: utf8(SPAN_START),
+  traceId: utf8(`{"traceId":"`),
   spanId: utf8(`","spanId":"`),
   parentSpanId: utf8(`","parentSpanId":"`),
-  endTime: utf8(`","endTimeUnixNano":"`),
-  attributes: utf8(`","attributes":[`),
+  // A piece after a time starts with the time's last three digits: see unixNano.
+  endTime: utf8(`000","endTimeUnixNano":"`),
+  attributes: utf8(`000","attributes":[`),
   events: utf8(`],"events":[`),
   links: utf8(`],"links":[`),
   statusOk: utf8(`],"status":{}}`),
   statusError: utf8(`],"status":{"code":2}}`),
+  // Most spans have neither events nor links: their end is one piece.
+  bareEndOk: utf8(`],"events":[],"links":[],"status":{}}`),
+  bareEndError: utf8(`],"events":[],"links":[],"status":{"code":2}}`),
   eventTime: utf8(`{"timeUnixNano":"`),
   linkSpanId: utf8(`","spanId":"`),
   linkEnd: utf8(`"}`)
@@ -119,7 +118,8 @@ const VALUES_PER_KEY_MAX = 4096
  * copied: an attribute's key with its value when that is text (a run's spans repeat a few keys
  * with few such values: node ids, operations, keys), a span's name with its kind, an event's name.
  */
-export class OtlpWriter {
+class OtlpWriter {
+  readonly out: JsonBytes
   private readonly pairs = new Map<string, Map<string | number | boolean, Uint8Array>>()
   /** `{"key":<key>,"value":{"intValue":"` by key. */
   private readonly integerKeys = new Map<string, Uint8Array>()
@@ -128,11 +128,16 @@ export class OtlpWriter {
   /** `","name":<name>,"attributes":[` by event name. */
   private readonly eventNames = new Map<string, Uint8Array>()
 
-  /** `originUnixMs` is where simulated time 0 sits, in Unix milliseconds. */
-  constructor(private readonly originUnixMs: number) {}
+  constructor(
+    capacityBytes: number,
+    private readonly originUnixMs: number
+  ) {
+    this.out = new JsonBytes(capacityBytes)
+  }
 
   /** Attributes as the items of an OTLP JSON list of KeyValue (without its brackets). */
-  attributes(out: JsonBytes, attributes: TraceAttributes): void {
+  attributes(attributes: TraceAttributes): void {
+    const out = this.out
     let first = true
     for (const key in attributes) {
       if (!first) out.ascii(",")
@@ -165,23 +170,28 @@ export class OtlpWriter {
   }
 
   /**
-   * Simulated microseconds as the digits of OTLP's nanoseconds since the Unix epoch (the quotes
-   * around them are the caller's): the run starts at `originUnixMs`. Whole microseconds since the
-   * epoch fit a double exactly until the year 2255; past that (or before 1970) the sum is taken in BigInt.
+   * Simulated microseconds as the digits of OTLP's nanoseconds since the Unix epoch, then `next`
+   * (the quotes around the digits are the caller's): the run starts at `originUnixMs`. The time is
+   * written in microseconds and `next` starts with `000`, the nanoseconds' last digits, so the two
+   * take one copy. Whole microseconds since the epoch fit a double exactly until the year 2255;
+   * past that (or before 1970, or at 0, whose nanoseconds are `0`) the sum is taken in BigInt.
    */
-  private unixNano(out: JsonBytes, timeUs: number): void {
+  private unixNano(timeUs: number, next: Uint8Array): void {
     const unixUs = this.originUnixMs * 1000 + Math.round(timeUs)
     if (Number.isSafeInteger(unixUs) && unixUs > 0) {
-      out.integer(unixUs)
-      out.ascii("000")
+      this.out.integer(unixUs)
+      this.out.raw(next)
     } else {
-      out.ascii(`${BigInt(this.originUnixMs) * 1_000_000n + BigInt(Math.round(timeUs)) * 1000n}`)
+      this.out.ascii(`${BigInt(this.originUnixMs) * 1_000_000n + BigInt(Math.round(timeUs)) * 1000n}`)
+      this.out.raw(next.subarray(TIME_ZEROS))
     }
   }
 
-  /** A span that ended at `endUs` as OTLP JSON, its fields in the order earlier versions wrote them (a seed's export keeps its bytes). */
-  span(out: JsonBytes, span: EndedSpan, endUs: number, error: boolean): void {
-    const { traceparent, parent } = span
+  /** Row `row` as an OTLP JSON span, its fields in the order earlier versions wrote them (a seed's export keeps its bytes). */
+  span(ended: EndedSpans, row: number): void {
+    const out = this.out
+    const traceparent = ended.traceparents[row]!
+    const parent = ended.parents[row]
     out.raw(PIECES.traceId)
     out.asciiSlice(traceparent, TRACE_ID_FROM, TRACE_ID_TO)
     out.raw(PIECES.spanId)
@@ -190,17 +200,22 @@ export class OtlpWriter {
       out.raw(PIECES.parentSpanId)
       out.asciiSlice(parent, SPAN_ID_FROM, SPAN_ID_TO)
     }
-    out.raw(this.spanName(span.name, span.kind))
-    this.unixNano(out, span.startUs)
-    out.raw(PIECES.endTime)
-    this.unixNano(out, endUs)
-    out.raw(PIECES.attributes)
-    this.attributes(out, span.attributes)
-    out.raw(PIECES.events)
-    if (span.events !== undefined) this.events(out, span.events)
-    out.raw(PIECES.links)
-    this.links(out, span.links)
+    out.raw(this.spanName(ended.names[row]!, ended.kinds[row]!))
+    this.unixNano(ended.startUs[row]!, PIECES.endTime)
+    this.unixNano(ended.endUs[row]!, PIECES.attributes)
+    this.attributes(ended.attributes[row]!)
+    const events = ended.events[row]
+    const links = ended.links[row]!
+    const error = ended.errors[row] === true
     // OTLP status codes: unset (an empty status) for a span that ended well, 2 (error) for one that did not.
+    if (events === undefined && links.length === 0) {
+      out.raw(error ? PIECES.bareEndError : PIECES.bareEndOk)
+      return
+    }
+    out.raw(PIECES.events)
+    if (events !== undefined) this.events(events)
+    out.raw(PIECES.links)
+    this.links(links)
     out.raw(error ? PIECES.statusError : PIECES.statusOk)
   }
 
@@ -214,19 +229,20 @@ export class OtlpWriter {
     return bytes
   }
 
-  private events(out: JsonBytes, events: ReadonlyArray<SpanEvent>): void {
+  private events(events: ReadonlyArray<SpanEvent>): void {
+    const out = this.out
     for (let index = 0; index < events.length; index++) {
       const event = events[index]!
       if (index > 0) out.ascii(",")
       out.raw(PIECES.eventTime)
-      this.unixNano(out, event.timeUs)
-      out.raw(entry(this.eventNames, event.name, eventNameBytes))
-      this.attributes(out, event.attributes)
+      this.unixNano(event.timeUs, entry(this.eventNames, event.name, eventNameBytes))
+      this.attributes(event.attributes)
       out.ascii("]}")
     }
   }
 
-  private links(out: JsonBytes, links: ReadonlyArray<TraceParent>): void {
+  private links(links: ReadonlyArray<TraceParent>): void {
+    const out = this.out
     for (let index = 0; index < links.length; index++) {
       const link = links[index]!
       if (index > 0) out.ascii(",")
@@ -237,28 +253,31 @@ export class OtlpWriter {
       out.raw(PIECES.linkEnd)
     }
   }
-
-  /**
-   * One OTLP/JSON `ExportTraceServiceRequest` as UTF-8: a resource for each node, in the order
-   * given, holding the spans it ended, written already.
-   */
-  request(resource: SpanExportResource, nodes: ReadonlyArray<NodeSpanBytes>): Uint8Array<ArrayBuffer> {
-    let spanBytes = 0
-    for (const node of nodes) spanBytes += node.spans.length
-    const out = new JsonBytes(spanBytes + RESOURCE_BYTES_ESTIMATE * (nodes.length + 1))
-    out.ascii(`{"resourceSpans":[`)
-    for (let index = 0; index < nodes.length; index++) {
-      const node = nodes[index]!
-      out.ascii(index === 0 ? `{"resource":{"attributes":[` : `,{"resource":{"attributes":[`)
-      this.attributes(out, { "service.name": node.nodeId, "faultline.cluster": resource.cluster, "faultline.protocol": resource.protocol, "faultline.seed": resource.seed })
-      out.ascii(`]},"scopeSpans":[{"scope":{"name":"faultline"},"spans":[`)
-      out.bytes(node.spans)
-      out.ascii(`]}]}`)
-    }
-    out.ascii(`]}`)
-    return out.view()
-  }
 }
 
-/** Bytes a node's resource and the request's brackets take, about: enough that the buffer rarely grows. */
-const RESOURCE_BYTES_ESTIMATE = 1024
+/** Bytes a span's OTLP JSON takes, about: enough that the buffer rarely grows. */
+const SPAN_BYTES_ESTIMATE = 512
+
+/** The spans as one OTLP/JSON `ExportTraceServiceRequest`, as UTF-8: one resource per node, nodes in the order they first ended a span. */
+export const otlpJsonBytes = (input: OtlpJsonInput): Uint8Array<ArrayBuffer> => {
+  const { ended, nodeIds, resource } = input
+  const rowsByNode = new Map<number, Array<number>>()
+  for (let row = 0; row < ended.nodes.length; row++) entry(rowsByNode, ended.nodes[row]!, () => []).push(row)
+  const writer = new OtlpWriter(ended.nodes.length * SPAN_BYTES_ESTIMATE + 1024 * (rowsByNode.size + 1), input.originUnixMs)
+  const out = writer.out
+  out.ascii(`{"resourceSpans":[`)
+  let first = true
+  for (const [node, rows] of rowsByNode) {
+    out.ascii(first ? `{"resource":{"attributes":[` : `,{"resource":{"attributes":[`)
+    first = false
+    writer.attributes({ "service.name": nodeIds[node]!, "faultline.cluster": resource.cluster, "faultline.protocol": resource.protocol, "faultline.seed": resource.seed })
+    out.ascii(`]},"scopeSpans":[{"scope":{"name":"faultline"},"spans":[`)
+    for (let index = 0; index < rows.length; index++) {
+      if (index > 0) out.ascii(",")
+      writer.span(ended, rows[index]!)
+    }
+    out.ascii(`]}]}`)
+  }
+  out.ascii(`]}`)
+  return out.view()
+}
