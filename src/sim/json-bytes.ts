@@ -129,11 +129,6 @@ export class JsonBytes {
     return new Uint8Array(this.buffer.buffer as ArrayBuffer, this.buffer.byteOffset, this.size)
   }
 
-  /** Bytes `[from, to)` as text, one character a byte: ASCII written earlier reads back as it was. */
-  latin1(from: number, to: number): string {
-    return this.buffer.toString("latin1", from, to)
-  }
-
   /** The text written so far. */
   toString(): string {
     return this.buffer.toString("utf8", 0, this.size)
