@@ -63,8 +63,11 @@ const newMap = <K, V>(): Map<K, V> => new Map()
 /** Text as UTF-8 bytes, made once and copied many times. */
 const utf8 = (text: string): Uint8Array => Buffer.from(text, "utf8")
 
-/** `{"key":<key>,"value":{"intValue":"`: an integer attribute's JSON up to its digits. */
-const integerKeyBytes = (key: string): Uint8Array => utf8(`{"key":${JSON.stringify(key)},"value":{"intValue":"`)
+/** `{"key":<key>,"value":{"intValue":"`: an integer attribute's JSON up to its digits; then the same after a comma. */
+const INTEGER_KEY_BYTES = [
+  (key: string): Uint8Array => utf8(`{"key":${JSON.stringify(key)},"value":{"intValue":"`),
+  (key: string): Uint8Array => utf8(`,{"key":${JSON.stringify(key)},"value":{"intValue":"`)
+]
 
 /** `000","name":<name>,"attributes":[`: an event's JSON from its time's last digits (see `unixNano`) to its attributes. */
 const eventNameBytes = (name: string): Uint8Array => utf8(`000","name":${JSON.stringify(name)},"attributes":[`)
@@ -75,6 +78,7 @@ const TIME_ZEROS = 3
 /** The fixed pieces of a span's JSON, in the order they are written. */
 const PIECES = {
   traceId: utf8(`{"traceId":"`),
+  nextTraceId: utf8(`,{"traceId":"`),
   spanId: utf8(`","spanId":"`),
   parentSpanId: utf8(`","parentSpanId":"`),
   // A piece after a time starts with the time's last three digits: see unixNano.
@@ -120,9 +124,10 @@ const VALUES_PER_KEY_MAX = 4096
  */
 class OtlpWriter {
   readonly out: JsonBytes
-  private readonly pairs = new Map<string, Map<string | number | boolean, Uint8Array>>()
-  /** `{"key":<key>,"value":{"intValue":"` by key. */
-  private readonly integerKeys = new Map<string, Uint8Array>()
+  /** `{"key":<key>,"value":<value>}` by key and value: for the first attribute, then with a comma in front for the others. */
+  private readonly pairs = [new Map<string, Map<string | number | boolean, Uint8Array>>(), new Map<string, Map<string | number | boolean, Uint8Array>>()]
+  /** `{"key":<key>,"value":{"intValue":"` by key, as {@link pairs} are. */
+  private readonly integerKeys = [new Map<string, Uint8Array>(), new Map<string, Uint8Array>()]
   /** `","name":<name>,"kind":<kind>,"startTimeUnixNano":"` by name and kind. */
   private readonly spanNames = new Map<string, Map<SpanKind, Uint8Array>>()
   /** `","name":<name>,"attributes":[` by event name. */
@@ -138,32 +143,29 @@ class OtlpWriter {
   /** Attributes as the items of an OTLP JSON list of KeyValue (without its brackets). */
   attributes(attributes: TraceAttributes): void {
     const out = this.out
-    let first = true
+    // Each cached piece comes with the comma that separates it from the one before, and without
+    // it for the first: one copy an attribute.
+    let comma = 0
     for (const key in attributes) {
-      if (!first) out.ascii(",")
-      first = false
       const value = spanAttributeValue(attributes[key])
       // Integers vary most (indexes, counts): the key is copied and the digits written; any other
       // value is copied whole with its key.
       if (typeof value === "number" && Number.isSafeInteger(value)) {
-        out.raw(this.integerKey(key))
+        out.raw(entry(this.integerKeys[comma]!, key, INTEGER_KEY_BYTES[comma]!))
         out.integer(value)
         out.ascii(`"}}`)
       } else {
-        out.raw(this.pair(key, value))
+        out.raw(this.pair(comma, key, value))
       }
+      comma = 1
     }
   }
 
-  private integerKey(key: string): Uint8Array {
-    return entry(this.integerKeys, key, integerKeyBytes)
-  }
-
-  private pair(key: string, value: string | number | boolean): Uint8Array {
-    const values = entry(this.pairs, key, newMap<string | number | boolean, Uint8Array>)
+  private pair(comma: number, key: string, value: string | number | boolean): Uint8Array {
+    const values = entry(this.pairs[comma]!, key, newMap<string | number | boolean, Uint8Array>)
     let bytes = values.get(value)
     if (bytes === undefined) {
-      bytes = utf8(`{"key":${JSON.stringify(key)},"value":${valueJson(value)}}`)
+      bytes = utf8(`${comma === 1 ? "," : ""}{"key":${JSON.stringify(key)},"value":${valueJson(value)}}`)
       if (values.size < VALUES_PER_KEY_MAX) values.set(value, bytes)
     }
     return bytes
@@ -188,11 +190,11 @@ class OtlpWriter {
   }
 
   /** Row `row` as an OTLP JSON span, its fields in the order earlier versions wrote them (a seed's export keeps its bytes). */
-  span(ended: EndedSpans, row: number): void {
+  span(ended: EndedSpans, row: number, first: boolean): void {
     const out = this.out
     const traceparent = ended.traceparents[row]!
     const parent = ended.parents[row]
-    out.raw(PIECES.traceId)
+    out.raw(first ? PIECES.traceId : PIECES.nextTraceId)
     out.asciiSlice(traceparent, TRACE_ID_FROM, TRACE_ID_TO)
     out.raw(PIECES.spanId)
     out.asciiSlice(traceparent, SPAN_ID_FROM, SPAN_ID_TO)
@@ -272,10 +274,7 @@ export const otlpJsonBytes = (input: OtlpJsonInput): Uint8Array<ArrayBuffer> => 
     first = false
     writer.attributes({ "service.name": nodeIds[node]!, "faultline.cluster": resource.cluster, "faultline.protocol": resource.protocol, "faultline.seed": resource.seed })
     out.ascii(`]},"scopeSpans":[{"scope":{"name":"faultline"},"spans":[`)
-    for (let index = 0; index < rows.length; index++) {
-      if (index > 0) out.ascii(",")
-      writer.span(ended, rows[index]!)
-    }
+    for (let index = 0; index < rows.length; index++) writer.span(ended, rows[index]!, index === 0)
     out.ascii(`]}]}`)
   }
   out.ascii(`]}`)
