@@ -8,6 +8,13 @@
 /** Most UTF-8 bytes one UTF-16 code unit becomes (a lone surrogate becomes three, a pair four for two units). */
 const UTF8_BYTES_PER_UNIT_MAX = 3
 
+/** Integers below this take the integer-arithmetic path whole: 2^31, where `| 0` still truncates. */
+const SMALL_INTEGER_LIMIT = 2 ** 31
+
+/** A larger integer is written as its value divided by 10^9, then the remainder as nine digits. */
+const LOW_DIGITS = 9
+const LOW_DIGITS_LIMIT = 10 ** LOW_DIGITS
+
 /** A growing buffer of UTF-8 JSON text. */
 export class JsonBytes {
   private buffer: Buffer
@@ -68,13 +75,30 @@ export class JsonBytes {
       this.ascii("-")
       value = -value
     }
+    // Past 32 bits the digits come in two parts, each small enough for integer arithmetic: a
+    // division of a double per digit costs more than the rest of writing a number.
+    if (value < SMALL_INTEGER_LIMIT) {
+      this.smallInteger(value, 0)
+    } else {
+      // The remainder of doubles is exact, and so is the division of what is left by 10^9.
+      const low = value % LOW_DIGITS_LIMIT
+      this.smallInteger((value - low) / LOW_DIGITS_LIMIT, 0)
+      this.smallInteger(low, LOW_DIGITS)
+    }
+  }
+
+  /** Appends the digits of `value`, below {@link SMALL_INTEGER_LIMIT}, with zeros in front up to `width` digits. */
+  private smallInteger(value: number, width: number): void {
     let count = 1
-    for (let rest = value; rest >= 10; rest = Math.floor(rest / 10)) count++
+    for (let rest = value; rest >= 10; rest = (rest / 10) | 0) count++
+    if (count < width) count = width
     this.reserve(count)
+    const bytes = this.buffer
     let rest = value
     for (let at = this.size + count - 1; at >= this.size; at--) {
-      this.buffer[at] = 0x30 + (rest % 10)
-      rest = Math.floor(rest / 10)
+      const next = (rest / 10) | 0
+      bytes[at] = 0x30 + rest - next * 10
+      rest = next
     }
     this.size += count
   }

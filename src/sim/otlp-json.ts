@@ -63,17 +63,34 @@ const newMap = <K, V>(): Map<K, V> => new Map()
 /** Text as UTF-8 bytes, made once and copied many times. */
 const utf8 = (text: string): Uint8Array => Buffer.from(text, "utf8")
 
+/** `{"key":<key>,"value":{"intValue":"`: an integer attribute's JSON up to its digits; then the same after a comma. */
+const INTEGER_KEY_BYTES = [
+  (key: string): Uint8Array => utf8(`{"key":${JSON.stringify(key)},"value":{"intValue":"`),
+  (key: string): Uint8Array => utf8(`,{"key":${JSON.stringify(key)},"value":{"intValue":"`)
+]
+
+/** `000","name":<name>,"attributes":[`: an event's JSON from its time's last digits (see `unixNano`) to its attributes. */
+const eventNameBytes = (name: string): Uint8Array => utf8(`000","name":${JSON.stringify(name)},"attributes":[`)
+
+/** How many zeros end a time's nanoseconds when it is written in microseconds. */
+const TIME_ZEROS = 3
+
 /** The fixed pieces of a span's JSON, in the order they are written. */
 const PIECES = {
   traceId: utf8(`{"traceId":"`),
+  nextTraceId: utf8(`,{"traceId":"`),
   spanId: utf8(`","spanId":"`),
   parentSpanId: utf8(`","parentSpanId":"`),
-  endTime: utf8(`","endTimeUnixNano":"`),
-  attributes: utf8(`","attributes":[`),
+  // A piece after a time starts with the time's last three digits: see unixNano.
+  endTime: utf8(`000","endTimeUnixNano":"`),
+  attributes: utf8(`000","attributes":[`),
   events: utf8(`],"events":[`),
   links: utf8(`],"links":[`),
   statusOk: utf8(`],"status":{}}`),
   statusError: utf8(`],"status":{"code":2}}`),
+  // Most spans have neither events nor links: their end is one piece.
+  bareEndOk: utf8(`],"events":[],"links":[],"status":{}}`),
+  bareEndError: utf8(`],"events":[],"links":[],"status":{"code":2}}`),
   eventTime: utf8(`{"timeUnixNano":"`),
   linkSpanId: utf8(`","spanId":"`),
   linkEnd: utf8(`"}`)
@@ -107,9 +124,10 @@ const VALUES_PER_KEY_MAX = 4096
  */
 class OtlpWriter {
   readonly out: JsonBytes
-  private readonly pairs = new Map<string, Map<string | number | boolean, Uint8Array>>()
-  /** `{"key":<key>,"value":{"intValue":"` by key. */
-  private readonly integerKeys = new Map<string, Uint8Array>()
+  /** `{"key":<key>,"value":<value>}` by key and value: for the first attribute, then with a comma in front for the others. */
+  private readonly pairs = [new Map<string, Map<string | number | boolean, Uint8Array>>(), new Map<string, Map<string | number | boolean, Uint8Array>>()]
+  /** `{"key":<key>,"value":{"intValue":"` by key, as {@link pairs} are. */
+  private readonly integerKeys = [new Map<string, Uint8Array>(), new Map<string, Uint8Array>()]
   /** `","name":<name>,"kind":<kind>,"startTimeUnixNano":"` by name and kind. */
   private readonly spanNames = new Map<string, Map<SpanKind, Uint8Array>>()
   /** `","name":<name>,"attributes":[` by event name. */
@@ -125,58 +143,58 @@ class OtlpWriter {
   /** Attributes as the items of an OTLP JSON list of KeyValue (without its brackets). */
   attributes(attributes: TraceAttributes): void {
     const out = this.out
-    let first = true
+    // Each cached piece comes with the comma that separates it from the one before, and without
+    // it for the first: one copy an attribute.
+    let comma = 0
     for (const key in attributes) {
-      if (!first) out.ascii(",")
-      first = false
       const value = spanAttributeValue(attributes[key])
       // Integers vary most (indexes, counts): the key is copied and the digits written; any other
       // value is copied whole with its key.
       if (typeof value === "number" && Number.isSafeInteger(value)) {
-        out.raw(this.integerKey(key))
+        out.raw(entry(this.integerKeys[comma]!, key, INTEGER_KEY_BYTES[comma]!))
         out.integer(value)
         out.ascii(`"}}`)
       } else {
-        out.raw(this.pair(key, value))
+        out.raw(this.pair(comma, key, value))
       }
+      comma = 1
     }
   }
 
-  private integerKey(key: string): Uint8Array {
-    return entry(this.integerKeys, key, () => utf8(`{"key":${JSON.stringify(key)},"value":{"intValue":"`))
-  }
-
-  private pair(key: string, value: string | number | boolean): Uint8Array {
-    const values = entry(this.pairs, key, newMap<string | number | boolean, Uint8Array>)
+  private pair(comma: number, key: string, value: string | number | boolean): Uint8Array {
+    const values = entry(this.pairs[comma]!, key, newMap<string | number | boolean, Uint8Array>)
     let bytes = values.get(value)
     if (bytes === undefined) {
-      bytes = utf8(`{"key":${JSON.stringify(key)},"value":${valueJson(value)}}`)
+      bytes = utf8(`${comma === 1 ? "," : ""}{"key":${JSON.stringify(key)},"value":${valueJson(value)}}`)
       if (values.size < VALUES_PER_KEY_MAX) values.set(value, bytes)
     }
     return bytes
   }
 
   /**
-   * Simulated microseconds as the digits of OTLP's nanoseconds since the Unix epoch (the quotes
-   * around them are the caller's): the run starts at `originUnixMs`. Whole microseconds since the
-   * epoch fit a double exactly until the year 2255; past that (or before 1970) the sum is taken in BigInt.
+   * Simulated microseconds as the digits of OTLP's nanoseconds since the Unix epoch, then `next`
+   * (the quotes around the digits are the caller's): the run starts at `originUnixMs`. The time is
+   * written in microseconds and `next` starts with `000`, the nanoseconds' last digits, so the two
+   * take one copy. Whole microseconds since the epoch fit a double exactly until the year 2255;
+   * past that (or before 1970, or at 0, whose nanoseconds are `0`) the sum is taken in BigInt.
    */
-  private unixNano(timeUs: number): void {
+  private unixNano(timeUs: number, next: Uint8Array): void {
     const unixUs = this.originUnixMs * 1000 + Math.round(timeUs)
     if (Number.isSafeInteger(unixUs) && unixUs > 0) {
       this.out.integer(unixUs)
-      this.out.ascii("000")
+      this.out.raw(next)
     } else {
       this.out.ascii(`${BigInt(this.originUnixMs) * 1_000_000n + BigInt(Math.round(timeUs)) * 1000n}`)
+      this.out.raw(next.subarray(TIME_ZEROS))
     }
   }
 
   /** Row `row` as an OTLP JSON span, its fields in the order earlier versions wrote them (a seed's export keeps its bytes). */
-  span(ended: EndedSpans, row: number): void {
+  span(ended: EndedSpans, row: number, first: boolean): void {
     const out = this.out
     const traceparent = ended.traceparents[row]!
     const parent = ended.parents[row]
-    out.raw(PIECES.traceId)
+    out.raw(first ? PIECES.traceId : PIECES.nextTraceId)
     out.asciiSlice(traceparent, TRACE_ID_FROM, TRACE_ID_TO)
     out.raw(PIECES.spanId)
     out.asciiSlice(traceparent, SPAN_ID_FROM, SPAN_ID_TO)
@@ -185,23 +203,32 @@ class OtlpWriter {
       out.asciiSlice(parent, SPAN_ID_FROM, SPAN_ID_TO)
     }
     out.raw(this.spanName(ended.names[row]!, ended.kinds[row]!))
-    this.unixNano(ended.startUs[row]!)
-    out.raw(PIECES.endTime)
-    this.unixNano(ended.endUs[row]!)
-    out.raw(PIECES.attributes)
+    this.unixNano(ended.startUs[row]!, PIECES.endTime)
+    this.unixNano(ended.endUs[row]!, PIECES.attributes)
     this.attributes(ended.attributes[row]!)
-    out.raw(PIECES.events)
     const events = ended.events[row]
+    const links = ended.links[row]!
+    const error = ended.errors[row] === true
+    // OTLP status codes: unset (an empty status) for a span that ended well, 2 (error) for one that did not.
+    if (events === undefined && links.length === 0) {
+      out.raw(error ? PIECES.bareEndError : PIECES.bareEndOk)
+      return
+    }
+    out.raw(PIECES.events)
     if (events !== undefined) this.events(events)
     out.raw(PIECES.links)
-    this.links(ended.links[row]!)
-    // OTLP status codes: unset (an empty status) for a span that ended well, 2 (error) for one that did not.
-    out.raw(ended.errors[row] === true ? PIECES.statusError : PIECES.statusOk)
+    this.links(links)
+    out.raw(error ? PIECES.statusError : PIECES.statusOk)
   }
 
   private spanName(name: string, kind: SpanKind): Uint8Array {
     const kinds = entry(this.spanNames, name, newMap<SpanKind, Uint8Array>)
-    return entry(kinds, kind, () => utf8(`","name":${JSON.stringify(name)},"kind":${SPAN_KIND[kind]},"startTimeUnixNano":"`))
+    let bytes = kinds.get(kind)
+    if (bytes === undefined) {
+      bytes = utf8(`","name":${JSON.stringify(name)},"kind":${SPAN_KIND[kind]},"startTimeUnixNano":"`)
+      kinds.set(kind, bytes)
+    }
+    return bytes
   }
 
   private events(events: ReadonlyArray<SpanEvent>): void {
@@ -210,8 +237,7 @@ class OtlpWriter {
       const event = events[index]!
       if (index > 0) out.ascii(",")
       out.raw(PIECES.eventTime)
-      this.unixNano(event.timeUs)
-      out.raw(entry(this.eventNames, event.name, (name) => utf8(`","name":${JSON.stringify(name)},"attributes":[`)))
+      this.unixNano(event.timeUs, entry(this.eventNames, event.name, eventNameBytes))
       this.attributes(event.attributes)
       out.ascii("]}")
     }
@@ -248,10 +274,7 @@ export const otlpJsonBytes = (input: OtlpJsonInput): Uint8Array<ArrayBuffer> => 
     first = false
     writer.attributes({ "service.name": nodeIds[node]!, "faultline.cluster": resource.cluster, "faultline.protocol": resource.protocol, "faultline.seed": resource.seed })
     out.ascii(`]},"scopeSpans":[{"scope":{"name":"faultline"},"spans":[`)
-    for (let index = 0; index < rows.length; index++) {
-      if (index > 0) out.ascii(",")
-      writer.span(ended, rows[index]!)
-    }
+    for (let index = 0; index < rows.length; index++) writer.span(ended, rows[index]!, index === 0)
     out.ascii(`]}]}`)
   }
   out.ascii(`]}`)
