@@ -1,6 +1,10 @@
 // A real node's span export on its worker thread: the spans a node marks sampled are exactly the ones the SDK exports, and the hand-over to the worker is bounded.
+import { spawnSync } from "node:child_process"
+import { resolve } from "node:path"
+import { pathToFileURL } from "node:url"
 import { afterAll, describe, expect, it } from "vitest"
 import { startOtelExport } from "../src/real/index.ts"
+import { makeSampledDecision } from "../src/real/otel-sampling.ts"
 import { startReceiver } from "./fixtures/otlp-receiver.ts"
 
 const receiver = await startReceiver()
@@ -88,5 +92,34 @@ describe("span export on a worker thread", () => {
     // Check: four batches of 256 in flight, 2,048 waiting, the rest dropped and counted in one line.
     expect(receiver.spans.filter((span) => span.service === "backlog-node")).toHaveLength(4 * 256 + 2048)
     expect(lines).toEqual(["backlog-node: span export: 1928 spans dropped (the export worker fell behind or stopped)"])
+  })
+
+  it("reads OTEL_TRACES_SAMPLER as the SDK does: a name with spaces is unknown, so the default", async () => {
+    // Set up, act: names the SDK takes as they are, untrimmed.
+    const padded = await makeSampledDecision({ OTEL_TRACES_SAMPLER: " always_off" })
+    const exact = await makeSampledDecision({ OTEL_TRACES_SAMPLER: "always_off" })
+    const unsampledParent = { traceId: "0af7651916cd43dd8448eb211c80319c", spanId: "b7ad6b7169203331", sampled: false, remote: true }
+
+    // Check: the padded name is the default (parent-based, roots sampled); the exact one samples nothing.
+    expect(padded(undefined, unsampledParent.traceId)).toBe(true)
+    expect(padded(unsampledParent, unsampledParent.traceId)).toBe(false)
+    expect(exact(undefined, unsampledParent.traceId)).toBe(false)
+  })
+
+  it("a process that exports and never shuts the export down still exits: the worker keeps nothing alive", () => {
+    // Set up: the compiled package, as a node runs it.
+    const entry = pathToFileURL(resolve("dist/real/index.js")).href
+    const env = exportEnv({})
+    const script = `import(${JSON.stringify(entry)}).then(async (real) => {
+      const exported = await real.startOtelExport({ node: "exiting-node", cluster: "c", protocol: "raft" }, ${JSON.stringify(env)})
+      exported.forNode().start("test.exit", {}).end()
+    })`
+
+    // Act: run it; a process kept alive would be killed at the timeout (status null).
+    const result = spawnSync(process.execPath, ["-e", script], { timeout: 20_000, encoding: "utf8" })
+
+    // Check: it ended on its own, without an error.
+    expect(result.stderr).toBe("")
+    expect(result.status).toBe(0)
   })
 })

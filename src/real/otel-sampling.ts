@@ -27,7 +27,10 @@ const probabilityOf = (value: string | undefined): number => {
  * parent-based rule (sampled exactly when the parent is) is the specification's and the SDK's.
  */
 export const makeSampledDecision = async (env: Readonly<Record<string, string | undefined>>): Promise<SampledDecision> => {
-  const name = env.OTEL_TRACES_SAMPLER?.trim() ?? "parentbased_always_on"
+  // As the SDK reads it (getStringFromEnv): a blank value is unset, any other is taken as it is,
+  // so " always_on" is, for both, an unknown name and the default.
+  const raw = env.OTEL_TRACES_SAMPLER
+  const name = raw === undefined || raw.trim() === "" ? "parentbased_always_on" : raw
   const ratio = async (): Promise<RootDecision> => {
     const { SamplingDecision, TraceIdRatioBasedSampler } = await import("@opentelemetry/sdk-trace-base")
     const { ROOT_CONTEXT } = await import("@opentelemetry/api")

@@ -63,8 +63,15 @@ const BATCH_SPANS = 256
 const FLUSH_MS = 200
 /** Batches handed over and not yet taken by the SDK: a worker that falls behind gets no more until it catches up. */
 const BATCHES_IN_FLIGHT_MAX = 4
-/** Most events one span keeps: the SDK's default limit (`OTEL_SPAN_EVENT_COUNT_LIMIT`). */
-const EVENTS_PER_SPAN_MAX = 128
+/** Most events one span keeps unless `OTEL_SPAN_EVENT_COUNT_LIMIT` says otherwise: the SDK's default. */
+const EVENTS_PER_SPAN_DEFAULT = 128
+
+/** `OTEL_SPAN_EVENT_COUNT_LIMIT` as the SDK reads it: a number, else the default. */
+const eventsPerSpanMax = (env: Readonly<Record<string, string | undefined>>): number => {
+  const raw = env.OTEL_SPAN_EVENT_COUNT_LIMIT?.trim() ?? ""
+  const limit = raw === "" ? Number.NaN : Number(raw)
+  return Number.isNaN(limit) || limit < 0 ? EVENTS_PER_SPAN_DEFAULT : limit
+}
 
 /** Whether every attribute is already a string, finite number or boolean, as OpenTelemetry takes them. */
 const allPrimitive = (attributes: TraceAttributes): boolean => {
@@ -104,8 +111,16 @@ const contextOf = (traceparent: string | undefined, remote: boolean): SpanContex
   return ids === undefined ? undefined : { traceId: ids.traceId, spanId: ids.spanId, sampled: ids.sampled, remote }
 }
 
-/** The wall clock in milliseconds since the Unix epoch, with the monotonic clock's resolution (as the SDK reads it). */
-const nowUnixMs = (): number => performance.timeOrigin + performance.now()
+/**
+ * The wall clock in milliseconds since the Unix epoch, with the monotonic clock's resolution. The
+ * offset between the two is read again at every hand-over to the worker, so a long run follows
+ * the wall clock (a step of it, time the machine spent suspended) as the SDK's own spans do.
+ */
+let wallOffsetMs = Date.now() - performance.now()
+const nowUnixMs = (): number => wallOffsetMs + performance.now()
+const refreshWallOffset = (): void => {
+  wallOffsetMs = Date.now() - performance.now()
+}
 
 /** Finished spans on their way to the worker: batched, bounded, and held back while the worker is behind. */
 class SpanPipe {
@@ -127,18 +142,20 @@ class SpanPipe {
     else this.timer ??= setTimeout(() => this.flush(), FLUSH_MS).unref()
   }
 
-  /** Hands what is pending to the worker, unless it is behind (then the timer tries again). */
+  /**
+   * Hands what is pending to the worker, at most BATCH_SPANS a message (one message never fills
+   * the SDK's own queue), while fewer than BATCHES_IN_FLIGHT_MAX are in flight; the rest waits
+   * for the worker to take a batch, or for the timer. `final` hands over everything.
+   */
   flush(final = false): void {
     if (this.timer !== undefined) clearTimeout(this.timer)
     this.timer = undefined
-    if (this.pending.length === 0 || this.broken) return
-    if (this.inFlight >= BATCHES_IN_FLIGHT_MAX && !final) {
-      this.timer = setTimeout(() => this.flush(), FLUSH_MS).unref()
-      return
+    refreshWallOffset()
+    while (this.pending.length > 0 && !this.broken && (final || this.inFlight < BATCHES_IN_FLIGHT_MAX)) {
+      this.send({ _tag: "Spans", spans: JSON.stringify(this.pending.splice(0, BATCH_SPANS)) })
+      this.inFlight++
     }
-    this.send({ _tag: "Spans", spans: JSON.stringify(this.pending) })
-    this.pending = []
-    this.inFlight++
+    if (this.pending.length > 0 && !this.broken) this.timer = setTimeout(() => this.flush(), FLUSH_MS).unref()
   }
 
   taken(): void {
@@ -164,6 +181,7 @@ interface NodeSpanContext {
   readonly active: OpenSpans<OpenSpan>
   readonly ids: RandomHex
   readonly sampled: (parent: SpanContextRecord | undefined, traceId: string) => boolean
+  readonly eventsMax: number
 }
 
 /** A span the node has started: ids and start time now, everything else when it ends. */
@@ -186,7 +204,9 @@ class RecordedSpan implements OpenSpan {
   }
 
   event(name: string, attributes: TraceAttributes): void {
-    if (this.ended || !this.context.sampled || this.events.length >= EVENTS_PER_SPAN_MAX) return
+    if (this.ended || !this.context.sampled || this.node.eventsMax === 0) return
+    // As the SDK does: past the limit, the oldest event makes room.
+    if (this.events.length >= this.node.eventsMax) this.events.shift()
     this.events.push({ name, attributes: recordAttributes(attributes), timeUnixMs: nowUnixMs() })
   }
 
@@ -243,7 +263,10 @@ const startWorker = (resource: OtelResource, env: Readonly<Record<string, string
   return new Promise((resolve, reject) => {
     const onMessage = (message: FromExportWorker) => {
       if (message._tag === "Ready") resolve(worker)
-      else if (message._tag === "Failed") reject(new Error(message.message))
+      else if (message._tag === "Failed") {
+        void worker.terminate()
+        reject(new Error(message.message))
+      }
       if (message._tag === "Ready" || message._tag === "Failed") settle()
     }
     const onError = (error: Error) => {
@@ -280,8 +303,10 @@ export const startOtelExport = async (
   log: (line: string) => void = (line) => process.stderr.write(`${line}\n`)
 ): Promise<OtelExport | undefined> => {
   if (!otelTracesConfigured(env)) return undefined
-  const [worker, sampled] = await Promise.all([startWorker(resource, env), makeSampledDecision(env)])
-  worker.unref()
+  const sampled = await makeSampledDecision(env)
+  // Nothing is awaited from here until the listeners below are on the worker, so none of its
+  // events can go unheard.
+  const worker = await startWorker(resource, env)
   const pipe = new SpanPipe(worker)
   let stopped: ((error: string | undefined) => void) | undefined
   worker.on("message", (message: FromExportWorker) => {
@@ -298,10 +323,14 @@ export const startOtelExport = async (
   }
   worker.on("error", (error) => gone(`failed: ${error.message}`))
   worker.on("exit", (code) => gone(`stopped with code ${code}`))
+  // After the listeners: adding a message listener refs a worker again. A node that stops without
+  // a shutdown (a start-up failure after this) must not be kept alive by its export.
+  worker.unref()
   const ids = new RandomHex()
+  const eventsMax = eventsPerSpanMax(env)
   return {
     forNode: () => {
-      const node: NodeSpanContext = { pipe, active: new OpenSpans<OpenSpan>(), ids, sampled }
+      const node: NodeSpanContext = { pipe, active: new OpenSpans<OpenSpan>(), ids, sampled, eventsMax }
       return {
         enabled: true,
         start: (name, attributes, options) => startSpan(node, name, attributes, options),
@@ -314,6 +343,8 @@ export const startOtelExport = async (
       }
     },
     shutdown: async () => {
+      // The wait for the worker's last export must keep the process alive.
+      worker.ref()
       pipe.flush(true)
       // A worker that already died has nothing to flush, and would never answer.
       const error = dead ? undefined : await new Promise<string | undefined>((resolve) => {
