@@ -333,7 +333,7 @@ export const exportCost = async (levels: ReadonlyArray<number> = [1, 16], pairs 
     }
   })
   row("load average", `${loadavg().map((value) => value.toFixed(1)).join(", ")} on ${availableParallelism()} cores`)
-  row("exported", `${format(sink.bytes() / 1024)} KiB; spans the nodes dropped: ${format(spansDropped)}`)
+  row("exported", `${format(sink.bytes() / 1024)} KiB; spans dropped on their way to the nodes' export workers: ${format(spansDropped)}`)
 }
 
 /** Puts only, at `quickLevels`, etcd and Faultline alternated so that a slow spell of the shared machine hits both. */
