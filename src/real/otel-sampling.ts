@@ -11,13 +11,19 @@ const always = (): boolean => true
 const never = (): boolean => false
 
 /**
- * `OTEL_TRACES_SAMPLER_ARG` as the SDK reads it: a number in [0, 1], else 1 (the SDK logs why on
- * its side).
+ * A number from the environment as the SDK reads one (`getNumberFromEnv`): blank or not a number
+ * is unset. Used for every OTEL_* number the node must read the same way as the worker's SDK.
  */
-const probabilityOf = (value: string | undefined): number => {
+export const numberFromEnv = (value: string | undefined): number | undefined => {
   const trimmed = value?.trim() ?? ""
-  const probability = trimmed === "" ? Number.NaN : Number(trimmed)
-  return Number.isNaN(probability) || probability < 0 || probability > 1 ? 1 : probability
+  const number = trimmed === "" ? Number.NaN : Number(trimmed)
+  return Number.isNaN(number) ? undefined : number
+}
+
+/** `OTEL_TRACES_SAMPLER_ARG` as the SDK reads it: a number in [0, 1], else 1 (the SDK logs why on its side). */
+const probabilityOf = (value: string | undefined): number => {
+  const probability = numberFromEnv(value)
+  return probability === undefined || probability < 0 || probability > 1 ? 1 : probability
 }
 
 /**

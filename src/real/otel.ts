@@ -10,7 +10,7 @@ import { randomFillSync } from "node:crypto"
 import { Worker } from "node:worker_threads"
 import type { NodeId, OpenSpan, SpanKind, SpanOptions, TraceAttributes, TraceParent } from "../env/index.ts"
 import { OpenSpans, parseTraceParent, spanAttributes } from "../trace/index.ts"
-import { makeSampledDecision } from "./otel-sampling.ts"
+import { makeSampledDecision, numberFromEnv } from "./otel-sampling.ts"
 import type { FromExportWorker, RecordAttributes, SpanContextRecord, SpanEventRecord, SpanRecord, ToExportWorker } from "./otel-messages.ts"
 
 /** What a node's Tracing service needs to export: its own spans, and where its protocol events go. */
@@ -68,9 +68,8 @@ const EVENTS_PER_SPAN_DEFAULT = 128
 
 /** `OTEL_SPAN_EVENT_COUNT_LIMIT` as the SDK reads it: a number, else the default. */
 const eventsPerSpanMax = (env: Readonly<Record<string, string | undefined>>): number => {
-  const raw = env.OTEL_SPAN_EVENT_COUNT_LIMIT?.trim() ?? ""
-  const limit = raw === "" ? Number.NaN : Number(raw)
-  return Number.isNaN(limit) || limit < 0 ? EVENTS_PER_SPAN_DEFAULT : limit
+  const limit = numberFromEnv(env.OTEL_SPAN_EVENT_COUNT_LIMIT)
+  return limit === undefined || limit < 0 ? EVENTS_PER_SPAN_DEFAULT : limit
 }
 
 /** Whether every attribute is already a string, finite number or boolean, as OpenTelemetry takes them. */
@@ -198,7 +197,7 @@ class RecordedSpan implements OpenSpan {
     private readonly context: SpanContextRecord,
     private readonly parent: SpanContextRecord | undefined,
     private readonly links: ReadonlyArray<SpanContextRecord>,
-    private readonly attributes: RecordAttributes
+    private readonly attributes: TraceAttributes
   ) {
     this.traceparent = `00-${context.traceId}-${context.spanId}-0${context.sampled ? 1 : 0}`
   }
@@ -222,7 +221,7 @@ class RecordedSpan implements OpenSpan {
       spanId: this.context.spanId,
       parent: this.parent,
       links: this.links,
-      attributes: this.attributes,
+      attributes: recordAttributes(this.attributes),
       events: this.events,
       startUnixMs: this.startUnixMs,
       endUnixMs: nowUnixMs(),
@@ -244,7 +243,7 @@ const startSpan = (node: NodeSpanContext, name: string, attributes: TraceAttribu
   }
   const traceId = parent?.traceId ?? node.ids.take(16)
   const context: SpanContextRecord = { traceId, spanId: node.ids.take(8), sampled: node.sampled(parent, traceId), remote: false }
-  return new RecordedSpan(node, name, OTEL_KIND[options?.kind ?? "internal"], context, parent, links ?? NO_LINKS, recordAttributes(attributes))
+  return new RecordedSpan(node, name, OTEL_KIND[options?.kind ?? "internal"], context, parent, links ?? NO_LINKS, attributes)
 }
 
 /** Starts the worker and waits until its SDK is up, or rejects with why it could not start. */
