@@ -10,10 +10,6 @@ const HARD_STATE_FILE = "raft-hardstate"
 const SNAPSHOT_FILE = "raft-snapshot"
 const LOG_FILE = "raft-log"
 
-// Raft found damaged files first; the error now lives with the Storage service, and is re-exported
-// here so that code importing it from Raft keeps working.
-export { StorageCorruption }
-
 /** Raft's stable storage, as the server shell uses it. */
 export interface DurableState {
   /** Reads everything back after a (re)start; returns what the Raft core resumes from. */
