@@ -75,6 +75,28 @@ describe("span export on a worker thread", () => {
     expect(child.attributes.find((attribute) => attribute.key === "nested")?.value).toEqual({ stringValue: "{\"deep\":true}" })
   })
 
+  it("exports a parent from a message as remote and the node's own active span as local", async () => {
+    // Set up: every span sampled.
+    const exported = await startOtelExport({ node: "remote-node", cluster: "c", protocol: "raft" }, exportEnv({}))
+    const spans = exported!.forNode()
+
+    // Act: a span under a parent another process sent, and a span nested in this node's own active span.
+    const fromMessage = spans.start("test.from-message", {}, { parent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" })
+    fromMessage.end()
+    const outer = spans.startActive("test.outer", {})
+    const inner = spans.startActive("test.inner", {})
+    inner.end()
+    outer.end()
+    await exported!.shutdown()
+
+    // Check: OTLP says whether each parent was remote (HAS_IS_REMOTE 0x100 always; IS_REMOTE 0x200 only for the message's).
+    const received = receiver.spans.filter((span) => span.service === "remote-node")
+    const flagsOf = (name: string) => received.find((span) => span.name === name)!.flags!
+    expect(received.find((span) => span.name === "test.inner")!.parentSpanId).toBe(spanIdOf(outer.traceparent))
+    expect(flagsOf("test.from-message") & 0x300).toBe(0x300)
+    expect(flagsOf("test.inner") & 0x300).toBe(0x100)
+  })
+
   it("holds at most a bounded backlog for a worker that is behind, and says how many spans it dropped", async () => {
     // Set up: the SDK's own queue large enough that only the node's hand-over can drop.
     const lines: Array<string> = []
