@@ -129,11 +129,12 @@ class SpanPipe {
   private broken = false
   dropped = 0
 
-  constructor(private readonly worker: Worker) {}
+  /** `behind` is called at the first span dropped while the worker runs, so the loss is said when it starts, not only at the end. */
+  constructor(private readonly worker: Worker, private readonly behind: () => void) {}
 
   push(span: SpanRecord): void {
     if (this.broken || this.pending.length >= PENDING_SPANS_MAX) {
-      this.dropped++
+      if (this.dropped++ === 0 && !this.broken) this.behind()
       return
     }
     this.pending.push(span)
@@ -306,7 +307,7 @@ export const startOtelExport = async (
   // Nothing is awaited from here until the listeners below are on the worker, so none of its
   // events can go unheard.
   const worker = await startWorker(resource, env)
-  const pipe = new SpanPipe(worker)
+  const pipe = new SpanPipe(worker, () => log(`${resource.node}: span export: the export worker is behind; newer spans are dropped until it catches up (the count comes when the node stops)`))
   let stopped: ((error: string | undefined) => void) | undefined
   worker.on("message", (message: FromExportWorker) => {
     if (message._tag === "Taken") pipe.taken()
