@@ -14,6 +14,15 @@ const bin = resolve(root, "bin", "faultline.js")
 /** How long each load level runs. */
 const levelMs = Number(process.env["FAULTLINE_BENCH_REAL_LEVEL_MS"] ?? 5000)
 /**
+ * Puts, unmeasured, that every cluster takes before its first measured level. A node's first
+ * seconds go to compiling (V8 compiles a function once it runs often, on the node's thread and on
+ * V8's background threads), and a cold level charges that once-only cost to whatever is measured
+ * first: with tracing on there is more code to compile (the SDK's, in the export worker), so a
+ * cold comparison of export off and on measured start-up as much as tracing. Every cluster, etcd's
+ * too, gets the same warm-up.
+ */
+const warmUpMs = Number(process.env["FAULTLINE_BENCH_REAL_WARM_UP_MS"] ?? 3000)
+/**
  * `FAULTLINE_BENCH_REAL_CLIENTS=1` (a comma-separated list) measures puts at those levels only,
  * alternating etcd and Faultline clusters `FAULTLINE_BENCH_REAL_ROUNDS` times (default 3), and
  * skips reads, the leader kill and tracing's cost: a quick look at one figure on a shared machine.
@@ -58,11 +67,17 @@ interface LevelResult {
 const percentile = (sorted: ReadonlyArray<number>, fraction: number): number => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * fraction))] ?? Number.NaN
 
 /** Runs `concurrency` clients, each in a loop of operations on its own key, for `levelMs`, against one endpoint. */
-const runLevel = async (target: Target, endpoint: { host: string; port: number }, concurrency: number, kind: "put" | "get"): Promise<LevelResult> => {
+const runLevel = async (
+  target: Target,
+  endpoint: { host: string; port: number },
+  concurrency: number,
+  kind: "put" | "get",
+  durationMs = levelMs
+): Promise<LevelResult> => {
   const agent = new Agent({ keepAlive: true, maxSockets: concurrency })
   const latencies: Array<number> = []
   let errors = 0
-  const deadline = performance.now() + levelMs
+  const deadline = performance.now() + durationMs
   const worker = async (index: number) => {
     let sequence = 0
     while (performance.now() < deadline) {
@@ -84,6 +99,11 @@ const runLevel = async (target: Target, endpoint: { host: string; port: number }
   agent.destroy()
   latencies.sort((left, right) => left - right)
   return { concurrency, count: latencies.length, perSecond: (latencies.length / elapsedMs) * 1000, p50Ms: percentile(latencies, 0.5), p99Ms: percentile(latencies, 0.99), errors }
+}
+
+/** The warm-up every cluster gets before its first measured level (see {@link warmUpMs}). */
+const warmUp = async (target: Target, endpoint: { host: string; port: number }): Promise<void> => {
+  if (warmUpMs > 0) await runLevel(target, endpoint, 16, "put", warmUpMs)
 }
 
 /** Writes from 4 clients spread over every endpoint while the leader is killed: the longest gap between successful writes. */
@@ -227,6 +247,7 @@ interface SystemResult {
 const measure = async (system: NonNullable<Awaited<ReturnType<typeof etcdCluster>>>): Promise<SystemResult> => {
   try {
     const puts: Array<LevelResult> = []
+    await warmUp(system.target, system.leader)
     for (const concurrency of concurrencies) puts.push(await runLevel(system.target, system.leader, concurrency, "put"))
     const gets = await runLevel(system.target, system.leader, 16, "get")
     const gapMs = await leaderKillGap(system.target, system.killLeader)
@@ -287,27 +308,37 @@ const cpuMsOfAll = (pids: ReadonlyArray<number>): number | undefined => {
   return total
 }
 
+/** The middle value (the mean of the middle two when there is an even number). */
+const median = (values: ReadonlyArray<number>): number => {
+  const sorted = [...values].sort((left, right) => left - right)
+  const middle = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2
+}
+
 /**
  * Tracing's cost on a real cluster: puts/s with OpenTelemetry export off and on, `pairs` clusters
  * of each, alternated (off, on, off, on, ...) so that a slow spell of the shared machine hits both
- * alike; and the CPU time the three nodes spent per put, which a loaded machine disturbs less than
- * throughput (what slows a put on a busy machine is mostly waiting, which costs no CPU).
+ * alike; each cluster warmed up first (see {@link warmUpMs}). Printed: the means, the median of the
+ * pairs' own ratios (each pair ran within seconds, so one slow spell of the disk moves one pair,
+ * not the median), and the CPU time the three nodes spent per put, which a loaded machine disturbs
+ * less than throughput (what slows a put on a busy machine is mostly waiting, which costs no CPU).
  * `npm run bench` runs a shorter one (16 clients only) through this same function.
  */
-export const exportCost = async (levels: ReadonlyArray<number> = [1, 16], pairs = 3) => {
+export const exportCost = async (levels: ReadonlyArray<number> = [1, 16], pairs = 5) => {
   const sink = await startSink()
   const plainEnv = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith("OTEL_")))
   const exportEnv = { ...plainEnv, OTEL_EXPORTER_OTLP_ENDPOINT: sink.url }
-  const totals = { off: levels.map(() => 0), on: levels.map(() => 0) }
+  const perSecond = { off: levels.map((): Array<number> => []), on: levels.map((): Array<number> => []) }
   const cpu = { off: levels.map(() => ({ ms: 0, puts: 0 })), on: levels.map(() => ({ ms: 0, puts: 0 })) }
   for (const round of Array.from({ length: pairs }, () => ["off", "on"] as const).flat()) {
     const system = await faultlineRaft(round === "on" ? exportEnv : plainEnv)
     try {
+      await warmUp(system.target, system.leader)
       for (const [index, concurrency] of levels.entries()) {
         const cpuBefore = cpuMsOfAll(system.pids)
         const level = await runLevel(system.target, system.leader, concurrency, "put")
         const cpuAfter = cpuMsOfAll(system.pids)
-        totals[round][index]! += level.perSecond / pairs
+        perSecond[round][index]!.push(level.perSecond)
         if (cpuBefore !== undefined && cpuAfter !== undefined) {
           cpu[round][index]!.ms += cpuAfter - cpuBefore
           cpu[round][index]!.puts += level.count
@@ -319,11 +350,17 @@ export const exportCost = async (levels: ReadonlyArray<number> = [1, 16], pairs 
     }
   }
   sink.close()
-  console.log(`\ntracing's cost: faultline raft puts/s with OpenTelemetry export off and on (OTLP/HTTP protobuf to a local sink), mean of ${pairs} clusters each, alternated`)
+  console.log(`\ntracing's cost: faultline raft puts/s with OpenTelemetry export off and on (OTLP/HTTP protobuf to a local sink), ${pairs} clusters each, alternated, each warmed up for ${warmUpMs / 1000} s`)
   levels.forEach((concurrency, index) => {
-    const off = totals.off[index]!
-    const on = totals.on[index]!
-    row(`puts/s, ${concurrency} client${concurrency === 1 ? "" : "s"}`, `off ${format(off)}, on ${format(on)}: on/off ${(on / off).toFixed(2)} (target: at least 0.90)`)
+    const off = perSecond.off[index]!
+    const on = perSecond.on[index]!
+    const mean = (values: ReadonlyArray<number>) => values.reduce((sum, value) => sum + value, 0) / values.length
+    const pairRatios = on.map((value, pair) => value / off[pair]!)
+    row(
+      `puts/s, ${concurrency} client${concurrency === 1 ? "" : "s"}`,
+      `off ${format(mean(off))}, on ${format(mean(on))} (means): on/off ${(mean(on) / mean(off)).toFixed(2)}; median of the pairs' ratios ${median(pairRatios).toFixed(2)} (target: at least 0.90)`
+    )
+    row(`  each pair's on/off`, pairRatios.map((ratio) => ratio.toFixed(2)).join(", "))
     const cpuOff = cpu.off[index]!
     const cpuOn = cpu.on[index]!
     if (cpuOff.puts > 0 && cpuOn.puts > 0) {
@@ -345,6 +382,7 @@ const quick = async (levels: ReadonlyArray<number>) => {
     const etcdPuts: Array<LevelResult> = []
     if (etcd !== undefined) {
       try {
+        await warmUp(etcd.target, etcd.leader)
         for (const concurrency of levels) etcdPuts.push(await runLevel(etcd.target, etcd.leader, concurrency, "put"))
       } finally {
         etcd.stop()
@@ -352,6 +390,7 @@ const quick = async (levels: ReadonlyArray<number>) => {
     }
     const raft = await faultlineRaft()
     try {
+      await warmUp(raft.target, raft.leader)
       for (const [index, concurrency] of levels.entries()) {
         const level = await runLevel(raft.target, raft.leader, concurrency, "put")
         const baseline = etcdPuts[index]
