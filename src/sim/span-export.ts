@@ -162,8 +162,9 @@ export class SpanExport {
   private readonly codes = Array.from("00-00000000000000000000000000000000-0000000000000000-01", (character) => character.charCodeAt(0))
   /**
    * Traceparents known to share the trace id that {@link codes} hold: the last one drawn, and the
-   * parent it was copied from. A child of either needs no copy (most children follow their parent
-   * or a sibling closely: a leader's appends of one write to each follower, a follower's sync).
+   * last parent whose trace id was copied in. A child of either needs no copy: two in three
+   * children in the standard Raft scenario follow their parent or a sibling closely (a leader's
+   * appends of one write to each follower, a follower's sync after its append).
    */
   private lastDrawn: TraceParent | undefined = undefined
   private traceSource: TraceParent | undefined = undefined
