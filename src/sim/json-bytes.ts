@@ -15,6 +15,16 @@ const SMALL_INTEGER_LIMIT = 2 ** 31
 const LOW_DIGITS = 9
 const LOW_DIGITS_LIMIT = 10 ** LOW_DIGITS
 
+/** The character codes of 00 to 99, two by two. */
+const DIGIT_PAIRS = Uint8Array.from(Array.from({ length: 100 }, (_, pair) => String(pair).padStart(2, "0")).join(""), (digit) => digit.charCodeAt(0))
+
+/** How many decimal digits `value` (a non-negative integer below 2^31) has. */
+const digitCount = (value: number): number => {
+  if (value < 10_000) return value < 10 ? 1 : value < 100 ? 2 : value < 1000 ? 3 : 4
+  if (value < 100_000_000) return value < 100_000 ? 5 : value < 1_000_000 ? 6 : value < 10_000_000 ? 7 : 8
+  return value < 1_000_000_000 ? 9 : 10
+}
+
 /** A growing buffer of UTF-8 JSON text. */
 export class JsonBytes {
   private buffer: Buffer
@@ -89,17 +99,22 @@ export class JsonBytes {
 
   /** Appends the digits of `value`, below {@link SMALL_INTEGER_LIMIT}, with zeros in front up to `width` digits. */
   private smallInteger(value: number, width: number): void {
-    let count = 1
-    for (let rest = value; rest >= 10; rest = (rest / 10) | 0) count++
-    if (count < width) count = width
+    const count = Math.max(digitCount(value), width)
     this.reserve(count)
     const bytes = this.buffer
+    const first = this.size
+    // Two digits a division, from the right: a division costs more than the rest of a digit.
     let rest = value
-    for (let at = this.size + count - 1; at >= this.size; at--) {
-      const next = (rest / 10) | 0
-      bytes[at] = 0x30 + rest - next * 10
+    let at = first + count - 1
+    for (; at > first; at -= 2) {
+      const next = (rest / 100) | 0
+      const pair = (rest - next * 100) * 2
+      bytes[at] = DIGIT_PAIRS[pair + 1]!
+      bytes[at - 1] = DIGIT_PAIRS[pair]!
       rest = next
     }
+    // An odd count leaves the first digit, all that is left of the value.
+    if (at === first) bytes[at] = 0x30 + rest
     this.size += count
   }
 

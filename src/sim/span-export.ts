@@ -12,7 +12,7 @@
 // writing amid the run and copying the nodes' bytes together at the end spent again.
 import type { NodeId, OpenSpan, SpanKind, SpanOptions, Spans, TraceAttributes, TraceParent } from "../env/index.ts"
 import { isTraceParent, OpenSpans } from "../trace/index.ts"
-import { type EndedSpans, otlpJsonBytes, type SpanEvent, TRACE_ID_FROM, TRACE_ID_TO } from "./otlp-json.ts"
+import { type EndedSpans, otlpJsonBytes, type SpanEvent, spanFlags, TRACE_ID_FROM, TRACE_ID_TO } from "./otlp-json.ts"
 import { RandomStream } from "./random-streams.ts"
 
 /** The resource every span of a run shares besides its node: what OTLP calls resource attributes. */
@@ -58,7 +58,8 @@ class SimulatedSpan implements OpenSpan {
     /** The parent's traceparent, already checked. */
     readonly parent: TraceParent | undefined,
     readonly name: string,
-    readonly kind: SpanKind,
+    /** The span's node and kind as its row keeps them (see `spanFlags`), the outcome not yet added. */
+    readonly flags: number,
     readonly startUs: number,
     readonly attributes: TraceAttributes,
     /** Linked spans' traceparents, already checked. */
@@ -66,7 +67,12 @@ class SimulatedSpan implements OpenSpan {
   ) {}
 
   event(name: string, attributes: TraceAttributes): void {
-    if (!this.ended) (this.events ??= []).push({ timeUs: this.recorder.nowUs(), name, attributes })
+    if (this.ended) return
+    const event = { timeUs: this.recorder.nowUs(), name, attributes }
+    // An empty array grows to room for 17 at its first push; most spans get one event, and an
+    // ended span's events are kept until the export, so the first is allocated in a list of one.
+    if (this.events === undefined) this.events = [event]
+    else this.events.push(event)
   }
 
   end(outcome: "ok" | "error" = "ok"): void {
@@ -96,10 +102,14 @@ class NodeRecorder implements NodeSpans {
   ) {}
 
   start(name: string, attributes: TraceAttributes, options?: SpanOptions): SimulatedSpan {
-    const parent = this.spanExport.checked(options?.parent)
-    const links = options?.links === undefined || options.links.length === 0 ? NO_LINKS : options.links.filter((link) => this.spanExport.checked(link) !== undefined)
+    if (options === undefined) return this.startChecked(name, attributes, undefined, NO_LINKS, "internal")
+    const links = options.links === undefined || options.links.length === 0 ? NO_LINKS : options.links.filter((link) => this.spanExport.checked(link) !== undefined)
+    return this.startChecked(name, attributes, this.spanExport.checked(options.parent), links, options.kind ?? "internal")
+  }
+
+  private startChecked(name: string, attributes: TraceAttributes, parent: TraceParent | undefined, links: ReadonlyArray<TraceParent>, kind: SpanKind): SimulatedSpan {
     const traceparent = this.spanExport.drawTraceParent(parent)
-    return new SimulatedSpan(this, traceparent, parent, name, options?.kind ?? "internal", this.nowUs(), attributes, links)
+    return new SimulatedSpan(this, traceparent, parent, name, spanFlags(this.nodeIndex, kind, false), this.nowUs(), attributes, links)
   }
 
   startActive(name: string, attributes: TraceAttributes): SimulatedSpan {
@@ -117,7 +127,7 @@ class NodeRecorder implements NodeSpans {
     if (span.ended || !this.alive()) return
     span.ended = true
     this.active.remove(span)
-    this.spanExport.record(this.nodeIndex, span, this.nowUs(), outcome)
+    this.spanExport.record(span, this.nowUs(), outcome)
   }
 }
 
@@ -131,17 +141,15 @@ export class SpanExport {
   private readonly nodeIds: Array<NodeId> = []
   /** Ended spans, one row each in the order they ended; see {@link EndedSpans}. */
   private readonly ended: EndedSpans = {
-    nodes: [],
     traceparents: [],
     parents: [],
     names: [],
-    kinds: [],
+    flags: [],
     startUs: [],
     endUs: [],
-    errors: [],
     attributes: [],
-    links: [],
-    events: []
+    events: [],
+    links: new Map()
   }
 
   /** The traceparents drawn lately, one for each {@link recentSlot}: the last drawn that fell in it. */
@@ -152,6 +160,14 @@ export class SpanExport {
    * tree of pieces that every later reader (the parent check, a comparison, the writer) first flattens.
    */
   private readonly codes = Array.from("00-00000000000000000000000000000000-0000000000000000-01", (character) => character.charCodeAt(0))
+  /**
+   * Traceparents known to share the trace id that {@link codes} hold: the last one drawn, and the
+   * last parent whose trace id was copied in. A child of either needs no copy: two in three
+   * children in the standard Raft scenario follow their parent or a sibling closely (a leader's
+   * appends of one write to each follower, a follower's sync after its append).
+   */
+  private lastDrawn: TraceParent | undefined = undefined
+  private traceSource: TraceParent | undefined = undefined
 
   constructor(
     private readonly resource: SpanExportResource,
@@ -169,7 +185,7 @@ export class SpanExport {
 
   /** Spans ended so far. */
   get spans(): number {
-    return this.ended.nodes.length
+    return this.ended.traceparents.length
   }
 
   /** Distinct traces among them. */
@@ -188,18 +204,16 @@ export class SpanExport {
   }
 
   /** Keeps an ended span as a row. */
-  record(nodeIndex: number, span: SimulatedSpan, endUs: number, outcome: "ok" | "error"): void {
+  record(span: SimulatedSpan, endUs: number, outcome: "ok" | "error"): void {
     const ended = this.ended
-    ended.nodes.push(nodeIndex)
+    if (span.links.length > 0) ended.links.set(ended.traceparents.length, span.links)
     ended.traceparents.push(span.traceparent)
     ended.parents.push(span.parent)
     ended.names.push(span.name)
-    ended.kinds.push(span.kind)
+    ended.flags.push(outcome === "error" ? span.flags + 1 : span.flags)
     ended.startUs.push(span.startUs)
     ended.endUs.push(endUs)
-    ended.errors.push(outcome === "error")
     ended.attributes.push(span.attributes)
-    ended.links.push(span.links)
     ended.events.push(span.events)
   }
 
@@ -218,11 +232,17 @@ export class SpanExport {
    */
   drawTraceParent(parent: TraceParent | undefined): TraceParent {
     const codes = this.codes
-    if (parent === undefined) this.drawHex(TRACE_ID_FROM, 4)
-    else for (let index = TRACE_ID_FROM; index < TRACE_ID_TO; index++) codes[index] = parent.charCodeAt(index)
+    if (parent === undefined) {
+      this.drawHex(TRACE_ID_FROM, 4)
+      this.traceSource = undefined
+    } else if (parent !== this.lastDrawn && parent !== this.traceSource) {
+      for (let index = TRACE_ID_FROM; index < TRACE_ID_TO; index++) codes[index] = parent.charCodeAt(index)
+      this.traceSource = parent
+    }
     this.drawHex(SPAN_ID_FROM, 2)
     const traceparent = String.fromCharCode.apply(null, codes)
     this.recent[recentSlot(traceparent)] = traceparent
+    this.lastDrawn = traceparent
     return traceparent
   }
 

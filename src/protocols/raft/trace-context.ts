@@ -49,20 +49,25 @@ const untraced: RaftTraceContext = {
   persisted: () => {}
 }
 
-/** The span context of the first traced entry among `entries` and the others', de-duplicated. */
+const NO_LINKS: ReadonlyArray<string> = []
+
+/**
+ * The span context of the first traced entry among `entries` and the others', de-duplicated. The
+ * list of links is made only when there is one: most batches carry one traced write.
+ */
 const parentAndLinks = (
   entries: ReadonlyArray<Entry>,
   spanOf: (index: number) => OpenSpan | undefined
-): { readonly parent: string; readonly links: Array<string> } | undefined => {
+): { readonly parent: string; readonly links: ReadonlyArray<string> } | undefined => {
   let parent: string | undefined
-  const links: Array<string> = []
+  let links: Array<string> | undefined
   for (const entry of entries) {
     const span = spanOf(entry.index)
     if (span === undefined) continue
     if (parent === undefined) parent = span.traceparent
-    else if (links.length < LINKS_MAX && span.traceparent !== parent && !links.includes(span.traceparent)) links.push(span.traceparent)
+    else if (span.traceparent !== parent && (links === undefined || (links.length < LINKS_MAX && !links.includes(span.traceparent)))) (links ??= []).push(span.traceparent)
   }
-  return parent === undefined ? undefined : { parent, links }
+  return parent === undefined ? undefined : { parent, links: links ?? NO_LINKS }
 }
 
 /** The trace context of one Raft server incarnation. */
@@ -143,13 +148,16 @@ export const makeRaftTraceContext = (spans: Spans): RaftTraceContext => {
         receiving = []
         received.clear()
       }
-      for (const entry of ready.committedEntries) {
-        const span = proposals.get(entry.index)
-        if (span === undefined) continue
-        // The protocol event the write waited for, on the span that waited: the leader applied it.
-        span.event("apply", { index: entry.index, term: entry.term })
-        span.end()
-        proposals.delete(entry.index)
+      // Only a leader has proposals: a follower applies without looking each entry up.
+      if (proposals.size > 0) {
+        for (const entry of ready.committedEntries) {
+          const span = proposals.get(entry.index)
+          if (span === undefined) continue
+          // The protocol event the write waited for, on the span that waited: the leader applied it.
+          span.event("apply", { index: entry.index, term: entry.term })
+          span.end()
+          proposals.delete(entry.index)
+        }
       }
       // A leader that lost its role will not apply its proposals as its own: their spans end failed.
       if (ready.softState !== undefined && raft.role !== "Leader" && proposals.size > 0) {
