@@ -401,7 +401,7 @@ const quick = async (levels: ReadonlyArray<number>) => {
         const baseline = etcdPuts[index]
         const versus = baseline === undefined
           ? ""
-          : `; etcd ${format(baseline.perSecond)} (p50 ${baseline.p50Ms.toFixed(2)} ms): ${(level.perSecond / baseline.perSecond).toFixed(2)}x etcd`
+          : `; etcd ${format(baseline.perSecond)} (p50 ${baseline.p50Ms.toFixed(2)} ms, p99 ${baseline.p99Ms.toFixed(1)} ms): ${(level.perSecond / baseline.perSecond).toFixed(2)}x etcd`
         row(`round ${round}, puts/s, ${concurrency} client(s)`, `${format(level.perSecond)} (p50 ${level.p50Ms.toFixed(2)} ms, p99 ${level.p99Ms.toFixed(1)} ms)${versus}`)
       }
     } finally {
