@@ -99,26 +99,34 @@ describe("span export on a worker thread", () => {
     expect(flagsOf("test.inner") & 0x300).toBe(0x100)
   })
 
-  it("runs the SDK at the lowest scheduling priority, so a busy machine serves the node first", async () => {
-    // Set up: the niceness of each of this process's threads, as Linux lists them.
-    const nicenessOfThreads = () =>
-      readdirSync("/proc/self/task").map((thread) => {
+  it("runs the SDK at the lowest scheduling priority, so the node's own thread goes first", async () => {
+    // Set up: each of this process's threads and its niceness, as Linux lists them.
+    const nicenessOfThreads = (): Map<string, number> => {
+      const threads = new Map<string, number>()
+      for (const thread of readdirSync("/proc/self/task")) {
         try {
-          return Number(readFileSync(`/proc/self/task/${thread}/stat`, "utf8").split(") ")[1]!.split(" ")[16])
+          const stat = readFileSync(`/proc/self/task/${thread}/stat`, "utf8")
+          threads.set(thread, Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16]))
         } catch {
-          return undefined // the thread ended meanwhile
+          // The thread ended meanwhile.
         }
-      })
+      }
+      return threads
+    }
     const before = nicenessOfThreads()
     const ownBefore = getPriority()
 
     // Act: start an export, which starts its worker.
     const exported = await startOtelExport({ node: "nice-node", cluster: "c", protocol: "raft" }, exportEnv({}))
-    const during = nicenessOfThreads()
+    const started = [...nicenessOfThreads()].filter(([thread]) => !before.has(thread))
     await exported!.shutdown()
 
-    // Check: one thread more at nineteen (the worker), and this thread's own priority unchanged.
-    expect(during.filter((niceness) => niceness === 19).length).toBe(before.filter((niceness) => niceness === 19).length + 1)
+    // Check: exactly one of the threads the export started runs at nineteen (the worker; the others
+    // are V8's and keep the node's priority, unless the test itself runs at nineteen), and this
+    // thread's own priority is unchanged.
+    const atNineteen = started.filter(([, niceness]) => niceness === 19).length
+    expect(atNineteen).toBe(ownBefore === 19 ? started.length : 1)
+    expect(atNineteen).toBeGreaterThan(0)
     expect(getPriority()).toBe(ownBefore)
   })
 
@@ -139,7 +147,7 @@ describe("span export on a worker thread", () => {
     // Check: four batches of 256 in flight, 2,048 waiting, the rest dropped: said when it started, and counted at the end.
     expect(receiver.spans.filter((span) => span.service === "backlog-node")).toHaveLength(4 * 256 + 2048)
     expect(lines).toEqual([
-      "backlog-node: span export: the export worker is behind; newer spans are dropped until it catches up (the count comes when the node stops)",
+      "backlog-node: span export: the export worker is behind and spans are being dropped (said once; the count comes when the node stops)",
       "backlog-node: span export: 1928 spans dropped (the export worker fell behind or stopped)"
     ])
   })

@@ -307,7 +307,7 @@ export const startOtelExport = async (
   // Nothing is awaited from here until the listeners below are on the worker, so none of its
   // events can go unheard.
   const worker = await startWorker(resource, env)
-  const pipe = new SpanPipe(worker, () => log(`${resource.node}: span export: the export worker is behind; newer spans are dropped until it catches up (the count comes when the node stops)`))
+  const pipe = new SpanPipe(worker, () => log(`${resource.node}: span export: the export worker is behind and spans are being dropped (said once; the count comes when the node stops)`))
   let stopped: ((error: string | undefined) => void) | undefined
   worker.on("message", (message: FromExportWorker) => {
     if (message._tag === "Taken") pipe.taken()
