@@ -313,6 +313,9 @@ const cpuMsOfAll = (pids: ReadonlyArray<number>): number | undefined => {
   return total
 }
 
+/** The arithmetic mean. */
+const mean = (values: ReadonlyArray<number>): number => values.reduce((sum, value) => sum + value, 0) / values.length
+
 /** The middle value (the mean of the middle two when there is an even number). */
 const median = (values: ReadonlyArray<number>): number => {
   const sorted = [...values].sort((left, right) => left - right)
@@ -359,7 +362,6 @@ export const exportCost = async (levels: ReadonlyArray<number> = [1, 16], pairs 
   levels.forEach((concurrency, index) => {
     const off = perSecond.off[index]!
     const on = perSecond.on[index]!
-    const mean = (values: ReadonlyArray<number>) => values.reduce((sum, value) => sum + value, 0) / values.length
     const pairRatios = on.map((value, pair) => value / off[pair]!)
     row(
       `puts/s, ${concurrency} client${concurrency === 1 ? "" : "s"}`,
