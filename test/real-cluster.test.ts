@@ -6,6 +6,7 @@ import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
+import { FRAME_HEADER_BYTES, FRAMED_MARKER, isFramed } from "../src/real/storage-frames.ts"
 import { runCli } from "./fixtures/cli.ts"
 import { freeBasePort } from "./fixtures/real-ports.ts"
 
@@ -111,21 +112,38 @@ describe("a node's damaged log (after the cluster above has stopped)", () => {
     return { code, stdout, stderr, log: readFileSync(join(copy, "raft-log")) }
   }
 
-  it("a flipped byte in the middle: the node refuses to start, naming the file and line, and changes nothing", async () => {
+  /** Where each synced change (a frame: length, its complement, checksum, bytes; see storage-frames.ts) starts in a log, and its length. */
+  const framesOf = (log: Buffer): Array<{ offset: number; length: number }> => {
+    expect(isFramed(log)).toBe(true)
+    const frames: Array<{ offset: number; length: number }> = []
+    for (let offset = FRAMED_MARKER.length; offset + FRAME_HEADER_BYTES <= log.length && log.readUInt32LE(offset) !== 0;) {
+      frames.push({ offset, length: log.readUInt32LE(offset) })
+      offset += FRAME_HEADER_BYTES + log.readUInt32LE(offset)
+    }
+    return frames
+  }
+
+  it("a flipped byte in the middle: the node refuses to start, naming the file and the byte, and changes nothing", async () => {
     let damaged = Buffer.alloc(0)
     const result = await runDamaged((log) => {
       damaged = Buffer.from(log)
-      const middle = damaged.indexOf("\n", Math.floor(damaged.length / 2)) - 5
-      damaged[middle] = damaged[middle]! ^ 0x01
+      const frames = framesOf(damaged)
+      const middle = frames[Math.floor(frames.length / 2)]!
+      expect(middle).not.toBe(frames.at(-1))
+      const position = middle.offset + FRAME_HEADER_BYTES + Math.floor(middle.length / 2)
+      damaged[position] = damaged[position]! ^ 0x01
       return damaged
     })
-    expect(result.stderr.trim().split("\n").at(-1)).toMatch(/^faultline: n1: cannot start: raft-log line \d+: /)
+    expect(result.stderr.trim().split("\n").at(-1)).toMatch(/^faultline: n1: cannot start: raft-log: the synced change at byte \d+ is damaged \(its checksum does not match\)/)
     expect(result.code).toBe(2)
     expect(result.log.equals(damaged)).toBe(true)
   }, 30_000)
 
-  it("a log cut short in the middle of its last line: the node cuts the torn line, starts and stops cleanly", async () => {
-    const result = await runDamaged((log) => log.subarray(0, log.length - 7))
+  it("a log cut short in its last synced change (a crash mid-write): the node drops that change, starts and stops cleanly", async () => {
+    const result = await runDamaged((log) => {
+      const last = framesOf(log).at(-1)!
+      return log.subarray(0, last.offset + FRAME_HEADER_BYTES + Math.floor(last.length / 2))
+    })
     expect(result.stdout).toContain("n1 (raft, 3 nodes) listening on")
     expect(result.code).toBe(0)
   }, 30_000)

@@ -5,6 +5,7 @@ import { dirname, join } from "node:path"
 import { Effect, type Scope, Semaphore } from "effect"
 import { Storage, StorageError } from "../env/index.ts"
 import { lockDirectory } from "./directory-lock.ts"
+import { encodeFrame, encodeFramedFile, isFramed, readFramedFile } from "./storage-frames.ts"
 
 /**
  * How the crash contract of `src/env/storage.ts` is kept: a change reaches the disk only when its
@@ -16,15 +17,25 @@ import { lockDirectory } from "./directory-lock.ts"
  * At `sync`, the pending changes of a file take one of two paths:
  *
  * - **Append path** (the hot one: logs). When the change only added bytes after the synced
- *   content, they are written at the old end of the file, which is open with O_DSYNC (each write
- *   is synced as by fdatasync). A crash
- *   during this can leave a prefix of the new bytes, which is exactly the torn append the contract
- *   allows, and never touches the synced bytes before them. Bytes are written at explicit offsets,
- *   so a sync retried after an error overwrites its own partial write rather than duplicating it.
+ *   content, they are written as one frame (`storage-frames.ts`: length, chained checksum,
+ *   bytes) just past the last frame, in a file open with O_DSYNC (each write is synced as by
+ *   fdatasync). A crash during this can leave part of the frame, which does not check, so the
+ *   file reads as its synced content without it: the torn append the contract allows, which
+ *   never touches the synced bytes before it. Bytes are written at explicit offsets, so a sync
+ *   retried after an error overwrites its own partial write rather than duplicating it.
  * - **Rename path** (write, a truncate below the synced size, creation). The new content is written
  *   to a temporary file (`.name.tmp`), fsync'ed, renamed over the file, and the directory is
  *   fsync'ed, so after a crash the file holds either the old or the new content, never a mix.
  *   Creating and removing a file also fsync the directory, which is what makes the entry durable.
+ *
+ * Frames are there so that a file on the append path can be **preallocated**, as etcd
+ * preallocates its log: the file is extended (sparse, by ftruncate) well past its last frame,
+ * and the end of the content is where the frames stop. An O_DSYNC write that grows a file must
+ * wait for the filesystem's journal to record the new size, on a kernel thread that needs a core;
+ * a write inside the file does not. Measured standalone on this two-core machine with both cores
+ * busy: 0.36-0.47 ms a write (p90 0.45-0.49) against 0.65-0.83 ms (p90 0.93-1.47) growing the
+ * file. A clean close gives the unused space back. Files written before frames (no marker) are
+ * read as they are, and take the rename path at their first sync, which frames them.
  *
  * The cost: a file's unsynced changes take memory until its sync (bounded by what a node writes
  * between syncs), and a `write` rewrites the whole file, as the contract's semantics need anyway.
@@ -52,14 +63,26 @@ type Pending =
   | { readonly _tag: "Changed"; readonly keep: number; readonly chunks: Array<Uint8Array>; length: number }
   | { readonly _tag: "Removed" }
 
+/** Where a framed file's frames end on disk and how far it is allocated (see the top of this file). */
+interface Frames {
+  /** Just past the last frame: where the next one goes. */
+  end: number
+  /** The last frame's checksum, which the next frame's chains from. */
+  checksum: number
+  /** The file's size on disk: `end` plus the preallocated space after it. */
+  allocated: number
+}
+
 interface FileState {
-  /** The file's size on disk as of its last sync; undefined when it is not on disk. */
+  /** The file's synced content's length as of its last sync; undefined when it is not on disk. */
   durableLength: number | undefined
+  /** Where the file's frames end; undefined for a file written before frames (all content, no marker). */
+  frames: Frames | undefined
   pending: Pending
   readonly lock: Semaphore.Semaphore
   /** The file kept open for the append path, so a log's sync costs one write and one fdatasync. */
   handle: FileHandle | undefined
-  /** A failed append-path sync may have left bytes past `durableLength`; the next one cuts them first. */
+  /** A failed append-path sync (or a crash mid-write) may have left bytes past the frames; the next one cuts them first. */
   tailUnknown: boolean
 }
 
@@ -129,10 +152,7 @@ export const makeRealStorage = (config: RealStorageConfig): Effect.Effect<Storag
     const directory = config.directory
     yield* lockDirectory(directory)
     const files = new Map<string, FileState>()
-    yield* Effect.addFinalizer(() =>
-      Effect.promise(async () => {
-        for (const state of files.values()) await state.handle?.close().catch(() => undefined)
-      }))
+    yield* Effect.addFinalizer(() => Effect.forEach(files.values(), (state) => Semaphore.withPermit(state.lock)(Effect.promise(() => closeFile(state)))))
     const entries = yield* attempt(directory, `listing ${directory}`, () => readdir(directory, { withFileTypes: true }))
     let removedTemporary = false
     for (const entry of entries) {
@@ -141,13 +161,47 @@ export const makeRealStorage = (config: RealStorageConfig): Effect.Effect<Storag
         yield* attempt(entry.name, "removing a leftover temporary file", () => unlink(join(directory, entry.name)))
         removedTemporary = true
       } else if (entry.isFile() && isValidFileName(entry.name)) {
-        const info = yield* attempt(entry.name, "stat", () => stat(join(directory, entry.name)))
-        files.set(entry.name, { durableLength: info.size, pending: CLEAN, lock: Semaphore.makeUnsafe(1), handle: undefined, tailUnknown: false })
+        files.set(entry.name, yield* openedFile(directory, entry.name))
       }
     }
     if (removedTemporary) yield* attempt(directory, "fsync of the data directory", () => fsyncDirectory(directory))
     return serveStorage(directory, files)
   })
+
+const newState = (durableLength: number | undefined, frames: Frames | undefined, tailUnknown = false): FileState => ({
+  durableLength,
+  frames,
+  pending: CLEAN,
+  lock: Semaphore.makeUnsafe(1),
+  handle: undefined,
+  tailUnknown
+})
+
+/**
+ * A file found when storage opens: its synced content's length, and where its frames end. A framed
+ * file is read whole to find them (a node reads its files at start anyway); a file whose frames
+ * show damage, rather than a last write cut short, is refused, and nothing in it is changed.
+ */
+const openedFile = (directory: string, name: string): Effect.Effect<FileState, StorageError> =>
+  Effect.flatMap(attempt(name, "read", () => readFile(join(directory, name))), (bytes) => {
+    if (!isFramed(bytes)) return Effect.succeed(newState(bytes.length, undefined))
+    const framed = readFramedFile(bytes)
+    if (framed._tag === "Damaged") return Effect.fail(damaged(name, framed.reason))
+    return Effect.succeed(newState(framed.content.length, { end: framed.end, checksum: framed.checksum, allocated: bytes.length }, framed.torn))
+  })
+
+const damaged = (name: string, reason: string) =>
+  new StorageError({ file: name, reason: `${name}: ${reason} (the file is damaged; restore it, or remove this node's data so it rejoins from its peers)` })
+
+/** Closes a file kept open for appends, giving back the space preallocated past its frames (a crash leaves it; the next open reads past it). */
+const closeFile = async (state: FileState): Promise<void> => {
+  const frames = state.frames
+  if (state.handle !== undefined && frames !== undefined && frames.allocated > frames.end && !state.tailUnknown) {
+    await state.handle.truncate(frames.end).catch(() => undefined)
+  }
+  await state.handle?.close().catch(() => undefined)
+  state.handle = undefined
+}
 
 const exists = (state: FileState | undefined): boolean => {
   if (state === undefined) return false
@@ -204,7 +258,7 @@ const serveStorage = (directory: string, files: Map<string, FileState>): Storage
       }
       let state = files.get(name)
       if (state === undefined) {
-        state = { durableLength: undefined, pending: CLEAN, lock: Semaphore.makeUnsafe(1), handle: undefined, tailUnknown: false }
+        state = newState(undefined, undefined)
         files.set(name, state)
       }
       const locked = state
@@ -215,10 +269,7 @@ const serveStorage = (directory: string, files: Map<string, FileState>): Storage
   const readDurable = (name: string, length: number): Effect.Effect<Uint8Array, StorageError> =>
     length === 0
       ? Effect.succeed(new Uint8Array(0))
-      : Effect.flatMap(attempt(name, "read", () => readFile(pathOf(name))), (bytes) =>
-        bytes.length < length
-          ? Effect.fail(new StorageError({ file: name, reason: `has ${bytes.length} bytes on disk but ${length} were synced: changed outside this node` }))
-          : Effect.succeed(new Uint8Array(bytes.buffer, bytes.byteOffset, length)))
+      : Effect.flatMap(attempt(name, "read", () => readFile(pathOf(name))), (bytes) => syncedContent(name, bytes, length))
 
   const read = (name: string) =>
     withFile(name, (state): Effect.Effect<Uint8Array | undefined, StorageError> => {
@@ -293,17 +344,23 @@ const syncFile = (directory: string, name: string, state: FileState): Effect.Eff
           })
         }
         state.durableLength = undefined
+        state.frames = undefined
+        state.tailUnknown = false
         state.pending = CLEAN
         return
       case "Changed": {
-        const durableLength = state.durableLength
-        if (durableLength !== undefined && pending.keep === durableLength) {
-          yield* attempt(name, "append and fdatasync", () => appendAt(state, path, durableLength, pending.chunks))
+        const frames = state.frames
+        if (frames !== undefined && state.durableLength !== undefined && pending.keep === state.durableLength) {
+          yield* attempt(name, "append and fdatasync", () => appendFrame(state, frames, path, pending.chunks))
         } else {
+          // A file written before frames takes this path at its first sync, which frames it.
+          const prefix = pending.keep === 0 || state.durableLength === undefined
+            ? new Uint8Array(0)
+            : yield* Effect.flatMap(attempt(name, "read", () => readFile(path)), (bytes) => syncedContent(name, bytes, pending.keep))
           yield* attempt(name, "rewrite and rename", async () => {
             // The open file is the one the rename replaces; the next append opens the new one.
             await closeHandle(state)
-            await rewrite(directory, name, pending)
+            state.frames = await rewrite(directory, name, prefix, pending.chunks)
             state.tailUnknown = false
           })
         }
@@ -318,9 +375,8 @@ const syncFile = (directory: string, name: string, state: FileState): Effect.Eff
     }
   })
 
-/** Writes `chunks` at `position`, looping over short writes (a write may take fewer bytes than it was given). */
-const writeFully = async (handle: FileHandle, chunks: ReadonlyArray<Uint8Array>, position: number): Promise<void> => {
-  const bytes = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)
+/** Writes `bytes` at `position`, looping over short writes (a write may take fewer bytes than it was given). */
+const writeFully = async (handle: FileHandle, bytes: Uint8Array, position: number): Promise<void> => {
   let written = 0
   while (written < bytes.length) {
     const { bytesWritten } = await handle.write(bytes, written, bytes.length - written, position + written)
@@ -341,9 +397,14 @@ const closeHandle = async (state: FileState): Promise<void> => {
  */
 const APPEND_FLAGS = fsConstants.O_RDWR | fsConstants.O_DSYNC
 
-/** Writes `chunks` at `position` on the node's own thread, looping over short writes. */
-const writeFullySync = (fd: number, chunks: ReadonlyArray<Uint8Array>, position: number): void => {
-  const bytes = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)
+/** Preallocation grows a file by its own size (at least 1 MiB, at most 8 MiB), so a log grows its file rarely and a small file stays small. */
+const PREALLOCATION_BYTES_MIN = 1 << 20
+const PREALLOCATION_BYTES_MAX = 8 << 20
+
+const preallocated = (needed: number): number => needed + Math.min(PREALLOCATION_BYTES_MAX, Math.max(PREALLOCATION_BYTES_MIN, needed))
+
+/** Writes `bytes` at `position` on the node's own thread, looping over short writes. */
+const writeFullySync = (fd: number, bytes: Uint8Array, position: number): void => {
   let written = 0
   while (written < bytes.length) {
     const bytesWritten = writeSync(fd, bytes, written, bytes.length - written, position + written)
@@ -353,8 +414,10 @@ const writeFullySync = (fd: number, chunks: ReadonlyArray<Uint8Array>, position:
 }
 
 /**
- * The append path: the new bytes at the old end of the file, each write synced (O_DSYNC). The write
- * is made on the node's own thread, which waits for the disk. Through Node's thread pool it cost
+ * The append path: the new bytes as one frame just past the last, each write synced (O_DSYNC),
+ * into space preallocated beforehand (the ftruncate that extends the file needs no sync of its
+ * own: the first write past the old size makes the size durable with it). The write is made on
+ * the node's own thread, which waits for the disk. Through Node's thread pool it cost
  * two thread wake-ups more per sync, the second of them the node's thread itself, which on a busy
  * machine waits for a core each time: with one client, 0.38x etcd's puts/s against 0.44x with
  * the write here, alternated in one `npm run bench:real` (load 15). Nothing is lost by the wait: a node whose Ready is being persisted
@@ -365,40 +428,70 @@ const writeFullySync = (fd: number, chunks: ReadonlyArray<Uint8Array>, position:
  * so it is persisted together: group commit holds. A scheduler that started that fiber sooner,
  * in a microtask, cut 16 clients' throughput to a third: each request got a sync of its own.
  */
-const appendAt = async (state: FileState, path: string, offset: number, chunks: ReadonlyArray<Uint8Array>): Promise<void> => {
+const appendFrame = async (state: FileState, frames: Frames, path: string, chunks: ReadonlyArray<Uint8Array>): Promise<void> => {
   if (chunks.length === 0) return
-  state.handle ??= await open(path, APPEND_FLAGS)
+  const frame = encodeFrame(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks), frames.checksum)
+  const handle = state.handle ??= await open(path, APPEND_FLAGS)
   try {
     if (state.tailUnknown) {
-      // O_DSYNC covers writes, not a truncation: fdatasync makes the cut durable too.
-      await state.handle.truncate(offset)
-      await writeFully(state.handle, chunks, offset)
-      await state.handle.datasync()
-    } else {
-      writeFullySync(state.handle.fd, chunks, offset)
+      // What lies past the frames (a write cut short) goes first, so that only zeros follow the
+      // new frame. O_DSYNC covers writes, not a truncation: fdatasync makes the cut durable too.
+      await handle.truncate(frames.end)
+      frames.allocated = frames.end
     }
+    const end = frames.end + frame.bytes.length
+    if (end > frames.allocated) {
+      const allocated = preallocated(end)
+      await handle.truncate(allocated)
+      frames.allocated = allocated
+    }
+    if (state.tailUnknown) {
+      await writeFully(handle, frame.bytes, frames.end)
+      await handle.datasync()
+    } else {
+      writeFullySync(handle.fd, frame.bytes, frames.end)
+    }
+    frames.end = end
+    frames.checksum = frame.checksum
     state.tailUnknown = false
   } catch (error) {
-    // After a failed write the handle may be unusable, and part of the bytes may be on disk: the
-    // next sync opens the file again and cuts it back to its synced length before writing.
+    // After a failed write the handle may be unusable, and part of the frame may be on disk: the
+    // next sync opens the file again and cuts it back to its last frame before writing.
     state.tailUnknown = true
     await closeHandle(state).catch(() => undefined)
     throw error
   }
 }
 
-/** The rename path: the whole new content into a temporary file, fsync, rename over the file, fsync the directory. */
-const rewrite = async (directory: string, name: string, pending: { readonly keep: number; readonly chunks: ReadonlyArray<Uint8Array> }): Promise<void> => {
+/** The first `length` bytes of a file's synced content (framed or not), or why the disk does not hold them: it was changed outside this node. */
+const syncedContent = (name: string, bytes: Uint8Array, length: number): Effect.Effect<Uint8Array, StorageError> => {
+  let content = bytes
+  if (isFramed(bytes)) {
+    const framed = readFramedFile(bytes)
+    if (framed._tag === "Damaged") return Effect.fail(damaged(name, framed.reason))
+    content = framed.content
+  }
+  return content.length < length
+    ? Effect.fail(new StorageError({ file: name, reason: `has ${content.length} bytes on disk but ${length} were synced: changed outside this node` }))
+    : Effect.succeed(content.subarray(0, length))
+}
+
+/**
+ * The rename path: the whole new content (the synced `prefix` kept, then `chunks`), framed, into a
+ * temporary file, fsync, rename over the file, fsync the directory. Returns where its frames end.
+ */
+const rewrite = async (directory: string, name: string, prefix: Uint8Array, chunks: ReadonlyArray<Uint8Array>): Promise<Frames> => {
   const path = join(directory, name)
   const temporary = join(directory, temporaryName(name))
-  const prefix = pending.keep === 0 ? undefined : (await readFile(path)).subarray(0, pending.keep)
+  const file = encodeFramedFile(Buffer.concat([prefix, ...chunks]))
   const handle = await open(temporary, "w")
   try {
-    await writeFully(handle, prefix === undefined ? pending.chunks : [prefix, ...pending.chunks], 0)
+    await writeFully(handle, file.bytes, 0)
     await handle.sync()
   } finally {
     await handle.close()
   }
   await rename(temporary, path)
   await fsyncDirectory(directory)
+  return { end: file.bytes.length, checksum: file.checksum, allocated: file.bytes.length }
 }
