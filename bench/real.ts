@@ -23,6 +23,14 @@ const levelMs = Number(process.env["FAULTLINE_BENCH_REAL_LEVEL_MS"] ?? 5000)
  */
 const warmUpMs = Number(process.env["FAULTLINE_BENCH_REAL_WARM_UP_MS"] ?? 3000)
 /**
+ * The warm-up of each cluster in the measure of tracing's cost, longer than {@link warmUpMs}: V8
+ * takes about 20 s to finish compiling the SDK's code in the export worker. Measured at a fixed
+ * 600 puts/s over 10 s: the followers' background threads spent 130-180 µs a put starting 6 s
+ * after the cluster, 23 µs starting 26 s after it, against about 95 and 8 µs with export off. A
+ * cluster that runs for minutes pays that once; what tracing costs it from then on is measured.
+ */
+const exportWarmUpMs = Number(process.env["FAULTLINE_BENCH_REAL_EXPORT_WARM_UP_MS"] ?? 20_000)
+/**
  * `FAULTLINE_BENCH_REAL_CLIENTS=1` (a comma-separated list) measures puts at those levels only,
  * alternating etcd and Faultline clusters `FAULTLINE_BENCH_REAL_ROUNDS` times (default 3), and
  * skips reads, the leader kill and tracing's cost: a quick look at one figure on a shared machine.
@@ -102,8 +110,8 @@ const runLevel = async (
 }
 
 /** The warm-up every cluster gets before its first measured level (see {@link warmUpMs}). */
-const warmUp = async (target: Target, endpoint: { host: string; port: number }): Promise<void> => {
-  if (warmUpMs > 0) await runLevel(target, endpoint, 16, "put", warmUpMs)
+const warmUp = async (target: Target, endpoint: { host: string; port: number }, durationMs = warmUpMs): Promise<void> => {
+  if (durationMs > 0) await runLevel(target, endpoint, 16, "put", durationMs)
 }
 
 /** Writes from 4 clients spread over every endpoint while the leader is killed: the longest gap between successful writes. */
@@ -326,7 +334,7 @@ const median = (values: ReadonlyArray<number>): number => {
 /**
  * Tracing's cost on a real cluster: puts/s with OpenTelemetry export off and on, `pairs` clusters
  * of each, alternated (off, on, off, on, ...) so that a slow spell of the shared machine hits both
- * alike; each cluster warmed up first (see {@link warmUpMs}). Printed: the means, the median of the
+ * alike; each cluster warmed up first (see {@link exportWarmUpMs}). Printed: the means, the median of the
  * pairs' own ratios (each pair ran within seconds, so one slow spell of the disk moves one pair,
  * not the median), and the CPU time the three nodes spent per put, which a loaded machine disturbs
  * less than throughput (what slows a put on a busy machine is mostly waiting, which costs no CPU).
@@ -341,7 +349,7 @@ export const exportCost = async (levels: ReadonlyArray<number> = [1, 16], pairs 
   for (const round of Array.from({ length: pairs }, () => ["off", "on"] as const).flat()) {
     const system = await faultlineRaft(round === "on" ? exportEnv : plainEnv)
     try {
-      await warmUp(system.target, system.leader)
+      await warmUp(system.target, system.leader, exportWarmUpMs)
       for (const [index, concurrency] of levels.entries()) {
         const cpuBefore = cpuMsOfAll(system.pids)
         const level = await runLevel(system.target, system.leader, concurrency, "put")
@@ -358,7 +366,7 @@ export const exportCost = async (levels: ReadonlyArray<number> = [1, 16], pairs 
     }
   }
   sink.close()
-  console.log(`\ntracing's cost: faultline raft puts/s with OpenTelemetry export off and on (OTLP/HTTP protobuf to a local sink), ${pairs} clusters each, alternated, each warmed up for ${warmUpMs / 1000} s`)
+  console.log(`\ntracing's cost: faultline raft puts/s with OpenTelemetry export off and on (OTLP/HTTP protobuf to a local sink), ${pairs} clusters each, alternated, each warmed up for ${exportWarmUpMs / 1000} s`)
   levels.forEach((concurrency, index) => {
     const off = perSecond.off[index]!
     const on = perSecond.on[index]!
