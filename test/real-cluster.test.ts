@@ -6,7 +6,7 @@ import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
-import { FRAME_HEADER_BYTES, FRAMED_MARKER, isFramed } from "../src/real/storage-frames.ts"
+import { aligned, FIRST_FRAME_OFFSET, FRAME_HEADER_BYTES, layoutOf } from "../src/real/storage-frames.ts"
 import { runCli } from "./fixtures/cli.ts"
 import { freeBasePort } from "./fixtures/real-ports.ts"
 
@@ -114,11 +114,11 @@ describe("a node's damaged log (after the cluster above has stopped)", () => {
 
   /** Where each synced change (a frame: length, its complement, checksum, bytes; see storage-frames.ts) starts in a log, and its length. */
   const framesOf = (log: Buffer): Array<{ offset: number; length: number }> => {
-    expect(isFramed(log)).toBe(true)
+    expect(layoutOf(log)._tag).toBe("Framed")
     const frames: Array<{ offset: number; length: number }> = []
-    for (let offset = FRAMED_MARKER.length; offset + FRAME_HEADER_BYTES <= log.length && log.readUInt32LE(offset) !== 0;) {
+    for (let offset = FIRST_FRAME_OFFSET; offset + FRAME_HEADER_BYTES <= log.length && log.readUInt32LE(offset) !== 0;) {
       frames.push({ offset, length: log.readUInt32LE(offset) })
-      offset += FRAME_HEADER_BYTES + log.readUInt32LE(offset)
+      offset += aligned(FRAME_HEADER_BYTES + log.readUInt32LE(offset))
     }
     return frames
   }

@@ -1,4 +1,4 @@
-// Real storage's frames on disk: a preallocated file still reads as exactly its synced content, a last write cut short is not content, and damage before it is refused.
+// Real storage's frames on disk: a preallocated file still reads as exactly its synced content, a last write cut short by a crash is not content, and damage is refused.
 import { mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -6,7 +6,7 @@ import { Effect, Exit } from "effect"
 import fc from "fast-check"
 import { afterEach, describe, expect, it } from "vitest"
 import { decodeText, encodeText, StorageError } from "../src/env/index.ts"
-import { encodeFrame, FIRST_CHECKSUM, FRAME_HEADER_BYTES, FRAMED_MARKER, isFramed, readFramedFile } from "../src/real/storage-frames.ts"
+import { aligned, encodeFrame, encodeFramedFile, FIRST_FRAME_OFFSET, FRAME_HEADER_BYTES, layoutOf, readFramedFile } from "../src/real/storage-frames.ts"
 import { makeRealStorage } from "../src/real/storage.ts"
 
 const directories: Array<string> = []
@@ -35,24 +35,30 @@ const appendAndClose = (directory: string, file: string, appends: ReadonlyArray<
 const readBack = (directory: string, file: string) =>
   Effect.runPromiseExit(Effect.scoped(Effect.flatMap(makeRealStorage({ directory }), (storage) => storage.read(file))))
 
-/** The offsets at which each frame of a framed file starts. */
+const expectText = (exit: Exit.Exit<Uint8Array | undefined, unknown>, text: string) => {
+  expect(Exit.isSuccess(exit) ? decodeText(exit.value!) : exit).toBe(text)
+}
+
+const ADVICE = "(the file is damaged; restore it, or remove this node's data so it rejoins from its peers)"
+
+/** Where each frame of a framed file starts. */
 const frameOffsets = (bytes: Buffer): Array<number> => {
   const offsets: Array<number> = []
-  let offset = FRAMED_MARKER.length
-  while (offset + FRAME_HEADER_BYTES <= bytes.length && bytes.readUInt32LE(offset) !== 0) {
+  for (let offset = FIRST_FRAME_OFFSET; offset + FRAME_HEADER_BYTES <= bytes.length && bytes.readUInt32LE(offset) !== 0;) {
     offsets.push(offset)
-    offset += FRAME_HEADER_BYTES + bytes.readUInt32LE(offset)
+    offset += aligned(FRAME_HEADER_BYTES + bytes.readUInt32LE(offset))
   }
   return offsets
 }
 
-/** A framed file holding one frame per payload, and where each frame starts. */
+/** A framed file holding one frame per payload, as a clean close leaves it, and where each frame starts. */
 const framedFile = (payloads: ReadonlyArray<Uint8Array>): { bytes: Buffer; offsets: Array<number> } => {
-  const parts: Array<Uint8Array> = [FRAMED_MARKER]
-  const offsets: Array<number> = []
-  let checksum = FIRST_CHECKSUM
-  let offset = FRAMED_MARKER.length
-  for (const payload of payloads) {
+  const first = encodeFramedFile(payloads[0]!)
+  const parts: Array<Uint8Array> = [first.bytes]
+  const offsets = [FIRST_FRAME_OFFSET]
+  let checksum = first.checksum
+  let offset = first.bytes.length
+  for (const payload of payloads.slice(1)) {
     const frame = encodeFrame(payload, checksum)
     parts.push(frame.bytes)
     offsets.push(offset)
@@ -62,7 +68,12 @@ const framedFile = (payloads: ReadonlyArray<Uint8Array>): { bytes: Buffer; offse
   return { bytes: Buffer.concat(parts), offsets }
 }
 
-const concatText = (payloads: ReadonlyArray<Uint8Array>): string => payloads.map((payload) => Buffer.from(payload).toString("latin1")).join("")
+const latin1 = (payloads: ReadonlyArray<Uint8Array>): string => payloads.map((payload) => Buffer.from(payload).toString("latin1")).join("")
+
+const contentOf = (bytes: Buffer): string | "damaged" => {
+  const read = readFramedFile(bytes)
+  return read._tag === "Read" ? Buffer.from(read.content).toString("latin1") : "damaged"
+}
 
 describe("real storage on disk: preallocation", () => {
   it("a file on the append path is preallocated while open, reads back exactly, and a clean close gives the space back", async () => {
@@ -79,14 +90,15 @@ describe("real storage on disk: preallocation", () => {
       sizeWhileOpen = statSync(path).size
     })))
     const onDisk = readFileSync(path)
-    expect(isFramed(onDisk)).toBe(true)
-    // The first sync creates the file (one frame); each later one appends a frame.
-    expect(frameOffsets(onDisk)).toHaveLength(appends.length)
-    const framedLength = FRAMED_MARKER.length + appends.reduce((sum, text) => sum + FRAME_HEADER_BYTES + text.length, 0)
+    expect(layoutOf(onDisk)._tag).toBe("Framed")
+    // The first sync creates the file (one frame); each later one appends a frame, at a multiple of 16.
+    const offsets = frameOffsets(onDisk)
+    expect(offsets).toHaveLength(appends.length)
+    expect(offsets.every((offset) => offset % 16 === 0)).toBe(true)
+    const framedLength = FIRST_FRAME_OFFSET + appends.reduce((sum, text) => sum + aligned(FRAME_HEADER_BYTES + text.length), 0)
     expect(sizeWhileOpen).toBeGreaterThan(framedLength + (1 << 19))
     expect(onDisk.length).toBe(framedLength)
-    const read = await readBack(directory, "log")
-    expect(Exit.isSuccess(read) && decodeText(read.value!)).toBe(appends.join(""))
+    expectText(await readBack(directory, "log"), appends.join(""))
   })
 
   it("a file left preallocated by a crash (no clean close) reads back exactly, and appends go on after its last frame", async () => {
@@ -96,64 +108,87 @@ describe("real storage on disk: preallocation", () => {
     // As a kill -9 leaves it: zeros past the frames.
     truncateSync(path, 3 << 20)
     await appendAndClose(directory, "log", ["three\n"])
-    const read = await readBack(directory, "log")
-    expect(Exit.isSuccess(read) && decodeText(read.value!)).toBe("one\ntwo\nthree\n")
+    expectText(await readBack(directory, "log"), "one\ntwo\nthree\n")
+  })
+
+  it("syncing nothing new (an empty append, an empty write over an empty file) writes no frame and fails nothing", async () => {
+    const directory = freshDirectory()
+    await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+      const storage = yield* makeRealStorage({ directory })
+      for (const change of [() => storage.write("log", new Uint8Array(0)), () => storage.write("log", new Uint8Array(0)), () => storage.append("log", new Uint8Array(0))]) {
+        yield* change()
+        yield* storage.sync("log")
+      }
+      yield* storage.append("log", encodeText("a"))
+      yield* storage.sync("log")
+    })))
+    expectText(await readBack(directory, "log"), "a")
   })
 
   it("a file written before frames is read as it is, and framed at its first sync", async () => {
     const directory = freshDirectory()
     const path = join(directory, "log")
     writeFileSync(path, "old\n")
-    const before = await readBack(directory, "log")
-    expect(Exit.isSuccess(before) && decodeText(before.value!)).toBe("old\n")
+    expectText(await readBack(directory, "log"), "old\n")
     await appendAndClose(directory, "log", ["new\n"])
-    expect(isFramed(readFileSync(path))).toBe(true)
-    const after = await readBack(directory, "log")
-    expect(Exit.isSuccess(after) && decodeText(after.value!)).toBe("old\nnew\n")
+    expect(layoutOf(readFileSync(path))._tag).toBe("Framed")
+    expectText(await readBack(directory, "log"), "old\nnew\n")
   })
 })
 
 describe("real storage on disk: a last write cut short", () => {
-  it("a last frame cut short is not content, and the next append cuts what is left of it first", async () => {
+  it("a last frame cut short is not content, and the next append cuts what is left of it before anything reads past it", async () => {
     const directory = freshDirectory()
     const path = join(directory, "log")
-    await appendAndClose(directory, "log", ["first\n", "second, cut short\n"])
+    await appendAndClose(directory, "log", ["first\n", "second, a longer entry that a crash cuts short\n"])
     const lastFrame = frameOffsets(readFileSync(path)).at(-1)!
-    truncateSync(path, lastFrame + FRAME_HEADER_BYTES + 4)
-    const read = await readBack(directory, "log")
-    expect(Exit.isSuccess(read) && decodeText(read.value!)).toBe("first\n")
-    await appendAndClose(directory, "log", ["third\n"])
-    const after = await readBack(directory, "log")
-    expect(Exit.isSuccess(after) && decodeText(after.value!)).toBe("first\nthird\n")
-    expect(readFileSync(path).length).toBe(lastFrame + FRAME_HEADER_BYTES + "third\n".length)
+    truncateSync(path, lastFrame + FRAME_HEADER_BYTES + 30)
+    expectText(await readBack(directory, "log"), "first\n")
+    let whileOpen = Buffer.alloc(0)
+    await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+      const storage = yield* makeRealStorage({ directory })
+      yield* storage.append("log", encodeText("x\n"))
+      yield* storage.sync("log")
+      // As a kill -9 right now would leave it: what is left of the cut frame must be gone already.
+      whileOpen = readFileSync(path)
+    })))
+    const read = readFramedFile(whileOpen)
+    expect(read._tag === "Read" && { content: decodeText(read.content), torn: read.torn }).toEqual({ content: "first\nx\n", torn: false })
+    expectText(await readBack(directory, "log"), "first\nx\n")
   })
 
-  it("property: a file cut anywhere in its last frame, or whose last frame lost its bytes from any point on (zeros, as preallocated), reads as every frame before it", () => {
+  it("property: a crash cutting the last write short (the file cut in it; its sectors lost from one on, or up to one) reads as every frame before it", () => {
     fc.assert(
       fc.property(
-        fc.array(fc.uint8Array({ minLength: 1, maxLength: 40 }), { minLength: 1, maxLength: 6 }),
+        fc.array(fc.uint8Array({ minLength: 1, maxLength: 40 }), { minLength: 0, maxLength: 5 }),
+        fc.uint8Array({ minLength: 1, maxLength: 1500 }),
+        fc.constantFrom("file cut", "sectors lost from", "sectors lost up to"),
         fc.nat(),
-        fc.boolean(),
-        fc.nat({ max: 64 }),
-        (payloads, cutSeed, zeroInstead, padding) => {
+        fc.integer({ min: 16, max: 64 }),
+        (before, lastPayload, crash, seed, preallocated) => {
+          const payloads = [...before, lastPayload]
           const { bytes, offsets } = framedFile(payloads)
           const last = offsets.at(-1)!
-          // Somewhere inside the last frame, header included (its end excluded: that is the whole frame).
-          const cut = last + (cutSeed % (bytes.length - last))
-          const damaged = Buffer.from(bytes)
-          if (zeroInstead) damaged.fill(0, cut)
-          const file = Buffer.concat([zeroInstead ? damaged : damaged.subarray(0, cut), Buffer.alloc(padding)])
+          const frameEnd = last + FRAME_HEADER_BYTES + lastPayload.length
+          let file: Buffer
+          if (crash === "file cut") {
+            file = bytes.subarray(0, last + (seed % (frameEnd - last)))
+          } else {
+            // Sector boundaries inside the frame, and its start (the whole write lost).
+            const boundaries = [last]
+            for (let sector = Math.ceil((last + 1) / 512) * 512; sector < frameEnd; sector += 512) boundaries.push(sector)
+            const boundary = boundaries[seed % boundaries.length]!
+            file = Buffer.concat([bytes, Buffer.alloc(preallocated)])
+            if (crash === "sectors lost from") file.fill(0, boundary, frameEnd)
+            else file.fill(0, last, boundary === last ? frameEnd : boundary)
+          }
           const read = readFramedFile(file)
-          const before = payloads.slice(0, -1)
-          // A frame whose lost bytes were zeros anyway is still whole.
-          const whole = zeroInstead && damaged.equals(bytes)
-          expect(read._tag).toBe("Read")
-          if (read._tag !== "Read") return
-          expect(Buffer.from(read.content).toString("latin1")).toBe(concatText(whole ? payloads : before))
-          expect(read.end).toBe(whole ? bytes.length : last)
+          // A write whose lost part held zeros anyway is whole.
+          const whole = crash !== "file cut" && file.subarray(0, bytes.length).equals(bytes)
+          expect(read._tag === "Read" && Buffer.from(read.content).toString("latin1")).toBe(latin1(whole ? payloads : before))
         }
       ),
-      { numRuns: 300 }
+      { numRuns: 400 }
     )
   })
 })
@@ -167,40 +202,63 @@ describe("real storage on disk: damage", () => {
     const firstFrame = frameOffsets(damaged)[0]!
     damaged[firstFrame + FRAME_HEADER_BYTES + 3] = damaged[firstFrame + FRAME_HEADER_BYTES + 3]! ^ 0x01
     writeFileSync(path, damaged)
-    const exit = await readBack(directory, "log")
-    expect(exit).toEqual(
-      Exit.fail(
-        new StorageError({
-          file: "log",
-          reason: `log: the synced change at byte ${firstFrame} is damaged (its checksum does not match) and more data follows it (the file is damaged; restore it, or remove this node's data so it rejoins from its peers)`
-        })
-      )
-    )
+    expect(await readBack(directory, "log")).toEqual(Exit.fail(new StorageError({
+      file: "log",
+      reason: `log: the synced change at byte ${firstFrame} is damaged (its checksum does not match, and more data follows it) ${ADVICE}`
+    })))
     expect(readFileSync(path).equals(damaged)).toBe(true)
   })
 
-  it("property: no single flipped byte reads back as different content; before the last frame it is always refused", () => {
+  it("a header zeroed in the middle (a lost sector at a frame's start) is damage when frames follow it, not the end of the content", () => {
+    const { bytes, offsets } = framedFile(["one\n", "two\n", "three\n"].map(encodeText))
+    const damaged = Buffer.concat([bytes, Buffer.alloc(1024)])
+    damaged.fill(0, offsets[1]!, offsets[1]! + FRAME_HEADER_BYTES)
+    expect(readFramedFile(damaged)).toEqual({ _tag: "Damaged", offset: offsets[1], reason: `the synced change at byte ${offsets[1]} is damaged (its header is zeros and frames follow it)` })
+  })
+
+  it("a damaged last frame of a file a clean close left is damage: a write cut short never ends the file", () => {
+    const { bytes, offsets } = framedFile(["one\n", "two\n"].map(encodeText))
+    const damaged = Buffer.from(bytes)
+    damaged[offsets[1]! + FRAME_HEADER_BYTES] = damaged[offsets[1]! + FRAME_HEADER_BYTES]! ^ 0x10
+    expect(contentOf(damaged)).toBe("damaged")
+    // The same frame with preallocated zeros after it, and no sector of it left empty: damage too.
+    expect(contentOf(Buffer.concat([damaged, Buffer.alloc(64)]))).toBe("damaged")
+  })
+
+  it("a damaged marker, or a marker of a layout version this code does not know, is refused rather than read as content", () => {
+    const { bytes } = framedFile([encodeText("hello\n")])
+    const version = Buffer.from(bytes)
+    version[7] = 2
+    expect(layoutOf(version)).toEqual({ _tag: "Damaged", offset: 7, reason: "it is in storage layout version 2, which this Faultline does not know" })
+    for (const position of [0, 3]) {
+      const flipped = Buffer.from(bytes)
+      flipped[position] = flipped[position]! ^ 0x04
+      expect(layoutOf(flipped)).toEqual({ _tag: "Damaged", offset: 0, reason: "its storage marker is damaged" })
+    }
+    expect(layoutOf(Buffer.from("{\"term\":3}\n"))).toEqual({ _tag: "Raw" })
+  })
+
+  it("property: a single flipped byte anywhere reads back as the written content (a byte of padding) or is refused; never as other content", () => {
     fc.assert(
       fc.property(
-        fc.array(fc.uint8Array({ minLength: 1, maxLength: 30 }), { minLength: 2, maxLength: 5 }),
+        fc.array(fc.uint8Array({ minLength: 1, maxLength: 30 }), { minLength: 1, maxLength: 5 }),
         fc.nat(),
         fc.integer({ min: 1, max: 255 }),
-        (payloads, positionSeed, flip) => {
+        fc.constantFrom(0, 64),
+        (payloads, positionSeed, flip, preallocated) => {
           const { bytes, offsets } = framedFile(payloads)
-          const position = FRAMED_MARKER.length + (positionSeed % (bytes.length - FRAMED_MARKER.length))
-          const damaged = Buffer.from(bytes)
+          const position = positionSeed % bytes.length
+          const damaged = Buffer.concat([bytes, Buffer.alloc(preallocated)])
           damaged[position] = damaged[position]! ^ flip
-          const read = readFramedFile(damaged)
-          if (position < offsets.at(-1)!) {
-            expect(read._tag).toBe("Damaged")
-          } else if (read._tag === "Read") {
-            // In the last frame a flip looks like a write cut short (that frame is not content), or,
-            // in its length, like damage: either way nothing reads back that was not written.
-            expect(Buffer.from(read.content).toString("latin1")).toBe(concatText(payloads.slice(0, -1)))
-          }
+          const layout = layoutOf(damaged)
+          const outcome = layout._tag === "Framed" ? contentOf(damaged) : layout._tag === "Damaged" ? "damaged" : "raw"
+          const allowed = [latin1(payloads), "damaged"]
+          // With preallocated zeros after it, the last frame may have a sector left empty, as a write cut short would.
+          if (preallocated > 0 && position >= offsets.at(-1)!) allowed.push(latin1(payloads.slice(0, -1)))
+          expect(allowed).toContain(outcome)
         }
       ),
-      { numRuns: 500 }
+      { numRuns: 600 }
     )
   })
 })
