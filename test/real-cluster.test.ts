@@ -134,7 +134,7 @@ describe("a node's damaged log (after the cluster above has stopped)", () => {
       damaged[position] = damaged[position]! ^ 0x01
       return damaged
     })
-    expect(result.stderr.trim().split("\n").at(-1)).toMatch(/^faultline: n1: cannot start: raft-log: the synced change at byte \d+ is damaged \(its checksum does not match\)/)
+    expect(result.stderr.trim().split("\n").at(-1)).toMatch(/^faultline: n1: cannot start: raft-log: the synced change at byte \d+ is damaged \(its checksum does not match, and more data follows it\) \(the file is damaged; restore it/)
     expect(result.code).toBe(2)
     expect(result.log.equals(damaged)).toBe(true)
   }, 30_000)
