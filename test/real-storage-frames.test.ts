@@ -1,25 +1,15 @@
 // Real storage's frames on disk: a preallocated file still reads as exactly its synced content, a last write cut short by a crash is not content, and damage is refused.
-import { mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { readFileSync, statSync, truncateSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { Effect, Exit } from "effect"
 import fc from "fast-check"
-import { afterEach, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
+import { freshDirectories } from "./fixtures/fresh-directories.ts"
 import { decodeText, encodeText, StorageError } from "../src/env/index.ts"
 import { aligned, encodeFrame, encodeFramedFile, FIRST_FRAME_OFFSET, FRAME_HEADER_BYTES, layoutOf, readFramedFile } from "../src/real/storage-frames.ts"
 import { makeRealStorage } from "../src/real/storage.ts"
 
-const directories: Array<string> = []
-
-const freshDirectory = (): string => {
-  const directory = mkdtempSync(join(tmpdir(), "faultline-real-frames-"))
-  directories.push(directory)
-  return directory
-}
-
-afterEach(() => {
-  for (const directory of directories.splice(0)) rmSync(directory, { recursive: true, force: true })
-})
+const freshDirectory = freshDirectories("faultline-real-frames")
 
 /** Opens storage in `directory`, appends and syncs each of `appends` to `file` in turn, and closes it. */
 const appendAndClose = (directory: string, file: string, appends: ReadonlyArray<string>) =>

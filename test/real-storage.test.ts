@@ -1,26 +1,16 @@
 // Real storage keeps the simulator's crash contract: after kill -9, exactly the synced content is on disk.
 import { spawn, spawnSync } from "node:child_process"
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, truncateSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { mkdirSync, readdirSync, rmSync, truncateSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { Effect, Exit } from "effect"
 import fc from "fast-check"
-import { afterEach, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
+import { freshDirectories } from "./fixtures/fresh-directories.ts"
 import { type StorageOperation, storageModel, storageOperation } from "./fixtures/storage-operations.ts"
 import { decodeText, encodeText, Storage, StorageError } from "../src/env/index.ts"
 import { makeRealStorage } from "../src/real/storage.ts"
 
-const directories: Array<string> = []
-
-const freshDirectory = (): string => {
-  const directory = mkdtempSync(join(tmpdir(), "faultline-real-storage-"))
-  directories.push(directory)
-  return directory
-}
-
-afterEach(() => {
-  for (const directory of directories.splice(0)) rmSync(directory, { recursive: true, force: true })
-})
+const freshDirectory = freshDirectories("faultline-real-storage")
 
 /** Every listed file and its text. */
 const contents = (storage: Storage["Service"]) =>
