@@ -4,7 +4,7 @@ import type { IdGenerator } from "@opentelemetry/sdk-trace-base"
 import { readlinkSync } from "node:fs"
 import { setPriority } from "node:os"
 import { parentPort, workerData } from "node:worker_threads"
-import type { ExportWorkerData, FromExportWorker, SpanContextRecord, SpanRecord, ToExportWorker } from "./otel-messages.ts"
+import { CONTEXT_REMOTE, CONTEXT_SAMPLED, type ContextFlags, type ExportWorkerData, type FromExportWorker, type SpanTuple, type ToExportWorker } from "./otel-messages.ts"
 
 /**
  * The export's niceness: the lowest priority there is. Linux ranks a thread's niceness against the
@@ -38,10 +38,11 @@ const post = (message: FromExportWorker): void => parentPort!.postMessage(messag
 const main = async (): Promise<void> => {
   runBehindTheNode()
   const data = workerData as ExportWorkerData
-  const [{ NodeSDK }, { resourceFromAttributes }, api] = await Promise.all([
+  const [{ NodeSDK, core }, { resourceFromAttributes }, api, { makeSpanReplay, sdkSpanSinkOf }] = await Promise.all([
     import("@opentelemetry/sdk-node"),
     import("@opentelemetry/resources"),
-    import("@opentelemetry/api")
+    import("@opentelemetry/api"),
+    import("./otel-replay.ts")
   ])
   // The node drew each span's ids when the span started (they travel in its messages at once);
   // the SDK takes them from here, one span at a time.
@@ -63,38 +64,42 @@ const main = async (): Promise<void> => {
   })
   sdk.start()
   const tracer = api.trace.getTracer("faultline")
-  const contextOf = (record: SpanContextRecord) => ({
-    traceId: record.traceId,
-    spanId: record.spanId,
-    traceFlags: record.sampled ? api.TraceFlags.SAMPLED : api.TraceFlags.NONE,
-    isRemote: record.remote
+  const contextOf = (traceId: string, spanId: string, flags: ContextFlags) => ({
+    traceId,
+    spanId,
+    traceFlags: (flags & CONTEXT_SAMPLED) === 0 ? api.TraceFlags.NONE : api.TraceFlags.SAMPLED,
+    isRemote: (flags & CONTEXT_REMOTE) !== 0
   })
   const NO_LINKS: Array<Link> = []
 
-  const record = (span: SpanRecord): void => {
-    nextTraceId = span.traceId
-    nextSpanId = span.spanId
-    const parent = span.parent === undefined ? api.ROOT_CONTEXT : api.trace.setSpanContext(api.ROOT_CONTEXT, contextOf(span.parent))
+  /** The SDK's own way, through its tracer: the direct replay must export what this does. */
+  const recordThroughTracer = (span: SpanTuple): void => {
+    const [name, kind, traceId, spanId, parent, links, attributes, events, startUnixMs, endUnixMs, error] = span
+    nextTraceId = traceId
+    nextSpanId = spanId
+    const parentContext = parent === null ? api.ROOT_CONTEXT : api.trace.setSpanContext(api.ROOT_CONTEXT, contextOf(traceId, parent[0], parent[1]))
     const started = tracer.startSpan(
-      span.name,
+      name,
       {
-        kind: span.kind,
-        attributes: span.attributes,
-        links: span.links.length === 0 ? NO_LINKS : span.links.map((link) => ({ context: contextOf(link) })),
-        startTime: span.startUnixMs,
-        root: span.parent === undefined
+        kind,
+        attributes,
+        links: links.length === 0 ? NO_LINKS : links.map(([linkTraceId, linkSpanId, flags]) => ({ context: contextOf(linkTraceId, linkSpanId, flags) })),
+        startTime: startUnixMs,
+        root: parent === null
       },
-      parent
+      parentContext
     )
-    for (const event of span.events) started.addEvent(event.name, event.attributes, event.timeUnixMs)
-    if (span.error) started.setStatus({ code: api.SpanStatusCode.ERROR })
-    started.end(span.endUnixMs)
+    for (const [eventName, eventAttributes, timeUnixMs] of events) started.addEvent(eventName, eventAttributes, timeUnixMs)
+    if (error === 1) started.setStatus({ code: api.SpanStatusCode.ERROR })
+    started.end(endUnixMs)
   }
+  const sink = data.throughTracer === true ? undefined : sdkSpanSinkOf(tracer)
+  const record = sink === undefined ? recordThroughTracer : makeSpanReplay(sink, core)
 
   parentPort!.on("message", (message: ToExportWorker) => {
     switch (message._tag) {
       case "Spans":
-        for (const span of JSON.parse(message.spans) as Array<SpanRecord>) record(span)
+        for (const span of JSON.parse(message.spans) as Array<SpanTuple>) record(span)
         post({ _tag: "Taken" })
         return
       case "Shutdown":
@@ -109,7 +114,7 @@ const main = async (): Promise<void> => {
       }
     }
   })
-  post({ _tag: "Ready" })
+  post({ _tag: "Ready", direct: sink !== undefined })
 }
 
 main().catch((error: unknown) => post({ _tag: "Failed", message: error instanceof Error ? error.message : String(error) }))
