@@ -255,6 +255,21 @@ describe("span export on a worker thread", () => {
     expect(direct.received.find((span) => span.name === "raft.propose")!.droppedAttributesCount).toBe(2)
   })
 
+  it("with an exporter the SDK does not know, exports nothing and says nothing about its span processors", async () => {
+    // Set up: an exporter name sdk-node does not recognize, so it configures no tracer provider.
+    const lines: Array<string> = []
+    const before = receiver.spans.length
+    const exported = await startOtelExport({ node: "unknown-exporter-node", cluster: "c", protocol: "raft" }, exportEnv({ OTEL_TRACES_EXPORTER: "unknown" }), (line) => lines.push(line))
+
+    // Act: a span, then a shutdown that flushes.
+    exported!.forNode().start("test.unknown", { index: 1 }).end()
+    await exported!.shutdown()
+
+    // Check: nothing reached the receiver, and the node logged no line.
+    expect(receiver.spans.length).toBe(before)
+    expect(lines).toEqual([])
+  })
+
   it("a process that exports and never shuts the export down still exits: the worker keeps nothing alive", () => {
     // Set up: the compiled package, as a node runs it.
     const entry = pathToFileURL(resolve("dist/real/index.js")).href

@@ -62,7 +62,7 @@ export type ToExportWorker =
 
 /** From the worker to its node. */
 export type FromExportWorker =
-  /** `direct`: finished spans go straight to the SDK's span processors (see `otel-replay.ts`), not through its tracer. */
+  /** `direct`: finished spans skip the SDK's tracer, going straight to its span processors (see `otel-replay.ts`), or nowhere when it configured no exporter. */
   | { readonly _tag: "Ready"; readonly direct: boolean }
   | { readonly _tag: "Failed"; readonly message: string }
   /** A batch was handed to the SDK: the node may send more. */

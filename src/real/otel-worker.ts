@@ -93,8 +93,12 @@ const main = async (): Promise<void> => {
     if (error === 1) started.setStatus({ code: api.SpanStatusCode.ERROR })
     started.end(endUnixMs)
   }
-  const sink = data.throughTracer === true ? undefined : sdkSpanSinkOf(tracer)
-  const record = sink === undefined ? recordThroughTracer : makeSpanReplay(sink, core)
+  // With no exporter it could configure (OTEL_TRACES_EXPORTER names only unknown ones), sdk-node
+  // registers no tracer provider, and the tracer is the API's no-op proxy: nothing is exported,
+  // either way.
+  const exportsNothing = tracer instanceof api.ProxyTracer
+  const sink = data.throughTracer === true || exportsNothing ? undefined : sdkSpanSinkOf(tracer)
+  const record = exportsNothing ? () => {} : sink === undefined ? recordThroughTracer : makeSpanReplay(sink, core)
 
   parentPort!.on("message", (message: ToExportWorker) => {
     switch (message._tag) {
@@ -114,7 +118,7 @@ const main = async (): Promise<void> => {
       }
     }
   })
-  post({ _tag: "Ready", direct: sink !== undefined })
+  post({ _tag: "Ready", direct: sink !== undefined || exportsNothing })
 }
 
 main().catch((error: unknown) => post({ _tag: "Failed", message: error instanceof Error ? error.message : String(error) }))
