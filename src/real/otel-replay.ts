@@ -1,4 +1,4 @@
-// Hands a span the node finished straight to the OpenTelemetry SDK's span processors, as the span the SDK's tracer would have built, minus the tracer's work per span.
+// Hands a span the node finished straight to the OpenTelemetry SDK's span processors, as the span the SDK's tracer would have built, minus the tracer's work per span; or, as before, through the tracer.
 //
 // The export worker used to replay each span through `tracer.startSpan`, `addEvent`, `setStatus`
 // and `end`. That built a context, asked the sampler again, copied the attributes twice and made
@@ -19,7 +19,8 @@ import {
   type SpanStatus,
   SpanStatusCode,
   trace,
-  TraceFlags
+  TraceFlags,
+  type Tracer
 } from "@opentelemetry/api"
 import type { InstrumentationScope } from "@opentelemetry/core"
 import type { Resource } from "@opentelemetry/resources"
@@ -242,4 +243,38 @@ export const makeSpanReplay = (sink: SdkSpanSink, time: SdkTime): ((tuple: SpanT
     span.ended = true
     processor.onEnd(span as ReadableSpan)
   }
+}
+
+/** The ids the worker's SDK gives the next span its tracer starts: the node's, set span by span (its id generator reads them). */
+export interface NextIds {
+  traceId: string
+  spanId: string
+}
+
+const NO_LINKS: Array<Link> = []
+
+/**
+ * Records each span through the SDK's tracer (`startSpan`, `addEvent`, `setStatus`, `end`), as
+ * the worker did before {@link makeSpanReplay}: what the direct replay must export exactly, and
+ * the way the worker takes when {@link sdkSpanSinkOf} finds nothing.
+ */
+export const makeTracerReplay = (tracer: Tracer, next: NextIds): ((tuple: SpanTuple) => void) => (tuple) => {
+  const [name, kind, traceId, spanId, parent, links, attributes, events, startUnixMs, endUnixMs, error] = tuple
+  next.traceId = traceId
+  next.spanId = spanId
+  const parentContext = parent === null ? ROOT_CONTEXT : trace.setSpanContext(ROOT_CONTEXT, spanContextOf(traceId, parent[0], parent[1]))
+  const started = tracer.startSpan(
+    name,
+    {
+      kind,
+      attributes,
+      links: links.length === 0 ? NO_LINKS : links.map(([linkTraceId, linkSpanId, flags]) => ({ context: spanContextOf(linkTraceId, linkSpanId, flags) })),
+      startTime: startUnixMs,
+      root: parent === null
+    },
+    parentContext
+  )
+  for (const [eventName, eventAttributes, timeUnixMs] of events) started.addEvent(eventName, eventAttributes, timeUnixMs)
+  if (error === 1) started.setStatus({ code: SpanStatusCode.ERROR })
+  started.end(endUnixMs)
 }

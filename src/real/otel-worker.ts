@@ -1,10 +1,11 @@
-// The OpenTelemetry SDK of a real node, on a worker thread: it takes the spans the node finished and records and exports them, so the SDK's work (span objects, batching, OTLP encoding, posting) never holds up the node's own thread.
-import type { ContextManager, Link } from "@opentelemetry/api"
+// The OpenTelemetry SDK of a real node, on a worker thread: it takes the spans the node finished and records and exports them, so the SDK's work (batching, OTLP encoding, posting) never holds up the node's own thread.
+import type { ContextManager } from "@opentelemetry/api"
 import type { IdGenerator } from "@opentelemetry/sdk-trace-base"
 import { readlinkSync } from "node:fs"
 import { setPriority } from "node:os"
 import { parentPort, workerData } from "node:worker_threads"
-import { CONTEXT_REMOTE, CONTEXT_SAMPLED, type ContextFlags, type ExportWorkerData, type FromExportWorker, type SpanTuple, type ToExportWorker } from "./otel-messages.ts"
+import type { ExportWorkerData, FromExportWorker, SpanTuple, ToExportWorker } from "./otel-messages.ts"
+import type { NextIds } from "./otel-replay.ts"
 
 /**
  * The export's niceness: the lowest priority there is. Linux ranks a thread's niceness against the
@@ -38,7 +39,7 @@ const post = (message: FromExportWorker): void => parentPort!.postMessage(messag
 const main = async (): Promise<void> => {
   runBehindTheNode()
   const data = workerData as ExportWorkerData
-  const [{ NodeSDK, core }, { resourceFromAttributes }, api, { makeSpanReplay, sdkSpanSinkOf }] = await Promise.all([
+  const [{ NodeSDK, core }, { resourceFromAttributes }, api, { makeSpanReplay, makeTracerReplay, sdkSpanSinkOf }] = await Promise.all([
     import("@opentelemetry/sdk-node"),
     import("@opentelemetry/resources"),
     import("@opentelemetry/api"),
@@ -46,9 +47,8 @@ const main = async (): Promise<void> => {
   ])
   // The node drew each span's ids when the span started (they travel in its messages at once);
   // the SDK takes them from here, one span at a time.
-  let nextTraceId = ""
-  let nextSpanId = ""
-  const idGenerator: IdGenerator = { generateTraceId: () => nextTraceId, generateSpanId: () => nextSpanId }
+  const next: NextIds = { traceId: "", spanId: "" }
+  const idGenerator: IdGenerator = { generateTraceId: () => next.traceId, generateSpanId: () => next.spanId }
   const sdk = new NodeSDK({
     serviceName: data.node,
     resource: resourceFromAttributes({ "faultline.cluster": data.cluster, "faultline.protocol": data.protocol }),
@@ -64,41 +64,12 @@ const main = async (): Promise<void> => {
   })
   sdk.start()
   const tracer = api.trace.getTracer("faultline")
-  const contextOf = (traceId: string, spanId: string, flags: ContextFlags) => ({
-    traceId,
-    spanId,
-    traceFlags: (flags & CONTEXT_SAMPLED) === 0 ? api.TraceFlags.NONE : api.TraceFlags.SAMPLED,
-    isRemote: (flags & CONTEXT_REMOTE) !== 0
-  })
-  const NO_LINKS: Array<Link> = []
-
-  /** The SDK's own way, through its tracer: the direct replay must export what this does. */
-  const recordThroughTracer = (span: SpanTuple): void => {
-    const [name, kind, traceId, spanId, parent, links, attributes, events, startUnixMs, endUnixMs, error] = span
-    nextTraceId = traceId
-    nextSpanId = spanId
-    const parentContext = parent === null ? api.ROOT_CONTEXT : api.trace.setSpanContext(api.ROOT_CONTEXT, contextOf(traceId, parent[0], parent[1]))
-    const started = tracer.startSpan(
-      name,
-      {
-        kind,
-        attributes,
-        links: links.length === 0 ? NO_LINKS : links.map(([linkTraceId, linkSpanId, flags]) => ({ context: contextOf(linkTraceId, linkSpanId, flags) })),
-        startTime: startUnixMs,
-        root: parent === null
-      },
-      parentContext
-    )
-    for (const [eventName, eventAttributes, timeUnixMs] of events) started.addEvent(eventName, eventAttributes, timeUnixMs)
-    if (error === 1) started.setStatus({ code: api.SpanStatusCode.ERROR })
-    started.end(endUnixMs)
-  }
   // With no exporter it could configure (OTEL_TRACES_EXPORTER names only unknown ones), sdk-node
   // registers no tracer provider, and the tracer is the API's no-op proxy: nothing is exported,
   // either way.
   const exportsNothing = tracer instanceof api.ProxyTracer
   const sink = data.throughTracer === true || exportsNothing ? undefined : sdkSpanSinkOf(tracer)
-  const record = exportsNothing ? () => {} : sink === undefined ? recordThroughTracer : makeSpanReplay(sink, core)
+  const record = exportsNothing ? () => {} : sink === undefined ? makeTracerReplay(tracer, next) : makeSpanReplay(sink, core)
 
   parentPort!.on("message", (message: ToExportWorker) => {
     switch (message._tag) {
