@@ -10,7 +10,6 @@
 import {
   type Attributes,
   type AttributeValue,
-  type Context,
   diag,
   type HrTime,
   type Link,
@@ -132,38 +131,6 @@ const spanContextOf = (traceId: string, spanId: string, flags: ContextFlags): Sp
 })
 
 /**
- * A finished span with the fields the SDK's own span has when it reaches the span processors'
- * `onEnd`. Like the SDK's, it always has a `parentSpanContext`, undefined for a root, which
- * `ReadableSpan` (an optional property) does not allow under exactOptionalPropertyTypes: hence
- * the Omit here and the cast where it is handed over.
- */
-class ReplayedSpan implements Omit<ReadableSpan, "parentSpanContext"> {
-  ended = false
-  constructor(
-    private readonly context: SpanContext,
-    readonly name: string,
-    readonly kind: number,
-    readonly parentSpanContext: SpanContext | undefined,
-    readonly startTime: HrTime,
-    readonly endTime: HrTime,
-    readonly duration: HrTime,
-    readonly status: SpanStatus,
-    readonly attributes: Attributes,
-    readonly droppedAttributesCount: number,
-    readonly links: Array<Link>,
-    readonly droppedLinksCount: number,
-    readonly events: Array<TimedEvent>,
-    readonly droppedEventsCount: number,
-    readonly resource: Resource,
-    readonly instrumentationScope: InstrumentationScope
-  ) {}
-
-  spanContext(): SpanContext {
-    return this.context
-  }
-}
-
-/**
  * The links as the SDK's span keeps them: none when the limit is zero, else the newest
  * `linkCountLimit`, the rest counted as dropped.
  */
@@ -206,6 +173,67 @@ const limitedEvents = (tuple: SpanTuple, limits: SpanLimitsInForce, time: SdkTim
 }
 
 /**
+ * A finished span with the fields the SDK's own span has when it reaches the span processors'
+ * `onEnd`, built from what the node handed over under the SDK's limits. Like the SDK's, it always
+ * has a `parentSpanContext`, undefined for a root, which `ReadableSpan` (an optional property)
+ * does not allow under exactOptionalPropertyTypes: hence the Omit here and the cast where it is
+ * handed over.
+ */
+class ReplayedSpan implements Omit<ReadableSpan, "parentSpanContext"> {
+  ended = false
+  readonly name: string
+  readonly kind: number
+  readonly parentSpanContext: SpanContext | undefined
+  readonly startTime: HrTime
+  readonly endTime: HrTime
+  readonly duration: HrTime
+  readonly status: SpanStatus
+  readonly attributes: Attributes
+  readonly droppedAttributesCount: number
+  readonly links: Array<Link>
+  readonly droppedLinksCount: number
+  readonly events: Array<TimedEvent>
+  readonly droppedEventsCount: number
+  readonly resource: Resource
+  readonly instrumentationScope: InstrumentationScope
+  private readonly context: SpanContext
+
+  constructor(tuple: SpanTuple, sink: SdkSpanSink, time: SdkTime) {
+    const [name, kind, traceId, spanId, parent, links, attributes, events, startUnixMs, endUnixMs, error] = tuple
+    const { limits } = sink
+    this.context = { traceId, spanId, traceFlags: TraceFlags.SAMPLED }
+    this.name = name
+    this.kind = kind
+    // Every parent is valid: the node reads only traceparents with non-zero ids, and draws its own.
+    this.parentSpanContext = parent === null ? undefined : spanContextOf(traceId, parent[0], parent[1])
+    this.startTime = time.millisToHrTime(startUnixMs)
+    const endTime = time.millisToHrTime(endUnixMs)
+    const duration = time.hrTimeDuration(this.startTime, endTime)
+    // As the SDK's span does when the wall clock stepped back between start and end.
+    this.endTime = duration[0] < 0 ? [this.startTime[0], this.startTime[1]] : endTime
+    this.duration = duration[0] < 0 ? [0, 0] : duration
+    this.status = error === 1 ? STATUS_ERROR : STATUS_UNSET
+    const [keptAttributes, droppedAttributes] = withinLimits(attributes, limits.attributeCountLimit, limits.attributeValueLengthLimit)
+      ? [attributes, 0]
+      : limited(attributes, limits.attributeCountLimit, limits.attributeValueLengthLimit, true)
+    const [keptLinks, droppedLinks] = links.length === 0 ? [[], 0] : limitedLinks(tuple, limits.linkCountLimit)
+    const [keptEvents, droppedEvents] = events.length === 0 ? [[], 0] : limitedEvents(tuple, limits, time)
+    this.attributes = keptAttributes
+    this.droppedAttributesCount = droppedAttributes
+    this.links = keptLinks
+    this.droppedLinksCount = droppedLinks
+    this.events = keptEvents
+    this.droppedEventsCount = droppedEvents
+    this.resource = sink.resource
+    this.instrumentationScope = sink.scope
+  }
+
+  spanContext(): SpanContext {
+    return this.context
+  }
+}
+
+/**
  * Builds the span the SDK's tracer would have made from `tuple` and hands it to the span
  * processors: `onStart` with its parent's context, then `onEnding` and `onEnd`, as the SDK's span
  * calls them. Not asked again: the sampler (the node decided with the SDK's own rules, and sends
@@ -213,32 +241,15 @@ const limitedEvents = (tuple: SpanTuple, limits: SpanLimitsInForce, time: SdkTim
  * milliseconds, far past `performance.now()`, which the SDK converts with `millisToHrTime`.
  */
 export const makeSpanReplay = (sink: SdkSpanSink, time: SdkTime): ((tuple: SpanTuple) => void) => {
-  const { processor, resource, scope, limits } = sink
+  const { processor } = sink
   return (tuple) => {
-    const [name, kind, traceId, spanId, parent, , attributes, , startUnixMs, endUnixMs, error] = tuple
-    // Every parent is valid: the node reads only traceparents with non-zero ids, and draws its own.
-    const parentContext = parent === null ? undefined : spanContextOf(traceId, parent[0], parent[1])
-    const [ownAttributes, droppedAttributes] = withinLimits(attributes, limits.attributeCountLimit, limits.attributeValueLengthLimit)
-      ? [attributes, 0]
-      : limited(attributes, limits.attributeCountLimit, limits.attributeValueLengthLimit, true)
-    const [links, droppedLinks] = tuple[5].length === 0 ? [[], 0] : limitedLinks(tuple, limits.linkCountLimit)
-    const [events, droppedEvents] = tuple[7].length === 0 ? [[], 0] : limitedEvents(tuple, limits, time)
-    const startTime = time.millisToHrTime(startUnixMs)
-    let endTime = time.millisToHrTime(endUnixMs)
-    let duration = time.hrTimeDuration(startTime, endTime)
-    // As the SDK's span does when the wall clock stepped back between start and end.
-    if (duration[0] < 0) {
-      endTime = [startTime[0], startTime[1]]
-      duration = [0, 0]
-    }
-    const context: SpanContext = { traceId, spanId, traceFlags: TraceFlags.SAMPLED }
-    const span = new ReplayedSpan(context, name, kind, parentContext, startTime, endTime, duration, error === 1 ? STATUS_ERROR : STATUS_UNSET, ownAttributes, droppedAttributes, links, droppedLinks, events, droppedEvents, resource, scope)
-    const parentOfSpan: Context = parentContext === undefined ? ROOT_CONTEXT : trace.setSpanContext(ROOT_CONTEXT, parentContext)
+    const span = new ReplayedSpan(tuple, sink, time)
+    const parent = span.parentSpanContext
     // The processors take the SDK's writable span at start; the ones sdk-node configures from the
     // environment (batch and simple) do nothing there.
-    processor.onStart(span as unknown as Span, parentOfSpan)
-    if (droppedEvents > 0) diag.warn(`Dropped ${droppedEvents} events because eventCountLimit reached`)
-    if (droppedLinks > 0) diag.warn(`Dropped ${droppedLinks} links because linkCountLimit reached`)
+    processor.onStart(span as unknown as Span, parent === undefined ? ROOT_CONTEXT : trace.setSpanContext(ROOT_CONTEXT, parent))
+    if (span.droppedEventsCount > 0) diag.warn(`Dropped ${span.droppedEventsCount} events because eventCountLimit reached`)
+    if (span.droppedLinksCount > 0) diag.warn(`Dropped ${span.droppedLinksCount} links because linkCountLimit reached`)
     processor.onEnding?.(span as unknown as Span)
     span.ended = true
     processor.onEnd(span as ReadableSpan)
