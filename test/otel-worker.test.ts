@@ -6,8 +6,10 @@ import { resolve } from "node:path"
 import { pathToFileURL } from "node:url"
 import { afterAll, describe, expect, it } from "vitest"
 import { startOtelExport } from "../src/real/index.ts"
+import type { FromExportWorker, SpanTuple } from "../src/real/otel-messages.ts"
 import { makeSampledDecision } from "../src/real/otel-sampling.ts"
-import { startReceiver } from "./fixtures/otlp-receiver.ts"
+import { startExportWorker } from "../src/real/otel.ts"
+import { type ReceivedSpan, startReceiver } from "./fixtures/otlp-receiver.ts"
 
 const receiver = await startReceiver()
 
@@ -25,6 +27,43 @@ const exportEnv = (extra: Record<string, string>): Record<string, string | undef
 })
 
 const spanIdOf = (traceparent: string): string => traceparent.split("-")[2]!
+
+/** Hands `spans` to an export worker of its own, as a node would, and returns what the receiver got from it once it stopped. */
+const exportThroughWorker = async (
+  throughTracer: boolean,
+  env: Record<string, string | undefined>,
+  spans: ReadonlyArray<SpanTuple>
+): Promise<{ readonly direct: boolean; readonly received: Array<ReceivedSpan> }> => {
+  const before = receiver.spans.length
+  const { worker, direct } = await startExportWorker({ node: "replay-node", cluster: "c", protocol: "raft", throughTracer }, env)
+  const stopped = new Promise<string | undefined>((resolve) =>
+    worker.on("message", (message: FromExportWorker) => {
+      if (message._tag === "Stopped") resolve(message.error)
+    }))
+  worker.postMessage({ _tag: "Spans", spans: JSON.stringify(spans) })
+  worker.postMessage({ _tag: "Shutdown" })
+  expect(await stopped).toBeUndefined()
+  await worker.terminate()
+  return { direct, received: receiver.spans.slice(before) }
+}
+
+const TRACE = "0af7651916cd43dd8448eb211c80319c"
+const OTHER_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
+/** Spans as a node hands them over, one of each shape a node makes, with fixed ids and times (Unix ms with fractions, which the SDK rounds to nanoseconds its own way: 130.001 becomes 130.000977). */
+const handedOver: ReadonlyArray<SpanTuple> = [
+  ["client.request", 2, TRACE, "00f067aa0ba902b7", null, [], { "client.id": "c1", "kv.operation": "Put", "kv.key": "k" }, [], 1764633600123.25, 1764633600131.5, 0],
+  [
+    "raft.propose", 1, TRACE, "00f067aa0ba902b8", ["00f067aa0ba902b7", 1], [], { "raft.index": 7, "raft.term": 2, ratio: 0.5, leader: true },
+    [["apply", { "raft.index": 7 }, 1764633600130.001]], 1764633600124.5, 1764633600130.75, 1
+  ],
+  [
+    "raft.handleAppend", 4, TRACE, "00f067aa0ba902b9", ["00f067aa0ba902b8", 3], [[OTHER_TRACE, "b7ad6b7169203331", 3], [OTHER_TRACE, "b7ad6b7169203332", 2]],
+    { "raft.leader": "n1", "": "no name", long: "a long value" }, [["persisted", {}, 1764633600126.5], ["apply", { a: 1, b: "two", c: false }, 1764633600127]],
+    1764633600125.125, 1764633600128, 0
+  ],
+  // The wall clock stepped back between start and end.
+  ["storage.sync", 0, TRACE, "00f067aa0ba902ba", ["00f067aa0ba902b9", 1], [], { "raft.entries": 1 }, [], 1764633600129, 1764633600128.5, 0]
+]
 const sampledFlag = (traceparent: string): boolean => traceparent.endsWith("-01")
 
 describe("span export on a worker thread", () => {
@@ -162,6 +201,73 @@ describe("span export on a worker thread", () => {
     expect(padded(undefined, unsampledParent.traceId)).toBe(true)
     expect(padded(unsampledParent, unsampledParent.traceId)).toBe(false)
     expect(exact(undefined, unsampledParent.traceId)).toBe(false)
+  })
+
+  it("hands spans straight to the SDK's processors, exporting field by field what its tracer exports", async () => {
+    // Set up, act: the same hand-over to a worker that records through the SDK's tracer and to one that does not.
+    const throughTracer = await exportThroughWorker(true, exportEnv({}), handedOver)
+    const direct = await exportThroughWorker(false, exportEnv({}), handedOver)
+
+    // Check: the installed SDK's span processors were found (an upgrade that moves them fails here), and every field matches.
+    expect(throughTracer.direct).toBe(false)
+    expect(direct.direct).toBe(true)
+    expect(direct.received).toEqual(throughTracer.received)
+    // Check: and those fields are the node's: kinds, parents (remote or not), links, events, status, times to the nanosecond.
+    const [request, propose, handle, sync] = direct.received
+    expect(direct.received.map((span) => [span.name, span.kind, span.parentSpanId ?? "", span.flags])).toEqual([
+      ["client.request", 3, "", 0x101],
+      ["raft.propose", 2, "00f067aa0ba902b7", 0x101],
+      ["raft.handleAppend", 5, "00f067aa0ba902b8", 0x301],
+      ["storage.sync", 1, "00f067aa0ba902b9", 0x101]
+    ])
+    expect([request!.startTimeUnixNano, request!.endTimeUnixNano]).toEqual(["1764633600123250000", "1764633600131500000"])
+    expect([propose!.startTimeUnixNano, propose!.status]).toEqual(["1764633600124500000", { code: 2 }])
+    expect(propose!.events).toEqual([{ timeUnixNano: "1764633600130000977", name: "apply", attributes: [{ key: "raft.index", value: { intValue: 7 } }], droppedAttributesCount: 0 }])
+    expect(handle!.links!.map((link) => [link.spanId, link.flags])).toEqual([["b7ad6b7169203331", 0x301], ["b7ad6b7169203332", 0x300]])
+    expect(handle!.attributes.map((attribute) => attribute.key)).toEqual(["raft.leader", "long"])
+    expect([sync!.startTimeUnixNano, sync!.endTimeUnixNano]).toEqual(["1764633600129000000", "1764633600129000000"])
+    expect(sync!.scope).toEqual({ name: "faultline" })
+    expect(sync!.resource.find((attribute) => attribute.key === "faultline.protocol")?.value).toEqual({ stringValue: "raft" })
+  })
+
+  it("applies the span limits the environment sets, as the SDK's own spans do", async () => {
+    // Set up: every limit low enough that the spans above break it.
+    const env = exportEnv({
+      OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT: "2",
+      OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT: "3",
+      OTEL_SPAN_EVENT_COUNT_LIMIT: "1",
+      OTEL_SPAN_LINK_COUNT_LIMIT: "1",
+      OTEL_SPAN_ATTRIBUTE_PER_EVENT_COUNT_LIMIT: "1"
+    })
+
+    // Act: the same spans both ways.
+    const throughTracer = await exportThroughWorker(true, env, handedOver)
+    const direct = await exportThroughWorker(false, env, handedOver)
+
+    // Check: the same export, and it is limited: attributes cut and counted, the oldest event and link dropped.
+    expect(direct.direct).toBe(true)
+    expect(direct.received).toEqual(throughTracer.received)
+    const handle = direct.received.find((span) => span.name === "raft.handleAppend")!
+    expect(handle.attributes).toEqual([{ key: "raft.leader", value: { stringValue: "n1" } }, { key: "long", value: { stringValue: "a l" } }])
+    expect([handle.droppedEventsCount, handle.droppedLinksCount]).toEqual([1, 1])
+    expect(handle.events!.map((event) => [event.name, event.droppedAttributesCount])).toEqual([["apply", 2]])
+    expect(handle.links!.map((link) => link.spanId)).toEqual(["b7ad6b7169203332"])
+    expect(direct.received.find((span) => span.name === "raft.propose")!.droppedAttributesCount).toBe(2)
+  })
+
+  it("with an exporter the SDK does not know, exports nothing and says nothing about its span processors", async () => {
+    // Set up: an exporter name sdk-node does not recognize, so it configures no tracer provider.
+    const lines: Array<string> = []
+    const before = receiver.spans.length
+    const exported = await startOtelExport({ node: "unknown-exporter-node", cluster: "c", protocol: "raft" }, exportEnv({ OTEL_TRACES_EXPORTER: "unknown" }), (line) => lines.push(line))
+
+    // Act: a span, then a shutdown that flushes.
+    exported!.forNode().start("test.unknown", { index: 1 }).end()
+    await exported!.shutdown()
+
+    // Check: nothing reached the receiver, and the node logged no line.
+    expect(receiver.spans.length).toBe(before)
+    expect(lines).toEqual([])
   })
 
   it("a process that exports and never shuts the export down still exits: the worker keeps nothing alive", () => {

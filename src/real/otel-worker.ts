@@ -1,10 +1,11 @@
-// The OpenTelemetry SDK of a real node, on a worker thread: it takes the spans the node finished and records and exports them, so the SDK's work (span objects, batching, OTLP encoding, posting) never holds up the node's own thread.
-import type { ContextManager, Link } from "@opentelemetry/api"
+// The OpenTelemetry SDK of a real node, on a worker thread: it takes the spans the node finished and records and exports them, so the SDK's work (batching, OTLP encoding, posting) never holds up the node's own thread.
+import type { ContextManager } from "@opentelemetry/api"
 import type { IdGenerator } from "@opentelemetry/sdk-trace-base"
 import { readlinkSync } from "node:fs"
 import { setPriority } from "node:os"
 import { parentPort, workerData } from "node:worker_threads"
-import type { ExportWorkerData, FromExportWorker, SpanContextRecord, SpanRecord, ToExportWorker } from "./otel-messages.ts"
+import type { ExportWorkerData, FromExportWorker, SpanTuple, ToExportWorker } from "./otel-messages.ts"
+import type { NextIds } from "./otel-replay.ts"
 
 /**
  * The export's niceness: the lowest priority there is. Linux ranks a thread's niceness against the
@@ -38,16 +39,16 @@ const post = (message: FromExportWorker): void => parentPort!.postMessage(messag
 const main = async (): Promise<void> => {
   runBehindTheNode()
   const data = workerData as ExportWorkerData
-  const [{ NodeSDK }, { resourceFromAttributes }, api] = await Promise.all([
+  const [{ NodeSDK, core }, { resourceFromAttributes }, api, { makeSpanReplay, makeTracerReplay, sdkSpanSinkOf }] = await Promise.all([
     import("@opentelemetry/sdk-node"),
     import("@opentelemetry/resources"),
-    import("@opentelemetry/api")
+    import("@opentelemetry/api"),
+    import("./otel-replay.ts")
   ])
   // The node drew each span's ids when the span started (they travel in its messages at once);
   // the SDK takes them from here, one span at a time.
-  let nextTraceId = ""
-  let nextSpanId = ""
-  const idGenerator: IdGenerator = { generateTraceId: () => nextTraceId, generateSpanId: () => nextSpanId }
+  const next: NextIds = { traceId: "", spanId: "" }
+  const idGenerator: IdGenerator = { generateTraceId: () => next.traceId, generateSpanId: () => next.spanId }
   const sdk = new NodeSDK({
     serviceName: data.node,
     resource: resourceFromAttributes({ "faultline.cluster": data.cluster, "faultline.protocol": data.protocol }),
@@ -63,38 +64,17 @@ const main = async (): Promise<void> => {
   })
   sdk.start()
   const tracer = api.trace.getTracer("faultline")
-  const contextOf = (record: SpanContextRecord) => ({
-    traceId: record.traceId,
-    spanId: record.spanId,
-    traceFlags: record.sampled ? api.TraceFlags.SAMPLED : api.TraceFlags.NONE,
-    isRemote: record.remote
-  })
-  const NO_LINKS: Array<Link> = []
-
-  const record = (span: SpanRecord): void => {
-    nextTraceId = span.traceId
-    nextSpanId = span.spanId
-    const parent = span.parent === undefined ? api.ROOT_CONTEXT : api.trace.setSpanContext(api.ROOT_CONTEXT, contextOf(span.parent))
-    const started = tracer.startSpan(
-      span.name,
-      {
-        kind: span.kind,
-        attributes: span.attributes,
-        links: span.links.length === 0 ? NO_LINKS : span.links.map((link) => ({ context: contextOf(link) })),
-        startTime: span.startUnixMs,
-        root: span.parent === undefined
-      },
-      parent
-    )
-    for (const event of span.events) started.addEvent(event.name, event.attributes, event.timeUnixMs)
-    if (span.error) started.setStatus({ code: api.SpanStatusCode.ERROR })
-    started.end(span.endUnixMs)
-  }
+  // With no exporter it could configure (OTEL_TRACES_EXPORTER names only unknown ones), sdk-node
+  // registers no tracer provider, and the tracer is the API's no-op proxy: nothing is exported,
+  // either way.
+  const exportsNothing = tracer instanceof api.ProxyTracer
+  const sink = data.throughTracer === true || exportsNothing ? undefined : sdkSpanSinkOf(tracer)
+  const record = exportsNothing ? () => {} : sink === undefined ? makeTracerReplay(tracer, next) : makeSpanReplay(sink, core)
 
   parentPort!.on("message", (message: ToExportWorker) => {
     switch (message._tag) {
       case "Spans":
-        for (const span of JSON.parse(message.spans) as Array<SpanRecord>) record(span)
+        for (const span of JSON.parse(message.spans) as Array<SpanTuple>) record(span)
         post({ _tag: "Taken" })
         return
       case "Shutdown":
@@ -109,7 +89,7 @@ const main = async (): Promise<void> => {
       }
     }
   })
-  post({ _tag: "Ready" })
+  post({ _tag: "Ready", direct: sink !== undefined || exportsNothing })
 }
 
 main().catch((error: unknown) => post({ _tag: "Failed", message: error instanceof Error ? error.message : String(error) }))
