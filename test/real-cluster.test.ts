@@ -6,8 +6,9 @@ import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
-import { aligned, FIRST_FRAME_OFFSET, FRAME_HEADER_BYTES, layoutOf } from "../src/real/storage-frames.ts"
+import { FRAME_HEADER_BYTES, layoutOf } from "../src/real/storage-frames.ts"
 import { runCli } from "./fixtures/cli.ts"
+import { framesOf } from "./fixtures/storage-frames.ts"
 import { freeBasePort } from "./fixtures/real-ports.ts"
 
 const root = mkdtempSync(join(tmpdir(), "faultline-cluster-"))
@@ -112,21 +113,11 @@ describe("a node's damaged log (after the cluster above has stopped)", () => {
     return { code, stdout, stderr, log: readFileSync(join(copy, "raft-log")) }
   }
 
-  /** Where each synced change (a frame: length, its complement, checksum, bytes; see storage-frames.ts) starts in a log, and its length. */
-  const framesOf = (log: Buffer): Array<{ offset: number; length: number }> => {
-    expect(layoutOf(log)._tag).toBe("Framed")
-    const frames: Array<{ offset: number; length: number }> = []
-    for (let offset = FIRST_FRAME_OFFSET; offset + FRAME_HEADER_BYTES <= log.length && log.readUInt32LE(offset) !== 0;) {
-      frames.push({ offset, length: log.readUInt32LE(offset) })
-      offset += aligned(FRAME_HEADER_BYTES + log.readUInt32LE(offset))
-    }
-    return frames
-  }
-
   it("a flipped byte in the middle: the node refuses to start, naming the file and the byte, and changes nothing", async () => {
     let damaged = Buffer.alloc(0)
     const result = await runDamaged((log) => {
       damaged = Buffer.from(log)
+      expect(layoutOf(damaged)._tag).toBe("Framed")
       const frames = framesOf(damaged)
       const middle = frames[Math.floor(frames.length / 2)]!
       expect(middle).not.toBe(frames.at(-1))
@@ -141,6 +132,7 @@ describe("a node's damaged log (after the cluster above has stopped)", () => {
 
   it("a log cut short in its last synced change (a crash mid-write): the node drops that change, starts and stops cleanly", async () => {
     const result = await runDamaged((log) => {
+      expect(layoutOf(log)._tag).toBe("Framed")
       const last = framesOf(log).at(-1)!
       return log.subarray(0, last.offset + FRAME_HEADER_BYTES + Math.floor(last.length / 2))
     })

@@ -5,6 +5,7 @@ import { Effect, Exit } from "effect"
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import { freshDirectories } from "./fixtures/fresh-directories.ts"
+import { framesOf } from "./fixtures/storage-frames.ts"
 import { decodeText, encodeText, StorageError } from "../src/env/index.ts"
 import { aligned, encodeFrame, encodeFramedFile, FIRST_FRAME_OFFSET, FRAME_HEADER_BYTES, layoutOf, readFramedFile } from "../src/real/storage-frames.ts"
 import { makeRealStorage } from "../src/real/storage.ts"
@@ -32,14 +33,7 @@ const expectText = (exit: Exit.Exit<Uint8Array | undefined, unknown>, text: stri
 const ADVICE = "(the file is damaged; restore it, or remove this node's data so it rejoins from its peers)"
 
 /** Where each frame of a framed file starts. */
-const frameOffsets = (bytes: Buffer): Array<number> => {
-  const offsets: Array<number> = []
-  for (let offset = FIRST_FRAME_OFFSET; offset + FRAME_HEADER_BYTES <= bytes.length && bytes.readUInt32LE(offset) !== 0;) {
-    offsets.push(offset)
-    offset += aligned(FRAME_HEADER_BYTES + bytes.readUInt32LE(offset))
-  }
-  return offsets
-}
+const frameOffsets = (bytes: Buffer): Array<number> => framesOf(bytes).map((frame) => frame.offset)
 
 /** A framed file holding one frame per payload, as a clean close leaves it, and where each frame starts. */
 const framedFile = (payloads: ReadonlyArray<Uint8Array>): { bytes: Buffer; offsets: Array<number> } => {

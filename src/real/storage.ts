@@ -282,18 +282,12 @@ const serveStorage = (directory: string, files: Map<string, FileState>): Storage
       return Semaphore.withPermit(locked.lock)(Effect.suspend(() => body(locked)))
     })
 
-  /** The first `length` synced bytes of a file. */
-  const readDurable = (name: string, length: number): Effect.Effect<Uint8Array, StorageError> =>
-    length === 0
-      ? Effect.succeed(new Uint8Array(0))
-      : Effect.flatMap(attempt(name, "read", () => readFile(pathOf(name))), (bytes) => syncedContent(name, bytes, length))
-
   const read = (name: string) =>
     withFile(name, (state): Effect.Effect<Uint8Array | undefined, StorageError> => {
       if (!exists(state)) return Effect.succeed(undefined)
       const pending = state.pending
-      if (pending._tag !== "Changed") return readDurable(name, state.durableLength ?? 0)
-      return Effect.map(readDurable(name, pending.keep), (prefix) => concat([prefix, ...pending.chunks], pending.keep + pending.length))
+      if (pending._tag !== "Changed") return readDurable(pathOf(name), name, state.durableLength ?? 0)
+      return Effect.map(readDurable(pathOf(name), name, pending.keep), (prefix) => concat([prefix, ...pending.chunks], pending.keep + pending.length))
     })
 
   const change = (name: string, update: (state: FileState) => void) => withFile(name, (state) => Effect.sync(() => update(state)))
@@ -372,9 +366,7 @@ const syncFile = (directory: string, name: string, state: FileState): Effect.Eff
           if (pending.length > 0) yield* attempt(name, "append and fdatasync", () => appendFrame(state, frames, path, pending.chunks))
         } else {
           // A file written before frames takes this path at its first sync, which frames it.
-          const prefix = pending.keep === 0 || state.durableLength === undefined
-            ? new Uint8Array(0)
-            : yield* Effect.flatMap(attempt(name, "read", () => readFile(path)), (bytes) => syncedContent(name, bytes, pending.keep))
+          const prefix = state.durableLength === undefined ? new Uint8Array(0) : yield* readDurable(path, name, pending.keep)
           yield* attempt(name, "rewrite and rename", async () => {
             // The open file is the one the rename replaces; the next append opens the new one.
             await closeHandle(state)
@@ -476,6 +468,12 @@ const appendFrame = async (state: FileState, frames: Frames, path: string, chunk
     throw error
   }
 }
+
+/** The first `length` synced bytes of the file at `path`. */
+const readDurable = (path: string, name: string, length: number): Effect.Effect<Uint8Array, StorageError> =>
+  length === 0
+    ? Effect.succeed(new Uint8Array(0))
+    : Effect.flatMap(attempt(name, "read", () => readFile(path)), (bytes) => syncedContent(name, bytes, length))
 
 /** The first `length` bytes of a file's synced content (framed or not), or why the disk does not hold them: it was changed outside this node. */
 const syncedContent = (name: string, bytes: Uint8Array, length: number): Effect.Effect<Uint8Array, StorageError> => {
