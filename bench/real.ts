@@ -32,11 +32,17 @@ const warmUpMs = Number(process.env["FAULTLINE_BENCH_REAL_WARM_UP_MS"] ?? 3000)
 const exportWarmUpMs = Number(process.env["FAULTLINE_BENCH_REAL_EXPORT_WARM_UP_MS"] ?? 20_000)
 /**
  * `FAULTLINE_BENCH_REAL_CLIENTS=1` (a comma-separated list) measures puts at those levels only,
- * alternating etcd and Faultline clusters `FAULTLINE_BENCH_REAL_ROUNDS` times (default 3), and
- * skips reads, the leader kill and tracing's cost: a quick look at one figure on a shared machine.
+ * etcd's cluster and Faultline's side by side (see {@link sideBySide}), `FAULTLINE_BENCH_REAL_ROUNDS`
+ * times with fresh clusters (default 1), and skips reads, the leader kill and tracing's cost: a quick
+ * look at one figure on a shared machine.
  */
 const quickLevels = process.env["FAULTLINE_BENCH_REAL_CLIENTS"]?.split(",").map(Number)
-const concurrencies = quickLevels ?? [1, 16, 64]
+/**
+ * The side-by-side comparison alternates `FAULTLINE_BENCH_REAL_PAIRS` pairs of slices (default 10)
+ * of `FAULTLINE_BENCH_REAL_SLICE_MS` each (default 1000) at every level.
+ */
+const slicePairs = Number(process.env["FAULTLINE_BENCH_REAL_PAIRS"] ?? 10)
+const sliceMs = Number(process.env["FAULTLINE_BENCH_REAL_SLICE_MS"] ?? 1000)
 
 /** One HTTP request on a keep-alive agent: its status and body. */
 const call = (agent: Agent, options: { host: string; port: number; method: string; path: string; body?: string }): Promise<{ status: number; body: string }> =>
@@ -70,6 +76,9 @@ interface LevelResult {
   readonly p50Ms: number
   readonly p99Ms: number
   readonly errors: number
+  /** Each success's latency, sorted, and how long the level ran: what pooling slices needs. */
+  readonly latenciesMs: ReadonlyArray<number>
+  readonly elapsedMs: number
 }
 
 const percentile = (sorted: ReadonlyArray<number>, fraction: number): number => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * fraction))] ?? Number.NaN
@@ -106,8 +115,28 @@ const runLevel = async (
   const elapsedMs = performance.now() - started
   agent.destroy()
   latencies.sort((left, right) => left - right)
-  return { concurrency, count: latencies.length, perSecond: (latencies.length / elapsedMs) * 1000, p50Ms: percentile(latencies, 0.5), p99Ms: percentile(latencies, 0.99), errors }
+  return levelResult(concurrency, latencies, elapsedMs, errors)
 }
+
+const levelResult = (concurrency: number, sortedLatencies: ReadonlyArray<number>, elapsedMs: number, errors: number): LevelResult => ({
+  concurrency,
+  count: sortedLatencies.length,
+  perSecond: (sortedLatencies.length / elapsedMs) * 1000,
+  p50Ms: percentile(sortedLatencies, 0.5),
+  p99Ms: percentile(sortedLatencies, 0.99),
+  errors,
+  latenciesMs: sortedLatencies,
+  elapsedMs
+})
+
+/** Slices of one level as if they were one run: their operations over their summed time. */
+const pooled = (slices: ReadonlyArray<LevelResult>): LevelResult =>
+  levelResult(
+    slices[0]!.concurrency,
+    slices.flatMap((slice) => slice.latenciesMs).sort((left, right) => left - right),
+    slices.reduce((sum, slice) => sum + slice.elapsedMs, 0),
+    slices.reduce((sum, slice) => sum + slice.errors, 0)
+  )
 
 /** The warm-up every cluster gets before its first measured level (see {@link warmUpMs}). */
 const warmUp = async (target: Target, endpoint: { host: string; port: number }, durationMs = warmUpMs): Promise<void> => {
@@ -251,39 +280,8 @@ const etcdCluster = async (): Promise<{ target: Target; leader: { host: string; 
   }
 }
 
-interface SystemResult {
-  readonly puts: ReadonlyArray<LevelResult>
-  readonly gets: LevelResult
-  readonly gapMs: number
-}
-
-const measure = async (system: NonNullable<Awaited<ReturnType<typeof etcdCluster>>>): Promise<SystemResult> => {
-  try {
-    const puts: Array<LevelResult> = []
-    await warmUp(system.target, system.leader)
-    for (const concurrency of concurrencies) puts.push(await runLevel(system.target, system.leader, concurrency, "put"))
-    const gets = await runLevel(system.target, system.leader, 16, "get")
-    const gapMs = await leaderKillGap(system.target, system.killLeader)
-    return { puts, gets, gapMs }
-  } finally {
-    // Waited for, so the next system starts on a machine this one has left.
-    await system.stop()
-  }
-}
-
 const row = (label: string, value: string) => console.log(`  ${label.padEnd(46)} ${value}`)
 const format = (value: number) => value.toLocaleString("en-US", { maximumFractionDigits: 0 })
-
-const print = (name: string, result: SystemResult, baseline?: SystemResult) => {
-  console.log(`\n${name}`)
-  result.puts.forEach((level, index) => {
-    const ratio = baseline === undefined ? "" : ` (${(level.perSecond / baseline.puts[index]!.perSecond).toFixed(2)}x etcd)`
-    row(`puts/s, ${level.concurrency} client${level.concurrency === 1 ? "" : "s"}`, `${format(level.perSecond)}${ratio}; p50 ${level.p50Ms.toFixed(1)} ms, p99 ${level.p99Ms.toFixed(1)} ms; ${level.errors} errors`)
-  })
-  const readRatio = baseline === undefined ? "" : ` (${(result.gets.perSecond / baseline.gets.perSecond).toFixed(2)}x etcd)`
-  row("linearizable reads/s, 16 clients", `${format(result.gets.perSecond)}${readRatio}; p50 ${result.gets.p50Ms.toFixed(1)} ms`)
-  row("longest write gap after a leader SIGKILL", `${(result.gapMs / 1000).toFixed(2)} s${baseline === undefined ? "" : ` (etcd ${(baseline.gapMs / 1000).toFixed(2)} s)`}`)
-}
 
 /** A collector that takes every OTLP/HTTP export (protobuf, as the SDK sends by default) and counts its bytes. */
 const startSink = async (): Promise<{ url: string; bytes: () => number; close: () => void }> => {
@@ -393,33 +391,79 @@ export const exportCost = async (levels: ReadonlyArray<number> = [1, 16], pairs 
   )
 }
 
-/** Puts only, at `quickLevels`, etcd and Faultline alternated so that a slow spell of the shared machine hits both. */
-const quick = async (levels: ReadonlyArray<number>) => {
-  const rounds = Number(process.env["FAULTLINE_BENCH_REAL_ROUNDS"] ?? 3)
-  console.log(`Puts only, ${levels.join(", ")} client(s), ${levelMs / 1000} s per level, etcd and Faultline alternated ${rounds} times`)
-  for (let round = 1; round <= rounds; round++) {
-    const etcd = await etcdCluster()
-    const etcdPuts: Array<LevelResult> = []
-    if (etcd !== undefined) {
-      try {
-        await warmUp(etcd.target, etcd.leader)
-        for (const concurrency of levels) etcdPuts.push(await runLevel(etcd.target, etcd.leader, concurrency, "put"))
-      } finally {
-        etcd.stop()
+type Cluster = { readonly target: Target; readonly leader: { host: string; port: number }; readonly killLeader: () => void }
+
+/** One load level of each system, measured in alternated slices; etcd's is undefined when it is not installed. */
+interface Compared {
+  readonly raft: LevelResult
+  readonly etcd: LevelResult | undefined
+  /** Each pair's Faultline-over-etcd ratio, sorted. */
+  readonly pairRatios: ReadonlyArray<number>
+}
+
+/**
+ * Both clusters up at once, each load level measured in `slicePairs` pairs of `sliceMs` slices,
+ * etcd's and Faultline's alternated (which goes first alternates too), after both were warmed up
+ * in alternated turns. Measured one after the other, two systems meet a shared machine in two
+ * different moods: on this one a run's figures swing by 1.5-2x within minutes, and a pair of
+ * 5-s levels taken 20 s apart read anywhere from 0.55x to 1.68x for unchanged code. Slices a
+ * second apart meet the same moods, and the median of the pairs' ratios shrugs off a slow second.
+ * The idle system's heartbeats run during the other's slices, both ways round.
+ */
+const sideBySide = async (raft: Cluster, etcd: Cluster | undefined, levels: ReadonlyArray<number>, kind: "put" | "get"): Promise<Array<Compared>> => {
+  const results: Array<Compared> = []
+  for (const concurrency of levels) {
+    const raftSlices: Array<LevelResult> = []
+    const etcdSlices: Array<LevelResult> = []
+    for (let pair = 0; pair < slicePairs; pair++) {
+      const slice = (cluster: Cluster) => runLevel(cluster.target, cluster.leader, concurrency, kind, sliceMs)
+      if (etcd === undefined) raftSlices.push(await slice(raft))
+      else if (pair % 2 === 0) {
+        etcdSlices.push(await slice(etcd))
+        raftSlices.push(await slice(raft))
+      } else {
+        raftSlices.push(await slice(raft))
+        etcdSlices.push(await slice(etcd))
       }
     }
+    const pairRatios = etcdSlices.map((slice, index) => raftSlices[index]!.perSecond / slice.perSecond).sort((left, right) => left - right)
+    results.push({ raft: pooled(raftSlices), etcd: etcdSlices.length === 0 ? undefined : pooled(etcdSlices), pairRatios })
+  }
+  return results
+}
+
+/** Warms both clusters up in alternated turns, three each (see {@link warmUpMs}). */
+const warmUpBoth = async (raft: Cluster, etcd: Cluster | undefined): Promise<void> => {
+  for (let turn = 0; turn < 3; turn++) {
+    if (etcd !== undefined) await warmUp(etcd.target, etcd.leader)
+    await warmUp(raft.target, raft.leader)
+  }
+}
+
+const printCompared = (label: string, compared: Compared) => {
+  const { raft, etcd, pairRatios } = compared
+  const figures = (level: LevelResult) => `${format(level.perSecond)} (p50 ${level.p50Ms.toFixed(2)} ms, p99 ${level.p99Ms.toFixed(1)} ms)`
+  const errors = raft.errors + (etcd?.errors ?? 0) > 0 ? `; errors ${raft.errors} / ${etcd?.errors ?? 0}` : ""
+  if (etcd === undefined) return row(label, `${figures(raft)}${errors}`)
+  const spread = `median pair ${median(pairRatios).toFixed(2)}, pairs ${pairRatios[0]!.toFixed(2)}-${pairRatios[pairRatios.length - 1]!.toFixed(2)}`
+  row(label, `${figures(raft)}; etcd ${figures(etcd)}: ${(raft.perSecond / etcd.perSecond).toFixed(2)}x etcd (${spread})${errors}`)
+}
+
+const clients = (count: number) => `${count} client${count === 1 ? "" : "s"}`
+
+/** Puts only, at `quickLevels`, side by side with etcd, `FAULTLINE_BENCH_REAL_ROUNDS` times with fresh clusters. */
+const quick = async (levels: ReadonlyArray<number>) => {
+  const rounds = Number(process.env["FAULTLINE_BENCH_REAL_ROUNDS"] ?? 1)
+  console.log(`Puts only, ${levels.join(", ")} client(s); etcd and Faultline side by side, ${slicePairs} alternated pairs of ${sliceMs / 1000}-s slices per level`)
+  for (let round = 1; round <= rounds; round++) {
+    const etcd = await etcdCluster()
     const raft = await faultlineRaft()
     try {
-      await warmUp(raft.target, raft.leader)
-      for (const [index, concurrency] of levels.entries()) {
-        const level = await runLevel(raft.target, raft.leader, concurrency, "put")
-        const baseline = etcdPuts[index]
-        const versus = baseline === undefined
-          ? ""
-          : `; etcd ${format(baseline.perSecond)} (p50 ${baseline.p50Ms.toFixed(2)} ms, p99 ${baseline.p99Ms.toFixed(1)} ms): ${(level.perSecond / baseline.perSecond).toFixed(2)}x etcd`
-        row(`round ${round}, puts/s, ${concurrency} client(s)`, `${format(level.perSecond)} (p50 ${level.p50Ms.toFixed(2)} ms, p99 ${level.p99Ms.toFixed(1)} ms)${versus}`)
-      }
+      await warmUpBoth(raft, etcd)
+      const compared = await sideBySide(raft, etcd, levels, "put")
+      compared.forEach((level, index) => printCompared(`${rounds > 1 ? `round ${round}, ` : ""}puts/s, ${clients(levels[index]!)}`, level))
     } finally {
+      etcd?.stop()
       await raft.stop()
     }
   }
@@ -430,13 +474,28 @@ const main = async () => {
   console.log(machineLine())
   if (process.env["FAULTLINE_BENCH_REAL_EXPORT_ONLY"] === "1") return exportCost()
   if (quickLevels !== undefined) return quick(quickLevels)
-  console.log(`Real clusters on loopback, fsync on, through HTTP with keep-alive clients; ${levelMs / 1000} s per load level`)
   const etcd = await etcdCluster()
-  const etcdResult = etcd === undefined ? undefined : await measure(etcd)
-  const raft = await measure(await faultlineRaft())
-  if (etcdResult !== undefined) print("etcd 3 (3 members)", etcdResult)
-  else console.log("\n(no etcd on the PATH: install Debian's etcd-server to compare in the same run)")
-  print("faultline raft (3 nodes)", raft, etcdResult)
+  console.log(
+    `Real clusters on loopback, fsync on, through HTTP with keep-alive clients; ${etcd === undefined ? "Faultline alone" : "etcd and Faultline side by side"}, ${slicePairs} ${etcd === undefined ? "slices" : "alternated pairs of slices"} of ${sliceMs / 1000} s per level`
+  )
+  if (etcd === undefined) console.log("(no etcd on the PATH: install Debian's etcd-server to compare in the same run)")
+  const raft = await faultlineRaft()
+  try {
+    await warmUpBoth(raft, etcd)
+    const levels = [1, 16, 64]
+    const puts = await sideBySide(raft, etcd, levels, "put")
+    puts.forEach((level, index) => printCompared(`puts/s, ${clients(levels[index]!)}`, level))
+    const [reads] = await sideBySide(raft, etcd, [16], "get")
+    printCompared("linearizable reads/s, 16 clients", reads!)
+    // One leader at a time, each cluster's own clients spread over its endpoints.
+    const etcdGapMs = etcd === undefined ? undefined : await leaderKillGap(etcd.target, etcd.killLeader)
+    const raftGapMs = await leaderKillGap(raft.target, raft.killLeader)
+    row("longest write gap after a leader SIGKILL", `${(raftGapMs / 1000).toFixed(2)} s${etcdGapMs === undefined ? "" : `; etcd ${(etcdGapMs / 1000).toFixed(2)} s`}`)
+  } finally {
+    etcd?.stop()
+    await raft.stop()
+  }
+  row("load average", `${loadavg().map((value) => value.toFixed(1)).join(", ")} on ${availableParallelism()} cores`)
   await exportCost()
 }
 
