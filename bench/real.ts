@@ -229,7 +229,7 @@ const faultlineRaft = async (env: NodeJS.ProcessEnv = process.env): Promise<{ ta
 }
 
 /** etcd 3.x: three members on loopback, its JSON gateway (/v3/kv/put, /v3/kv/range) as the API. */
-const etcdCluster = async (): Promise<{ target: Target; leader: { host: string; port: number }; killLeader: () => void; stop: () => void } | undefined> => {
+const etcdCluster = async (): Promise<{ target: Target; leader: { host: string; port: number }; killLeader: () => void; stop: () => Promise<void> } | undefined> => {
   if (spawnSync("etcd", ["--version"]).status !== 0) return undefined
   const data = mkdtempSync(join(tmpdir(), "faultline-bench-etcd-"))
   const base = await freeBasePort(3)
@@ -273,8 +273,13 @@ const etcdCluster = async (): Promise<{ target: Target; leader: { host: string; 
     target,
     leader: endpoints[leaderIndex]!,
     killLeader: () => children[leaderIndex]!.kill("SIGKILL"),
-    stop: () => {
-      for (const child of children) child.kill("SIGKILL")
+    // Waits for every member to exit, so that the next cluster finds their ports free.
+    stop: async () => {
+      await Promise.all(children.map((child) => new Promise<void>((resolvePromise) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolvePromise()
+        child.once("exit", () => resolvePromise())
+        child.kill("SIGKILL")
+      })))
       rmSync(data, { recursive: true, force: true })
     }
   }
@@ -463,7 +468,7 @@ const quick = async (levels: ReadonlyArray<number>) => {
       const compared = await sideBySide(raft, etcd, levels, "put")
       compared.forEach((level, index) => printCompared(`${rounds > 1 ? `round ${round}, ` : ""}puts/s, ${clients(levels[index]!)}`, level))
     } finally {
-      etcd?.stop()
+      await etcd?.stop()
       await raft.stop()
     }
   }
@@ -492,7 +497,7 @@ const main = async () => {
     const raftGapMs = await leaderKillGap(raft.target, raft.killLeader)
     row("longest write gap after a leader SIGKILL", `${(raftGapMs / 1000).toFixed(2)} s${etcdGapMs === undefined ? "" : `; etcd ${(etcdGapMs / 1000).toFixed(2)} s`}`)
   } finally {
-    etcd?.stop()
+    await etcd?.stop()
     await raft.stop()
   }
   row("load average", `${loadavg().map((value) => value.toFixed(1)).join(", ")} on ${availableParallelism()} cores`)
