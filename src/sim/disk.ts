@@ -31,7 +31,7 @@ export interface CrashOptions {
   readonly tornWrite: boolean
 }
 
-const single = (data: Uint8Array): Content => ({ chunks: [data.slice()], count: 1, length: data.length })
+const single = (chunk: Uint8Array): Content => ({ chunks: [chunk], count: 1, length: chunk.length })
 
 const bytesOf = (content: Content): Uint8Array => {
   if (content.count === 1) return content.chunks[0]!.slice()
@@ -45,16 +45,42 @@ const bytesOf = (content: Content): Uint8Array => {
   return result
 }
 
-const appendTo = (content: Content, data: Uint8Array): Content => {
+const appendTo = (content: Content, chunk: Uint8Array): Content => {
   // Share the chunk array when this version is its tip; otherwise (another version grew it) copy it.
   const chunks = content.chunks.length === content.count ? content.chunks : content.chunks.slice(0, content.count)
-  chunks.push(data.slice())
-  return { chunks, count: content.count + 1, length: content.length + data.length }
+  chunks.push(chunk)
+  return { chunks, count: content.count + 1, length: content.length + chunk.length }
 }
+
+/** Bytes of the blocks that small writes and appends are copied into. */
+const BLOCK_BYTES = 64 * 1024
+
+/** Writes larger than this get a buffer of their own, so that a block holds many chunks. */
+const CHUNK_IN_BLOCK_MAX = BLOCK_BYTES / 16
 
 /** One node's disk. Survives crashes (that is the point); only unsynced changes are lost. */
 export class SimulatedDisk {
   private readonly files = new Map<string, SimulatedFile>()
+  private block = new Uint8Array(0)
+  private blockUsed = 0
+
+  /**
+   * A copy of `data` that the caller cannot change. A small one is a view into a shared block
+   * rather than a buffer of its own: `slice` allocates a new ArrayBuffer (1.3-1.8 us for a log
+   * entry's 150 bytes, against 0.2 us to copy into a block), and the standard Raft scenario appends
+   * over a thousand times a seed. Chunks are never written to after the copy, so sharing is safe.
+   */
+  private copy(data: Uint8Array): Uint8Array {
+    if (data.length > CHUNK_IN_BLOCK_MAX) return data.slice()
+    if (this.blockUsed + data.length > this.block.length) {
+      this.block = new Uint8Array(BLOCK_BYTES)
+      this.blockUsed = 0
+    }
+    const start = this.blockUsed
+    this.block.set(data, start)
+    this.blockUsed = start + data.length
+    return this.block.subarray(start, this.blockUsed)
+  }
 
   read(name: string): Uint8Array | undefined {
     const content = this.files.get(name)?.current
@@ -63,14 +89,14 @@ export class SimulatedDisk {
 
   write(name: string, data: Uint8Array): void {
     const file = this.file(name)
-    file.current = single(data)
+    file.current = single(this.copy(data))
     file.appendedOnly = false
   }
 
   append(name: string, data: Uint8Array): void {
     const file = this.file(name)
     if (file.current === file.durable) file.appendedOnly = true
-    file.current = appendTo(file.current ?? { chunks: [], count: 0, length: 0 }, data)
+    file.current = appendTo(file.current ?? { chunks: [], count: 0, length: 0 }, this.copy(data))
   }
 
   truncate(name: string, size: number): void {

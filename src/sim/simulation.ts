@@ -489,16 +489,17 @@ export class Simulation {
       node.receiver = (envelope) => resume(Effect.succeed(envelope))
       return cancelReceive
     })
-    // The first message resumes the fiber with the whole batch: the rest is gathered when the fiber
-    // runs, as a map over receive would, but in one step of the fiber rather than three.
-    const batchFrom = (first: Envelope, max: number) =>
-      Effect.sync(() => {
-        const batch = [first]
-        while (batch.length < max && node.mailboxHead < node.mailbox.length && node.status === "up") {
-          batch.push(this.takeFromMailbox(node))
-        }
-        return batch
-      })
+    // The first message resumes the fiber with the whole batch, gathered here rather than in an
+    // Effect.sync when the fiber runs: a resumed fiber runs at once, inside `resume`, so nothing can
+    // arrive in between, and a delivery (two thirds of the standard scenario's events) then
+    // allocates no thunk and no Sync effect.
+    const batchFrom = (first: Envelope, max: number): Effect.Effect<ReadonlyArray<Envelope>> => {
+      const batch = [first]
+      while (batch.length < max && node.mailboxHead < node.mailbox.length && node.status === "up") {
+        batch.push(this.takeFromMailbox(node))
+      }
+      return Effect.succeed(batch)
+    }
     return Network.of({
       self: node.id,
       nodes: servers,
