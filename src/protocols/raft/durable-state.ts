@@ -68,8 +68,12 @@ export const makeDurableState = (storage: Storage["Service"]): DurableState => {
     ready.hardState !== undefined && (ready.hardState.term !== storedTerm || ready.hardState.votedFor !== storedVote)
 
   /**
-   * Appends `entries`, then runs `after`. It reads the log's current length and size, so call it
-   * when the append runs (inside an Effect), after whatever truncation or rewrite comes first.
+   * Appends `entries`, then runs `after`. It reads the log's current length and size
+   * (`firstStoredIndex`, `offsets`, `sizeBytes`), so call it once whatever changes them has run:
+   * inside an Effect after a truncation or a snapshot's rewrite. Only those two change them, so a
+   * Ready with neither may call it when its persist starts, before the hard state is written; a
+   * new step that touched the log before the append would have to take the deferred path too
+   * (see `logChanges` in `persist`).
    */
   const appendNow = (entries: ReadonlyArray<Entry>, after: Effect.Effect<void, StorageError>): Effect.Effect<void, StorageError> => {
     const expected = firstStoredIndex + offsets.length
