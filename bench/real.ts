@@ -11,7 +11,7 @@ import { machineLine } from "./machine.ts"
 
 const root = fileURLToPath(new URL("..", import.meta.url))
 const bin = resolve(root, "bin", "faultline.js")
-/** How long each load level runs. */
+/** How long each load level of the tracing-cost section runs (the comparison with etcd runs in slices, see {@link sliceMs}). */
 const levelMs = Number(process.env["FAULTLINE_BENCH_REAL_LEVEL_MS"] ?? 5000)
 /**
  * Puts, unmeasured, that every cluster takes before its first measured level. A node's first
@@ -66,6 +66,15 @@ interface Target {
   readonly put: (key: string, value: string) => { method: string; path: string; body: string }
   readonly get: (key: string) => { method: string; path: string; body?: string }
   readonly ok: (status: number, body: string) => boolean
+}
+
+/** A running cluster of either system: its API, the leader's endpoint, and how to kill the leader and stop it all. */
+interface Cluster {
+  readonly target: Target
+  readonly leader: { host: string; port: number }
+  readonly killLeader: () => void
+  /** Resolves once every process has exited. */
+  readonly stop: () => Promise<void>
 }
 
 interface LevelResult {
@@ -195,7 +204,7 @@ const countDroppedSpans = (data: string): void => {
 }
 
 /** Faultline's Raft: a cluster up in the background, its HTTP endpoints, the leader's found by /status. */
-const faultlineRaft = async (env: NodeJS.ProcessEnv = process.env): Promise<{ target: Target; leader: { host: string; port: number }; pids: ReadonlyArray<number>; killLeader: () => void; stop: () => Promise<void> }> => {
+const faultlineRaft = async (env: NodeJS.ProcessEnv = process.env): Promise<Cluster & { readonly pids: ReadonlyArray<number> }> => {
   const data = mkdtempSync(join(tmpdir(), "faultline-bench-real-"))
   const base = await freeBasePort(3)
   faultline(["cluster", "up", "--nodes", "3", "--base-port", String(base), "--data", data, "--detach"], env)
@@ -229,7 +238,7 @@ const faultlineRaft = async (env: NodeJS.ProcessEnv = process.env): Promise<{ ta
 }
 
 /** etcd 3.x: three members on loopback, its JSON gateway (/v3/kv/put, /v3/kv/range) as the API. */
-const etcdCluster = async (): Promise<{ target: Target; leader: { host: string; port: number }; killLeader: () => void; stop: () => Promise<void> } | undefined> => {
+const etcdCluster = async (): Promise<Cluster | undefined> => {
   if (spawnSync("etcd", ["--version"]).status !== 0) return undefined
   const data = mkdtempSync(join(tmpdir(), "faultline-bench-etcd-"))
   const base = await freeBasePort(3)
@@ -395,8 +404,6 @@ export const exportCost = async (levels: ReadonlyArray<number> = [1, 16], pairs 
     `${format(sink.bytes() / 1024)} KiB; spans dropped: ${format(spansDropped.toWorker)} on their way to the nodes' export workers, at least ${format(spansDropped.inSdk)} in the SDK's queue`
   )
 }
-
-type Cluster = { readonly target: Target; readonly leader: { host: string; port: number }; readonly killLeader: () => void }
 
 /** One load level of each system, measured in alternated slices; etcd's is undefined when it is not installed. */
 interface Compared {
