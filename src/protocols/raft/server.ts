@@ -86,7 +86,8 @@ export const raftServer = (voters: ReadonlyArray<string>, options: RaftServerOpt
     const random = yield* Random
     const tracing = yield* Tracing
     const traceContext = makeRaftTraceContext(tracing.spans)
-    const durable = makeDurableState(yield* Storage)
+    const storage = yield* Storage
+    const durable = makeDurableState(storage)
     const { restored, snapshot } = yield* durable.recover
     let config: RaftConfig = {
       id: network.self,
@@ -284,8 +285,24 @@ export const raftServer = (voters: ReadonlyArray<string>, options: RaftServerOpt
       busy = true
       afterJob = then
       handedOver = Effect.andThen(io, finishJob)
-      if (resumePersistence !== undefined) dispatcher.scheduleTask(wakePersistence, 0)
+      if (!runsInline && resumePersistence !== undefined) dispatcher.scheduleTask(wakePersistence, 0)
     }
+
+    // When storage never waits (the simulator without sync latency), the receive loop runs the
+    // jobs it hands over itself, once it has sent what its inputs queued: the persistence fiber
+    // would have run them next in any case, before anything else could happen (no input arrives
+    // while nothing waits), so the order of everything is the same, and a fiber's wake and resume
+    // per job is saved. `runsInline` tells `persistThen` that no wake is needed.
+    let runsInline = false
+    const runHandedOver: Effect.Effect<void, unknown> = Effect.suspend(() => {
+      const job = handedOver
+      if (job === undefined) {
+        runsInline = false
+        return Effect.void
+      }
+      handedOver = undefined
+      return Effect.andThen(job, runHandedOver)
+    })
 
     const processReady = (): Effect.Effect<void, unknown> => {
       while (raft.hasReady()) {
@@ -371,6 +388,19 @@ export const raftServer = (voters: ReadonlyArray<string>, options: RaftServerOpt
       return processReady()
     }
 
+    /** `driveAll`, then any job it handed over, in this fiber (see `runsInline`). */
+    const driveAllInline = (inputs: ReadonlyArray<Input>): Effect.Effect<void, unknown> => {
+      // A job handed over before (at start) is the persistence fiber's to run.
+      if (handedOver !== undefined) return driveAll(inputs)
+      runsInline = true
+      const driven = driveAll(inputs)
+      if (handedOver === undefined) {
+        runsInline = false
+        return driven
+      }
+      return Effect.andThen(driven, runHandedOver)
+    }
+
     yield* Effect.suspend(processReady)
     // Either loop failing (a storage error while persisting) fails the server as a whole, as a
     // real server stops on a disk error; a forked child's failure would leave the other loop
@@ -378,7 +408,9 @@ export const raftServer = (voters: ReadonlyArray<string>, options: RaftServerOpt
     yield* Effect.all(
       [
         Effect.forever(Effect.flatMap(clock.sleep(options.tickMs), () => drive(TICK)), { disableYield: true }),
-        Effect.forever(Effect.flatMap(network.receiveAll(RECEIVE_BATCH), driveAll), { disableYield: true }),
+        Effect.forever(Effect.flatMap(network.receiveAll(RECEIVE_BATCH), storage.neverWaits === true ? driveAllInline : driveAll), {
+          disableYield: true
+        }),
         Effect.forever(nextPersistence, { disableYield: true })
       ],
       { concurrency: "unbounded", discard: true }
