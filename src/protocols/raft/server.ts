@@ -275,34 +275,32 @@ export const raftServer = (voters: ReadonlyArray<string>, options: RaftServerOpt
       return processReady()
     }
 
+    // When storage never waits (the simulator without sync latency), the receive loop runs the
+    // jobs it makes itself, right after sending what its inputs queued, rather than hand them to
+    // the persistence fiber. That fiber would have run them next in any case, before anything
+    // else could happen: the receive loop only goes back to wait for input, and none arrives
+    // while nothing waits. So everything happens in the same order, and a wake and a resume of a
+    // fiber per job are saved. `runsInline` is set while a batch of input and the jobs that
+    // follow it run so (a job's own Readies may make the next job).
+    let runsInline = false
+
     /**
      * Hands `io` to the persistence fiber and marks the node busy at once, so that no input is
      * stepped (and no Ready made) before the one being persisted is advanced. Once `io` is done,
-     * `then` runs and the backlog is stepped.
+     * `then` runs and the backlog is stepped. Returns what to run now: the flush of what the
+     * Readies queued, and the job too when it runs inline.
      */
-    const persistThen = (io: Effect.Effect<void, unknown>, then: () => void): void => {
+    const persistThen = (io: Effect.Effect<void, unknown>, then: () => void): Effect.Effect<void, unknown> => {
       assert(!busy, () => "raft server: a persistence job was queued while another one is under way")
       busy = true
       afterJob = then
-      handedOver = Effect.andThen(io, finishJob)
-      if (!runsInline && resumePersistence !== undefined) dispatcher.scheduleTask(wakePersistence, 0)
+      const job = Effect.andThen(io, finishJob)
+      const flushing = flush()
+      if (runsInline) return flushing === Effect.void ? job : Effect.andThen(flushing, job)
+      handedOver = job
+      if (resumePersistence !== undefined) dispatcher.scheduleTask(wakePersistence, 0)
+      return flushing
     }
-
-    // When storage never waits (the simulator without sync latency), the receive loop runs the
-    // jobs it hands over itself, once it has sent what its inputs queued: the persistence fiber
-    // would have run them next in any case, before anything else could happen (no input arrives
-    // while nothing waits), so the order of everything is the same, and a fiber's wake and resume
-    // per job is saved. `runsInline` tells `persistThen` that no wake is needed.
-    let runsInline = false
-    const runHandedOver: Effect.Effect<void, unknown> = Effect.suspend(() => {
-      const job = handedOver
-      if (job === undefined) {
-        runsInline = false
-        return Effect.void
-      }
-      handedOver = undefined
-      return Effect.andThen(job, runHandedOver)
-    })
 
     const processReady = (): Effect.Effect<void, unknown> => {
       while (raft.hasReady()) {
@@ -312,13 +310,13 @@ export const raftServer = (voters: ReadonlyArray<string>, options: RaftServerOpt
           // Earlier Readies' messages go out now; this one's only when it may leave before its sync.
           const sent = sendsBeforePersist(persisted)
           if (sent) queueMessages(ready)
-          persistThen(traceContext.persisting(persisted, durable.persist(persisted)), () => afterPersist(ready, sent))
-          return flush()
+          return persistThen(traceContext.persisting(persisted, durable.persist(persisted)), () => afterPersist(ready, sent))
         }
         afterPersist(ready, false)
       }
       // What the Readies queued goes out before a compaction's syncs, not after them.
-      if (needsCompaction()) persistThen(compact, () => {})
+      if (needsCompaction()) return persistThen(compact, () => {})
+      runsInline = false
       return flush()
     }
 
@@ -388,17 +386,11 @@ export const raftServer = (voters: ReadonlyArray<string>, options: RaftServerOpt
       return processReady()
     }
 
-    /** `driveAll`, then any job it handed over, in this fiber (see `runsInline`). */
+    /** `driveAll`, running the jobs it makes in this fiber (see `runsInline`). */
     const driveAllInline = (inputs: ReadonlyArray<Input>): Effect.Effect<void, unknown> => {
-      // A job handed over before (at start) is the persistence fiber's to run.
-      if (handedOver !== undefined) return driveAll(inputs)
-      runsInline = true
-      const driven = driveAll(inputs)
-      if (handedOver === undefined) {
-        runsInline = false
-        return driven
-      }
-      return Effect.andThen(driven, runHandedOver)
+      // While busy (the job made at start, not yet taken), the inputs only wait in the backlog.
+      runsInline = !busy
+      return driveAll(inputs)
     }
 
     yield* Effect.suspend(processReady)
