@@ -93,6 +93,31 @@ export const receivedCopy = (message: unknown, text: string): unknown => {
   return copy === NOT_PLAIN ? JSON.parse(text) : copy
 }
 
+/** Bytes of the blocks that `blockAllocator` hands out ranges of. */
+const BLOCK_BYTES = 64 * 1024
+
+/**
+ * An allocator of zeroed byte ranges carved from shared blocks, each range handed out once and
+ * never again, so a range stays the caller's even if a reader keeps a view of it. A buffer of its
+ * own costs a backing store outside V8's heap: about 1 us for a log line's 150 bytes against 0.2
+ * us for a range (V8 keeps only arrays of 64 bytes or less on its heap), and a Raft server
+ * appends, and the simulated disk copies, over a thousand times a seed. Large requests get their
+ * own buffer, so a block holds many ranges.
+ */
+export const blockAllocator = (): ((length: number) => Uint8Array) => {
+  let block = new Uint8Array(0)
+  let used = 0
+  return (length) => {
+    if (length > BLOCK_BYTES / 16) return new Uint8Array(length)
+    if (used + length > block.length) {
+      block = new Uint8Array(BLOCK_BYTES)
+      used = 0
+    }
+    used += length
+    return block.subarray(used - length, used)
+  }
+}
+
 const textEncoder = new TextEncoder()
 const textDecoder = new TextDecoder()
 

@@ -89,10 +89,10 @@ export interface EncodedLines {
  * no joined text, and no TextEncoder call (whose buffer costs more than the encoding of a log
  * entry). This runs for every Raft append; see `durable-state.ts` for the figure.
  */
-export const encodeChecksummedLines = (jsons: ReadonlyArray<string>): EncodedLines => {
+export const encodeChecksummedLines = (jsons: ReadonlyArray<string>, allocate: (length: number) => Uint8Array = newBytes): EncodedLines => {
   let length = 0
   for (const json of jsons) length += HEADER_BYTES + json.length + 1
-  const bytes = new Uint8Array(length)
+  const bytes = allocate(length)
   const lineEnds: Array<number> = []
   let position = 0
   for (const json of jsons) {
@@ -117,6 +117,8 @@ export const encodeChecksummedLines = (jsons: ReadonlyArray<string>): EncodedLin
   }
   return { bytes, lineEnds }
 }
+
+const newBytes = (length: number): Uint8Array => new Uint8Array(length)
 
 /** `encodeChecksummedLines` for text that is not all ASCII: each line encoded as UTF-8. */
 const encodeLinesOfAnyText = (jsons: ReadonlyArray<string>): EncodedLines => {

@@ -1,7 +1,7 @@
 // Raft's stable storage through the env Storage service: hard state, snapshot, and an append-only log with torn-tail recovery.
 // Every line carries a checksum (see checksum.ts): recovery cuts a torn tail and refuses a damaged file.
 import { Effect } from "effect"
-import { encodeText, Storage, StorageCorruption, type StorageError, Tracing } from "../../env/index.ts"
+import { blockAllocator, encodeText, Storage, StorageCorruption, type StorageError, Tracing } from "../../env/index.ts"
 import { assert } from "./assert.ts"
 import { checksummedLine, encodeChecksummedLines, isLinePrefix, nextNewline, readLine } from "./checksum.ts"
 import type { Entry, HardState, Ready, RestoredState, Snapshot } from "./types.ts"
@@ -58,6 +58,8 @@ export const makeDurableState = (storage: Storage["Service"]): DurableState => {
   let offsets: Array<number> = []
   let firstStoredIndex = 1
   let sizeBytes = 0
+  // Log lines are written into ranges of shared blocks rather than buffers of their own.
+  const allocate = blockAllocator()
   // What the hard-state file holds. Only term and vote must be durable (Figure 2 lists commitIndex
   // as volatile), so a Ready whose hard state differs only in commitIndex is not written: that
   // saves a write and a sync per commit. A restart then resumes from an older commitIndex, which
@@ -80,7 +82,7 @@ export const makeDurableState = (storage: Storage["Service"]): DurableState => {
     assert(entries[0]!.index === expected, () => `raft log: appending ${entries[0]!.index} where ${expected} was expected`)
     // The lines go straight to bytes (see encodeChecksummedLines): on the standard Raft scenario,
     // that was X% of the simulator's instructions fewer than framing, joining and encoding text.
-    const { bytes, lineEnds } = encodeChecksummedLines(entries.map((entry) => JSON.stringify(entry)))
+    const { bytes, lineEnds } = encodeChecksummedLines(entries.map((entry) => JSON.stringify(entry)), allocate)
     const added: Array<number> = [sizeBytes]
     for (let line = 0; line < lineEnds.length - 1; line++) added.push(sizeBytes + lineEnds[line]!)
     const position = sizeBytes + bytes.length
