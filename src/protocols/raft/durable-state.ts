@@ -80,8 +80,8 @@ export const makeDurableState = (storage: Storage["Service"]): DurableState => {
   const appendNow = (entries: ReadonlyArray<Entry>, after: Effect.Effect<void, StorageError>): Effect.Effect<void, StorageError> => {
     const expected = firstStoredIndex + offsets.length
     assert(entries[0]!.index === expected, () => `raft log: appending ${entries[0]!.index} where ${expected} was expected`)
-    // The lines go straight to bytes (see encodeChecksummedLines): on the standard Raft scenario,
-    // that was X% of the simulator's instructions fewer than framing, joining and encoding text.
+    // The lines go straight to bytes, checksummed there (see encodeChecksummedLines), rather than
+    // framed, joined and encoded as text.
     const { bytes, lineEnds } = encodeChecksummedLines(entries.map((entry) => JSON.stringify(entry)), allocate)
     const added: Array<number> = [sizeBytes]
     for (let line = 0; line < lineEnds.length - 1; line++) added.push(sizeBytes + lineEnds[line]!)
