@@ -5,7 +5,7 @@ import fc from "fast-check"
 import { storageOf } from "./fixtures/disk-storage.ts"
 import { describe, expect, it } from "vitest"
 import { decodeText, disabledSpans, encodeText, Storage, Tracing } from "../src/env/index.ts"
-import { crc32, checksummedLine } from "../src/protocols/raft/checksum.ts"
+import { crc32, checksummedLine, encodeChecksummedLines } from "../src/protocols/raft/checksum.ts"
 import { StorageCorruption } from "../src/env/index.ts"
 import { makeDurableState } from "../src/protocols/raft/durable-state.ts"
 import type { Entry, Ready, RestoredState, Snapshot } from "../src/protocols/raft/index.ts"
@@ -321,6 +321,19 @@ describe("raft storage checksums: no single flipped byte is read back as differe
 
   it("the checksum is the CRC-32 of zlib (check value of \"123456789\")", () => {
     expect(crc32(encodeText("123456789")).toString(16)).toBe("cbf43926")
+  })
+
+  it("property: lines encoded straight to bytes are the UTF-8 of the framed lines, ASCII or not, each ending where said", () => {
+    fc.assert(
+      fc.property(fc.array(fc.oneof(fc.jsonValue(), fc.jsonValue({ stringUnit: "binary" })).map((value) => JSON.stringify({ value })), { minLength: 1, maxLength: 5 }), (jsons) => {
+        const lines = jsons.map(checksummedLine)
+        const encoded = encodeChecksummedLines(jsons)
+        expect(encoded.bytes).toEqual(encodeText(lines.join("")))
+        let end = 0
+        expect(encoded.lineEnds).toEqual(lines.map((line) => (end += encodeText(line).length)))
+      }),
+      { numRuns: 300 }
+    )
   })
 })
 

@@ -7,7 +7,7 @@ import type { Storage } from "./storage.ts"
 import type { Tracing } from "./tracing.ts"
 
 export { Clock } from "./clock.ts"
-export { decodeMessage, decodeText, encodeMessage, encodeText, receivedCopy } from "./codec.ts"
+export { blockAllocator, decodeMessage, decodeText, encodeMessage, encodeText, receivedCopy } from "./codec.ts"
 export type { JsonValue } from "./json.ts"
 export { type Envelope, Network, type NodeId, type Outgoing } from "./network.ts"
 export { mulberry32 } from "./prng.ts"

@@ -46,4 +46,11 @@ export class Storage extends Context.Service<Storage, {
   readonly sync: (file: string) => Effect.Effect<void, StorageError>
   /** The names of the files that exist now, sorted. */
   readonly list: Effect.Effect<ReadonlyArray<string>, StorageError>
+  /**
+   * True when no operation ever waits: each one finishes (or fails) in the step that runs it, as in
+   * the simulator without sync latency. A caller may then run storage work where it would
+   * otherwise hand it to a fiber of its own, knowing that nothing can arrive in between. A real
+   * disk never says so.
+   */
+  readonly neverWaits?: boolean
 }>()("faultline/Storage") {}

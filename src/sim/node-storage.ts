@@ -36,6 +36,7 @@ export const nodeStorage = (host: NodeStorageHost): Storage["Service"] => {
   const disk = host.disk
   const syncLatency = host.syncLatency
   return Storage.of({
+    neverWaits: syncLatency === undefined,
     read: (file) => guarded(file, "read", () => disk.read(file)),
     write: (file, data) => guarded(file, "write", () => disk.write(file, data)),
     append: (file, data) => guarded(file, "append", () => disk.append(file, data)),

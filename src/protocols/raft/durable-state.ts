@@ -1,9 +1,9 @@
 // Raft's stable storage through the env Storage service: hard state, snapshot, and an append-only log with torn-tail recovery.
 // Every line carries a checksum (see checksum.ts): recovery cuts a torn tail and refuses a damaged file.
 import { Effect } from "effect"
-import { encodeText, Storage, StorageCorruption, type StorageError, Tracing } from "../../env/index.ts"
+import { blockAllocator, encodeText, Storage, StorageCorruption, type StorageError, Tracing } from "../../env/index.ts"
 import { assert } from "./assert.ts"
-import { checksummedLine, isLinePrefix, nextNewline, readLine } from "./checksum.ts"
+import { checksummedLine, encodeChecksummedLines, isLinePrefix, nextNewline, readLine } from "./checksum.ts"
 import type { Entry, HardState, Ready, RestoredState, Snapshot } from "./types.ts"
 
 const HARD_STATE_FILE = "raft-hardstate"
@@ -58,6 +58,8 @@ export const makeDurableState = (storage: Storage["Service"]): DurableState => {
   let offsets: Array<number> = []
   let firstStoredIndex = 1
   let sizeBytes = 0
+  // Log lines are written into ranges of shared blocks rather than buffers of their own.
+  const allocate = blockAllocator()
   // What the hard-state file holds. Only term and vote must be durable (Figure 2 lists commitIndex
   // as volatile), so a Ready whose hard state differs only in commitIndex is not written: that
   // saves a write and a sync per commit. A restart then resumes from an older commitIndex, which
@@ -78,24 +80,12 @@ export const makeDurableState = (storage: Storage["Service"]): DurableState => {
   const appendNow = (entries: ReadonlyArray<Entry>, after: Effect.Effect<void, StorageError>): Effect.Effect<void, StorageError> => {
     const expected = firstStoredIndex + offsets.length
     assert(entries[0]!.index === expected, () => `raft log: appending ${entries[0]!.index} where ${expected} was expected`)
-    let text = ""
-    const lineEnds: Array<number> = []
-    for (const entry of entries) {
-      text += checksummedLine(JSON.stringify(entry))
-      lineEnds.push(text.length)
-    }
-    const bytes = encodeText(text)
-    // Offsets count bytes: the lines' own lengths when the text is all ASCII (as it is as often
-    // as not), else each line's encoded length.
-    const ascii = bytes.length === text.length
-    const added: Array<number> = []
-    let position = sizeBytes
-    let lineStart = 0
-    for (const lineEnd of lineEnds) {
-      added.push(position)
-      position += ascii ? lineEnd - lineStart : byteLength(text.slice(lineStart, lineEnd))
-      lineStart = lineEnd
-    }
+    // The lines go straight to bytes, checksummed there (see encodeChecksummedLines), rather than
+    // framed, joined and encoded as text.
+    const { bytes, lineEnds } = encodeChecksummedLines(entries.map((entry) => JSON.stringify(entry)), allocate)
+    const added: Array<number> = [sizeBytes]
+    for (let line = 0; line < lineEnds.length - 1; line++) added.push(sizeBytes + lineEnds[line]!)
+    const position = sizeBytes + bytes.length
     return Effect.andThen(storage.append(LOG_FILE, bytes), () => {
       for (const offset of added) offsets.push(offset)
       sizeBytes = position
@@ -275,9 +265,3 @@ const isHardState = (value: unknown): value is HardState =>
 
 const isSnapshot = (value: unknown): value is Snapshot =>
   isRecord(value) && Number.isSafeInteger(value["lastIncludedIndex"]) && Number.isSafeInteger(value["lastIncludedTerm"])
-
-/** UTF-8 length of `text` without encoding it when it is plain ASCII. */
-const byteLength = (text: string): number => {
-  // eslint-disable-next-line no-control-regex
-  return /^[\x00-\x7f]*$/.test(text) ? text.length : encodeText(text).length
-}

@@ -86,7 +86,8 @@ export const raftServer = (voters: ReadonlyArray<string>, options: RaftServerOpt
     const random = yield* Random
     const tracing = yield* Tracing
     const traceContext = makeRaftTraceContext(tracing.spans)
-    const durable = makeDurableState(yield* Storage)
+    const storage = yield* Storage
+    const durable = makeDurableState(storage)
     const { restored, snapshot } = yield* durable.recover
     let config: RaftConfig = {
       id: network.self,
@@ -274,17 +275,31 @@ export const raftServer = (voters: ReadonlyArray<string>, options: RaftServerOpt
       return processReady()
     }
 
+    // When storage never waits (the simulator without sync latency), the receive loop runs the
+    // jobs it makes itself, right after sending what its inputs queued, rather than hand them to
+    // the persistence fiber. That fiber would have run them next in any case, before anything
+    // else could happen: the receive loop only goes back to wait for input, and none arrives
+    // while nothing waits. So everything happens in the same order, and a wake and a resume of a
+    // fiber per job are saved. `runsInline` is set while a batch of input and the jobs that
+    // follow it run so (a job's own Readies may make the next job).
+    let runsInline = false
+
     /**
      * Hands `io` to the persistence fiber and marks the node busy at once, so that no input is
      * stepped (and no Ready made) before the one being persisted is advanced. Once `io` is done,
-     * `then` runs and the backlog is stepped.
+     * `then` runs and the backlog is stepped. Returns what to run now: the flush of what the
+     * Readies queued, and the job too when it runs inline.
      */
-    const persistThen = (io: Effect.Effect<void, unknown>, then: () => void): void => {
+    const persistThen = (io: Effect.Effect<void, unknown>, then: () => void): Effect.Effect<void, unknown> => {
       assert(!busy, () => "raft server: a persistence job was queued while another one is under way")
       busy = true
       afterJob = then
-      handedOver = Effect.andThen(io, finishJob)
+      const job = Effect.andThen(io, finishJob)
+      const flushing = flush()
+      if (runsInline) return flushing === Effect.void ? job : Effect.andThen(flushing, job)
+      handedOver = job
       if (resumePersistence !== undefined) dispatcher.scheduleTask(wakePersistence, 0)
+      return flushing
     }
 
     const processReady = (): Effect.Effect<void, unknown> => {
@@ -295,13 +310,13 @@ export const raftServer = (voters: ReadonlyArray<string>, options: RaftServerOpt
           // Earlier Readies' messages go out now; this one's only when it may leave before its sync.
           const sent = sendsBeforePersist(persisted)
           if (sent) queueMessages(ready)
-          persistThen(traceContext.persisting(persisted, durable.persist(persisted)), () => afterPersist(ready, sent))
-          return flush()
+          return persistThen(traceContext.persisting(persisted, durable.persist(persisted)), () => afterPersist(ready, sent))
         }
         afterPersist(ready, false)
       }
       // What the Readies queued goes out before a compaction's syncs, not after them.
-      if (needsCompaction()) persistThen(compact, () => {})
+      if (needsCompaction()) return persistThen(compact, () => {})
+      runsInline = false
       return flush()
     }
 
@@ -371,6 +386,13 @@ export const raftServer = (voters: ReadonlyArray<string>, options: RaftServerOpt
       return processReady()
     }
 
+    /** `driveAll`, running the jobs it makes in this fiber (see `runsInline`). */
+    const driveAllInline = (inputs: ReadonlyArray<Input>): Effect.Effect<void, unknown> => {
+      // While busy (the job made at start, not yet taken), the inputs only wait in the backlog.
+      runsInline = !busy
+      return driveAll(inputs)
+    }
+
     yield* Effect.suspend(processReady)
     // Either loop failing (a storage error while persisting) fails the server as a whole, as a
     // real server stops on a disk error; a forked child's failure would leave the other loop
@@ -378,7 +400,9 @@ export const raftServer = (voters: ReadonlyArray<string>, options: RaftServerOpt
     yield* Effect.all(
       [
         Effect.forever(Effect.flatMap(clock.sleep(options.tickMs), () => drive(TICK)), { disableYield: true }),
-        Effect.forever(Effect.flatMap(network.receiveAll(RECEIVE_BATCH), driveAll), { disableYield: true }),
+        Effect.forever(Effect.flatMap(network.receiveAll(RECEIVE_BATCH), storage.neverWaits === true ? driveAllInline : driveAll), {
+          disableYield: true
+        }),
         Effect.forever(nextPersistence, { disableYield: true })
       ],
       { concurrency: "unbounded", discard: true }
