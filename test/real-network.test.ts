@@ -348,6 +348,6 @@ describe("a local hub", () => {
     expect(hub.has("n1")).toBe(true)
     leave()
     expect(hub.has("n1")).toBe(false)
-    expect(hub.send("c1", "n1", "{}")).toBe(false)
+    expect(hub.send("c1", "n1", {})).toBe(false)
   })
 })

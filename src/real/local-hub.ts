@@ -1,5 +1,5 @@
 // In-process delivery between real nodes of one process (a server and its HTTP endpoint's client sessions), without sockets.
-import { decodeMessage, type NodeId } from "../env/index.ts"
+import type { NodeId } from "../env/index.ts"
 
 /** Hands a message to a member's mailbox. */
 type Deliver = (from: NodeId, message: unknown, traceparent: string | undefined) => void
@@ -9,8 +9,9 @@ type Deliver = (from: NodeId, message: unknown, traceparent: string | undefined)
  * checksum, no system call and no wake-up of the event loop per message. A node's HTTP endpoint
  * keeps its client sessions as nodes of their own (see src/cli/kv-client.ts); without the hub,
  * each request to the node that serves the endpoint crossed a loopback TCP connection twice,
- * inside one process. The receiver gets what a socket would give it, the decoded JSON text, so
- * nothing that cannot cross a wire reaches a protocol. Delivery waits for the sender's current
+ * inside one process. The receiver gets what a socket would give it, the value of the message's
+ * JSON text (the sender makes it with `receivedCopy`), so nothing that cannot cross a wire reaches
+ * a protocol. Delivery waits for the sender's current
  * burst of work to end (a microtask), as a socket's would, and keeps each sender's order. Nodes
  * that are not members are reached over the network as before, so a session still follows the
  * leader to another process. Members are trusted as the process itself is: they hold its secret.
@@ -32,13 +33,13 @@ export class LocalHub {
     return this.members.has(id)
   }
 
-  /** Delivers `text` (an encoded message) from `from` to the member `to`; false when `to` is not a member. */
-  send(from: NodeId, to: NodeId, text: string, traceparent?: string): boolean {
+  /** Delivers `received` (what decoding a message's JSON text gives) from `from` to the member `to`; false when `to` is not a member. */
+  send(from: NodeId, to: NodeId, received: unknown, traceparent?: string): boolean {
     const deliver = this.members.get(to)
     if (deliver === undefined) return false
     queueMicrotask(() => {
       // A member that left meanwhile (its node stopped) loses the message, as a closed socket would.
-      if (this.members.get(to) === deliver) deliver(from, decodeMessage(text), traceparent)
+      if (this.members.get(to) === deliver) deliver(from, received, traceparent)
     })
     return true
   }

@@ -2,7 +2,7 @@
 import { randomInt } from "node:crypto"
 import { connect, createServer, type Server, type Socket } from "node:net"
 import { Data, Effect, type Scope } from "effect"
-import { decodeMessage, encodeMessage, Network, type NodeId } from "../env/index.ts"
+import { decodeMessage, encodeMessage, Network, type NodeId, receivedCopy } from "../env/index.ts"
 import { type Address, formatAddress, LOOPBACK_HOST } from "./address.ts"
 import { Connection, type ConnectionEnd } from "./connection.ts"
 import { DEFAULT_MAX_PAYLOAD_BYTES, encodeMessageFrame } from "./frame.ts"
@@ -250,7 +250,10 @@ class NetworkRuntime {
       const text = encodeMessage(message)
       // The same limit as a frame's, so a message a socket would refuse is not delivered here either.
       if (text.length * 3 > this.maxPayloadBytes && Buffer.byteLength(text) > this.maxPayloadBytes) this.stats.droppedOversized++
-      else hub.send(this.self, to, text, traceparent)
+      // The receiver's copy is made now, before the sender can change the message; short plain
+      // data is copied rather than parsed, in about a third of the time (a leader with 64
+      // clients spent 4% of its time parsing its HTTP sessions' messages).
+      else hub.send(this.self, to, receivedCopy(message, text), traceparent)
       return
     }
     const outbound = this.outbound.get(to)

@@ -1,5 +1,5 @@
 // The Storage service of a real node: files in its data directory, changed on disk only by sync, with fsync.
-import { constants as fsConstants, writeSync } from "node:fs"
+import { constants as fsConstants } from "node:fs"
 import { access, type FileHandle, mkdir, open, readdir, readFile, rename, stat, unlink } from "node:fs/promises"
 import { dirname, join } from "node:path"
 import { Effect, type Scope, Semaphore } from "effect"
@@ -413,30 +413,20 @@ const PREALLOCATION_BYTES_MAX = 8 << 20
 
 const preallocated = (needed: number): number => needed + Math.min(PREALLOCATION_BYTES_MAX, Math.max(PREALLOCATION_BYTES_MIN, needed))
 
-/** Writes `bytes` at `position` on the node's own thread, looping over short writes. */
-const writeFullySync = (fd: number, bytes: Uint8Array, position: number): void => {
-  let written = 0
-  while (written < bytes.length) {
-    const bytesWritten = writeSync(fd, bytes, written, bytes.length - written, position + written)
-    if (bytesWritten === 0) throw new Error(`short write: 0 of ${bytes.length - written} bytes`)
-    written += bytesWritten
-  }
-}
-
 /**
  * The append path: the new bytes as one frame just past the last, each write synced (O_DSYNC),
  * into space preallocated beforehand (the ftruncate that extends the file needs no sync of its
- * own: the first write past the old size makes the size durable with it). The write is made on
- * the node's own thread, which waits for the disk. Through Node's thread pool it cost
- * two thread wake-ups more per sync, the second of them the node's thread itself, which on a busy
- * machine waits for a core each time: with one client, 0.38x etcd's puts/s against 0.44x with
- * the write here, alternated in one `npm run bench:real` (load 15). Nothing is lost by the wait: a node whose Ready is being persisted
- * steps no input until the sync is done (see the Raft server's `busy`), and its sends before
- * the sync have been written to their sockets by then, as they leave in a microtask. What
- * arrives during the sync waits in the socket buffers and is read in one turn of the event loop
- * after it, before the next sync starts (Effect starts the persisting fiber with setImmediate),
- * so it is persisted together: group commit holds. A scheduler that started that fiber sooner,
- * in a microtask, cut 16 clients' throughput to a third: each request got a sync of its own.
+ * own: the first write past the old size makes the size durable with it). The write goes through
+ * Node's thread pool, so the node's thread keeps working while the disk does: it reads the HTTP
+ * requests and the peers' frames that arrive meanwhile into its backlog (it steps none of them
+ * until the sync is done; see the Raft server's `busy`), and the next Ready takes them all
+ * together, so group commit holds. Session 10 had moved this write onto the node's own thread to
+ * spare two thread wake-ups per sync; measured side by side since (two clusters of one build,
+ * alternated 1-s slices, load 4-7), the thread pool gave 1.19-1.27x the puts/s with 64 clients,
+ * 1.33-1.53x with 16, 1.51x with 4, and 0.94-1.22x with 1 (median pairs 1.00-1.26): a node
+ * blocked in the write parsed nothing, and what waited for it reached the next Ready late. A
+ * scheduler that started the persisting fiber sooner, in a microtask, cut 16 clients' throughput
+ * to a third: each request got a sync of its own.
  */
 const appendFrame = async (state: FileState, frames: Frames, path: string, chunks: ReadonlyArray<Uint8Array>): Promise<void> => {
   if (chunks.length === 0) return
@@ -456,7 +446,7 @@ const appendFrame = async (state: FileState, frames: Frames, path: string, chunk
       await handle.truncate(allocated)
       frames.allocated = allocated
     }
-    writeFullySync(handle.fd, frame.bytes, frames.end)
+    await writeFully(handle, frame.bytes, frames.end)
     frames.end = end
     frames.checksum = frame.checksum
     state.tailUnknown = false
