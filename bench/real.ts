@@ -333,9 +333,6 @@ const cpuMsOfAll = (pids: ReadonlyArray<number>): number | undefined => {
   return total
 }
 
-/** The arithmetic mean. */
-const mean = (values: ReadonlyArray<number>): number => values.reduce((sum, value) => sum + value, 0) / values.length
-
 /** The middle value (the mean of the middle two when there is an even number). */
 const median = (values: ReadonlyArray<number>): number => {
   const sorted = [...values].sort((left, right) => left - right)
@@ -344,58 +341,62 @@ const median = (values: ReadonlyArray<number>): number => {
 }
 
 /**
- * Tracing's cost on a real cluster: puts/s with OpenTelemetry export off and on, `pairs` clusters
- * of each, alternated (off, on, off, on, ...) so that a slow spell of the shared machine hits both
- * alike; each cluster warmed up first (see {@link exportWarmUpMs}). Printed: the means, the median of the
- * pairs' own ratios (each pair ran within seconds, so one slow spell of the disk moves one pair,
- * not the median), and the CPU time the three nodes spent per put, which a loaded machine disturbs
- * less than throughput (what slows a put on a busy machine is mostly waiting, which costs no CPU).
- * `npm run bench` runs a shorter one (16 clients only) through this same function.
+ * Tracing's cost on a real cluster: puts/s with OpenTelemetry export off and on, measured side by
+ * side as the comparison with etcd is: a plain and an exporting cluster up at once, warmed up in
+ * alternated turns (see {@link exportWarmUpMs}), then `pairs` alternated pairs of
+ * {@link sliceMs} slices per level (which goes first alternates too). Clusters measured one after
+ * the other, as this did until session 12, met the shared machine in different moods: single
+ * pairs read from 0.28 to 1.83 in one run. Printed: the pooled ratio, the median and range of the
+ * pairs' own, and the CPU time each cluster's three nodes spent per put in its own slices, which a
+ * loaded machine disturbs less than throughput. `npm run bench` runs it with 16 clients only.
  */
-export const exportCost = async (levels: ReadonlyArray<number> = [1, 16], pairs = 5) => {
+export const exportCost = async (levels: ReadonlyArray<number> = [1, 16], pairs = slicePairs) => {
   const sink = await startSink()
   const plainEnv = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith("OTEL_")))
   const exportEnv = { ...plainEnv, OTEL_EXPORTER_OTLP_ENDPOINT: sink.url, OTEL_LOG_LEVEL: "warn" }
-  const perSecond = { off: levels.map((): Array<number> => []), on: levels.map((): Array<number> => []) }
-  const cpu = { off: levels.map(() => ({ ms: 0, puts: 0 })), on: levels.map(() => ({ ms: 0, puts: 0 })) }
-  for (const round of Array.from({ length: pairs }, () => ["off", "on"] as const).flat()) {
-    const system = await faultlineRaft(round === "on" ? exportEnv : plainEnv)
-    try {
-      await warmUp(system.target, system.leader, exportWarmUpMs)
-      for (const [index, concurrency] of levels.entries()) {
-        const cpuBefore = cpuMsOfAll(system.pids)
-        const level = await runLevel(system.target, system.leader, concurrency, "put")
-        const cpuAfter = cpuMsOfAll(system.pids)
-        perSecond[round][index]!.push(level.perSecond)
-        if (cpuBefore !== undefined && cpuAfter !== undefined) {
-          cpu[round][index]!.ms += cpuAfter - cpuBefore
-          cpu[round][index]!.puts += level.count
+  const clusters = { off: await faultlineRaft(plainEnv), on: await faultlineRaft(exportEnv) }
+  console.log(
+    `\ntracing's cost: faultline raft puts/s with OpenTelemetry export off and on (OTLP/HTTP protobuf to a local sink), two clusters side by side, each warmed up for ${exportWarmUpMs / 1000} s, ${pairs} alternated pairs of ${sliceMs / 1000}-s slices per level`
+  )
+  try {
+    for (let turn = 0; turn < 3; turn++) {
+      for (const cluster of [clusters.off, clusters.on]) await warmUp(cluster.target, cluster.leader, exportWarmUpMs / 3)
+    }
+    for (const concurrency of levels) {
+      const slices = { off: [] as Array<LevelResult>, on: [] as Array<LevelResult> }
+      const cpu = { off: { ms: 0, puts: 0 }, on: { ms: 0, puts: 0 } }
+      for (let pair = 0; pair < pairs; pair++) {
+        for (const way of pair % 2 === 0 ? (["off", "on"] as const) : (["on", "off"] as const)) {
+          const cluster = clusters[way]
+          const cpuBefore = cpuMsOfAll(cluster.pids)
+          const slice = await runLevel(cluster.target, cluster.leader, concurrency, "put", sliceMs)
+          const cpuAfter = cpuMsOfAll(cluster.pids)
+          slices[way].push(slice)
+          if (cpuBefore !== undefined && cpuAfter !== undefined) {
+            cpu[way].ms += cpuAfter - cpuBefore
+            cpu[way].puts += slice.count
+          }
         }
       }
-    } finally {
-      // Waited for: the sink must take the nodes' last spans, and their logs say what they dropped.
-      await system.stop()
+      const off = pooled(slices.off)
+      const on = pooled(slices.on)
+      const pairRatios = slices.on.map((slice, index) => slice.perSecond / slices.off[index]!.perSecond).sort((left, right) => left - right)
+      row(
+        `puts/s, ${clients(concurrency)}`,
+        `off ${format(off.perSecond)}, on ${format(on.perSecond)}: on/off ${(on.perSecond / off.perSecond).toFixed(2)} (median pair ${median(pairRatios).toFixed(2)}, pairs ${pairRatios[0]!.toFixed(2)}-${pairRatios[pairRatios.length - 1]!.toFixed(2)}; target: at least 0.90)`
+      )
+      if (cpu.off.puts > 0 && cpu.on.puts > 0) {
+        const perPutOff = cpu.off.ms / cpu.off.puts
+        const perPutOn = cpu.on.ms / cpu.on.puts
+        row(`  CPU ms per put, the three nodes`, `off ${perPutOff.toFixed(2)}, on ${perPutOn.toFixed(2)}: off/on ${(perPutOff / perPutOn).toFixed(2)}`)
+      }
     }
+  } finally {
+    // Waited for: the sink must take the nodes' last spans, and their logs say what they dropped.
+    await clusters.off.stop()
+    await clusters.on.stop()
   }
   sink.close()
-  console.log(`\ntracing's cost: faultline raft puts/s with OpenTelemetry export off and on (OTLP/HTTP protobuf to a local sink), ${pairs} clusters each, alternated, each warmed up for ${exportWarmUpMs / 1000} s`)
-  levels.forEach((concurrency, index) => {
-    const off = perSecond.off[index]!
-    const on = perSecond.on[index]!
-    const pairRatios = on.map((value, pair) => value / off[pair]!)
-    row(
-      `puts/s, ${concurrency} client${concurrency === 1 ? "" : "s"}`,
-      `off ${format(mean(off))}, on ${format(mean(on))} (means): on/off ${(mean(on) / mean(off)).toFixed(2)}; median of the pairs' ratios ${median(pairRatios).toFixed(2)} (target: at least 0.90)`
-    )
-    row(`  each pair's on/off`, pairRatios.map((ratio) => ratio.toFixed(2)).join(", "))
-    const cpuOff = cpu.off[index]!
-    const cpuOn = cpu.on[index]!
-    if (cpuOff.puts > 0 && cpuOn.puts > 0) {
-      const perPutOff = cpuOff.ms / cpuOff.puts
-      const perPutOn = cpuOn.ms / cpuOn.puts
-      row(`  CPU ms per put, the three nodes`, `off ${perPutOff.toFixed(2)}, on ${perPutOn.toFixed(2)}: off/on ${(perPutOff / perPutOn).toFixed(2)}`)
-    }
-  })
   row("load average", `${loadavg().map((value) => value.toFixed(1)).join(", ")} on ${availableParallelism()} cores`)
   // Over each cluster's whole run, warm-up included. The SDK says what its queue dropped only when
   // a later span gets in, so a spell of drops at the very end goes unsaid: "at least".

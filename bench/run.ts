@@ -105,7 +105,7 @@ const main = async () => {
   // The real cluster runs the compiled command, so dist/ must hold the sources measured above.
   buildIfNeeded()
   process.stdout.write("\n10. real cluster, 16 clients (all levels: npm run bench:real)")
-  await exportCost([16], 3)
+  await exportCost([16])
 }
 
 await main()
