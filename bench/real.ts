@@ -75,6 +75,8 @@ interface Cluster {
   readonly killLeader: () => void
   /** Resolves once every process has exited. */
   readonly stop: () => Promise<void>
+  /** Its processes, where the benchmark knows them: their CPU time is read from /proc. */
+  readonly pids?: ReadonlyArray<number>
 }
 
 interface LevelResult {
@@ -204,7 +206,7 @@ const countDroppedSpans = (data: string): void => {
 }
 
 /** Faultline's Raft: a cluster up in the background, its HTTP endpoints, the leader's found by /status. */
-const faultlineRaft = async (env: NodeJS.ProcessEnv = process.env): Promise<Cluster & { readonly pids: ReadonlyArray<number> }> => {
+const faultlineRaft = async (env: NodeJS.ProcessEnv = process.env): Promise<Cluster> => {
   const data = mkdtempSync(join(tmpdir(), "faultline-bench-real-"))
   const base = await freeBasePort(3)
   faultline(["cluster", "up", "--nodes", "3", "--base-port", String(base), "--data", data, "--detach"], env)
@@ -340,61 +342,121 @@ const median = (values: ReadonlyArray<number>): number => {
   return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2
 }
 
+/** One load level of two clusters, measured in alternated slices; the second's is undefined when there is none. */
+interface Compared {
+  readonly first: LevelResult
+  readonly second: LevelResult | undefined
+  /** Each pair's first-over-second ratio, sorted. */
+  readonly pairRatios: ReadonlyArray<number>
+  /** CPU milliseconds per operation of each cluster's processes over its own slices, where they are known (see `Cluster.pids`). */
+  readonly cpuMsPerOperation: { readonly first: number | undefined; readonly second: number | undefined }
+}
+
+/**
+ * Two clusters up at once (Faultline's and etcd's, or a plain and an exporting Faultline cluster),
+ * each load level measured in `slicePairs` pairs of `sliceMs` slices, alternated (which goes
+ * first alternates too), after both were warmed up in alternated turns. Measured one after the
+ * other, two clusters meet a shared machine in two different moods: on this one a run's figures
+ * swing by 1.5-2x within minutes, and a pair of 5-s levels taken 20 s apart read anywhere from
+ * 0.55x to 1.68x for unchanged code. Slices a second apart meet the same moods, and the median of
+ * the pairs' ratios shrugs off a slow second. The idle cluster's heartbeats run during the
+ * other's slices, both ways round; each cluster's CPU time is read over its own slices only.
+ */
+const sideBySide = async (first: Cluster, second: Cluster | undefined, levels: ReadonlyArray<number>, kind: "put" | "get"): Promise<Array<Compared>> => {
+  const results: Array<Compared> = []
+  for (const concurrency of levels) {
+    const measured = { first: { slices: [] as Array<LevelResult>, cpuMs: 0, operations: 0 }, second: { slices: [] as Array<LevelResult>, cpuMs: 0, operations: 0 } }
+    const slice = async (which: "first" | "second") => {
+      const cluster = which === "first" ? first : second!
+      const cpuBefore = cluster.pids === undefined ? undefined : cpuMsOfAll(cluster.pids)
+      const level = await runLevel(cluster.target, cluster.leader, concurrency, kind, sliceMs)
+      const cpuAfter = cluster.pids === undefined ? undefined : cpuMsOfAll(cluster.pids)
+      measured[which].slices.push(level)
+      if (cpuBefore !== undefined && cpuAfter !== undefined) {
+        measured[which].cpuMs += cpuAfter - cpuBefore
+        measured[which].operations += level.count
+      }
+    }
+    for (let pair = 0; pair < slicePairs; pair++) {
+      if (second === undefined) await slice("first")
+      else if (pair % 2 === 0) {
+        await slice("second")
+        await slice("first")
+      } else {
+        await slice("first")
+        await slice("second")
+      }
+    }
+    const secondSlices = measured.second.slices
+    const pairRatios = secondSlices.map((slice, index) => measured.first.slices[index]!.perSecond / slice.perSecond).sort((left, right) => left - right)
+    const perOperation = (which: "first" | "second") => (measured[which].operations > 0 ? measured[which].cpuMs / measured[which].operations : undefined)
+    results.push({
+      first: pooled(measured.first.slices),
+      second: secondSlices.length === 0 ? undefined : pooled(secondSlices),
+      pairRatios,
+      cpuMsPerOperation: { first: perOperation("first"), second: perOperation("second") }
+    })
+  }
+  return results
+}
+
+/** Warms both clusters up in alternated turns of `turnMs`, three each (see {@link warmUpMs}). */
+const warmUpBoth = async (first: Cluster, second: Cluster | undefined, turnMs = warmUpMs): Promise<void> => {
+  for (let turn = 0; turn < 3; turn++) {
+    if (second !== undefined) await warmUp(second.target, second.leader, turnMs)
+    await warmUp(first.target, first.leader, turnMs)
+  }
+}
+
+const spreadOf = (pairRatios: ReadonlyArray<number>) =>
+  `median pair ${median(pairRatios).toFixed(2)}, pairs ${pairRatios[0]!.toFixed(2)}-${pairRatios[pairRatios.length - 1]!.toFixed(2)}`
+
+/** A level of Faultline (first) against etcd (second). */
+const printCompared = (label: string, compared: Compared) => {
+  const { first: raft, second: etcd, pairRatios } = compared
+  const figures = (level: LevelResult) => `${format(level.perSecond)} (p50 ${level.p50Ms.toFixed(2)} ms, p99 ${level.p99Ms.toFixed(1)} ms)`
+  const errors = raft.errors + (etcd?.errors ?? 0) > 0 ? `; errors ${raft.errors} / ${etcd?.errors ?? 0}` : ""
+  if (etcd === undefined) return row(label, `${figures(raft)}${errors}`)
+  row(label, `${figures(raft)}; etcd ${figures(etcd)}: ${(raft.perSecond / etcd.perSecond).toFixed(2)}x etcd (${spreadOf(pairRatios)})${errors}`)
+}
+
+const clients = (count: number) => `${count} client${count === 1 ? "" : "s"}`
+
 /**
  * Tracing's cost on a real cluster: puts/s with OpenTelemetry export off and on, measured side by
- * side as the comparison with etcd is: a plain and an exporting cluster up at once, warmed up in
- * alternated turns (see {@link exportWarmUpMs}), then `pairs` alternated pairs of
- * {@link sliceMs} slices per level (which goes first alternates too). Clusters measured one after
- * the other, as this did until session 12, met the shared machine in different moods: single
- * pairs read from 0.28 to 1.83 in one run. Printed: the pooled ratio, the median and range of the
- * pairs' own, and the CPU time each cluster's three nodes spent per put in its own slices, which a
- * loaded machine disturbs less than throughput. `npm run bench` runs it with 16 clients only.
+ * side (see {@link sideBySide}) as the comparison with etcd is: a plain and an exporting cluster
+ * up at once, warmed up in alternated turns (see {@link exportWarmUpMs}). Measured one after the
+ * other, as this did until session 12, single pairs read from 0.28 to 1.83 in one run. Printed:
+ * the pooled ratio, the median and range of the pairs' own, and the CPU time each cluster's three
+ * nodes spent per put, which a loaded machine disturbs less than throughput. `npm run bench` runs
+ * it with 16 clients only.
  */
-export const exportCost = async (levels: ReadonlyArray<number> = [1, 16], pairs = slicePairs) => {
+export const exportCost = async (levels: ReadonlyArray<number> = [1, 16]) => {
   const sink = await startSink()
   const plainEnv = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith("OTEL_")))
   const exportEnv = { ...plainEnv, OTEL_EXPORTER_OTLP_ENDPOINT: sink.url, OTEL_LOG_LEVEL: "warn" }
-  const clusters = { off: await faultlineRaft(plainEnv), on: await faultlineRaft(exportEnv) }
+  const on = await faultlineRaft(exportEnv)
+  const off = await faultlineRaft(plainEnv)
   console.log(
-    `\ntracing's cost: faultline raft puts/s with OpenTelemetry export off and on (OTLP/HTTP protobuf to a local sink), two clusters side by side, each warmed up for ${exportWarmUpMs / 1000} s, ${pairs} alternated pairs of ${sliceMs / 1000}-s slices per level`
+    `\ntracing's cost: faultline raft puts/s with OpenTelemetry export off and on (OTLP/HTTP protobuf to a local sink), two clusters side by side, each warmed up for ${exportWarmUpMs / 1000} s, ${slicePairs} alternated pairs of ${sliceMs / 1000}-s slices per level`
   )
   try {
-    for (let turn = 0; turn < 3; turn++) {
-      for (const cluster of [clusters.off, clusters.on]) await warmUp(cluster.target, cluster.leader, exportWarmUpMs / 3)
-    }
-    for (const concurrency of levels) {
-      const slices = { off: [] as Array<LevelResult>, on: [] as Array<LevelResult> }
-      const cpu = { off: { ms: 0, puts: 0 }, on: { ms: 0, puts: 0 } }
-      for (let pair = 0; pair < pairs; pair++) {
-        for (const way of pair % 2 === 0 ? (["off", "on"] as const) : (["on", "off"] as const)) {
-          const cluster = clusters[way]
-          const cpuBefore = cpuMsOfAll(cluster.pids)
-          const slice = await runLevel(cluster.target, cluster.leader, concurrency, "put", sliceMs)
-          const cpuAfter = cpuMsOfAll(cluster.pids)
-          slices[way].push(slice)
-          if (cpuBefore !== undefined && cpuAfter !== undefined) {
-            cpu[way].ms += cpuAfter - cpuBefore
-            cpu[way].puts += slice.count
-          }
-        }
-      }
-      const off = pooled(slices.off)
-      const on = pooled(slices.on)
-      const pairRatios = slices.on.map((slice, index) => slice.perSecond / slices.off[index]!.perSecond).sort((left, right) => left - right)
+    await warmUpBoth(on, off, exportWarmUpMs / 3)
+    const compared = await sideBySide(on, off, levels, "put")
+    compared.forEach(({ first, second, pairRatios, cpuMsPerOperation }, index) => {
       row(
-        `puts/s, ${clients(concurrency)}`,
-        `off ${format(off.perSecond)}, on ${format(on.perSecond)}: on/off ${(on.perSecond / off.perSecond).toFixed(2)} (median pair ${median(pairRatios).toFixed(2)}, pairs ${pairRatios[0]!.toFixed(2)}-${pairRatios[pairRatios.length - 1]!.toFixed(2)}; target: at least 0.90)`
+        `puts/s, ${clients(levels[index]!)}`,
+        `off ${format(second!.perSecond)}, on ${format(first.perSecond)}: on/off ${(first.perSecond / second!.perSecond).toFixed(2)} (${spreadOf(pairRatios)}; target: at least 0.90)`
       )
-      if (cpu.off.puts > 0 && cpu.on.puts > 0) {
-        const perPutOff = cpu.off.ms / cpu.off.puts
-        const perPutOn = cpu.on.ms / cpu.on.puts
+      const { first: perPutOn, second: perPutOff } = cpuMsPerOperation
+      if (perPutOn !== undefined && perPutOff !== undefined) {
         row(`  CPU ms per put, the three nodes`, `off ${perPutOff.toFixed(2)}, on ${perPutOn.toFixed(2)}: off/on ${(perPutOff / perPutOn).toFixed(2)}`)
       }
-    }
+    })
   } finally {
     // Waited for: the sink must take the nodes' last spans, and their logs say what they dropped.
-    await clusters.off.stop()
-    await clusters.on.stop()
+    await off.stop()
+    await on.stop()
   }
   sink.close()
   row("load average", `${loadavg().map((value) => value.toFixed(1)).join(", ")} on ${availableParallelism()} cores`)
@@ -405,64 +467,6 @@ export const exportCost = async (levels: ReadonlyArray<number> = [1, 16], pairs 
     `${format(sink.bytes() / 1024)} KiB; spans dropped: ${format(spansDropped.toWorker)} on their way to the nodes' export workers, at least ${format(spansDropped.inSdk)} in the SDK's queue`
   )
 }
-
-/** One load level of each system, measured in alternated slices; etcd's is undefined when it is not installed. */
-interface Compared {
-  readonly raft: LevelResult
-  readonly etcd: LevelResult | undefined
-  /** Each pair's Faultline-over-etcd ratio, sorted. */
-  readonly pairRatios: ReadonlyArray<number>
-}
-
-/**
- * Both clusters up at once, each load level measured in `slicePairs` pairs of `sliceMs` slices,
- * etcd's and Faultline's alternated (which goes first alternates too), after both were warmed up
- * in alternated turns. Measured one after the other, two systems meet a shared machine in two
- * different moods: on this one a run's figures swing by 1.5-2x within minutes, and a pair of
- * 5-s levels taken 20 s apart read anywhere from 0.55x to 1.68x for unchanged code. Slices a
- * second apart meet the same moods, and the median of the pairs' ratios shrugs off a slow second.
- * The idle system's heartbeats run during the other's slices, both ways round.
- */
-const sideBySide = async (raft: Cluster, etcd: Cluster | undefined, levels: ReadonlyArray<number>, kind: "put" | "get"): Promise<Array<Compared>> => {
-  const results: Array<Compared> = []
-  for (const concurrency of levels) {
-    const raftSlices: Array<LevelResult> = []
-    const etcdSlices: Array<LevelResult> = []
-    for (let pair = 0; pair < slicePairs; pair++) {
-      const slice = (cluster: Cluster) => runLevel(cluster.target, cluster.leader, concurrency, kind, sliceMs)
-      if (etcd === undefined) raftSlices.push(await slice(raft))
-      else if (pair % 2 === 0) {
-        etcdSlices.push(await slice(etcd))
-        raftSlices.push(await slice(raft))
-      } else {
-        raftSlices.push(await slice(raft))
-        etcdSlices.push(await slice(etcd))
-      }
-    }
-    const pairRatios = etcdSlices.map((slice, index) => raftSlices[index]!.perSecond / slice.perSecond).sort((left, right) => left - right)
-    results.push({ raft: pooled(raftSlices), etcd: etcdSlices.length === 0 ? undefined : pooled(etcdSlices), pairRatios })
-  }
-  return results
-}
-
-/** Warms both clusters up in alternated turns, three each (see {@link warmUpMs}). */
-const warmUpBoth = async (raft: Cluster, etcd: Cluster | undefined): Promise<void> => {
-  for (let turn = 0; turn < 3; turn++) {
-    if (etcd !== undefined) await warmUp(etcd.target, etcd.leader)
-    await warmUp(raft.target, raft.leader)
-  }
-}
-
-const printCompared = (label: string, compared: Compared) => {
-  const { raft, etcd, pairRatios } = compared
-  const figures = (level: LevelResult) => `${format(level.perSecond)} (p50 ${level.p50Ms.toFixed(2)} ms, p99 ${level.p99Ms.toFixed(1)} ms)`
-  const errors = raft.errors + (etcd?.errors ?? 0) > 0 ? `; errors ${raft.errors} / ${etcd?.errors ?? 0}` : ""
-  if (etcd === undefined) return row(label, `${figures(raft)}${errors}`)
-  const spread = `median pair ${median(pairRatios).toFixed(2)}, pairs ${pairRatios[0]!.toFixed(2)}-${pairRatios[pairRatios.length - 1]!.toFixed(2)}`
-  row(label, `${figures(raft)}; etcd ${figures(etcd)}: ${(raft.perSecond / etcd.perSecond).toFixed(2)}x etcd (${spread})${errors}`)
-}
-
-const clients = (count: number) => `${count} client${count === 1 ? "" : "s"}`
 
 /** Puts only, at `quickLevels`, side by side with etcd, `FAULTLINE_BENCH_REAL_ROUNDS` times with fresh clusters. */
 const quick = async (levels: ReadonlyArray<number>) => {
