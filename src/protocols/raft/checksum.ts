@@ -18,12 +18,11 @@ const TABLE: Int32Array = (() => {
 })()
 
 /**
- * Eight tables for slicing-by-8: `SLICES[256 * k + byte]` is the CRC of `byte` followed by k zero
- * bytes, so eight bytes take eight independent lookups instead of a chain of eight. The first 256
- * are TABLE.
+ * Four tables for slicing-by-4: `SLICES[256 * k + byte]` is the CRC of `byte` followed by k zero
+ * bytes, so a 32-bit word takes four independent lookups. The first 256 are TABLE.
  */
 const SLICES: Int32Array = (() => {
-  const slices = new Int32Array(8 * 256)
+  const slices = new Int32Array(4 * 256)
   slices.set(TABLE)
   for (let index = 256; index < slices.length; index++) {
     const previous = slices[index - 256]!
@@ -32,23 +31,31 @@ const SLICES: Int32Array = (() => {
   return slices
 })()
 
+/** Whether this machine stores the low byte of a word first, as slicing reads words. */
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1
+
 /**
- * The CRC-32 of `bytes[start, end)`, as an unsigned 32-bit number. Eight bytes a step by
- * slicing-by-8 (Intel's), which gives the same value as the byte-by-byte table: a Raft server
- * checksums every line it appends, and byte by byte that was the simulator's largest JavaScript
- * function (191 M instructions under callgrind in 3 rounds of the standard scenario); slicing
- * takes 35% less time a line.
+ * The CRC-32 of `bytes[start, end)`, as an unsigned 32-bit number. The aligned middle is read a
+ * 32-bit word at a time through a view of the buffer (slicing-by-4), the same value as byte by
+ * byte: a Raft server checksums every line it appends, and byte by byte that was the simulator's
+ * largest JavaScript function (191 M instructions under callgrind in 3 rounds of the standard
+ * scenario), at about 19.5 instructions a byte against 13 so.
  */
 export const crc32 = (bytes: Uint8Array, start = 0, end = bytes.length): number => {
   // -1 rather than 0xffffffff: V8 keeps a signed 32-bit value in a register, an unsigned one in a heap number.
   let crc = -1
   let index = start
-  for (; index + 8 <= end; index += 8) {
-    const low = crc ^ (bytes[index]! | (bytes[index + 1]! << 8) | (bytes[index + 2]! << 16) | (bytes[index + 3]! << 24))
-    const high = bytes[index + 4]! | (bytes[index + 5]! << 8) | (bytes[index + 6]! << 16) | (bytes[index + 7]! << 24)
-    crc =
-      SLICES[1792 + (low & 0xff)]! ^ SLICES[1536 + ((low >>> 8) & 0xff)]! ^ SLICES[1280 + ((low >>> 16) & 0xff)]! ^ SLICES[1024 + (low >>> 24)]! ^
-      SLICES[768 + (high & 0xff)]! ^ SLICES[512 + ((high >>> 8) & 0xff)]! ^ SLICES[256 + ((high >>> 16) & 0xff)]! ^ SLICES[high >>> 24]!
+  if (LITTLE_ENDIAN) {
+    for (; index < end && ((bytes.byteOffset + index) & 3) !== 0; index++) crc = TABLE[(crc ^ bytes[index]!) & 0xff]! ^ (crc >>> 8)
+    const words = (end - index) >> 2
+    if (words > 0) {
+      const view = new Int32Array(bytes.buffer, bytes.byteOffset + index, words)
+      for (let word = 0; word < words; word++) {
+        const value = crc ^ view[word]!
+        crc = SLICES[768 + (value & 0xff)]! ^ SLICES[512 + ((value >>> 8) & 0xff)]! ^ SLICES[256 + ((value >>> 16) & 0xff)]! ^ SLICES[value >>> 24]!
+      }
+      index += words * 4
+    }
   }
   for (; index < end; index++) crc = TABLE[(crc ^ bytes[index]!) & 0xff]! ^ (crc >>> 8)
   return ~crc >>> 0
