@@ -2,6 +2,7 @@
 // the line, while a torn last append is still cut. Never is damage read back as different entries.
 import { Effect, Result } from "effect"
 import fc from "fast-check"
+import { crc32 as zlibCrc32 } from "node:zlib"
 import { storageOf } from "./fixtures/disk-storage.ts"
 import { describe, expect, it } from "vitest"
 import { decodeText, disabledSpans, encodeText, Storage, Tracing } from "../src/env/index.ts"
@@ -321,6 +322,17 @@ describe("raft storage checksums: no single flipped byte is read back as differe
 
   it("the checksum is the CRC-32 of zlib (check value of \"123456789\")", () => {
     expect(crc32(encodeText("123456789")).toString(16)).toBe("cbf43926")
+  })
+
+  it("property: the CRC-32 of any range, eight bytes a step or not, is zlib's", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 80 }), fc.nat(), fc.nat(), (bytes, first, second) => {
+        const start = first % (bytes.length + 1)
+        const end = start + (second % (bytes.length - start + 1))
+        expect(crc32(bytes, start, end)).toBe(zlibCrc32(bytes.subarray(start, end)))
+      }),
+      { numRuns: 500 }
+    )
   })
 
   it("property: lines encoded straight to bytes are the UTF-8 of the framed lines, ASCII or not, each ending where said", () => {

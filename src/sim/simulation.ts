@@ -31,7 +31,16 @@ import { RandomStream } from "./random-streams.ts"
 import { SimulatorScheduler } from "./scheduler.ts"
 import type { SpanExport } from "./span-export.ts"
 import { TraceRecorder } from "./trace.ts"
-import type { DropReason, TraceFault, TraceLine } from "../trace/index.ts"
+import {
+  dropLineText,
+  type DropReason,
+  eventLineText,
+  sendLineText,
+  syncLineText,
+  timerLineText,
+  type TraceFault,
+  type TraceLine
+} from "../trace/index.ts"
 
 /** Disk behaviour of a run. */
 export interface DiskModel {
@@ -466,7 +475,7 @@ export class Simulation {
         sleep,
         onSync: (file) => {
           this.stats.syncs++
-          this.trace.write({ t: this.nowUs, e: "sync", node: node.id, file })
+          this.trace.writeText(syncLineText(this.nowUs, node.id, file))
         },
         onInjectedError: (file, operation) => this.trace.write({ t: this.nowUs, e: "disk-error", node: node.id, file, operation })
       })
@@ -626,7 +635,7 @@ export class Simulation {
       return
     }
     this.stats.timersFired++
-    this.trace.write({ t: this.nowUs, e: "timer", node: node.id })
+    this.trace.writeText(timerLineText(this.nowUs, node.id))
     timer.resume(Effect.void)
   }
 
@@ -658,12 +667,12 @@ export class Simulation {
     const target = this.nodes.get(to)
     const delayUs = target === undefined ? 0 : this.network.decideDelay(from, to)
     if (target === undefined || delayUs < 0) {
-      this.trace.writeSend({ t: this.nowUs, e: "send", id, from, to, msg: message }, payload)
+      this.trace.writeText(sendLineText(this.nowUs, id, from, to, undefined, payload))
       this.drop(id, target === undefined ? "unknown-node" : delayUs === DROPPED_BY_PARTITION ? "partition" : "loss")
       return
     }
     const atUs = this.nowUs + delayUs
-    this.trace.writeSend({ t: this.nowUs, e: "send", id, from, to, at: atUs, msg: message }, payload)
+    this.trace.writeText(sendLineText(this.nowUs, id, from, to, atUs, payload))
     // The receiver's copy is made now, before the sender can change the object; a duplicate
     // decodes the text when it arrives, as the receiver may have changed the first copy by then.
     const copy = receivedCopy(message, payload)
@@ -728,13 +737,13 @@ export class Simulation {
 
   private drop(id: number, reason: DropReason): void {
     this.stats.messagesDropped++
-    this.trace.write({ t: this.nowUs, e: "drop", id, reason })
+    this.trace.writeText(dropLineText(this.nowUs, id, reason))
   }
 
   // ---------------------------------------------------------------- tracing
 
   private protocolEvent(node: SimulatedNode, name: string, attributes: TraceAttributes): void {
-    this.trace.write({ t: this.nowUs, e: "event", node: node.id, name, attrs: attributes })
+    this.trace.writeText(eventLineText(this.nowUs, node.id, name, attributes))
     if (this.listeners.length === 0) return
     const event: ProtocolEvent = { timeUs: this.nowUs, node: node.id, name, attributes }
     for (const listener of this.listeners) listener(event)

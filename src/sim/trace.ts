@@ -1,6 +1,6 @@
 // The run's trace: one JSON line per event, hashed with SHA-256 as it is written, optionally kept for a file or an audit.
 import { createHash, type Hash } from "node:crypto"
-import { formatSendLine, formatTraceLine, type SendLine, type TraceLine } from "../trace/index.ts"
+import { formatTraceLine, type TraceLine } from "../trace/index.ts"
 
 /** Collects trace lines, hashes them, and keeps them when asked (for `--trace` and the determinism audit). */
 export class TraceRecorder {
@@ -19,12 +19,11 @@ export class TraceRecorder {
     this.writeText(formatTraceLine(line))
   }
 
-  /** Adds a send line whose message the caller has already encoded (`msgJson`), as the simulator has for every send. */
-  writeSend(line: SendLine, msgJson: string): void {
-    this.writeText(formatSendLine(line, msgJson))
-  }
-
-  private writeText(line: string): void {
+  /**
+   * Adds a line already formatted by the trace schema's serializer (`timerLineText` and its kin),
+   * for the lines the simulator writes from their fields, without a line object.
+   */
+  writeText(line: string): void {
     this.count++
     this.lines?.push(line)
     this.pending += line + "\n"

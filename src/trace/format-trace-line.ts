@@ -1,6 +1,6 @@
 // The one serializer of trace lines: hand-built JSON per kind, because the simulator writes one for nearly every event it runs.
 import { encodeMessage } from "../env/index.ts"
-import type { SendLine, TraceFault, TraceLine } from "./trace-line.ts"
+import type { DropReason, SendLine, TraceFault, TraceLine } from "./trace-line.ts"
 
 /**
  * A string's JSON text without its quotes, exactly as `JSON.stringify` writes it. Node ids, event
@@ -24,10 +24,34 @@ const attributesJson = (attributes: object): string => JSON.stringify(attributes
  * A send line, given its message already encoded as JSON (`msgJson`): the simulator encodes each
  * message once, for the receiver's copy and for the trace.
  */
-export const formatSendLine = (line: SendLine, msgJson: string): string => {
-  const head = `{"t":${line.t},"e":"send","id":${line.id},"from":"${escaped(line.from)}","to":"${escaped(line.to)}"`
-  return line.at === undefined ? `${head},"msg":${msgJson}}` : `${head},"at":${line.at},"msg":${msgJson}}`
+export const formatSendLine = (line: SendLine, msgJson: string): string => sendLineText(line.t, line.id, line.from, line.to, line.at, msgJson)
+
+// The lines the simulator writes for nearly every event (sends, timers, protocol events, syncs,
+// drops) are also made from their fields, so that it builds no line object for them, reads no
+// field of one through a megamorphic load and takes no switch on its kind: under callgrind, 3
+// rounds of the standard scenario spent 28 M instructions in formatTraceLine, and about 14 M less
+// in all this way. Each kind's text is written once, here, and `formatTraceLine` uses the same
+// functions.
+
+/** A send line's text from its fields; `at` is undefined for a message dropped at once. */
+export const sendLineText = (t: number, id: number, from: string, to: string, at: number | undefined, msgJson: string): string => {
+  const head = `{"t":${t},"e":"send","id":${id},"from":"${escaped(from)}","to":"${escaped(to)}"`
+  return at === undefined ? `${head},"msg":${msgJson}}` : `${head},"at":${at},"msg":${msgJson}}`
 }
+
+/** A timer line's text from its fields. */
+export const timerLineText = (t: number, node: string): string => `{"t":${t},"e":"timer","node":"${escaped(node)}"}`
+
+/** A protocol event line's text from its fields. */
+export const eventLineText = (t: number, node: string, name: string, attributes: object): string =>
+  `{"t":${t},"e":"event","node":"${escaped(node)}","name":"${escaped(name)}","attrs":${attributesJson(attributes)}}`
+
+/** A sync line's text from its fields. */
+export const syncLineText = (t: number, node: string, file: string): string =>
+  `{"t":${t},"e":"sync","node":"${escaped(node)}","file":"${escaped(file)}"}`
+
+/** A drop line's text from its fields. */
+export const dropLineText = (t: number, id: number, reason: DropReason): string => `{"t":${t},"e":"drop","id":${id},"reason":"${reason}"}`
 
 /**
  * The JSON text of a trace line, without a newline. Keys always come in the order the line's type
@@ -39,11 +63,11 @@ export const formatTraceLine = (line: TraceLine): string => {
     case "send":
       return formatSendLine(line, encodeMessage(line.msg))
     case "timer":
-      return `{"t":${line.t},"e":"timer","node":"${escaped(line.node)}"}`
+      return timerLineText(line.t, line.node)
     case "event":
-      return `{"t":${line.t},"e":"event","node":"${escaped(line.node)}","name":"${escaped(line.name)}","attrs":${attributesJson(line.attrs)}}`
+      return eventLineText(line.t, line.node, line.name, line.attrs)
     case "drop":
-      return `{"t":${line.t},"e":"drop","id":${line.id},"reason":"${line.reason}"}`
+      return dropLineText(line.t, line.id, line.reason)
     case "duplicate":
       return `{"t":${line.t},"e":"duplicate","id":${line.id},"at":${line.at}}`
     case "hold":
@@ -51,7 +75,7 @@ export const formatTraceLine = (line: TraceLine): string => {
     case "deliver":
       return `{"t":${line.t},"e":"deliver","id":${line.id},"to":"${escaped(line.to)}"}`
     case "sync":
-      return `{"t":${line.t},"e":"sync","node":"${escaped(line.node)}","file":"${escaped(line.file)}"}`
+      return syncLineText(line.t, line.node, line.file)
     case "disk-error":
       return `{"t":${line.t},"e":"disk-error","node":"${escaped(line.node)}","file":"${escaped(line.file)}","operation":"${escaped(line.operation)}"}`
     case "span-start":

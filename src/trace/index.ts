@@ -2,7 +2,15 @@
 //
 // Nothing here imports the simulator or the real runtime: both write through it, and checkers,
 // exporters and viewers read through it.
-export { formatSendLine, formatTraceLine } from "./format-trace-line.ts"
+export {
+  dropLineText,
+  eventLineText,
+  formatSendLine,
+  formatTraceLine,
+  sendLineText,
+  syncLineText,
+  timerLineText
+} from "./format-trace-line.ts"
 export {
   type NumberedTraceLine,
   parseNumberedTraceFile,

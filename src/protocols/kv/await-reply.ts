@@ -13,17 +13,27 @@ export const awaitReply = <A>(options: {
   readonly clock: Clock["Service"]
   readonly timeoutMs: number
   readonly accept: (message: unknown) => A | undefined
-}): Effect.Effect<A | undefined> =>
-  Effect.flatMap(options.clock.now, (startedMs) => {
+  /**
+   * The node's clock now, when the caller has just read it: the wait starts from it rather than
+   * from a read of its own, which spares two Effect steps a request.
+   */
+  readonly startedMs?: number | undefined
+}): Effect.Effect<A | undefined> => {
+  const wait = (startedMs: number): Effect.Effect<A | undefined> => {
     const deadlineMs = startedMs + options.timeoutMs
     // A loop of plain Effects rather than a generator: clients run it for every request.
-    const next: Effect.Effect<A | undefined> = Effect.flatMap(options.clock.now, (nowMs) => {
+    const waitFrom = (nowMs: number): Effect.Effect<A | undefined> => {
       if (nowMs >= deadlineMs) return Effect.undefined
       return Effect.flatMap(options.network.receiveWithin(deadlineMs - nowMs), (received) => {
         if (received === undefined) return Effect.undefined
         const accepted = options.accept(received.message)
         return accepted === undefined ? next : Effect.succeed(accepted)
       })
-    })
-    return next
-  })
+    }
+    const next = Effect.flatMap(options.clock.now, waitFrom)
+    // The first wait starts from `startedMs` without reading the clock again: no time passes
+    // between the two reads (in the simulator none at all), and it spares two Effect steps a request.
+    return waitFrom(startedMs)
+  }
+  return options.startedMs === undefined ? Effect.flatMap(options.clock.now, wait) : wait(options.startedMs)
+}

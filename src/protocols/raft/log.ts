@@ -245,7 +245,8 @@ export class RaftLog {
       if (this.unstableSnapshotValue === options.snapshot) this.unstableSnapshotValue = null
       this.storageLastIndex = options.snapshot.lastIncludedIndex
     }
-    const last = options.entries[options.entries.length - 1]
+    // at(-1): [length - 1] of an empty array is a slow megamorphic read of key -1 (see advanceReady).
+    const last = options.entries.at(-1)
     if (last === undefined) return
     this.storageLastIndex = last.index
     if (this.matchTerm(last.index, last.term)) {

@@ -27,7 +27,8 @@ export class Inflights {
   /** Records a message whose last entry is `lastIndex`. */
   add(lastIndex: number): void {
     assert(!this.full(), "in-flight window overflow")
-    const previous = this.lastIndices[this.lastIndices.length - 1]
+    // at(-1): [length - 1] of an empty array is a slow megamorphic read of key -1 (see advanceReady).
+    const previous = this.lastIndices.at(-1)
     assert(previous === undefined || lastIndex > previous, () => `in-flight ${lastIndex} is not increasing`)
     this.lastIndices.push(lastIndex)
   }

@@ -76,7 +76,8 @@ export class ReadIndexQueue {
 
   /** The newest request awaiting confirmation; heartbeats carry it so lost rounds are retried. */
   lastPending(): string | null {
-    return this.order[this.order.length - 1] ?? null
+    // at(-1): [length - 1] of an empty array is a slow megamorphic read of key -1 (see advanceReady).
+    return this.order.at(-1) ?? null
   }
 
   /** Drops every request, as when the leader steps down. */

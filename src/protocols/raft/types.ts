@@ -210,10 +210,10 @@ export interface ReadState {
  * 4. call `advance` with this same object.
  */
 export interface Ready {
-  readonly hardState?: HardState
-  readonly softState?: SoftState
-  readonly snapshot?: Snapshot
-  readonly truncateFrom?: number
+  readonly hardState?: HardState | undefined
+  readonly softState?: SoftState | undefined
+  readonly snapshot?: Snapshot | undefined
+  readonly truncateFrom?: number | undefined
   readonly entries: ReadonlyArray<Entry>
   readonly messages: ReadonlyArray<Message>
   readonly committedEntries: ReadonlyArray<Entry>
