@@ -57,6 +57,14 @@ export class JsonBytes {
     this.size = at
   }
 
+  /** Writes `text[from, to)`, ASCII that needs no escaping, over bytes already written from `position` on. */
+  asciiAt(position: number, text: string, from: number, to: number): void {
+    if (position < 0 || position + to - from > this.size) throw new Error(`JsonBytes.asciiAt: ${position} to ${position + to - from} is past the ${this.size} bytes written`)
+    const bytes = this.buffer
+    let at = position
+    for (let index = from; index < to; index++) bytes[at++] = text.charCodeAt(index)
+  }
+
   /** Appends `text` as a JSON string literal, quotes included, exactly as `JSON.stringify` writes it. */
   string(text: string): void {
     this.reserve(text.length + 2)

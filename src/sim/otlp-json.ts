@@ -41,16 +41,6 @@ export interface EndedSpan {
   readonly links: ReadonlyArray<TraceParent>
 }
 
-/** `map`'s value for `key`, made by `make` and kept the first time it is asked for. */
-const entry = <K, V>(map: Map<K, V>, key: K, make: (key: K) => V): V => {
-  let value = map.get(key)
-  if (value === undefined) {
-    value = make(key)
-    map.set(key, value)
-  }
-  return value
-}
-
 /** Text as UTF-8 bytes, made once and copied many times. */
 const utf8 = (text: string): Uint8Array => Buffer.from(text, "utf8")
 
@@ -58,69 +48,76 @@ const utf8 = (text: string): Uint8Array => Buffer.from(text, "utf8")
 const TIME_ZEROS = 3
 
 /**
- * The fixed pieces of a span's JSON. A piece that follows a time starts with the time's last three
- * digits, `000` (see `OtlpSpanWriter.time`), and a piece that follows an integer attribute closes it.
+ * Where an attribute list stands, which decides what the next piece starts with: after an
+ * integer value (still to close with `"}}`), after a string (`}}`), after a value already closed;
+ * or nothing listed yet after a span's end time (`000` to write first, see `unixMicros`), after
+ * the epoch as an end time (no zeros), after an event's name, or in a list already opened. So an
+ * attribute, and whatever closes or opens around it, is one copy.
  */
-const PIECES = {
-  traceId: utf8(`{"traceId":"`),
-  nextTraceId: utf8(`,{"traceId":"`),
-  spanId: utf8(`","spanId":"`),
-  parentSpanId: utf8(`","parentSpanId":"`),
-  endTime: utf8(`000","endTimeUnixNano":"`),
-  attributes: utf8(`000","attributes":[`),
-  noAttributes: utf8(`000"`),
-  // A list's end, and with it the end of what holds it.
-  listEnd: utf8(`]`),
-  listThenEnd: utf8(`]}`),
-  events: utf8(`,"events":[`),
-  eventTime: utf8(`{"timeUnixNano":"`),
-  nextEventTime: utf8(`,{"timeUnixNano":"`),
-  links: utf8(`],"links":[`),
-  firstLinks: utf8(`,"links":[`),
-  linkSpanId: utf8(`","spanId":"`),
-  linkEnd: utf8(`"}`),
-  statusError: utf8(`,"status":{"code":2}}`),
-  end: utf8(`}`)
-}
+const AFTER_INTEGER = 0
+const AFTER_STRING = 1
+const AFTER_CLOSED = 2
+const AFTER_END_TIME = 3
+const AFTER_EPOCH_END_TIME = 4
+const AFTER_EVENT_NAME = 5
+const IN_LIST = 6
 
-/** An attribute key's pieces: `{"key":<key>,"value":{"intValue":"` and so on, first in a list or after a comma. */
-interface KeyPieces {
-  readonly integer: Uint8Array
-  readonly nextInteger: Uint8Array
-  readonly string: Uint8Array
-  readonly nextString: Uint8Array
-  readonly other: Uint8Array
-  readonly nextOther: Uint8Array
-}
+/** What goes before an attribute, by where the list stands. */
+const BEFORE_ITEM = [`"}},`, `}},`, `,`, `000","attributes":[`, `","attributes":[`, `,"attributes":[`, ``]
+/** What ends the list (or the place where none was opened), by where it stands; and that, then the end of the span or event. */
+const LIST_END_TEXT = [`"}}]`, `}}]`, `]`, `000"`, `"`, ``, `]`]
+const LIST_END = LIST_END_TEXT.map((text) => utf8(text))
+const LIST_END_THEN_CLOSE = LIST_END_TEXT.map((text) => utf8(`${text}}`))
 
-const keyPieces = (key: string): KeyPieces => {
-  const start = `{"key":${JSON.stringify(key)},"value":{`
-  return {
-    integer: utf8(`${start}"intValue":"`),
-    nextInteger: utf8(`,${start}"intValue":"`),
-    string: utf8(`${start}"stringValue":`),
-    nextString: utf8(`,${start}"stringValue":`),
-    other: utf8(start),
-    nextOther: utf8(`,${start}`)
-  }
-}
+/** How a value opens, by its type: an integer's digits and a string's JSON follow, the rest is whole. */
+const INTEGER = 0
+const STRING = 1
+const OTHER = 2
+const VALUE_OPEN = [`"intValue":"`, `"stringValue":`, ``]
 
-/** The end of a value that is not an integer, after {@link KeyPieces.other}; a string's is `}}` alone. */
+/** An attribute key's pieces, by where the list stands times three plus the value's type: made when first needed. */
+type KeyPieces = Array<Uint8Array | undefined>
+
+/** The end of a value that is not an integer or a string, after its key's piece. */
 const otherValueJson = (value: number | boolean): string =>
   // spanAttributeValue turned non-finite numbers into text, so String is JSON here.
   typeof value === "boolean" ? `"boolValue":${value}}}` : `"doubleValue":${String(value)}}}`
 
-const VALUE_END = utf8(`}}`)
-const INTEGER_END = utf8(`"}}`)
+/** A span's JSON from its start to its start time: its ids are written over the zeros. */
+const headText = (name: string, kind: number, parent: boolean, first: boolean): string =>
+  `${first ? "" : ","}{"traceId":"${"0".repeat(32)}","spanId":"${"0".repeat(16)}${parent ? `","parentSpanId":"${"0".repeat(16)}` : ""}","name":${JSON.stringify(name)},"kind":${kind},"startTimeUnixNano":"`
+
+/** Where the ids sit in a span's head, after the comma if there is one. */
+const HEAD_TRACE_ID_AT = 12
+const HEAD_SPAN_ID_AT = 56
+const HEAD_PARENT_SPAN_ID_AT = 90
+
+/** The fixed pieces of a span's JSON besides its head, attributes and list ends. */
+const PIECES = {
+  // A piece that follows a time starts with the time's last three digits: see unixMicros.
+  endTime: utf8(`000","endTimeUnixNano":"`),
+  events: utf8(`,"events":[`),
+  eventTime: utf8(`{"timeUnixNano":"`),
+  nextEventTime: utf8(`,{"timeUnixNano":"`),
+  links: utf8(`,"links":[`),
+  linkTraceId: utf8(`{"traceId":"`),
+  nextLinkTraceId: utf8(`,{"traceId":"`),
+  linkSpanId: utf8(`","spanId":"`),
+  linkEnd: utf8(`"}`),
+  listEnd: utf8(`]`),
+  statusError: utf8(`,"status":{"code":2}}`),
+  end: utf8(`}`)
+}
 
 /**
  * Writes spans as OTLP JSON into bytes (see json-bytes.ts for why bytes). What recurs is encoded
- * once and copied: a span's name with its kind, an attribute's key, an event's name.
+ * once and copied: a span's head with its name and kind, an attribute's key with what surrounds
+ * it, an event's name. A span of the standard Raft scenario takes about eight copies.
  */
 export class OtlpSpanWriter {
   private readonly keys = new Map<string, KeyPieces>()
-  /** `","name":<name>,"kind":<kind>,"startTimeUnixNano":"` by name, then by OTLP's number for the kind. */
-  private readonly spanNames = new Map<string, Array<Uint8Array | undefined>>()
+  /** {@link headText} by name, then by kind, parent and first (see {@link head}). */
+  private readonly heads = new Map<string, Array<Uint8Array | undefined>>()
   /** `000","name":<name>` by event name. */
   private readonly eventNames = new Map<string, Uint8Array>()
 
@@ -131,67 +128,90 @@ export class OtlpSpanWriter {
 
   /** Writes `span`, ended at `endUs`, as an item of a list of OTLP spans into `out`: the first, or after others. */
   span(out: JsonBytes, span: EndedSpan, endUs: number, error: boolean, first: boolean): void {
-    const traceparent = span.traceparent
-    out.raw(first ? PIECES.traceId : PIECES.nextTraceId)
-    out.asciiSlice(traceparent, TRACE_ID_FROM, TRACE_ID_TO)
-    out.raw(PIECES.spanId)
-    out.asciiSlice(traceparent, SPAN_ID_FROM, SPAN_ID_TO)
     const parent = span.parent
-    if (parent !== undefined) {
-      out.raw(PIECES.parentSpanId)
-      out.asciiSlice(parent, SPAN_ID_FROM, SPAN_ID_TO)
-    }
-    out.raw(this.spanName(span.name, span.kind))
+    const at = out.length + (first ? 0 : 1)
+    out.raw(this.head(span.name, span.kind, parent !== undefined, first))
+    const traceparent = span.traceparent
+    out.asciiAt(at + HEAD_TRACE_ID_AT, traceparent, TRACE_ID_FROM, TRACE_ID_TO)
+    out.asciiAt(at + HEAD_SPAN_ID_AT, traceparent, SPAN_ID_FROM, SPAN_ID_TO)
+    if (parent !== undefined) out.asciiAt(at + HEAD_PARENT_SPAN_ID_AT, parent, SPAN_ID_FROM, SPAN_ID_TO)
     this.time(out, span.startUs, PIECES.endTime)
-    const epoch = !this.unixMicros(out, endUs)
-    const listed = this.attributes(out, span.attributes, epoch ? PIECES.attributes.subarray(TIME_ZEROS) : PIECES.attributes)
-    if (!listed) out.raw(epoch ? PIECES.noAttributes.subarray(TIME_ZEROS) : PIECES.noAttributes)
+    const listed = this.attributes(out, span.attributes, this.unixMicros(out, endUs) ? AFTER_END_TIME : AFTER_EPOCH_END_TIME)
     const events = span.events
     const links = span.links
     if (events === undefined && links.length === 0 && !error) {
-      out.raw(listed ? PIECES.listThenEnd : PIECES.end)
+      out.raw(LIST_END_THEN_CLOSE[listed]!)
       return
     }
-    if (listed) out.raw(PIECES.listEnd)
+    out.raw(LIST_END[listed]!)
     if (events !== undefined) {
       out.raw(PIECES.events)
       this.events(out, events)
+      out.raw(PIECES.listEnd)
     }
     if (links.length > 0) {
-      out.raw(events === undefined ? PIECES.firstLinks : PIECES.links)
+      out.raw(PIECES.links)
       this.links(out, links)
+      out.raw(PIECES.listEnd)
     }
-    if (events !== undefined || links.length > 0) out.ascii("]")
     // OTLP status codes: unset (left out) for a span that ended well, 2 (error) for one that did not.
     out.raw(error ? PIECES.statusError : PIECES.end)
   }
 
   /**
-   * Attributes as the items of an OTLP JSON list of KeyValue; `opening` (which opens the list) goes
-   * before the first. Returns false when there were none, and `opening` was not written.
+   * Attributes as the items of an OTLP JSON list of KeyValue, after `before` (where the list
+   * stands, see {@link AFTER_INTEGER}), which the first item's piece opens. Returns where the list
+   * stands after them: `before` itself if there were none.
    */
-  attributes(out: JsonBytes, attributes: TraceAttributes, opening: Uint8Array | undefined): boolean {
-    let listed = false
+  attributes(out: JsonBytes, attributes: TraceAttributes, before: number): number {
     for (const key in attributes) {
-      const pieces = entry(this.keys, key, keyPieces)
       const value = spanAttributeValue(attributes[key])
-      if (!listed && opening !== undefined) out.raw(opening)
       // Integers vary most (indexes, counts) and are written as digits; text as a JSON string.
       if (typeof value === "number" && Number.isSafeInteger(value)) {
-        out.raw(listed ? pieces.nextInteger : pieces.integer)
+        out.raw(this.keyPiece(key, before, INTEGER))
         out.integer(value)
-        out.raw(INTEGER_END)
+        before = AFTER_INTEGER
       } else if (typeof value === "string") {
-        out.raw(listed ? pieces.nextString : pieces.string)
+        out.raw(this.keyPiece(key, before, STRING))
         out.string(value)
-        out.raw(VALUE_END)
+        before = AFTER_STRING
       } else {
-        out.raw(listed ? pieces.nextOther : pieces.other)
+        out.raw(this.keyPiece(key, before, OTHER))
         out.ascii(otherValueJson(value))
+        before = AFTER_CLOSED
       }
-      listed = true
     }
-    return listed
+    return before
+  }
+
+  private keyPiece(key: string, before: number, type: number): Uint8Array {
+    let pieces = this.keys.get(key)
+    if (pieces === undefined) {
+      pieces = []
+      this.keys.set(key, pieces)
+    }
+    const index = before * 3 + type
+    let piece = pieces[index]
+    if (piece === undefined) {
+      piece = utf8(`${BEFORE_ITEM[before]!}{"key":${JSON.stringify(key)},"value":{${VALUE_OPEN[type]!}`)
+      pieces[index] = piece
+    }
+    return piece
+  }
+
+  private head(name: string, kind: number, parent: boolean, first: boolean): Uint8Array {
+    let heads = this.heads.get(name)
+    if (heads === undefined) {
+      heads = []
+      this.heads.set(name, heads)
+    }
+    const index = kind * 4 + (parent ? 2 : 0) + (first ? 1 : 0)
+    let head = heads[index]
+    if (head === undefined) {
+      head = utf8(headText(name, kind, parent, first))
+      heads[index] = head
+    }
+    return head
   }
 
   /**
@@ -218,29 +238,24 @@ export class OtlpSpanWriter {
     out.raw(this.unixMicros(out, timeUs) ? next : next.subarray(TIME_ZEROS))
   }
 
-  private spanName(name: string, kind: number): Uint8Array {
-    const kinds = entry(this.spanNames, name, () => [])
-    let bytes = kinds[kind]
-    if (bytes === undefined) {
-      bytes = utf8(`","name":${JSON.stringify(name)},"kind":${kind},"startTimeUnixNano":"`)
-      kinds[kind] = bytes
-    }
-    return bytes
-  }
-
   private events(out: JsonBytes, events: ReadonlyArray<SpanEvent>): void {
     for (let index = 0; index < events.length; index++) {
       const event = events[index]!
       out.raw(index === 0 ? PIECES.eventTime : PIECES.nextEventTime)
-      this.time(out, event.timeUs, entry(this.eventNames, event.name, eventNameBytes))
-      out.raw(this.attributes(out, event.attributes, EVENT_ATTRIBUTES) ? PIECES.listThenEnd : PIECES.end)
+      let name = this.eventNames.get(event.name)
+      if (name === undefined) {
+        name = utf8(`000","name":${JSON.stringify(event.name)}`)
+        this.eventNames.set(event.name, name)
+      }
+      this.time(out, event.timeUs, name)
+      out.raw(LIST_END_THEN_CLOSE[this.attributes(out, event.attributes, AFTER_EVENT_NAME)]!)
     }
   }
 
   private links(out: JsonBytes, links: ReadonlyArray<TraceParent>): void {
     for (let index = 0; index < links.length; index++) {
       const link = links[index]!
-      out.raw(index === 0 ? PIECES.traceId : PIECES.nextTraceId)
+      out.raw(index === 0 ? PIECES.linkTraceId : PIECES.nextLinkTraceId)
       out.asciiSlice(link, TRACE_ID_FROM, TRACE_ID_TO)
       out.raw(PIECES.linkSpanId)
       out.asciiSlice(link, SPAN_ID_FROM, SPAN_ID_TO)
@@ -248,11 +263,6 @@ export class OtlpSpanWriter {
     }
   }
 }
-
-/** `000","name":<name>`: an event's JSON from its time's last digits (see `unixMicros`) to its attributes. */
-const eventNameBytes = (name: string): Uint8Array => utf8(`000","name":${JSON.stringify(name)}`)
-
-const EVENT_ATTRIBUTES = utf8(`,"attributes":[`)
 
 /** What {@link otlpJsonBytes} puts together. */
 export interface OtlpJsonInput {
@@ -274,12 +284,13 @@ export const otlpJsonBytes = (input: OtlpJsonInput): Uint8Array<ArrayBuffer> => 
   for (const [node, spans] of input.nodes) {
     out.ascii(first ? `{"resource":{"attributes":[` : `,{"resource":{"attributes":[`)
     first = false
-    writer.attributes(
+    const listed = writer.attributes(
       out,
       { "service.name": nodeIds[node]!, "faultline.cluster": resource.cluster, "faultline.protocol": resource.protocol, "faultline.seed": resource.seed },
-      undefined
+      IN_LIST
     )
-    out.ascii(`]},"scopeSpans":[{"scope":{"name":"faultline"},"spans":[`)
+    out.raw(LIST_END[listed]!)
+    out.ascii(`},"scopeSpans":[{"scope":{"name":"faultline"},"spans":[`)
     out.bytes(spans)
     out.ascii(`]}]}`)
   }
