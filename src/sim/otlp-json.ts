@@ -8,7 +8,7 @@
 // defaults: about 36 bytes less a span.
 import type { NodeId, SpanKind, TraceAttributes, TraceParent } from "../env/index.ts"
 import { spanAttributeValue } from "../trace/index.ts"
-import { JsonBytes } from "./json-bytes.ts"
+import { JsonBytes, type JsonChunks } from "./json-bytes.ts"
 
 /** Where the ids sit in a traceparent, `00-<trace id>-<span id>-01`. */
 export const TRACE_ID_FROM = 3
@@ -269,7 +269,7 @@ export interface OtlpJsonInput {
   readonly resource: { readonly cluster: string; readonly protocol: string; readonly seed: number }
   readonly nodeIds: ReadonlyArray<NodeId>
   /** Each node's spans as {@link OtlpSpanWriter.span} wrote them, by the node's index; in the order the nodes first ended a span. */
-  readonly nodes: ReadonlyArray<readonly [node: number, spans: JsonBytes]>
+  readonly nodes: ReadonlyArray<readonly [node: number, spans: JsonChunks]>
 }
 
 /** The spans as one OTLP/JSON `ExportTraceServiceRequest`, as UTF-8: one resource per node, nodes in the order they first ended a span. */
@@ -291,7 +291,7 @@ export const otlpJsonBytes = (input: OtlpJsonInput): Uint8Array<ArrayBuffer> => 
     )
     out.raw(LIST_END[listed]!)
     out.ascii(`},"scopeSpans":[{"scope":{"name":"faultline"},"spans":[`)
-    out.bytes(spans)
+    spans.copyTo(out)
     out.ascii(`]}]}`)
   }
   out.ascii(`]}`)

@@ -7,7 +7,7 @@
 // of the standard Raft scenario: 56 ms more with rows kept, against not keeping them at all).
 import type { NodeId, OpenSpan, SpanKind, SpanOptions, Spans, TraceAttributes, TraceParent } from "../env/index.ts"
 import { isTraceParent, OpenSpans } from "../trace/index.ts"
-import { JsonBytes } from "./json-bytes.ts"
+import { JsonChunks } from "./json-bytes.ts"
 import { type EndedSpan, otlpJsonBytes, OtlpSpanWriter, SPAN_KIND, type SpanEvent, TRACE_ID_FROM, TRACE_ID_TO } from "./otlp-json.ts"
 import { RandomStream } from "./random-streams.ts"
 
@@ -40,8 +40,8 @@ const recentSlot = (traceparent: TraceParent): number =>
 
 const NO_LINKS: ReadonlyArray<TraceParent> = []
 
-/** Bytes a node's spans start with room for: about a hundred spans' JSON. */
-const NODE_BYTES_INITIAL = 64 * 1024
+/** Bytes of a chunk of a node's spans: about a hundred and forty spans' JSON. */
+const NODE_CHUNK_BYTES = 64 * 1024
 
 /**
  * A span while it is open: what it will need when it ends. `event` and `end` are methods, as
@@ -142,8 +142,8 @@ export class SpanExport {
   private readonly nodeIds: Array<NodeId> = []
   private readonly writer: OtlpSpanWriter
   /** Each node's ended spans as OTLP JSON, by the node's index, in the order the nodes first ended one. */
-  private readonly nodeSpans: Array<readonly [node: number, spans: JsonBytes]> = []
-  private readonly nodeBytes: Array<JsonBytes | undefined> = []
+  private readonly nodeSpans: Array<readonly [node: number, spans: JsonChunks]> = []
+  private readonly nodeBytes: Array<JsonChunks | undefined> = []
   private ended = 0
   /** The trace ids of ended spans. */
   private readonly traceIds = new Set<string>()
@@ -211,14 +211,14 @@ export class SpanExport {
 
   /** Writes an ended span into its node's bytes. */
   record(nodeIndex: number, span: SimulatedSpan, endUs: number, outcome: "ok" | "error"): void {
-    let out = this.nodeBytes[nodeIndex]
-    const first = out === undefined
-    if (out === undefined) {
-      out = new JsonBytes(NODE_BYTES_INITIAL)
-      this.nodeBytes[nodeIndex] = out
-      this.nodeSpans.push([nodeIndex, out])
+    let chunks = this.nodeBytes[nodeIndex]
+    const first = chunks === undefined
+    if (chunks === undefined) {
+      chunks = new JsonChunks(NODE_CHUNK_BYTES)
+      this.nodeBytes[nodeIndex] = chunks
+      this.nodeSpans.push([nodeIndex, chunks])
     }
-    this.writer.span(out, span, endUs, outcome === "error", first)
+    this.writer.span(chunks.out, span, endUs, outcome === "error", first)
     this.ended++
     this.traceIds.add(span.trace)
   }
