@@ -78,6 +78,20 @@ const VALUE_OPEN = [`"intValue":"`, `"stringValue":`, ``]
 /** An attribute key's pieces, by where the list stands times three plus the value's type: made when first needed. */
 type KeyPieces = Array<Uint8Array | undefined>
 
+/** The piece of `key` after `before` for a value of `type`, made and kept in `pieces`. */
+const keyPiece = (pieces: KeyPieces, key: string, before: number, type: number): Uint8Array => {
+  const piece = utf8(`${BEFORE_ITEM[before]!}{"key":${JSON.stringify(key)},"value":{${VALUE_OPEN[type]!}`)
+  pieces[before * 3 + type] = piece
+  return piece
+}
+
+/** What the writer keeps for a span's or an event's name: its heads, and its attributes' keys as they were last, with their pieces. */
+interface NameEntry {
+  readonly heads: Array<Uint8Array | undefined>
+  readonly keys: Array<string | undefined>
+  readonly keyPieces: Array<KeyPieces | undefined>
+}
+
 /** The end of a value that is not an integer or a string, after its key's piece. */
 const otherValueJson = (value: number | boolean): string =>
   // spanAttributeValue turned non-finite numbers into text, so String is JSON here.
@@ -116,10 +130,10 @@ const PIECES = {
  */
 export class OtlpSpanWriter {
   private readonly keys = new Map<string, KeyPieces>()
-  /** {@link headText} by name, then by kind, parent and first (see {@link head}). */
-  private readonly heads = new Map<string, Array<Uint8Array | undefined>>()
-  /** `000","name":<name>` by event name. */
-  private readonly eventNames = new Map<string, Uint8Array>()
+  /** What is kept for each span name: its heads by kind, parent and first (see {@link head}). */
+  private readonly spanNames = new Map<string, NameEntry>()
+  /** What is kept for each event name: `000","name":<name>` as its only head. */
+  private readonly eventNames = new Map<string, NameEntry>()
 
   constructor(
     /** Where simulated time 0 sits, in Unix milliseconds. */
@@ -130,13 +144,14 @@ export class OtlpSpanWriter {
   span(out: JsonBytes, span: EndedSpan, endUs: number, error: boolean, first: boolean): void {
     const parent = span.parent
     const at = out.length + (first ? 0 : 1)
-    out.raw(this.head(span.name, span.kind, parent !== undefined, first))
+    const entry = this.spanNames.get(span.name) ?? this.newName(this.spanNames, span.name)
+    out.raw(this.head(entry, span.name, span.kind, parent !== undefined, first))
     const traceparent = span.traceparent
     out.asciiAt(at + HEAD_TRACE_ID_AT, traceparent, TRACE_ID_FROM, TRACE_ID_TO)
     out.asciiAt(at + HEAD_SPAN_ID_AT, traceparent, SPAN_ID_FROM, SPAN_ID_TO)
     if (parent !== undefined) out.asciiAt(at + HEAD_PARENT_SPAN_ID_AT, parent, SPAN_ID_FROM, SPAN_ID_TO)
     this.time(out, span.startUs, PIECES.endTime)
-    const listed = this.attributes(out, span.attributes, this.unixMicros(out, endUs) ? AFTER_END_TIME : AFTER_EPOCH_END_TIME)
+    const listed = this.attributes(out, span.attributes, this.unixMicros(out, endUs) ? AFTER_END_TIME : AFTER_EPOCH_END_TIME, entry)
     const events = span.events
     const links = span.links
     if (events === undefined && links.length === 0 && !error) {
@@ -161,22 +176,36 @@ export class OtlpSpanWriter {
   /**
    * Attributes as the items of an OTLP JSON list of KeyValue, after `before` (where the list
    * stands, see {@link AFTER_INTEGER}), which the first item's piece opens. Returns where the list
-   * stands after them: `before` itself if there were none.
+   * stands after them: `before` itself if there were none. `entry`, the span's or event's name,
+   * remembers the keys its attributes had last, so the same keys again need no lookup.
    */
-  attributes(out: JsonBytes, attributes: TraceAttributes, before: number): number {
+  attributes(out: JsonBytes, attributes: TraceAttributes, before: number, entry: NameEntry | undefined): number {
+    let position = 0
     for (const key in attributes) {
+      let pieces: KeyPieces
+      if (entry !== undefined && entry.keys[position] === key) {
+        pieces = entry.keyPieces[position]!
+      } else {
+        pieces = this.keys.get(key) ?? []
+        this.keys.set(key, pieces)
+        if (entry !== undefined) {
+          entry.keys[position] = key
+          entry.keyPieces[position] = pieces
+        }
+      }
+      position++
       const value = spanAttributeValue(attributes[key])
       // Integers vary most (indexes, counts) and are written as digits; text as a JSON string.
       if (typeof value === "number" && Number.isSafeInteger(value)) {
-        out.raw(this.keyPiece(key, before, INTEGER))
+        out.raw(pieces[before * 3 + INTEGER] ?? keyPiece(pieces, key, before, INTEGER))
         out.integer(value)
         before = AFTER_INTEGER
       } else if (typeof value === "string") {
-        out.raw(this.keyPiece(key, before, STRING))
+        out.raw(pieces[before * 3 + STRING] ?? keyPiece(pieces, key, before, STRING))
         out.string(value)
         before = AFTER_STRING
       } else {
-        out.raw(this.keyPiece(key, before, OTHER))
+        out.raw(pieces[before * 3 + OTHER] ?? keyPiece(pieces, key, before, OTHER))
         out.ascii(otherValueJson(value))
         before = AFTER_CLOSED
       }
@@ -184,32 +213,18 @@ export class OtlpSpanWriter {
     return before
   }
 
-  private keyPiece(key: string, before: number, type: number): Uint8Array {
-    let pieces = this.keys.get(key)
-    if (pieces === undefined) {
-      pieces = []
-      this.keys.set(key, pieces)
-    }
-    const index = before * 3 + type
-    let piece = pieces[index]
-    if (piece === undefined) {
-      piece = utf8(`${BEFORE_ITEM[before]!}{"key":${JSON.stringify(key)},"value":{${VALUE_OPEN[type]!}`)
-      pieces[index] = piece
-    }
-    return piece
+  private newName(names: Map<string, NameEntry>, name: string): NameEntry {
+    const entry: NameEntry = { heads: [], keys: [], keyPieces: [] }
+    names.set(name, entry)
+    return entry
   }
 
-  private head(name: string, kind: number, parent: boolean, first: boolean): Uint8Array {
-    let heads = this.heads.get(name)
-    if (heads === undefined) {
-      heads = []
-      this.heads.set(name, heads)
-    }
+  private head(entry: NameEntry, name: string, kind: number, parent: boolean, first: boolean): Uint8Array {
     const index = kind * 4 + (parent ? 2 : 0) + (first ? 1 : 0)
-    let head = heads[index]
+    let head = entry.heads[index]
     if (head === undefined) {
       head = utf8(headText(name, kind, parent, first))
-      heads[index] = head
+      entry.heads[index] = head
     }
     return head
   }
@@ -242,13 +257,13 @@ export class OtlpSpanWriter {
     for (let index = 0; index < events.length; index++) {
       const event = events[index]!
       out.raw(index === 0 ? PIECES.eventTime : PIECES.nextEventTime)
-      let name = this.eventNames.get(event.name)
-      if (name === undefined) {
-        name = utf8(`000","name":${JSON.stringify(event.name)}`)
-        this.eventNames.set(event.name, name)
+      let entry = this.eventNames.get(event.name)
+      if (entry === undefined) {
+        entry = this.newName(this.eventNames, event.name)
+        entry.heads.push(utf8(`000","name":${JSON.stringify(event.name)}`))
       }
-      this.time(out, event.timeUs, name)
-      out.raw(LIST_END_THEN_CLOSE[this.attributes(out, event.attributes, AFTER_EVENT_NAME)]!)
+      this.time(out, event.timeUs, entry.heads[0]!)
+      out.raw(LIST_END_THEN_CLOSE[this.attributes(out, event.attributes, AFTER_EVENT_NAME, entry)]!)
     }
   }
 
@@ -287,7 +302,8 @@ export const otlpJsonBytes = (input: OtlpJsonInput): Uint8Array<ArrayBuffer> => 
     const listed = writer.attributes(
       out,
       { "service.name": nodeIds[node]!, "faultline.cluster": resource.cluster, "faultline.protocol": resource.protocol, "faultline.seed": resource.seed },
-      IN_LIST
+      IN_LIST,
+      undefined
     )
     out.raw(LIST_END[listed]!)
     out.ascii(`},"scopeSpans":[{"scope":{"name":"faultline"},"spans":[`)
