@@ -2,10 +2,9 @@
 //
 // A span's JSON is written the moment it ends, and nothing of it is kept but bytes: a run ends
 // thousands of spans, and keeping each as objects (its traceparent, its attributes, its events)
-// until the end made every young collection copy them and promoted them all to the old
-// generation, which cost more than writing them. Empty fields are left out (`events`, `links`,
-// an unset `status`), as OTLP/JSON's protobuf mapping allows and the SDK's own exporters do for
-// defaults: about 36 bytes less a span.
+// until the end left them for the collector to copy and mark. Empty fields are left out
+// (`events`, `links`, an unset `status`), as OTLP/JSON's protobuf mapping allows: about 36 bytes
+// less a span.
 import type { NodeId, SpanKind, TraceAttributes, TraceParent } from "../env/index.ts"
 import { spanAttributeValue } from "../trace/index.ts"
 import { JsonBytes, type JsonChunks } from "./json-bytes.ts"
