@@ -57,6 +57,14 @@ export class JsonBytes {
     this.size = at
   }
 
+  /** Writes `text[from, to)`, ASCII that needs no escaping, over bytes already written from `position` on. */
+  asciiAt(position: number, text: string, from: number, to: number): void {
+    if (position < 0 || position + to - from > this.size) throw new Error(`JsonBytes.asciiAt: ${position} to ${position + to - from} is past the ${this.size} bytes written`)
+    const bytes = this.buffer
+    let at = position
+    for (let index = from; index < to; index++) bytes[at++] = text.charCodeAt(index)
+  }
+
   /** Appends `text` as a JSON string literal, quotes included, exactly as `JSON.stringify` writes it. */
   string(text: string): void {
     this.reserve(text.length + 2)
@@ -125,13 +133,6 @@ export class JsonBytes {
     this.size += bytes.length
   }
 
-  /** Appends what `other` holds. */
-  bytes(other: JsonBytes): void {
-    this.reserve(other.size)
-    other.buffer.copy(this.buffer, this.size, 0, other.size)
-    this.size += other.size
-  }
-
   /** Appends any text as UTF-8, unescaped: JSON already made. */
   json(text: string): void {
     this.reserve(text.length * UTF8_BYTES_PER_UNIT_MAX)
@@ -153,7 +154,47 @@ export class JsonBytes {
     const needed = this.size + bytes
     if (needed <= this.buffer.length) return
     const grown = Buffer.allocUnsafe(Math.max(needed, this.buffer.length * 2))
-    this.buffer.copy(grown, 0, 0, this.size)
+    grown.set(this.buffer.subarray(0, this.size))
     this.buffer = grown
   }
 }
+
+/**
+ * JSON bytes written in chunks of about `chunkBytes`: items (whole spans) are appended to the
+ * current chunk, and a chunk that has filled up is kept as it is while the next one starts. So a
+ * long run's bytes are never copied to grow, and each chunk is small enough for the allocator to
+ * take from memory it already has rather than from fresh pages.
+ */
+export class JsonChunks {
+  private readonly full: Array<Uint8Array> = []
+  private fullBytes = 0
+  private current: JsonBytes
+
+  constructor(private readonly chunkBytes = 64 * 1024) {
+    this.current = new JsonBytes(chunkBytes)
+  }
+
+  /** The chunk to append the next item to: call it again for every item, as it changes once one fills up. */
+  get out(): JsonBytes {
+    if (this.current.length >= this.chunkBytes * CHUNK_FULL_FRACTION) {
+      this.full.push(this.current.view())
+      this.fullBytes += this.current.length
+      this.current = new JsonBytes(this.chunkBytes)
+    }
+    return this.current
+  }
+
+  /** Bytes written so far. */
+  get length(): number {
+    return this.fullBytes + this.current.length
+  }
+
+  /** Appends everything written so far to `out`. */
+  copyTo(out: JsonBytes): void {
+    for (const chunk of this.full) out.raw(chunk)
+    out.raw(this.current.view())
+  }
+}
+
+/** How full a chunk may be before the next item goes into a new one: items rarely need the rest. */
+const CHUNK_FULL_FRACTION = 0.95
