@@ -1,8 +1,11 @@
 // Tracing's cost in the simulator: the standard Raft scenario's real-time factor with and without `--otlp` (spans recorded and serialized to OTLP JSON).
-import { availableParallelism, loadavg } from "node:os"
+import { mkdtempSync, rmSync } from "node:fs"
+import { availableParallelism, loadavg, tmpdir } from "node:os"
+import { join } from "node:path"
+import { writeOtlpFile } from "../src/cli/otlp-output.ts"
 import { builtinProtocols } from "../src/definition/registry.ts"
 import { runScenario } from "../src/sim/run.ts"
-import { loadScenario } from "../src/sim/scenario.ts"
+import { loadScenario, type Scenario } from "../src/sim/scenario.ts"
 import { RAFT_STANDARD } from "./raft.ts"
 
 /** The best round of each way, the CPU time both ways took over all rounds, and what the export held. */
@@ -32,10 +35,19 @@ interface Round {
  * Runs seeds 1..`seeds` of the standard scenario without and with span export, `rounds` times,
  * the two ways interleaved so a slow spell of the shared machine hits both alike, after warm-ups
  * of both; keeps each way's fastest round, and sums each way's CPU time. The export's cost
- * includes writing its OTLP JSON, as `faultline run --otlp` does (but not the file write).
+ * includes writing its OTLP JSON to a file, as `faultline run --otlp FILE` does.
  */
 export const benchOtlp = (seeds = 3, rounds = 9): OtlpCost => {
   const scenario = loadScenario(RAFT_STANDARD)
+  const directory = mkdtempSync(join(tmpdir(), "faultline-bench-otlp-"))
+  try {
+    return measure(scenario, seeds, rounds, join(directory, "spans.json"))
+  } finally {
+    rmSync(directory, { recursive: true, force: true })
+  }
+}
+
+const measure = (scenario: Scenario, seeds: number, rounds: number, otlpFile: string): OtlpCost => {
   const round = (exportSpans: boolean): Round => {
     let simulatedMs = 0
     let spans = 0
@@ -47,9 +59,15 @@ export const benchOtlp = (seeds = 3, rounds = 9): OtlpCost => {
       const result = runScenario(scenario, { seed, protocols: builtinProtocols, exportSpans })
       simulatedMs += result.simulatedMs
       hashes.push(result.traceHash)
-      if (result.spanExport !== undefined) {
-        spans += result.spanExport.spans
-        bytes += result.spanExport.toOtlpBytes().length
+      const spanExport = result.spanExport
+      if (spanExport !== undefined) {
+        spans += spanExport.spans
+        writeOtlpFile(otlpFile, (write) =>
+          spanExport.writeOtlp((piece) => {
+            bytes += piece.length
+            write(piece)
+          })
+        )
       }
     }
     const cpu = process.cpuUsage(cpuStarted)

@@ -84,4 +84,32 @@ describe("simulated OTLP JSON", () => {
       { numRuns: 300 }
     )
   })
+
+  it("writes out, piece by piece, exactly the bytes it would hand over whole, and is done after", () => {
+    const spanExport = new SpanExport({ cluster: "c", protocol: "raft", seed: 3 }, 1_700_000_000_000)
+    let nowUs = 0
+    const nodes = ["n1", "n2", "n3"].map((node) => spanExport.forNode(node, () => nowUs, () => true))
+    // Enough spans to fill several chunks of each node, so the pieces cross chunk boundaries.
+    for (let index = 0; index < 1500; index++) {
+      nowUs += 7
+      const span = nodes[index % 3]!.start("raft.append", { "raft.to": `n${index % 3}`, "raft.term": index }, { kind: "producer" })
+      span.end(index % 11 === 0 ? "error" : "ok")
+    }
+    const whole = Buffer.from(spanExport.toOtlpBytes())
+    const pieces: Array<Buffer> = []
+    spanExport.writeOtlp((piece) => pieces.push(Buffer.from(piece)))
+    expect(pieces.length).toBeGreaterThan(7)
+    expect(Buffer.concat(pieces).equals(whole)).toBe(true)
+    const request = JSON.parse(whole.toString("utf8")) as { resourceSpans: ReadonlyArray<{ scopeSpans: ReadonlyArray<{ spans: ReadonlyArray<unknown> }> }> }
+    expect(request.resourceSpans.map((resource) => resource.scopeSpans[0]!.spans.length)).toEqual([500, 500, 500])
+    expect(() => spanExport.toOtlpBytes()).toThrow(/already written out/)
+    expect(() => nodes[0]!.start("late", {}).end()).toThrow(/already written out/)
+  })
+
+  it("writes an export without spans as an empty request", () => {
+    const spanExport = new SpanExport({ cluster: "c", protocol: "raft", seed: 3 })
+    const pieces: Array<string> = []
+    spanExport.writeOtlp((piece) => pieces.push(Buffer.from(piece).toString("utf8")))
+    expect(pieces.join("")).toBe(`{"resourceSpans":[]}`)
+  })
 })

@@ -62,11 +62,34 @@ describe("JsonChunks", () => {
         for (const text of texts) chunks.out.string(text)
         const out = new JsonBytes(1)
         out.ascii("[")
-        chunks.copyTo(out)
+        chunks.pieces((piece) => out.raw(piece))
         expect(chunks.length).toBe(out.length - 1)
         expect(out.toString()).toBe(`[${texts.map((text) => JSON.stringify(text)).join("")}`)
+        chunks.release()
       })
     )
+  })
+
+  it("lends released chunks' buffers to the next, which write over them, and refuses use after release", () => {
+    const first = new JsonChunks(16)
+    for (let index = 0; index < 5; index++) first.out.string(`first ${index}`)
+    const lent = new Set<ArrayBufferLike>()
+    first.pieces((piece) => lent.add(piece.buffer))
+    first.release()
+    expect(() => first.out).toThrow(/after it was released/)
+    expect(() => first.pieces(() => {})).toThrow(/after it was released/)
+
+    const second = new JsonChunks(16)
+    for (let index = 0; index < 5; index++) second.out.string(`second ${index}`)
+    const out = new JsonBytes(1)
+    let reused = 0
+    second.pieces((piece) => {
+      if (lent.has(piece.buffer)) reused++
+      out.raw(piece)
+    })
+    expect(reused).toBeGreaterThan(0)
+    expect(out.toString()).toBe([0, 1, 2, 3, 4].map((index) => JSON.stringify(`second ${index}`)).join(""))
+    second.release()
   })
 })
 

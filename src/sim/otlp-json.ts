@@ -286,29 +286,48 @@ export interface OtlpJsonInput {
   readonly nodes: ReadonlyArray<readonly [node: number, spans: JsonChunks]>
 }
 
-/** The spans as one OTLP/JSON `ExportTraceServiceRequest`, as UTF-8: one resource per node, nodes in the order they first ended a span. */
-export const otlpJsonBytes = (input: OtlpJsonInput): Uint8Array<ArrayBuffer> => {
+/**
+ * The spans as one OTLP/JSON `ExportTraceServiceRequest`, handed to `write` piece by piece in
+ * order: one resource per node, nodes in the order they first ended a span. The nodes' resources
+ * are written into one small buffer first, and each node's spans go as the views of its chunks,
+ * so the request is never put together in memory: a file takes the pieces as they come.
+ */
+export const writeOtlpJson = (input: OtlpJsonInput, write: (piece: Uint8Array) => void): void => {
   const { nodeIds, resource } = input
   const writer = new OtlpSpanWriter(0)
-  let capacity = 1024
-  for (const [, spans] of input.nodes) capacity += spans.length + 1024
-  const out = new JsonBytes(capacity)
-  out.ascii(`{"resourceSpans":[`)
-  let first = true
-  for (const [node, spans] of input.nodes) {
-    out.ascii(first ? `{"resource":{"attributes":[` : `,{"resource":{"attributes":[`)
-    first = false
+  const heads = new JsonBytes(1024 * (input.nodes.length + 1))
+  /** Where each node's resource ends in `heads`: its spans go after it. */
+  const headEnds: Array<number> = []
+  heads.ascii(`{"resourceSpans":[`)
+  for (let index = 0; index < input.nodes.length; index++) {
+    const [node] = input.nodes[index]!
+    heads.ascii(index === 0 ? `{"resource":{"attributes":[` : `]}]},{"resource":{"attributes":[`)
     const listed = writer.attributes(
-      out,
+      heads,
       { "service.name": nodeIds[node]!, "faultline.cluster": resource.cluster, "faultline.protocol": resource.protocol, "faultline.seed": resource.seed },
       IN_LIST,
       undefined
     )
-    out.raw(LIST_END[listed]!)
-    out.ascii(`},"scopeSpans":[{"scope":{"name":"faultline"},"spans":[`)
-    spans.copyTo(out)
-    out.ascii(`]}]}`)
+    heads.raw(LIST_END[listed]!)
+    heads.ascii(`},"scopeSpans":[{"scope":{"name":"faultline"},"spans":[`)
+    headEnds.push(heads.length)
   }
-  out.ascii(`]}`)
+  heads.ascii(input.nodes.length === 0 ? `]}` : `]}]}]}`)
+  const bytes = heads.view()
+  let from = 0
+  for (let index = 0; index < input.nodes.length; index++) {
+    write(bytes.subarray(from, headEnds[index]))
+    from = headEnds[index]!
+    input.nodes[index]![1].pieces(write)
+  }
+  write(bytes.subarray(from))
+}
+
+/** {@link writeOtlpJson}'s pieces in one buffer. */
+export const otlpJsonBytes = (input: OtlpJsonInput): Uint8Array<ArrayBuffer> => {
+  let capacity = 1024
+  for (const [, spans] of input.nodes) capacity += spans.length + 1024
+  const out = new JsonBytes(capacity)
+  writeOtlpJson(input, (piece) => out.raw(piece))
   return out.view()
 }

@@ -9,7 +9,7 @@
 import type { NodeId, OpenSpan, SpanKind, SpanOptions, Spans, TraceAttributes, TraceParent } from "../env/index.ts"
 import { isTraceParent, OpenSpans } from "../trace/index.ts"
 import { JsonChunks } from "./json-bytes.ts"
-import { type EndedSpan, otlpJsonBytes, OtlpSpanWriter, SPAN_KIND, type SpanEvent, TRACE_ID_FROM, TRACE_ID_TO } from "./otlp-json.ts"
+import { type EndedSpan, otlpJsonBytes, OtlpSpanWriter, writeOtlpJson, SPAN_KIND, type SpanEvent, TRACE_ID_FROM, TRACE_ID_TO } from "./otlp-json.ts"
 import { RandomStream } from "./random-streams.ts"
 
 /** The resource every span of a run shares besides its node: what OTLP calls resource attributes. */
@@ -146,6 +146,8 @@ export class SpanExport {
   private readonly nodeSpans: Array<readonly [node: number, spans: JsonChunks]> = []
   private readonly nodeBytes: Array<JsonChunks | undefined> = []
   private ended = 0
+  /** Whether {@link writeOtlp} wrote the spans out and gave their memory back. */
+  private written = false
   /** The trace ids of ended spans. */
   private readonly traceIds = new Set<string>()
 
@@ -205,13 +207,32 @@ export class SpanExport {
     return Buffer.from(this.toOtlpBytes()).toString("utf8")
   }
 
-  /** {@link toOtlpJson} as UTF-8 bytes, what a file or a collector takes: the text is never made. */
+  /** {@link toOtlpJson} as UTF-8 bytes, what a collector takes: the text is never made. */
   toOtlpBytes(): Uint8Array<ArrayBuffer> {
+    this.assertNotWritten()
     return otlpJsonBytes({ resource: this.resource, nodeIds: this.nodeIds, nodes: this.nodeSpans })
+  }
+
+  /**
+   * Hands {@link toOtlpBytes}'s bytes to `write` piece by piece, each valid only during its call,
+   * and then gives the export's memory back for the next run to use: what a file takes, without
+   * the request ever put together. The export is done after it: no span may end, and nothing
+   * more can be read.
+   */
+  writeOtlp(write: (piece: Uint8Array) => void): void {
+    this.assertNotWritten()
+    writeOtlpJson({ resource: this.resource, nodeIds: this.nodeIds, nodes: this.nodeSpans }, write)
+    this.written = true
+    for (const [, chunks] of this.nodeSpans) chunks.release()
+  }
+
+  private assertNotWritten(): void {
+    if (this.written) throw new Error("SpanExport: already written out by writeOtlp")
   }
 
   /** Writes an ended span into its node's bytes. */
   record(nodeIndex: number, span: SimulatedSpan, endUs: number, outcome: "ok" | "error"): void {
+    this.assertNotWritten()
     let chunks = this.nodeBytes[nodeIndex]
     const first = chunks === undefined
     if (chunks === undefined) {
