@@ -132,6 +132,9 @@ describe("OpenTelemetry export", () => {
     const runs = [runCli(["run", scenario, "--otlp", first]), runCli(["run", scenario, "--otlp", second]), runCli(["run", scenario])]
     expect(readFileSync(first)).toEqual(readFileSync(second))
     expect(readFileSync(first).length).toBeGreaterThan(1000)
+    // The file, written piece by piece, holds the request the collector was posted whole.
+    const filed = JSON.parse(readFileSync(first, "utf8")) as { resourceSpans: ReadonlyArray<{ scopeSpans: ReadonlyArray<{ spans: ReadonlyArray<unknown> }> }> }
+    expect(filed.resourceSpans.flatMap((resource) => resource.scopeSpans.flatMap((scope) => scope.spans)).length).toBe(simulated.length)
     expect(new Set(runs.map((run) => hashOf(run.stdout))).size).toBe(1)
     expect(hashOf(runs[0]!.stdout)).toBeDefined()
   }, 60_000)

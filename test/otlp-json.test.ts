@@ -18,6 +18,9 @@ const referenceValue = (value: string | number | boolean): Record<string, unknow
 const referenceAttributes = (attributes: TraceAttributes) =>
   Object.keys(attributes).map((key) => ({ key, value: referenceValue(spanAttributeValue(attributes[key])) }))
 
+/** A list field as OTLP/JSON's protobuf mapping writes it: left out when empty. */
+const listed = <A>(field: string, items: ReadonlyArray<A>): Record<string, ReadonlyArray<A>> => (items.length === 0 ? {} : { [field]: items })
+
 const KINDS: ReadonlyArray<SpanKind> = ["internal", "server", "client", "producer", "consumer"]
 const KIND_NUMBER: Record<SpanKind, number> = { internal: 1, server: 2, client: 3, producer: 4, consumer: 5 }
 
@@ -61,10 +64,11 @@ describe("simulated OTLP JSON", () => {
             kind: KIND_NUMBER[plan.kind],
             startTimeUnixNano: unixNano(startUs),
             endTimeUnixNano: unixNano(nowUs),
-            attributes: referenceAttributes(plan.attributes),
-            events: plan.events.map((event) => ({ timeUnixNano: unixNano(startUs), name: event.name, attributes: referenceAttributes(event.attributes) })),
-            links: links.map((link) => ({ traceId: link.slice(3, 35), spanId: link.slice(36, 52) })),
-            status: plan.error ? { code: 2 } : {}
+            ...listed("attributes", referenceAttributes(plan.attributes)),
+            ...listed("events", plan.events.map((event) => ({ timeUnixNano: unixNano(startUs), name: event.name, ...listed("attributes", referenceAttributes(event.attributes)) }))),
+            ...listed("links", links.map((link) => ({ traceId: link.slice(3, 35), spanId: link.slice(36, 52) }))),
+            // An unset status, like an empty list, is left out.
+            ...(plan.error ? { status: { code: 2 } } : {})
           })
         }
         const json = spanExport.toOtlpJson()
@@ -75,8 +79,37 @@ describe("simulated OTLP JSON", () => {
         const resource = { attributes: referenceAttributes({ "service.name": "n1", "faultline.cluster": "c", "faultline.protocol": "raft", "faultline.seed": 1 }) }
         expect(json).toBe(JSON.stringify({ resourceSpans: [{ resource, scopeSpans: [{ scope: { name: "faultline" }, spans: expected }] }] }))
         expect(spanExport.spans).toBe(plans.length)
+        expect(spanExport.traces).toBe(new Set(expected.map((span) => span.traceId)).size)
       }),
       { numRuns: 300 }
     )
+  })
+
+  it("writes out, piece by piece, exactly the bytes it would hand over whole, and is done after", () => {
+    const spanExport = new SpanExport({ cluster: "c", protocol: "raft", seed: 3 }, 1_700_000_000_000)
+    let nowUs = 0
+    const nodes = ["n1", "n2", "n3"].map((node) => spanExport.forNode(node, () => nowUs, () => true))
+    // Enough spans to fill several chunks of each node, so the pieces cross chunk boundaries.
+    for (let index = 0; index < 1500; index++) {
+      nowUs += 7
+      const span = nodes[index % 3]!.start("raft.append", { "raft.to": `n${index % 3}`, "raft.term": index }, { kind: "producer" })
+      span.end(index % 11 === 0 ? "error" : "ok")
+    }
+    const whole = Buffer.from(spanExport.toOtlpBytes())
+    const pieces: Array<Buffer> = []
+    spanExport.writeOtlp((piece) => pieces.push(Buffer.from(piece)))
+    expect(pieces.length).toBeGreaterThan(7)
+    expect(Buffer.concat(pieces).equals(whole)).toBe(true)
+    const request = JSON.parse(whole.toString("utf8")) as { resourceSpans: ReadonlyArray<{ scopeSpans: ReadonlyArray<{ spans: ReadonlyArray<unknown> }> }> }
+    expect(request.resourceSpans.map((resource) => resource.scopeSpans[0]!.spans.length)).toEqual([500, 500, 500])
+    expect(() => spanExport.toOtlpBytes()).toThrow(/already written out/)
+    expect(() => nodes[0]!.start("late", {}).end()).toThrow(/already written out/)
+  })
+
+  it("writes an export without spans as an empty request", () => {
+    const spanExport = new SpanExport({ cluster: "c", protocol: "raft", seed: 3 })
+    const pieces: Array<string> = []
+    spanExport.writeOtlp((piece) => pieces.push(Buffer.from(piece).toString("utf8")))
+    expect(pieces.join("")).toBe(`{"resourceSpans":[]}`)
   })
 })

@@ -1,7 +1,7 @@
 // The pieces that make span export cheap must say exactly what the slow, obvious code said: JSON text as JSON.stringify writes it, traceparents as the W3C pattern reads them.
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
-import { JsonBytes } from "../src/sim/json-bytes.ts"
+import { JsonBytes, JsonChunks } from "../src/sim/json-bytes.ts"
 import { isTraceParent, parseTraceParent } from "../src/trace/index.ts"
 
 /** The rule the character-by-character check replaced, kept here as the reference. */
@@ -38,16 +38,58 @@ describe("JsonBytes", () => {
     expect(() => new JsonBytes().integer(2 ** 53)).toThrow(/not a safe integer/)
   })
 
-  it("appends another buffer's bytes and slices of ASCII text", () => {
+  it("appends another buffer's bytes and slices of ASCII text, and writes ASCII over bytes already written", () => {
     const inner = new JsonBytes(2)
     inner.ascii(`{"a":`)
     inner.string("é")
     const out = new JsonBytes(2)
     out.ascii("[")
-    out.bytes(inner)
+    out.raw(inner.view())
     out.asciiSlice("xx}]yy", 2, 4)
     expect(out.toString()).toBe(`[{"a":"é"}]`)
     expect(JSON.parse(out.toString())).toEqual([{ a: "é" }])
+    out.asciiAt(2, `"b"`, 0, 3)
+    expect(out.toString()).toBe(`[{"b":"é"}]`)
+    expect(() => out.asciiAt(out.length - 1, "ab", 0, 2)).toThrow(/past the 12 bytes written/)
+  })
+})
+
+describe("JsonChunks", () => {
+  it("holds what was appended, in order, across as many chunks as it takes", () => {
+    fc.assert(
+      fc.property(fc.array(fc.string({ unit: "binary" }), { maxLength: 60 }), fc.integer({ min: 1, max: 64 }), (texts, chunkBytes) => {
+        const chunks = new JsonChunks(chunkBytes)
+        for (const text of texts) chunks.out.string(text)
+        const out = new JsonBytes(1)
+        out.ascii("[")
+        chunks.pieces((piece) => out.raw(piece))
+        expect(chunks.length).toBe(out.length - 1)
+        expect(out.toString()).toBe(`[${texts.map((text) => JSON.stringify(text)).join("")}`)
+        chunks.release()
+      })
+    )
+  })
+
+  it("lends released chunks' buffers to the next, which write over them, and refuses use after release", () => {
+    const first = new JsonChunks(16)
+    for (let index = 0; index < 5; index++) first.out.string(`first ${index}`)
+    const lent = new Set<ArrayBufferLike>()
+    first.pieces((piece) => lent.add(piece.buffer))
+    first.release()
+    expect(() => first.out).toThrow(/after it was released/)
+    expect(() => first.pieces(() => {})).toThrow(/after it was released/)
+
+    const second = new JsonChunks(16)
+    for (let index = 0; index < 5; index++) second.out.string(`second ${index}`)
+    const out = new JsonBytes(1)
+    let reused = 0
+    second.pieces((piece) => {
+      if (lent.has(piece.buffer)) reused++
+      out.raw(piece)
+    })
+    expect(reused).toBeGreaterThan(0)
+    expect(out.toString()).toBe([0, 1, 2, 3, 4].map((index) => JSON.stringify(`second ${index}`)).join(""))
+    second.release()
   })
 })
 

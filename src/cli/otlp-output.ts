@@ -1,5 +1,5 @@
 // Where `faultline run` sends a simulated run's spans: an OTLP JSON file (`--otlp`) or a collector (`--otlp-endpoint`).
-import { writeFileSync } from "node:fs"
+import { closeSync, openSync, writeSync } from "node:fs"
 import { UsageError } from "./errors.ts"
 
 /**
@@ -38,13 +38,28 @@ export const parseOtlpOrigin = (text: string | undefined): number => {
 /** The line end after the export in a file. */
 const NEWLINE = Buffer.from("\n")
 
-/** Writes the OTLP JSON export (UTF-8 bytes) to `file`; a file that cannot be written is bad input. */
-export const writeOtlpFile = (file: string, json: Uint8Array): void => {
+/**
+ * Writes the OTLP JSON export to `file`, a line of its own: `pieces` hands its UTF-8 bytes over in
+ * order (see `SpanExport.writeOtlp`, which never puts the request together in memory). A file that
+ * cannot be written is bad input.
+ */
+export const writeOtlpFile = (file: string, pieces: (write: (piece: Uint8Array) => void) => void): void => {
+  let descriptor: number | undefined
   try {
-    writeFileSync(file, Buffer.concat([json, NEWLINE]))
+    descriptor = openSync(file, "w")
+    const opened = descriptor
+    pieces((piece) => writeFully(opened, piece))
+    writeFully(opened, NEWLINE)
   } catch (error) {
     throw new UsageError(`--otlp: cannot write ${file} (${(error as NodeJS.ErrnoException).code ?? "error"})`)
+  } finally {
+    if (descriptor !== undefined) closeSync(descriptor)
   }
+}
+
+/** Writes all of `bytes`: a write to a file may take less than it was given. */
+const writeFully = (descriptor: number, bytes: Uint8Array): void => {
+  for (let done = 0; done < bytes.length; ) done += writeSync(descriptor, bytes, done, bytes.length - done)
 }
 
 /** How long a collector may take to answer. */

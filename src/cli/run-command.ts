@@ -54,9 +54,13 @@ export const runCommand = async (file: string, flags: RunFlags): Promise<number>
     progress.stop()
   }
   if (flags.trace !== undefined) writeLines("--trace", flags.trace, result.traceLines ?? [])
-  const otlp = result.spanExport?.toOtlpBytes()
-  if (otlp !== undefined && flags.otlp !== undefined) writeOtlpFile(flags.otlp, otlp)
-  if (otlp !== undefined && otlpEndpoint !== undefined) await postOtlp(otlpEndpoint, otlp)
+  const spanExport = result.spanExport
+  if (spanExport !== undefined) {
+    // A collector takes the request whole; a file alone takes it piece by piece, never put together.
+    const whole = otlpEndpoint === undefined ? undefined : spanExport.toOtlpBytes()
+    if (flags.otlp !== undefined) writeOtlpFile(flags.otlp, whole === undefined ? (write) => spanExport.writeOtlp(write) : (write) => write(whole))
+    if (whole !== undefined && otlpEndpoint !== undefined) await postOtlp(otlpEndpoint, whole)
+  }
   if (flags.history !== undefined) {
     if (result.history === undefined) throw new UsageError(`--history: protocol ${result.scenario.protocol} has no clients, so no history`)
     writeLines("--history", flags.history, result.history.map(serializeHistoryEvent))

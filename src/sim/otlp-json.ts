@@ -1,7 +1,13 @@
-// The OTLP JSON of a simulated run's ended spans, written once at the run's end from the rows span-export.ts kept.
+// The OTLP JSON of a simulated run's spans: each span written into its node's bytes as it ends, the request put together at the run's end.
+//
+// A span's JSON is written the moment it ends, and nothing of it is kept but bytes: a run ends
+// thousands of spans, and keeping each as objects (its traceparent, its attributes, its events)
+// until the end left them for the collector to copy and mark. Empty fields are left out
+// (`events`, `links`, an unset `status`), as OTLP/JSON's protobuf mapping allows: about 36 bytes
+// less a span.
 import type { NodeId, SpanKind, TraceAttributes, TraceParent } from "../env/index.ts"
 import { spanAttributeValue } from "../trace/index.ts"
-import { JsonBytes } from "./json-bytes.ts"
+import { JsonBytes, type JsonChunks } from "./json-bytes.ts"
 
 /** Where the ids sit in a traceparent, `00-<trace id>-<span id>-01`. */
 export const TRACE_ID_FROM = 3
@@ -10,18 +16,7 @@ const SPAN_ID_FROM = 36
 const SPAN_ID_TO = 52
 
 /** OTLP's span kinds, by their number in the protocol. */
-const SPAN_KIND: Readonly<Record<SpanKind, number>> = { internal: 1, server: 2, client: 3, producer: 4, consumer: 5 }
-
-/**
- * A span's node, kind and outcome as one small integer, what its row keeps: the node's index
- * times 16, plus OTLP's number for the kind (1-5) times 2, plus 1 if it ended in error. One column
- * of small integers, not three, is less for every young collection to copy while the run goes on.
- */
-export const spanFlags = (nodeIndex: number, kind: SpanKind, error: boolean): number => nodeIndex * 16 + SPAN_KIND[kind] * 2 + (error ? 1 : 0)
-
-const flagsNode = (flags: number): number => flags >> 4
-const flagsKind = (flags: number): number => (flags >> 1) & 7
-const flagsError = (flags: number): boolean => (flags & 1) === 1
+export const SPAN_KIND: Readonly<Record<SpanKind, number>> = { internal: 1, server: 2, client: 3, producer: 4, consumer: 5 }
 
 /** A protocol event added to a span while it was open. */
 export interface SpanEvent {
@@ -30,175 +25,207 @@ export interface SpanEvent {
   readonly attributes: TraceAttributes
 }
 
-/**
- * Ended spans as columns: row `i` of every array is the `i`-th span to end. Numbers sit unboxed
- * in their arrays and everything else by reference, so keeping a span costs a few array slots.
- */
-export interface EndedSpans {
-  readonly traceparents: Array<TraceParent>
-  readonly parents: Array<TraceParent | undefined>
-  readonly names: Array<string>
-  /** Each span's node (its index in the export's node list), kind and outcome: see {@link spanFlags}. */
-  readonly flags: Array<number>
-  readonly startUs: Array<number>
-  readonly endUs: Array<number>
-  readonly attributes: Array<TraceAttributes>
-  /** Each span's events, if it has any. */
-  readonly events: Array<ReadonlyArray<SpanEvent> | undefined>
-  /** The links of the few spans that have any, by row. */
-  readonly links: Map<number, ReadonlyArray<TraceParent>>
+/** What the writer needs of an ended span. */
+export interface EndedSpan {
+  readonly traceparent: TraceParent
+  /** The parent's traceparent, already checked. */
+  readonly parent: TraceParent | undefined
+  readonly name: string
+  /** OTLP's number for the span's kind (see {@link SPAN_KIND}). */
+  readonly kind: number
+  readonly startUs: number
+  readonly attributes: TraceAttributes
+  readonly events: ReadonlyArray<SpanEvent> | undefined
+  /** Linked spans' traceparents, already checked. */
+  readonly links: ReadonlyArray<TraceParent>
 }
-
-/** What {@link otlpJson} writes. */
-export interface OtlpJsonInput {
-  readonly resource: { readonly cluster: string; readonly protocol: string; readonly seed: number }
-  /** Where simulated time 0 sits, in Unix milliseconds. */
-  readonly originUnixMs: number
-  readonly nodeIds: ReadonlyArray<NodeId>
-  readonly ended: EndedSpans
-}
-
-/** `map`'s value for `key`, made by `make` and kept the first time it is asked for. */
-const entry = <K, V>(map: Map<K, V>, key: K, make: (key: K) => V): V => {
-  let value = map.get(key)
-  if (value === undefined) {
-    value = make(key)
-    map.set(key, value)
-  }
-  return value
-}
-
-const newMap = <K, V>(): Map<K, V> => new Map()
-
-const newRows = (): Array<number> => []
 
 /** Text as UTF-8 bytes, made once and copied many times. */
 const utf8 = (text: string): Uint8Array => Buffer.from(text, "utf8")
 
-/**
- * What an attribute's cached piece starts with, by what was written before it: nothing (the first
- * of a list), the end of an attribute and a comma, the end of an integer attribute (whose digits
- * were written last) and a comma, or the end of a span's end time and the start of its attribute
- * list (for a time at the epoch itself, without the zeros: see `unixMicros`). So each attribute,
- * and what separates it from the one before, is one copy.
- */
-const BEFORE_TEXT = ["", ",", `"}},`, `000","attributes":[`, `","attributes":[`]
-const FIRST = 0
-const AFTER_CLOSED = 1
-const AFTER_INTEGER = 2
-const AFTER_END_TIME = 3
-const AFTER_EPOCH_END_TIME = 4
-
-/** `{"key":<key>,"value":{"intValue":"`: an integer attribute's JSON up to its digits, after each of {@link BEFORE_TEXT}. */
-const INTEGER_KEY_BYTES = BEFORE_TEXT.map((before) => (key: string): Uint8Array => utf8(`${before}{"key":${JSON.stringify(key)},"value":{"intValue":"`))
-
-/** `000","name":<name>,"attributes":[`: an event's JSON from its time's last digits (see `unixNano`) to its attributes. */
-const eventNameBytes = (name: string): Uint8Array => utf8(`000","name":${JSON.stringify(name)},"attributes":[`)
-
 /** How many zeros end a time's nanoseconds when it is written in microseconds. */
 const TIME_ZEROS = 3
 
-/** The fixed pieces of a span's JSON, in the order they are written. */
+/**
+ * Where an attribute list stands, which decides what the next piece starts with: after an
+ * integer value (still to close with `"}}`), after a string (`}}`), after a value already closed;
+ * or nothing listed yet after a span's end time (`000` to write first, see `unixMicros`), after
+ * the epoch as an end time (no zeros), after an event's name, or in a list already opened. So an
+ * attribute, and whatever closes or opens around it, is one copy.
+ */
+const AFTER_INTEGER = 0
+const AFTER_STRING = 1
+const AFTER_CLOSED = 2
+const AFTER_END_TIME = 3
+const AFTER_EPOCH_END_TIME = 4
+const AFTER_EVENT_NAME = 5
+const IN_LIST = 6
+
+/** What goes before an attribute, by where the list stands. */
+const BEFORE_ITEM = [`"}},`, `}},`, `,`, `000","attributes":[`, `","attributes":[`, `,"attributes":[`, ``]
+/** What ends the list (or the place where none was opened), by where it stands; and that, then the end of the span or event. */
+const LIST_END_TEXT = [`"}}]`, `}}]`, `]`, `000"`, `"`, ``, `]`]
+const LIST_END = LIST_END_TEXT.map((text) => utf8(text))
+const LIST_END_THEN_CLOSE = LIST_END_TEXT.map((text) => utf8(`${text}}`))
+
+/** How a value opens, by its type: an integer's digits and a string's JSON follow, the rest is whole. */
+const INTEGER = 0
+const STRING = 1
+const OTHER = 2
+const VALUE_OPEN = [`"intValue":"`, `"stringValue":`, ``]
+
+/** An attribute key's pieces, by where the list stands times three plus the value's type: made when first needed. */
+type KeyPieces = Array<Uint8Array | undefined>
+
+/** The piece of `key` after `before` for a value of `type`, made and kept in `pieces`. */
+const keyPiece = (pieces: KeyPieces, key: string, before: number, type: number): Uint8Array => {
+  const piece = utf8(`${BEFORE_ITEM[before]!}{"key":${JSON.stringify(key)},"value":{${VALUE_OPEN[type]!}`)
+  pieces[before * 3 + type] = piece
+  return piece
+}
+
+/** What the writer keeps for a span's or an event's name: its heads, and its attributes' keys as they were last, with their pieces. */
+interface NameEntry {
+  readonly heads: Array<Uint8Array | undefined>
+  readonly keys: Array<string | undefined>
+  readonly keyPieces: Array<KeyPieces | undefined>
+}
+
+/** The end of a value that is not an integer or a string, after its key's piece. */
+const otherValueJson = (value: number | boolean): string =>
+  // spanAttributeValue turned non-finite numbers into text, so String is JSON here.
+  typeof value === "boolean" ? `"boolValue":${value}}}` : `"doubleValue":${String(value)}}}`
+
+/** A span's JSON from its start to its start time: its ids are written over the zeros. */
+const headText = (name: string, kind: number, parent: boolean, first: boolean): string =>
+  `${first ? "" : ","}{"traceId":"${"0".repeat(32)}","spanId":"${"0".repeat(16)}${parent ? `","parentSpanId":"${"0".repeat(16)}` : ""}","name":${JSON.stringify(name)},"kind":${kind},"startTimeUnixNano":"`
+
+/** Where the ids sit in a span's head, after the comma if there is one. */
+const HEAD_TRACE_ID_AT = 12
+const HEAD_SPAN_ID_AT = 56
+const HEAD_PARENT_SPAN_ID_AT = 90
+
+/** The fixed pieces of a span's JSON besides its head, attributes and list ends. */
 const PIECES = {
-  traceId: utf8(`{"traceId":"`),
-  nextTraceId: utf8(`,{"traceId":"`),
-  spanId: utf8(`","spanId":"`),
-  parentSpanId: utf8(`","parentSpanId":"`),
-  // A piece after a time starts with the time's last three digits: see unixNano.
+  // A piece that follows a time starts with the time's last three digits: see unixMicros.
   endTime: utf8(`000","endTimeUnixNano":"`),
-  attributes: utf8(`000","attributes":[`),
-  events: utf8(`],"events":[`),
-  // After an integer attribute, the piece that follows closes it.
-  integerThenEvents: utf8(`"}}],"events":[`),
-  links: utf8(`],"links":[`),
-  statusOk: utf8(`],"status":{}}`),
-  statusError: utf8(`],"status":{"code":2}}`),
-  // Most spans have neither events nor links: their end is one piece.
-  bareEndOk: utf8(`],"events":[],"links":[],"status":{}}`),
-  bareEndError: utf8(`],"events":[],"links":[],"status":{"code":2}}`),
-  integerThenBareEndOk: utf8(`"}}],"events":[],"links":[],"status":{}}`),
-  integerThenBareEndError: utf8(`"}}],"events":[],"links":[],"status":{"code":2}}`),
+  events: utf8(`,"events":[`),
   eventTime: utf8(`{"timeUnixNano":"`),
+  nextEventTime: utf8(`,{"timeUnixNano":"`),
+  links: utf8(`,"links":[`),
+  linkTraceId: utf8(`{"traceId":"`),
+  nextLinkTraceId: utf8(`,{"traceId":"`),
   linkSpanId: utf8(`","spanId":"`),
-  linkEnd: utf8(`"}`)
+  linkEnd: utf8(`"}`),
+  listEnd: utf8(`]`),
+  statusError: utf8(`,"status":{"code":2}}`),
+  end: utf8(`}`)
 }
-
-/** One attribute value as OTLP JSON's AnyValue. */
-const valueJson = (value: string | number | boolean): string => {
-  switch (typeof value) {
-    case "string":
-      return `{"stringValue":${JSON.stringify(value)}}`
-    case "boolean":
-      return value ? `{"boolValue":true}` : `{"boolValue":false}`
-    case "number":
-      // As the OpenTelemetry SDK's own OTLP JSON does: integers as int64 (decimal text), others as
-      // doubles. spanAttributeValue turned non-finite numbers into text, so String is JSON here.
-      return Number.isSafeInteger(value) ? `{"intValue":"${value}"}` : `{"doubleValue":${value}}`
-    default: {
-      const unreachable: never = value
-      throw new Error(`unknown attribute value ${String(unreachable)}`)
-    }
-  }
-}
-
-/** Most values remembered per attribute key; past it (a key whose values rarely repeat) they are encoded each time. */
-const VALUES_PER_KEY_MAX = 4096
 
 /**
- * Writes OTLP JSON into bytes (see json-bytes.ts for why bytes). What recurs is encoded once and
- * copied: an attribute's key with its value when that is text (a run's spans repeat a few keys
- * with few such values: node ids, operations, keys), a span's name with its kind, an event's name.
+ * Writes spans as OTLP JSON into bytes (see json-bytes.ts for why bytes). What recurs is encoded
+ * once and copied: a span's head with its name and kind, an attribute's key with what surrounds
+ * it, an event's name. A span of the standard Raft scenario takes about eight copies.
  */
-class OtlpWriter {
-  readonly out: JsonBytes
-  /** `{"key":<key>,"value":<value>}` by key and value, after each of {@link BEFORE_TEXT}. */
-  private readonly pairs = BEFORE_TEXT.map(() => new Map<string, Map<string | number | boolean, Uint8Array>>())
-  /** `{"key":<key>,"value":{"intValue":"` by key, as {@link pairs} are. */
-  private readonly integerKeys = BEFORE_TEXT.map(() => new Map<string, Uint8Array>())
-  /** `","name":<name>,"kind":<kind>,"startTimeUnixNano":"` by name and OTLP's number for the kind. */
-  private readonly spanNames = new Map<string, Map<number, Uint8Array>>()
-  /** `","name":<name>,"attributes":[` by event name. */
-  private readonly eventNames = new Map<string, Uint8Array>()
+export class OtlpSpanWriter {
+  private readonly keys = new Map<string, KeyPieces>()
+  /** What is kept for each span name: its heads by kind, parent and first (see {@link head}). */
+  private readonly spanNames = new Map<string, NameEntry>()
+  /** What is kept for each event name: `000","name":<name>` as its only head. */
+  private readonly eventNames = new Map<string, NameEntry>()
 
   constructor(
-    capacityBytes: number,
+    /** Where simulated time 0 sits, in Unix milliseconds. */
     private readonly originUnixMs: number
-  ) {
-    this.out = new JsonBytes(capacityBytes)
+  ) {}
+
+  /** Writes `span`, ended at `endUs`, as an item of a list of OTLP spans into `out`: the first, or after others. */
+  span(out: JsonBytes, span: EndedSpan, endUs: number, error: boolean, first: boolean): void {
+    const parent = span.parent
+    const at = out.length + (first ? 0 : 1)
+    const entry = this.spanNames.get(span.name) ?? this.newName(this.spanNames, span.name)
+    out.raw(this.head(entry, span.name, span.kind, parent !== undefined, first))
+    const traceparent = span.traceparent
+    out.asciiAt(at + HEAD_TRACE_ID_AT, traceparent, TRACE_ID_FROM, TRACE_ID_TO)
+    out.asciiAt(at + HEAD_SPAN_ID_AT, traceparent, SPAN_ID_FROM, SPAN_ID_TO)
+    if (parent !== undefined) out.asciiAt(at + HEAD_PARENT_SPAN_ID_AT, parent, SPAN_ID_FROM, SPAN_ID_TO)
+    this.time(out, span.startUs, PIECES.endTime)
+    const listed = this.attributes(out, span.attributes, this.unixMicros(out, endUs) ? AFTER_END_TIME : AFTER_EPOCH_END_TIME, entry)
+    const events = span.events
+    const links = span.links
+    if (events === undefined && links.length === 0 && !error) {
+      out.raw(LIST_END_THEN_CLOSE[listed]!)
+      return
+    }
+    out.raw(LIST_END[listed]!)
+    if (events !== undefined) {
+      out.raw(PIECES.events)
+      this.events(out, events)
+      out.raw(PIECES.listEnd)
+    }
+    if (links.length > 0) {
+      out.raw(PIECES.links)
+      this.links(out, links)
+      out.raw(PIECES.listEnd)
+    }
+    // OTLP status codes: unset (left out) for a span that ended well, 2 (error) for one that did not.
+    out.raw(error ? PIECES.statusError : PIECES.end)
   }
 
   /**
-   * Attributes as the items of an OTLP JSON list of KeyValue, after `before` (one of
-   * {@link BEFORE_TEXT}'s positions, which the first attribute's piece writes). Returns what the
-   * next piece must follow: `before` itself if there were none, {@link AFTER_INTEGER} if the last
-   * was an integer, whose closing `"}}` is the caller's to write, else {@link AFTER_CLOSED}.
+   * Attributes as the items of an OTLP JSON list of KeyValue, after `before` (where the list
+   * stands, see {@link AFTER_INTEGER}), which the first item's piece opens. Returns where the list
+   * stands after them: `before` itself if there were none. `entry`, the span's or event's name,
+   * remembers the keys its attributes had last, so the same keys again need no lookup.
    */
-  attributes(attributes: TraceAttributes, before: number): number {
-    const out = this.out
+  attributes(out: JsonBytes, attributes: TraceAttributes, before: number, entry: NameEntry | undefined): number {
+    let position = 0
     for (const key in attributes) {
+      let pieces: KeyPieces
+      if (entry !== undefined && entry.keys[position] === key) {
+        pieces = entry.keyPieces[position]!
+      } else {
+        pieces = this.keys.get(key) ?? []
+        this.keys.set(key, pieces)
+        if (entry !== undefined) {
+          entry.keys[position] = key
+          entry.keyPieces[position] = pieces
+        }
+      }
+      position++
       const value = spanAttributeValue(attributes[key])
-      // Integers vary most (indexes, counts): the key is copied and the digits written; any other
-      // value is copied whole with its key.
+      // Integers vary most (indexes, counts) and are written as digits; text as a JSON string.
       if (typeof value === "number" && Number.isSafeInteger(value)) {
-        out.raw(entry(this.integerKeys[before]!, key, INTEGER_KEY_BYTES[before]!))
+        out.raw(pieces[before * 3 + INTEGER] ?? keyPiece(pieces, key, before, INTEGER))
         out.integer(value)
         before = AFTER_INTEGER
+      } else if (typeof value === "string") {
+        out.raw(pieces[before * 3 + STRING] ?? keyPiece(pieces, key, before, STRING))
+        out.string(value)
+        before = AFTER_STRING
       } else {
-        out.raw(this.pair(before, key, value))
+        out.raw(pieces[before * 3 + OTHER] ?? keyPiece(pieces, key, before, OTHER))
+        out.ascii(otherValueJson(value))
         before = AFTER_CLOSED
       }
     }
     return before
   }
 
-  private pair(before: number, key: string, value: string | number | boolean): Uint8Array {
-    const values = entry(this.pairs[before]!, key, newMap<string | number | boolean, Uint8Array>)
-    let bytes = values.get(value)
-    if (bytes === undefined) {
-      bytes = utf8(`${BEFORE_TEXT[before]!}{"key":${JSON.stringify(key)},"value":${valueJson(value)}}`)
-      if (values.size < VALUES_PER_KEY_MAX) values.set(value, bytes)
+  private newName(names: Map<string, NameEntry>, name: string): NameEntry {
+    const entry: NameEntry = { heads: [], keys: [], keyPieces: [] }
+    names.set(name, entry)
+    return entry
+  }
+
+  private head(entry: NameEntry, name: string, kind: number, parent: boolean, first: boolean): Uint8Array {
+    const index = kind * 4 + (parent ? 2 : 0) + (first ? 1 : 0)
+    let head = entry.heads[index]
+    if (head === undefined) {
+      head = utf8(headText(name, kind, parent, first))
+      entry.heads[index] = head
     }
-    return bytes
+    return head
   }
 
   /**
@@ -209,86 +236,40 @@ class OtlpWriter {
    * before 1970) they are summed in BigInt. The epoch itself is `0` nanoseconds, written whole:
    * then false, and the next piece goes without its zeros.
    */
-  private unixMicros(timeUs: number): boolean {
+  private unixMicros(out: JsonBytes, timeUs: number): boolean {
     const unixUs = this.originUnixMs * 1000 + Math.round(timeUs)
     if (Number.isSafeInteger(unixUs) && unixUs > 0) {
-      this.out.integer(unixUs)
+      out.integer(unixUs)
       return true
     }
     const exact = BigInt(this.originUnixMs) * 1000n + BigInt(Math.round(timeUs))
-    this.out.ascii(`${exact}`)
+    out.ascii(`${exact}`)
     return exact !== 0n
   }
 
   /** A time as {@link unixMicros} writes it, then `next`, which starts with the nanoseconds' last zeros. */
-  private unixNano(timeUs: number, next: Uint8Array): void {
-    this.out.raw(this.unixMicros(timeUs) ? next : next.subarray(TIME_ZEROS))
+  private time(out: JsonBytes, timeUs: number, next: Uint8Array): void {
+    out.raw(this.unixMicros(out, timeUs) ? next : next.subarray(TIME_ZEROS))
   }
 
-  /** Row `row` as an OTLP JSON span, its fields in the order earlier versions wrote them (a seed's export keeps its bytes). */
-  span(ended: EndedSpans, row: number, first: boolean): void {
-    const out = this.out
-    const traceparent = ended.traceparents[row]!
-    const parent = ended.parents[row]
-    out.raw(first ? PIECES.traceId : PIECES.nextTraceId)
-    out.asciiSlice(traceparent, TRACE_ID_FROM, TRACE_ID_TO)
-    out.raw(PIECES.spanId)
-    out.asciiSlice(traceparent, SPAN_ID_FROM, SPAN_ID_TO)
-    if (parent !== undefined) {
-      out.raw(PIECES.parentSpanId)
-      out.asciiSlice(parent, SPAN_ID_FROM, SPAN_ID_TO)
-    }
-    const flags = ended.flags[row]!
-    out.raw(this.spanName(ended.names[row]!, flagsKind(flags)))
-    this.unixNano(ended.startUs[row]!, PIECES.endTime)
-    // The end time's last digits, the start of the attribute list and the first attribute are one piece.
-    const before = this.unixMicros(ended.endUs[row]!) ? AFTER_END_TIME : AFTER_EPOCH_END_TIME
-    const last = this.attributes(ended.attributes[row]!, before)
-    if (last === before) out.raw(before === AFTER_END_TIME ? PIECES.attributes : PIECES.attributes.subarray(TIME_ZEROS))
-    const integerLast = last === AFTER_INTEGER
-    const events = ended.events[row]
-    const links = ended.links.size === 0 ? undefined : ended.links.get(row)
-    const error = flagsError(flags)
-    // OTLP status codes: unset (an empty status) for a span that ended well, 2 (error) for one that did not.
-    if (events === undefined && links === undefined) {
-      if (integerLast) out.raw(error ? PIECES.integerThenBareEndError : PIECES.integerThenBareEndOk)
-      else out.raw(error ? PIECES.bareEndError : PIECES.bareEndOk)
-      return
-    }
-    out.raw(integerLast ? PIECES.integerThenEvents : PIECES.events)
-    if (events !== undefined) this.events(events)
-    out.raw(PIECES.links)
-    if (links !== undefined) this.links(links)
-    out.raw(error ? PIECES.statusError : PIECES.statusOk)
-  }
-
-  private spanName(name: string, kind: number): Uint8Array {
-    const kinds = entry(this.spanNames, name, newMap<number, Uint8Array>)
-    let bytes = kinds.get(kind)
-    if (bytes === undefined) {
-      bytes = utf8(`","name":${JSON.stringify(name)},"kind":${kind},"startTimeUnixNano":"`)
-      kinds.set(kind, bytes)
-    }
-    return bytes
-  }
-
-  private events(events: ReadonlyArray<SpanEvent>): void {
-    const out = this.out
+  private events(out: JsonBytes, events: ReadonlyArray<SpanEvent>): void {
     for (let index = 0; index < events.length; index++) {
       const event = events[index]!
-      if (index > 0) out.ascii(",")
-      out.raw(PIECES.eventTime)
-      this.unixNano(event.timeUs, entry(this.eventNames, event.name, eventNameBytes))
-      out.ascii(this.attributes(event.attributes, FIRST) === AFTER_INTEGER ? `"}}]}` : "]}")
+      out.raw(index === 0 ? PIECES.eventTime : PIECES.nextEventTime)
+      let entry = this.eventNames.get(event.name)
+      if (entry === undefined) {
+        entry = this.newName(this.eventNames, event.name)
+        entry.heads.push(utf8(`000","name":${JSON.stringify(event.name)}`))
+      }
+      this.time(out, event.timeUs, entry.heads[0]!)
+      out.raw(LIST_END_THEN_CLOSE[this.attributes(out, event.attributes, AFTER_EVENT_NAME, entry)]!)
     }
   }
 
-  private links(links: ReadonlyArray<TraceParent>): void {
-    const out = this.out
+  private links(out: JsonBytes, links: ReadonlyArray<TraceParent>): void {
     for (let index = 0; index < links.length; index++) {
       const link = links[index]!
-      if (index > 0) out.ascii(",")
-      out.raw(PIECES.traceId)
+      out.raw(index === 0 ? PIECES.linkTraceId : PIECES.nextLinkTraceId)
       out.asciiSlice(link, TRACE_ID_FROM, TRACE_ID_TO)
       out.raw(PIECES.linkSpanId)
       out.asciiSlice(link, SPAN_ID_FROM, SPAN_ID_TO)
@@ -297,30 +278,56 @@ class OtlpWriter {
   }
 }
 
-/** Bytes a span's OTLP JSON takes, about: enough that the buffer rarely grows. */
-const SPAN_BYTES_ESTIMATE = 512
+/** What {@link otlpJsonBytes} puts together. */
+export interface OtlpJsonInput {
+  readonly resource: { readonly cluster: string; readonly protocol: string; readonly seed: number }
+  readonly nodeIds: ReadonlyArray<NodeId>
+  /** Each node's spans as {@link OtlpSpanWriter.span} wrote them, by the node's index; in the order the nodes first ended a span. */
+  readonly nodes: ReadonlyArray<readonly [node: number, spans: JsonChunks]>
+}
 
-/** The spans as one OTLP/JSON `ExportTraceServiceRequest`, as UTF-8: one resource per node, nodes in the order they first ended a span. */
-export const otlpJsonBytes = (input: OtlpJsonInput): Uint8Array<ArrayBuffer> => {
-  const { ended, nodeIds, resource } = input
-  const rowsByNode = new Map<number, Array<number>>()
-  for (let row = 0; row < ended.flags.length; row++) entry(rowsByNode, flagsNode(ended.flags[row]!), newRows).push(row)
-  const writer = new OtlpWriter(ended.flags.length * SPAN_BYTES_ESTIMATE + 1024 * (rowsByNode.size + 1), input.originUnixMs)
-  const out = writer.out
-  out.ascii(`{"resourceSpans":[`)
-  let first = true
-  for (const [node, rows] of rowsByNode) {
-    out.ascii(first ? `{"resource":{"attributes":[` : `,{"resource":{"attributes":[`)
-    first = false
-    const last = writer.attributes(
+/**
+ * The spans as one OTLP/JSON `ExportTraceServiceRequest`, handed to `write` piece by piece in
+ * order: one resource per node, nodes in the order they first ended a span. The nodes' resources
+ * are written into one small buffer first, and each node's spans go as the views of its chunks,
+ * so the request is never put together in memory: a file takes the pieces as they come.
+ */
+export const writeOtlpJson = (input: OtlpJsonInput, write: (piece: Uint8Array) => void): void => {
+  const { nodeIds, resource } = input
+  const writer = new OtlpSpanWriter(0)
+  const heads = new JsonBytes(1024 * (input.nodes.length + 1))
+  /** Where each node's resource ends in `heads`: its spans go after it. */
+  const headEnds: Array<number> = []
+  heads.ascii(`{"resourceSpans":[`)
+  for (let index = 0; index < input.nodes.length; index++) {
+    const [node] = input.nodes[index]!
+    heads.ascii(index === 0 ? `{"resource":{"attributes":[` : `]}]},{"resource":{"attributes":[`)
+    const listed = writer.attributes(
+      heads,
       { "service.name": nodeIds[node]!, "faultline.cluster": resource.cluster, "faultline.protocol": resource.protocol, "faultline.seed": resource.seed },
-      FIRST
+      IN_LIST,
+      undefined
     )
-    if (last === AFTER_INTEGER) out.ascii(`"}}`)
-    out.ascii(`]},"scopeSpans":[{"scope":{"name":"faultline"},"spans":[`)
-    for (let index = 0; index < rows.length; index++) writer.span(ended, rows[index]!, index === 0)
-    out.ascii(`]}]}`)
+    heads.raw(LIST_END[listed]!)
+    heads.ascii(`},"scopeSpans":[{"scope":{"name":"faultline"},"spans":[`)
+    headEnds.push(heads.length)
   }
-  out.ascii(`]}`)
+  heads.ascii(input.nodes.length === 0 ? `]}` : `]}]}]}`)
+  const bytes = heads.view()
+  let from = 0
+  for (let index = 0; index < input.nodes.length; index++) {
+    write(bytes.subarray(from, headEnds[index]))
+    from = headEnds[index]!
+    input.nodes[index]![1].pieces(write)
+  }
+  write(bytes.subarray(from))
+}
+
+/** {@link writeOtlpJson}'s pieces in one buffer. */
+export const otlpJsonBytes = (input: OtlpJsonInput): Uint8Array<ArrayBuffer> => {
+  let capacity = 1024
+  for (const [, spans] of input.nodes) capacity += spans.length + 1024
+  const out = new JsonBytes(capacity)
+  writeOtlpJson(input, (piece) => out.raw(piece))
   return out.view()
 }

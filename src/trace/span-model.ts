@@ -101,6 +101,7 @@ export class OpenSpans<S> {
   }
 
   innermost(): S | undefined {
-    return this.open.at(-1)
+    // Indexing, not `at(-1)`: every protocol event of a node that exports spans asks, and mostly none is open.
+    return this.open[this.open.length - 1]
   }
 }

@@ -184,6 +184,7 @@ export const raftServer = (voters: ReadonlyArray<string>, options: RaftServerOpt
     let ledTerm: number | undefined
     /** Everything a Ready asks for after it was persisted: apply, answer clients (and send, unless it was sent already). */
     const afterPersist = (ready: Ready, sent: boolean): void => {
+      traceContext.synced()
       if (!sent) queueMessages(ready)
       // Role changes are traced as what the server did, so checkers can measure elections (see
       // src/check/raft-liveness.ts): each candidacy once per term (a candidate that times out
