@@ -30,12 +30,14 @@ export class JsonBytes {
   private buffer: Buffer
   private size = 0
 
-  constructor(capacityBytes = 64 * 1024, buffer: Buffer = Buffer.allocUnsafe(capacityBytes)) {
-    this.buffer = buffer
+  /** `memory`, if given, is written into from its start: a buffer lent by a pool. */
+  constructor(capacityBytes = 64 * 1024, memory?: Uint8Array) {
+    // The declared types say Uint8Array, not Buffer, so the package's API needs no @types/node.
+    this.buffer = memory === undefined ? Buffer.allocUnsafe(capacityBytes) : Buffer.isBuffer(memory) ? memory : Buffer.from(memory.buffer, memory.byteOffset, memory.byteLength)
   }
 
   /** Its buffer, for a pool to lend again once nothing reads these bytes any more. */
-  get memory(): Buffer {
+  get memory(): Uint8Array {
     return this.buffer
   }
 
@@ -175,11 +177,11 @@ const POOLED_CHUNKS_MAX = 128
  * full collections from 4 to 6 over fifteen seeds, each marking the whole heap, which cost more
  * than writing the spans' JSON.
  */
-const chunkPool = new Map<number, Array<Buffer>>()
+const chunkPool = new Map<number, Array<Uint8Array>>()
 
-const lendChunk = (chunkBytes: number): Buffer => chunkPool.get(chunkBytes)?.pop() ?? Buffer.allocUnsafe(chunkBytes)
+const lendChunk = (chunkBytes: number): Uint8Array => chunkPool.get(chunkBytes)?.pop() ?? Buffer.allocUnsafe(chunkBytes)
 
-const giveBackChunk = (buffer: Buffer, chunkBytes: number): void => {
+const giveBackChunk = (buffer: Uint8Array, chunkBytes: number): void => {
   // A chunk grown for an item larger than the chunk size is not the pool's size: let it go.
   if (buffer.length !== chunkBytes) return
   let pooled = chunkPool.get(chunkBytes)
