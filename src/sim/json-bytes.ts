@@ -166,7 +166,7 @@ export class JsonBytes {
   }
 }
 
-/** Most chunk buffers kept for reuse, of each size: 8 MiB of 64 KiB chunks, a run of ten thousand spans. */
+/** Most chunk buffers kept for reuse, of each size: 8 MiB of 64 KiB chunks, about twenty thousand spans' JSON. */
 const POOLED_CHUNKS_MAX = 128
 
 /**

@@ -98,7 +98,7 @@ class NodeRecorder implements NodeSpans {
   constructor(
     private readonly spanExport: SpanExport,
     /** The node's position in the export's node list. */
-    readonly nodeIndex: number,
+    private readonly nodeIndex: number,
     readonly nowUs: () => number,
     private readonly alive: () => boolean
   ) {}
