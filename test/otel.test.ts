@@ -76,8 +76,12 @@ describe("OpenTelemetry export", () => {
     const base = await freeBasePort(3)
     const up = runCli(["cluster", "up", "--nodes", "3", "--base-port", String(base), "--data", tracedData, "--detach"], process.cwd(), env)
     expect(up.status).toBe(0)
-    const nodes = JSON.parse(runCli(["cluster", "status", "--data", tracedData, "--json"]).stdout).nodes as Array<{ id: string; role: string }>
-    const leader = nodes.find((node) => node.role === "leader")!.id
+    // The cluster is up once a node leads; on a busy machine an election may still be running when
+    // the first status is read, so it is read again until one node says it leads.
+    const leader = await waitFor("a leader in the cluster's status", () => {
+      const nodes = JSON.parse(runCli(["cluster", "status", "--data", tracedData, "--json"]).stdout).nodes as Array<{ id: string; role: string }>
+      return nodes.find((node) => node.role === "leader")?.id
+    })
     const leaderHttp = base + 100 + Number(leader.slice(1))
 
     // Act: one put through the leader's HTTP endpoint.
