@@ -106,6 +106,39 @@ describe("simulated OTLP JSON", () => {
     expect(() => nodes[0]!.start("late", {}).end()).toThrow(/already written out/)
   })
 
+  it("takes a parent known only by its traceparent, long read or from elsewhere, as the same span and trace", () => {
+    // Set up: a root span, then enough other traces read since that the export no longer holds
+    // the root among the spans it read lately.
+    const spanExport = new SpanExport({ cluster: "c", protocol: "raft", seed: 5 })
+    const node = spanExport.forNode("n1", () => 0, () => true)
+    const root = node.start("root", {})
+    const rootTraceparent = root.traceparent
+    for (let index = 0; index < 1000; index++) {
+      const other = node.start("other", {})
+      expect(other.traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/)
+      other.end()
+    }
+    const foreign = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+
+    // Act: children of the root by its text alone, of a foreign span, and of text that is no traceparent.
+    node.start("child", {}, { parent: rootTraceparent }).end()
+    node.start("foreign child", {}, { parent: foreign, links: [rootTraceparent, "not a traceparent"] }).end()
+    node.start("orphan", {}, { parent: "00-zz" }).end()
+    root.end()
+
+    // Check: the ids are the parents', and each trace is counted once.
+    const spans = (JSON.parse(spanExport.toOtlpJson()) as { resourceSpans: ReadonlyArray<{ scopeSpans: ReadonlyArray<{ spans: ReadonlyArray<Record<string, unknown>> }> }> })
+      .resourceSpans[0]!.scopeSpans[0]!.spans
+    const named = (name: string) => spans.find((span) => span.name === name)!
+    expect(named("child")).toMatchObject({ traceId: rootTraceparent.slice(3, 35), parentSpanId: rootTraceparent.slice(36, 52) })
+    expect(named("root")).toMatchObject({ traceId: rootTraceparent.slice(3, 35), spanId: rootTraceparent.slice(36, 52) })
+    expect(named("foreign child")).toMatchObject({ traceId: foreign.slice(3, 35), parentSpanId: foreign.slice(36, 52), links: [{ traceId: rootTraceparent.slice(3, 35), spanId: rootTraceparent.slice(36, 52) }] })
+    expect(named("orphan").parentSpanId).toBeUndefined()
+    expect(spanExport.spans).toBe(1004)
+    expect(spanExport.traces).toBe(new Set(spans.map((span) => span.traceId)).size)
+    expect(spanExport.traces).toBe(1003)
+  })
+
   it("writes an export without spans as an empty request", () => {
     const spanExport = new SpanExport({ cluster: "c", protocol: "raft", seed: 3 })
     const pieces: Array<string> = []
