@@ -76,8 +76,8 @@ describe("OpenTelemetry export", () => {
     const base = await freeBasePort(3)
     const up = runCli(["cluster", "up", "--nodes", "3", "--base-port", String(base), "--data", tracedData, "--detach"], process.cwd(), env)
     expect(up.status).toBe(0)
-    // The cluster is up once a node leads; on a busy machine an election may still be running when
-    // the first status is read, so it is read again until one node says it leads.
+    // `cluster up` returns once every node answers; the first election may still be under way then
+    // (more often on a busy machine), so the status is read again until one node says it leads.
     const leader = await waitFor("a leader in the cluster's status", () => {
       const nodes = JSON.parse(runCli(["cluster", "status", "--data", tracedData, "--json"]).stdout).nodes as Array<{ id: string; role: string }>
       return nodes.find((node) => node.role === "leader")?.id
