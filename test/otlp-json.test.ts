@@ -3,7 +3,7 @@ import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import type { SpanKind, TraceAttributes } from "../src/env/index.ts"
 import { SpanExport } from "../src/sim/span-export.ts"
-import { spanAttributeValue } from "../src/trace/index.ts"
+import { parseTraceParent, spanAttributeValue } from "../src/trace/index.ts"
 
 /** The reference: OTLP JSON's AnyValue as the obvious code writes it. */
 const referenceValue = (value: string | number | boolean): Record<string, unknown> =>
@@ -107,8 +107,8 @@ describe("simulated OTLP JSON", () => {
   })
 
   it("takes a parent known only by its traceparent, long read or from elsewhere, as the same span and trace", () => {
-    // Set up: a root span, then enough other traces read since that the export no longer holds
-    // the root among the spans it read lately.
+    // Set up: a root span, then enough other spans started since that the export no longer holds
+    // the root among the traceparents it drew lately, and must check and read the root's text.
     const spanExport = new SpanExport({ cluster: "c", protocol: "raft", seed: 5 })
     const node = spanExport.forNode("n1", () => 0, () => true)
     const root = node.start("root", {})
@@ -119,6 +119,8 @@ describe("simulated OTLP JSON", () => {
       other.end()
     }
     const foreign = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    const rootIds = parseTraceParent(rootTraceparent)!
+    const foreignIds = parseTraceParent(foreign)!
 
     // Act: children of the root by its text alone, of a foreign span, and of text that is no traceparent.
     node.start("child", {}, { parent: rootTraceparent }).end()
@@ -130,9 +132,9 @@ describe("simulated OTLP JSON", () => {
     const spans = (JSON.parse(spanExport.toOtlpJson()) as { resourceSpans: ReadonlyArray<{ scopeSpans: ReadonlyArray<{ spans: ReadonlyArray<Record<string, unknown>> }> }> })
       .resourceSpans[0]!.scopeSpans[0]!.spans
     const named = (name: string) => spans.find((span) => span.name === name)!
-    expect(named("child")).toMatchObject({ traceId: rootTraceparent.slice(3, 35), parentSpanId: rootTraceparent.slice(36, 52) })
-    expect(named("root")).toMatchObject({ traceId: rootTraceparent.slice(3, 35), spanId: rootTraceparent.slice(36, 52) })
-    expect(named("foreign child")).toMatchObject({ traceId: foreign.slice(3, 35), parentSpanId: foreign.slice(36, 52), links: [{ traceId: rootTraceparent.slice(3, 35), spanId: rootTraceparent.slice(36, 52) }] })
+    expect(named("child")).toMatchObject({ traceId: rootIds.traceId, parentSpanId: rootIds.spanId })
+    expect(named("root")).toMatchObject({ traceId: rootIds.traceId, spanId: rootIds.spanId })
+    expect(named("foreign child")).toMatchObject({ traceId: foreignIds.traceId, parentSpanId: foreignIds.spanId, links: [{ traceId: rootIds.traceId, spanId: rootIds.spanId }] })
     expect(named("orphan").parentSpanId).toBeUndefined()
     expect(spanExport.spans).toBe(1004)
     expect(spanExport.traces).toBe(new Set(spans.map((span) => span.traceId)).size)
