@@ -100,7 +100,7 @@ const main = async () => {
   row("seeds with a violation", `${quorum.failures} (must be 0)`)
   console.log("")
   process.stdout.write("9. ")
-  printOtlpCost()
+  await printOtlpCost()
 
   // The real cluster runs the compiled command, so dist/ must hold the sources measured above.
   buildIfNeeded()
