@@ -6,92 +6,101 @@ import { loadScenario } from "../src/sim/scenario.ts"
 import { runIsolated } from "./isolated.ts"
 import { RAFT_STANDARD } from "./raft.ts"
 
-/** The best round of each way, the CPU time both ways took over all rounds, and what the export held. */
+/** Both ways' figures over every measured run, the pairs' ratios, and what the export held. */
 export interface OtlpCost {
+  /** Simulated time over wall time, summed over every measured run of each way: the real-time factor. */
   readonly plainFactor: number
   readonly exportFactor: number
-  /** Process CPU milliseconds per simulated second, summed over every measured round: far less sensitive than wall time to other work on the machine. */
+  /** Process CPU milliseconds per simulated second, summed over every measured run: far less sensitive than wall time to other work on the machine. */
   readonly plainCpuMsPerSimulatedSecond: number
   readonly exportCpuMsPerSimulatedSecond: number
-  /** Each round's CPU time per simulated second without over with, sorted: their median is steadier than the sums when the machine's load swings. */
+  /** Each pair's CPU time without over with, sorted: a pair is one seed run both ways, back to back. */
   readonly pairRatios: ReadonlyArray<number>
+  /** A 95% interval of the pairs' median, from their order statistics alone (no assumption about the machine's noise). */
+  readonly medianLow: number
+  readonly medianHigh: number
+  /** What one export of each seed held, summed. */
   readonly spans: number
   readonly bytes: number
   readonly sameHashes: boolean
 }
 
-interface Round {
-  readonly factor: number
+interface Run {
+  readonly wallMs: number
   readonly cpuMs: number
   readonly simulatedMs: number
   readonly spans: number
   readonly bytes: number
-  readonly hashes: ReadonlyArray<string>
+  readonly hash: string
+}
+
+/** The ranks (from 0, in sorted order) that bound a 95% interval of the median of `count` values: the binomial's normal approximation. */
+const medianInterval = (count: number): readonly [low: number, high: number] => {
+  const half = Math.ceil((1.96 * Math.sqrt(count)) / 2)
+  const middle = Math.floor(count / 2)
+  return [Math.max(0, middle - half), Math.min(count - 1, middle + half)]
 }
 
 /**
- * Runs seeds 1..`seeds` of the standard scenario without and with span export, `rounds` times,
- * the two ways interleaved so a slow spell of the shared machine hits both alike, after warm-ups
- * of both; keeps each way's fastest round, and sums each way's CPU time. The export's cost
- * includes writing its OTLP JSON, handed over piece by piece as `faultline run --otlp FILE`
- * hands it to the file, but not the file system's work: writing 1.4 MB a seed over an existing
- * file on this machine's disk took the kernel 20-28 ms of CPU a seed, more than the export
- * itself, and that swings with the disk, not with Faultline's code.
+ * Runs the standard scenario without and with span export: after warm-ups of seeds 1..`seeds`
+ * both ways, `pairs` pairs, each one seed (in turn) run both ways back to back, which way first
+ * alternating, so that the machine's slow spells (this is a shared machine, where single runs
+ * swing by a quarter) fall on both ways of a pair alike. Short pairs, and many: a run's CPU time
+ * swings, the ratio of two runs side by side much less, and the median of many such ratios least.
+ * The warm-ups last until V8 has mostly stopped compiling (it still compiles in the fifth round
+ * of three seeds, on a thread of its own whose time the process's CPU time counts).
+ *
+ * The export's cost includes writing its OTLP JSON, handed over piece by piece as
+ * `faultline run --otlp FILE` hands it to the file, but not the file system's work: writing 1.4 MB
+ * a seed over an existing file on this machine's disk took the kernel 20-28 ms of CPU a seed,
+ * more than the export itself, and that swings with the disk, not with Faultline's code.
  */
-export const benchOtlp = (seeds = 3, rounds = 9): OtlpCost => {
+export const benchOtlp = (seeds = 3, pairs = 90, warmUps = 5): OtlpCost => {
   const scenario = loadScenario(RAFT_STANDARD)
-  const round = (exportSpans: boolean): Round => {
-    let simulatedMs = 0
-    let spans = 0
-    let bytes = 0
-    const hashes: Array<string> = []
+  const run = (seed: number, exportSpans: boolean): Run => {
     const started = performance.now()
     const cpuStarted = process.cpuUsage()
-    for (let seed = 1; seed <= seeds; seed++) {
-      const result = runScenario(scenario, { seed, protocols: builtinProtocols, exportSpans })
-      simulatedMs += result.simulatedMs
-      hashes.push(result.traceHash)
-      const spanExport = result.spanExport
-      if (spanExport !== undefined) {
-        spans += spanExport.spans
-        spanExport.writeOtlp((piece) => {
-          bytes += piece.length
-        })
-      }
-    }
+    const result = runScenario(scenario, { seed, protocols: builtinProtocols, exportSpans })
+    let bytes = 0
+    result.spanExport?.writeOtlp((piece) => {
+      bytes += piece.length
+    })
     const cpu = process.cpuUsage(cpuStarted)
-    return { factor: simulatedMs / (performance.now() - started), cpuMs: (cpu.user + cpu.system) / 1000, simulatedMs, spans, bytes, hashes }
+    const wallMs = performance.now() - started
+    return { wallMs, cpuMs: (cpu.user + cpu.system) / 1000, simulatedMs: result.simulatedMs, spans: result.spanExport?.spans ?? 0, bytes, hash: result.traceHash }
   }
-  for (let warmUp = 0; warmUp < 2; warmUp++) {
-    round(false)
-    round(true)
+  for (let warmUp = 0; warmUp < warmUps; warmUp++) {
+    for (let seed = 1; seed <= seeds; seed++) run(seed, false)
+    for (let seed = 1; seed <= seeds; seed++) run(seed, true)
   }
-  const plain: Array<Round> = []
-  const exported: Array<Round> = []
-  for (let index = 0; index < rounds; index++) {
-    // Which way goes first alternates, so neither always runs after the other's garbage.
-    if (index % 2 === 0) {
-      plain.push(round(false))
-      exported.push(round(true))
+  const plain: Array<Run> = []
+  const exported: Array<Run> = []
+  for (let index = 0; index < pairs; index++) {
+    const seed = (index % seeds) + 1
+    // Which way goes first alternates over each seed's pairs, so neither always runs after the other's garbage.
+    if (Math.floor(index / seeds) % 2 === 0) {
+      plain.push(run(seed, false))
+      exported.push(run(seed, true))
     } else {
-      exported.push(round(true))
-      plain.push(round(false))
+      exported.push(run(seed, true))
+      plain.push(run(seed, false))
     }
   }
-  const best = (measured: ReadonlyArray<Round>) => measured.reduce((left, right) => (right.factor > left.factor ? right : left))
-  const cpuPerSimulatedSecond = (measured: ReadonlyArray<Round>) =>
-    measured.reduce((total, next) => total + next.cpuMs, 0) / (measured.reduce((total, next) => total + next.simulatedMs, 0) / 1000)
-  const cpuPerSimulatedMs = (measured: Round) => measured.cpuMs / measured.simulatedMs
-  const pairRatios = plain.map((next, index) => cpuPerSimulatedMs(next) / cpuPerSimulatedMs(exported[index]!)).sort((left, right) => left - right)
+  const total = (runs: ReadonlyArray<Run>, field: "wallMs" | "cpuMs" | "simulatedMs") => runs.reduce((sum, next) => sum + next[field], 0)
+  const pairRatios = plain.map((next, index) => next.cpuMs / exported[index]!.cpuMs).sort((left, right) => left - right)
+  const [low, high] = medianInterval(pairRatios.length)
+  const firstExports = exported.slice(0, seeds)
   return {
+    plainFactor: total(plain, "simulatedMs") / total(plain, "wallMs"),
+    exportFactor: total(exported, "simulatedMs") / total(exported, "wallMs"),
+    plainCpuMsPerSimulatedSecond: total(plain, "cpuMs") / (total(plain, "simulatedMs") / 1000),
+    exportCpuMsPerSimulatedSecond: total(exported, "cpuMs") / (total(exported, "simulatedMs") / 1000),
     pairRatios,
-    plainFactor: best(plain).factor,
-    exportFactor: best(exported).factor,
-    plainCpuMsPerSimulatedSecond: cpuPerSimulatedSecond(plain),
-    exportCpuMsPerSimulatedSecond: cpuPerSimulatedSecond(exported),
-    spans: exported[0]!.spans,
-    bytes: exported[0]!.bytes,
-    sameHashes: plain.every((next) => next.hashes.join() === exported[0]!.hashes.join()) && exported.every((next) => next.hashes.join() === exported[0]!.hashes.join())
+    medianLow: pairRatios[low]!,
+    medianHigh: pairRatios[high]!,
+    spans: firstExports.reduce((sum, next) => sum + next.spans, 0),
+    bytes: firstExports.reduce((sum, next) => sum + next.bytes, 0),
+    sameHashes: plain.every((next, index) => next.hash === exported[index]!.hash)
   }
 }
 
@@ -105,13 +114,16 @@ export const printOtlpCost = async (): Promise<void> => {
   const row = (label: string, value: string) => console.log(`  ${label.padEnd(46)} ${value}`)
   const format = (value: number) => value.toLocaleString("en-US", { maximumFractionDigits: 0 })
   const cpu = (value: number) => value.toFixed(2)
-  console.log(`tracing's cost in the simulator: the standard Raft scenario, seeds 1-3, ${cost.pairRatios.length} interleaved rounds each way (load average ${loadavg()[0]!.toFixed(1)} on ${availableParallelism()} cores)`)
-  row("without --otlp", `${format(cost.plainFactor)}x real time (best round); ${cpu(cost.plainCpuMsPerSimulatedSecond)} CPU ms per simulated s`)
-  row("with --otlp (spans + OTLP JSON)", `${format(cost.exportFactor)}x real time; ${cpu(cost.exportCpuMsPerSimulatedSecond)} CPU ms per simulated s; ${format(cost.spans)} spans, ${format(cost.bytes / 1024)} KiB`)
-  row("with / without, real-time factor (best rounds)", `${(cost.exportFactor / cost.plainFactor).toFixed(2)} (1.00 = free; target: at least 0.90)`)
-  row("with / without, CPU time (all rounds)", `${(cost.plainCpuMsPerSimulatedSecond / cost.exportCpuMsPerSimulatedSecond).toFixed(2)} (the steadier figure on a shared machine)`)
   const ratios = cost.pairRatios
-  row("  each round's pair: median (lowest-highest)", `${ratios[Math.floor(ratios.length / 2)]!.toFixed(2)} (${ratios[0]!.toFixed(2)}-${ratios.at(-1)!.toFixed(2)})`)
+  console.log(`tracing's cost in the simulator: the standard Raft scenario, ${ratios.length} pairs of seeds 1-3 run each way back to back (load average ${loadavg()[0]!.toFixed(1)} on ${availableParallelism()} cores)`)
+  row("without --otlp", `${format(cost.plainFactor)}x real time; ${cpu(cost.plainCpuMsPerSimulatedSecond)} CPU ms per simulated s`)
+  row("with --otlp (spans + OTLP JSON)", `${format(cost.exportFactor)}x real time; ${cpu(cost.exportCpuMsPerSimulatedSecond)} CPU ms per simulated s; ${format(cost.spans)} spans, ${format(cost.bytes / 1024)} KiB`)
+  row("with / without, real-time factor", `${(cost.exportFactor / cost.plainFactor).toFixed(2)} (1.00 = free; target: at least 0.90)`)
+  row("with / without, CPU time (all runs)", `${(cost.plainCpuMsPerSimulatedSecond / cost.exportCpuMsPerSimulatedSecond).toFixed(2)}`)
+  row(
+    "  the pairs' median (95% interval; all pairs)",
+    `${ratios[Math.floor(ratios.length / 2)]!.toFixed(3)} (${cost.medianLow.toFixed(3)}-${cost.medianHigh.toFixed(3)}; ${ratios[0]!.toFixed(2)}-${ratios.at(-1)!.toFixed(2)}): the steadiest figure on a shared machine`
+  )
   row("trace hashes with and without export", cost.sameHashes ? "identical" : "DIFFER (a bug: exporting must not change the run)")
 }
 
