@@ -5,6 +5,7 @@ import { runScenario } from "../src/sim/run.ts"
 import { loadScenario } from "../src/sim/scenario.ts"
 import { runIsolated } from "./isolated.ts"
 import { RAFT_STANDARD } from "./raft.ts"
+import type { SpanCost } from "./span-cost.ts"
 
 /** Both ways' figures over every measured run, the pairs' ratios, and what the export held. */
 export interface OtlpCost {
@@ -19,6 +20,8 @@ export interface OtlpCost {
   /** A 95% interval of the pairs' median, from their order statistics alone (no assumption about the machine's noise). */
   readonly medianLow: number
   readonly medianHigh: number
+  /** What exporting cost each span, in CPU microseconds: the median over the pairs of the two runs' difference over the spans exported. */
+  readonly cpuUsPerSpan: number
   /** What one export of each seed held, summed. */
   readonly spans: number
   readonly bytes: number
@@ -90,6 +93,7 @@ export const benchOtlp = (seeds = 3, pairs = 90, warmUps = 5): OtlpCost => {
   const pairRatios = plain.map((next, index) => next.cpuMs / exported[index]!.cpuMs).sort((left, right) => left - right)
   const [low, high] = medianInterval(pairRatios.length)
   const firstExports = exported.slice(0, seeds)
+  const perSpan = exported.map((next, index) => ((next.cpuMs - plain[index]!.cpuMs) * 1000) / next.spans).sort((left, right) => left - right)
   return {
     plainFactor: total(plain, "simulatedMs") / total(plain, "wallMs"),
     exportFactor: total(exported, "simulatedMs") / total(exported, "wallMs"),
@@ -98,6 +102,7 @@ export const benchOtlp = (seeds = 3, pairs = 90, warmUps = 5): OtlpCost => {
     pairRatios,
     medianLow: pairRatios[low]!,
     medianHigh: pairRatios[high]!,
+    cpuUsPerSpan: perSpan[Math.floor(perSpan.length / 2)]!,
     spans: firstExports.reduce((sum, next) => sum + next.spans, 0),
     bytes: firstExports.reduce((sum, next) => sum + next.bytes, 0),
     sameHashes: plain.every((next, index) => next.hash === exported[index]!.hash)
@@ -124,7 +129,13 @@ export const printOtlpCost = async (): Promise<void> => {
     "  the pairs' median (95% interval; all pairs)",
     `${ratios[Math.floor(ratios.length / 2)]!.toFixed(3)} (${cost.medianLow.toFixed(3)}-${cost.medianHigh.toFixed(3)}; ${ratios[0]!.toFixed(2)}-${ratios.at(-1)!.toFixed(2)}): the steadiest figure on a shared machine`
   )
+  row("the export's CPU time per span (median pair)", `${cost.cpuUsPerSpan.toFixed(2)} µs: unlike the ratios, it does not grow as the simulator gets faster`)
   row("trace hashes with and without export", cost.sameHashes ? "identical" : "DIFFER (a bug: exporting must not change the run)")
+  const alone = await runIsolated<SpanCost>(new URL("./span-cost.ts", import.meta.url), "benchSpanCost", [])
+  row(
+    "one span, recorded and written (tight loop)",
+    `${format(alone.faultlineNsPerSpan)} ns, ${format(alone.faultlineBytesPerSpan)} bytes; the OpenTelemetry SDK on the same spans ${format(alone.sdkNsPerSpan)} ns, ${format(alone.sdkBytesPerSpan)} bytes (${(alone.sdkNsPerSpan / alone.faultlineNsPerSpan).toFixed(1)}x)`
+  )
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) await printOtlpCost()
