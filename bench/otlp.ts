@@ -50,8 +50,8 @@ const medianInterval = (count: number): readonly [low: number, high: number] => 
  * alternating, so that the machine's slow spells (this is a shared machine, where single runs
  * swing by a quarter) fall on both ways of a pair alike. Short pairs, and many: a run's CPU time
  * swings, the ratio of two runs side by side much less, and the median of many such ratios least.
- * The warm-ups last until V8 has mostly stopped compiling (it still compiles in the fifth round
- * of three seeds, on a thread of its own whose time the process's CPU time counts).
+ * The warm-ups, ten rounds of three seeds in all, last until V8 has mostly stopped compiling (it
+ * still compiled in the eighth, on a thread of its own whose time the process's CPU time counts).
  *
  * The export's cost includes writing its OTLP JSON, handed over piece by piece as
  * `faultline run --otlp FILE` hands it to the file, but not the file system's work: writing 1.4 MB
