@@ -4,6 +4,7 @@ import { builtinProtocols } from "../src/definition/registry.ts"
 import { runScenario } from "../src/sim/run.ts"
 import { loadScenario } from "../src/sim/scenario.ts"
 import { runIsolated } from "./isolated.ts"
+import { medianInterval } from "./median.ts"
 import { RAFT_STANDARD } from "./raft.ts"
 import type { SpanCost } from "./span-cost.ts"
 
@@ -35,13 +36,6 @@ interface Run {
   readonly spans: number
   readonly bytes: number
   readonly hash: string
-}
-
-/** The ranks (from 0, in sorted order) that bound a 95% interval of the median of `count` values: the binomial's normal approximation. */
-const medianInterval = (count: number): readonly [low: number, high: number] => {
-  const half = Math.ceil((1.96 * Math.sqrt(count)) / 2)
-  const middle = Math.floor(count / 2)
-  return [Math.max(0, middle - half), Math.min(count - 1, middle + half)]
 }
 
 /**
@@ -134,7 +128,7 @@ export const printOtlpCost = async (): Promise<void> => {
   const alone = await runIsolated<SpanCost>(new URL("./span-cost.ts", import.meta.url), "benchSpanCost", [])
   row(
     "one span, recorded and written (tight loop)",
-    `${format(alone.faultlineNsPerSpan)} ns, ${format(alone.faultlineBytesPerSpan)} bytes; the OpenTelemetry SDK on the same spans ${format(alone.sdkNsPerSpan)} ns, ${format(alone.sdkBytesPerSpan)} bytes (${(alone.sdkNsPerSpan / alone.faultlineNsPerSpan).toFixed(1)}x)`
+    `${format(alone.faultlineNsPerSpan)} ns, ${format(alone.faultlineBytesPerSpan)} bytes; the OpenTelemetry SDK on the same spans ${format(alone.sdkNsPerSpan)} ns, ${format(alone.sdkBytesPerSpan)} bytes: ${alone.ratio.toFixed(1)}x (median pair; 95% interval ${alone.ratioLow.toFixed(1)}-${alone.ratioHigh.toFixed(1)})`
   )
 }
 
