@@ -6,6 +6,7 @@ import { pathToFileURL } from "node:url"
 import { generateHistory, hardKeyEvents, staleReadEvents } from "../src/check/history-generator.ts"
 import { type HistoryEvent, type Operation, operationsFromEvents } from "../src/check/history.ts"
 import { checkLinearizability, checkLinearizabilityMeasured, type LinearizabilityResult } from "../src/check/linearizability.ts"
+import { median } from "./median.ts"
 
 /** Timed runs of the 10,000-operation check after one warm-up run; the median is reported. */
 const timedRuns = 5
@@ -53,7 +54,6 @@ class RssSampler {
   }
 }
 
-const median = (values: ReadonlyArray<number>): number => [...values].sort((left, right) => left - right)[Math.floor(values.length / 2)] ?? Number.NaN
 
 /**
  * Times checks of each history in turn (interleaved, so that a slow spell of the shared machine hits

@@ -1,7 +1,7 @@
 // Medians of measurements, and the interval a median of pairs is known to within: what the benches report on a shared machine.
 
-/** The middle value (the upper of the two middle ones for an even count). */
-export const median = (values: ReadonlyArray<number>): number => [...values].sort((left, right) => left - right)[Math.floor(values.length / 2)]!
+/** The middle value (the upper of the two middle ones for an even count); NaN for none. */
+export const median = (values: ReadonlyArray<number>): number => [...values].sort((left, right) => left - right)[Math.floor(values.length / 2)] ?? Number.NaN
 
 /**
  * The ranks (from 0, in sorted order) that bound a 95% interval of the median of `count` values,

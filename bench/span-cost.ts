@@ -143,7 +143,7 @@ export const benchSpanCost = (pairs = 30): SpanCost => {
     faultlineBytes = faultlineRun[1]
     sdkBytes = sdkRun[1]
   }
-  ratios.sort((left, right) => left - right)
+  const sorted = [...ratios].sort((left, right) => left - right)
   const [low, high] = medianInterval(pairs)
   return {
     faultlineNsPerSpan: median(faultline),
@@ -151,7 +151,7 @@ export const benchSpanCost = (pairs = 30): SpanCost => {
     sdkNsPerSpan: median(sdk),
     sdkBytesPerSpan: sdkBytes,
     ratio: median(ratios),
-    ratioLow: ratios[low]!,
-    ratioHigh: ratios[high]!
+    ratioLow: sorted[low]!,
+    ratioHigh: sorted[high]!
   }
 }

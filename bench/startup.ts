@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
+import { median } from "./median.ts"
 
 const root = fileURLToPath(new URL("..", import.meta.url))
 
@@ -45,7 +46,6 @@ const timed = (args: ReadonlyArray<string>): number => {
   return elapsedMs
 }
 
-const median = (values: ReadonlyArray<number>): number => [...values].sort((left, right) => left - right)[Math.floor(values.length / 2)]!
 
 /**
  * Measures `faultline --help` through the compiled bin, the old way (through tsx, every command
