@@ -209,6 +209,19 @@ describe("real storage on disk: damage", () => {
     expect(contentOf(Buffer.concat([damaged, Buffer.alloc(64)]))).toBe("damaged")
   })
 
+  it("a damaged length in the last frame is damage even when only zeros follow it (a payload of zeros): it was not a write cut short", () => {
+    // Found by the property below (seed -2017143580): a one-byte payload of 0, the length's low
+    // bit flipped to 0, read back as a file with no content.
+    for (const payload of [Uint8Array.of(0), new Uint8Array(40)]) {
+      const { bytes, offsets } = framedFile([encodeText("kept\n"), payload])
+      for (const preallocated of [0, 64]) {
+        const damaged = Buffer.concat([bytes, Buffer.alloc(preallocated)])
+        damaged[offsets[1]!] = damaged[offsets[1]!]! ^ 0x01
+        expect(readFramedFile(damaged)).toEqual({ _tag: "Damaged", offset: offsets[1], reason: `the synced change at byte ${offsets[1]} is damaged (its length does not match its complement)` })
+      }
+    }
+  })
+
   it("a damaged marker, or a marker of a layout version this code does not know, is refused rather than read as content", () => {
     const { bytes } = framedFile([encodeText("hello\n")])
     const version = Buffer.from(bytes)

@@ -152,9 +152,9 @@ export type FramedFile =
  * end of the file, or the last write, cut short by a crash. That write is not content: it never
  * returned, so nothing in it was acknowledged. What a write cut short cannot look like is damage,
  * and reading past it would lose what a peer or a client was told is stored, so it is `Damaged`:
- * a frame that does not check with data after it (a zero header included, when frames follow it),
- * one that ends the file (the writer extends a file before it writes a frame at its end), or one
- * with no sector left empty.
+ * a header that is not zeros and whose length does not match its complement, a frame that does not
+ * check with data after it (a zero header included, when frames follow it), one that ends the file
+ * (the writer extends a file before it writes a frame at its end), or one with no sector left empty.
  */
 export const readFramedFile = (bytes: Uint8Array): FramedFile => {
   const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length)
@@ -172,10 +172,10 @@ export const readFramedFile = (bytes: Uint8Array): FramedFile => {
       if (!zeroFrom(view, offset) && headerAfter(view, offset + FRAME_ALIGNMENT)) return damaged("its header is zeros and frames follow it")
       break
     }
-    if (length === 0 || complement !== (~length >>> 0)) {
-      if (zeroFrom(view, offset + FRAME_HEADER_BYTES)) break
-      return damaged("its length does not match its complement, and more data follows it")
-    }
+    // A header is kept or lost whole (it never straddles a sector), and a lost one reads as zeros,
+    // above: one that is not zeros and does not check was written whole and damaged since, even
+    // when only zeros follow it (the last frame's payload may itself be zeros).
+    if (length === 0 || complement !== (~length >>> 0)) return damaged("its length does not match its complement")
     const frameEnd = offset + FRAME_HEADER_BYTES + length
     // The file ends inside the frame: cut short.
     if (frameEnd > view.length) break
