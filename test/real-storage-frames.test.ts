@@ -236,9 +236,11 @@ describe("real storage on disk: damage", () => {
   })
 
   it("property: a single flipped byte anywhere reads back as the written content (a byte of padding) or is refused; never as other content", () => {
+    // Payloads of zeros too, some past a sector: zeros are what the reader takes for the end of the content.
+    const payload = fc.oneof(fc.uint8Array({ minLength: 1, maxLength: 30 }), fc.integer({ min: 1, max: 700 }).map((length) => new Uint8Array(length)))
     fc.assert(
       fc.property(
-        fc.array(fc.uint8Array({ minLength: 1, maxLength: 30 }), { minLength: 1, maxLength: 5 }),
+        fc.array(payload, { minLength: 1, maxLength: 5 }),
         fc.nat(),
         fc.integer({ min: 1, max: 255 }),
         fc.constantFrom(0, 64),
