@@ -54,6 +54,14 @@ const framedFile = (payloads: ReadonlyArray<Uint8Array>): { bytes: Buffer; offse
 
 const latin1 = (payloads: ReadonlyArray<Uint8Array>): string => payloads.map((payload) => Buffer.from(payload).toString("latin1")).join("")
 
+/** Whether some 512-byte sector's share of `bytes` from `start` to `end` is all zeros, as a sector a crash lost reads. */
+const hasZeroSectorShare = (bytes: Buffer, start: number, end: number): boolean => {
+  for (let sector = Math.floor(start / 512) * 512; sector < end; sector += 512) {
+    if (bytes.subarray(Math.max(sector, start), Math.min(sector + 512, end)).every((byte) => byte === 0)) return true
+  }
+  return false
+}
+
 const contentOf = (bytes: Buffer): string | "damaged" => {
   const read = readFramedFile(bytes)
   return read._tag === "Read" ? Buffer.from(read.content).toString("latin1") : "damaged"
@@ -252,8 +260,13 @@ describe("real storage on disk: damage", () => {
           const layout = layoutOf(damaged)
           const outcome = layout._tag === "Framed" ? contentOf(damaged) : layout._tag === "Damaged" ? "damaged" : "raw"
           const allowed = [latin1(payloads), "damaged"]
-          // With preallocated zeros after it, the last frame may have a sector left empty, as a write cut short would.
-          if (preallocated > 0 && position >= offsets.at(-1)!) allowed.push(latin1(payloads.slice(0, -1)))
+          // Only where a crash could have left the same bytes may the last frame be read as a write
+          // cut short: preallocated zeros after it, and some sector's share of it all zeros (as
+          // etcd's WAL decides too: a flip in such a frame cannot be told from a lost sector).
+          const last = offsets.at(-1)!
+          if (preallocated > 0 && position >= last && hasZeroSectorShare(damaged, last, last + FRAME_HEADER_BYTES + payloads.at(-1)!.length)) {
+            allowed.push(latin1(payloads.slice(0, -1)))
+          }
           expect(allowed).toContain(outcome)
         }
       ),
