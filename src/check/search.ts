@@ -42,7 +42,8 @@ const percentile = (sorted: ReadonlyArray<number>, fraction: number): number =>
 /**
  * Rules:
  * - `recall`: the mean recall@k of complete answers, against exact search over the vectors whose
- *   insert was acknowledged before the query began (ids whose fate was still open are left out of both).
+ *   insert was acknowledged before the query began (ids whose fate was still open are left out of both:
+ *   one the answer holds joins the truth's candidates, one it leaves out is not missed).
  * - `acked-durable`: a replica that acknowledged a write at log position p recovers at least p+1 entries.
  * - `no-lost-insert`: every acknowledged, undeleted insert is held by some replica at the end.
  * - `partial-flagged`: an answer not flagged partial had every shard served by a replica.
@@ -169,20 +170,27 @@ export class SearchChecker implements Checker {
     }
   }
 
-  /** Recall@k of one complete answer; ids whose presence was uncertain at the time are left out on both sides. */
+  /**
+   * Recall@k of one complete answer. An id whose fate was still open (its insert not acknowledged before the query
+   * began, a timed-out insert, a delete in flight) may rightly be in the answer or not, so it is left out of both
+   * sides: one the answer holds counts as there (the truth is the exact top-k of the acknowledged ids and it), one the
+   * answer leaves out as not there. Judging such an id in the answer as neither hit nor truth would take its slot
+   * of the k from the answer while the truth kept all k of its own, costing a correct answer 1/k per open id.
+   */
   private recallOf(ids: ReadonlyArray<number>, facts: QueryFacts, resultUs: number): number | undefined {
     const present = (id: number) => (this.insertOkUs.get(id) ?? Infinity) < facts.invokedUs && (this.deleteInvokedUs.get(id) ?? Infinity) > resultUs
     const absent = (id: number) => (this.deleteOkUs.get(id) ?? Infinity) < facts.invokedUs
+    const answered = new Set(ids)
+    const open = (id: number) => answered.has(id) && !absent(id) && (this.insertInvokedUs.get(id) ?? Infinity) < resultUs
     const query = this.options.vector(facts.vectorIndex)
-    const truth = [...this.insertInvokedUs.keys()].filter(present)
+    const truth = [...this.insertInvokedUs.keys()].filter((id) => present(id) || open(id))
       .map((id) => ({ id, distance: this.options.distance(query, this.vectorOf(id)) }))
       .sort((left, right) => left.distance - right.distance || left.id - right.id)
       .slice(0, this.options.k)
       .map(({ id }) => id)
     if (truth.length === 0) return undefined
-    const certain = ids.filter((id) => present(id) || absent(id))
     const expected = new Set(truth)
-    return certain.filter((id) => expected.has(id)).length / Math.min(this.options.k, truth.length)
+    return ids.filter((id) => expected.has(id)).length / Math.min(this.options.k, truth.length)
   }
 
   private checkRecall(timeUs: number): void {
