@@ -4,6 +4,7 @@
 import { describe, expect, it } from "vitest"
 import { makePlacement, preferenceList } from "../src/protocols/hashring/index.ts"
 import { receive, recover, tick } from "../src/protocols/quorum-store/core.ts"
+import { ownersOf } from "../src/protocols/quorum-store/replica.ts"
 import type { KeyState, Message } from "../src/protocols/quorum-store/messages.ts"
 import { type Effects, initialState, type NodeState, type QuorumConfig, valuesOf } from "../src/protocols/quorum-store/state.ts"
 import { placementWith } from "../src/protocols/quorum-store/membership.ts"
@@ -42,13 +43,37 @@ describe("coordinating a write", () => {
     const outsider = initialState(config(standIns[0]!))
     const effects = receive(outsider, "c1", putMessage(7), 0)
     expect(replies(effects)).toEqual([["c1", { _tag: "NotOwner", owners }]])
-    expect(effects.persist.size).toBe(0)
+    // Nothing is written but the note that this Put was answered (see the next test).
+    expect([...effects.persist.keys()]).toEqual(["puts-k1.json"])
+  })
+
+  it("a late copy of a refused Put is no write, even once the node owns the key and has restarted", () => {
+    // The client took the refused write to an owner, and later writes superseded it there. A copy
+    // of the refused Put that the network delayed must not become a second, blind write of its value.
+    const outsider = standIns[0]!
+    const withoutOutsider = nodes.filter((node) => node !== outsider)
+    const state = initialState(config(outsider))
+    receive(state, "admin", { _tag: "Membership", epoch: 1, nodes: withoutOutsider }, 0)
+    const refused = receive(state, "c1", putMessage(7), 10)
+    expect(replies(refused)[0]![1]).toMatchObject({ _tag: "NotOwner" })
+    // The node restarts with what it had synced, then comes to own the key (the ring changes again).
+    const restarted = initialState(config(outsider))
+    const puts = refused.persist.get("puts-k1.json") as unknown as { recentPuts: Array<string> }
+    recover(restarted, { store: new Map(), hints: new Map(), puts: new Map([[key, puts.recentPuts]]), membership: { epoch: 1, nodes: withoutOutsider } })
+    receive(restarted, "admin", { _tag: "Membership", epoch: 2, nodes: nodes.filter((node) => node !== owners[0]) }, 20)
+    expect(ownersOf(restarted, key)).toContain(outsider)
+    const late = receive(restarted, "c1", putMessage(7), 30)
+    expect(late.messages).toEqual([])
+    expect(late.persist.size).toBe(0)
+    expect(restarted.store.has(key)).toBe(false)
+    // A Put it has not answered is taken as ever.
+    expect(sent(receive(restarted, "c1", putMessage(8), 40), "Replicate").length).toBeGreaterThan(0)
   })
 
   it("keeps the version on disk with a hint per other owner, then sends a copy to each, and waits for W", () => {
     // Reference: §4.5, a write is successful once W nodes have it; §4.6, hinted handoff.
     const { state, effects } = coordinatorWithWrite()
-    expect([...effects.persist.keys()].sort()).toEqual(["hints-k1.json", "store-k1.json"])
+    expect([...effects.persist.keys()].sort()).toEqual(["hints-k1.json", "puts-k1.json", "store-k1.json"])
     expect(sent(effects, "Replicate").map(([to]) => to).sort()).toEqual(owners.slice(1).sort())
     expect(replies(effects)).toEqual([])
     // One owner's acknowledgement makes two durable copies: W is reached, the client is told.

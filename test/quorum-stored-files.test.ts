@@ -27,7 +27,8 @@ const healthyDisk = (): SimulatedDisk => {
     "incarnation.json": { incarnation: 3 },
     "membership.json": { epoch: 1, nodes: ["n1", "n2", "n3"] },
     "store-k1.json": { set: written, recentPuts: ["c1:1"] },
-    "hints-k2.json": { n2: written }
+    "hints-k2.json": { n2: written },
+    "puts-k3.json": { recentPuts: ["c2:4:1"] }
   }
   for (const [file, content] of Object.entries(files)) {
     disk.write(file, encodeText(JSON.stringify(content)))
@@ -71,12 +72,13 @@ const readError = (disk: SimulatedDisk): StorageCorruption => {
 }
 
 describe("a quorum node's files after a restart", () => {
-  it("a healthy disk is read back whole: store, hints, membership and incarnation", () => {
+  it("a healthy disk is read back whole: store, hints, answered Puts, membership and incarnation", () => {
     const recovered = Effect.runSync(Effect.provideService(readDisk, Storage, storageOf(healthyDisk())))
     expect(recovered.incarnation).toBe(3)
     expect(recovered.membership).toEqual({ epoch: 1, nodes: ["n1", "n2", "n3"] })
     expect(recovered.store.get("k1")).toEqual({ set: written, recentPuts: ["c1:1"] })
     expect(recovered.hints.get("k2")?.get("n2")).toEqual(written)
+    expect(recovered.puts?.get("k3")).toEqual(["c2:4:1"])
   })
 
   it("a garbage incarnation.json: the node refuses to start with a StorageCorruption naming it, and the file is left as it was", () => {
@@ -120,6 +122,8 @@ describe("a quorum node's files after a restart", () => {
     ["store-k1.json", "[]", "not a key's store file (a set and recentPuts)"],
     ["hints-k2.json", '{"n2":{"context":{}}}', "the hint for n2 is not a key's state (a context and siblings)"],
     ["hints-k2.json", '"n2"', "not a hints file (owner ids to key states)"],
+    ["puts-k3.json", '{"recentPuts":[4]}', "recentPuts is not a list of request ids"],
+    ["puts-k3.json", "[]", "recentPuts is not a list of request ids"],
     ["store-%E0.json", '{"set":{"context":{},"siblings":[]},"recentPuts":[]}', "its name does not encode a key"]
   ])("%s holding %s is refused: %s", (file, text, reason) => {
     const corruption = readError(damage(healthyDisk(), file, text))

@@ -4,7 +4,17 @@ import { preferenceList, type ReplicaTarget, sloppyPreferenceList } from "../has
 import { empty, put, sync, versionDigest } from "../quorum/index.ts"
 import type { ClientOutcome, FetchReply, Get, Put, ReplicateAck } from "./messages.ts"
 import { addHint, healthy, mergeKey, ownersOf, removeHint, resolve, storeKey } from "./replica.ts"
-import { type Effects, nextRequestId, type NodeState, type PendingRead, type PendingWrite, RECENT_PUTS_MAX, valuesOf } from "./state.ts"
+import {
+  type Effects,
+  nextRequestId,
+  type NodeState,
+  type PendingRead,
+  type PendingWrite,
+  putsFile,
+  type PutsFile,
+  RECENT_PUTS_MAX,
+  valuesOf
+} from "./state.ts"
 
 const reply = (effects: Effects, client: string, requestId: string, outcome: ClientOutcome): void => {
   effects.messages.push([client, { _tag: "Reply", requestId, outcome }])
@@ -31,10 +41,16 @@ export const actorOf = (state: NodeState): string => (state.epoch === 0 ? state.
 export const onPut = (state: NodeState, effects: Effects, client: string, message: Put, nowMs: number): void => {
   const { self } = state.config
   const owners = ownersOf(state, message.key)
-  if (!owners.includes(self)) return reply(effects, client, message.requestId, { _tag: "NotOwner", owners })
+  // A copy of a Put this node answered before, taken or refused, is dropped. A refused one counts
+  // too: its client has taken the write to an owner, and a late copy reaching this node once it owns
+  // the key would otherwise become a second, blind write of the value, beside writes that superseded it.
   const recent = state.recentPuts.get(message.key) ?? []
   if (recent.includes(message.requestId)) return
-  state.recentPuts.set(message.key, [...recent, message.requestId].slice(-RECENT_PUTS_MAX))
+  const answered = [...recent, message.requestId].slice(-RECENT_PUTS_MAX)
+  state.recentPuts.set(message.key, answered)
+  const file: PutsFile = { recentPuts: answered }
+  effects.persist.set(putsFile(message.key), file as never)
+  if (!owners.includes(self)) return reply(effects, client, message.requestId, { _tag: "NotOwner", owners })
   const local = state.store.get(message.key) ?? empty()
   const set = resolve(state, put(local, message.context, { value: message.value, timestampMs: nowMs }, actorOf(state)))
   storeKey(state, effects, message.key, set)

@@ -71,6 +71,8 @@ export const tick = (state: NodeState, nowMs: number): Effects => {
 export interface Recovered {
   readonly store: ReadonlyMap<string, StoreFile>
   readonly hints: ReadonlyMap<string, ReadonlyMap<string, KeyState>>
+  /** Key to the request ids of the Puts this node answered last (its puts files); none: only the store files' own lists. */
+  readonly puts?: ReadonlyMap<string, ReadonlyArray<string>> | undefined
   readonly membership?: MembershipFile | undefined
   /** The incarnation of the node's last start (none: it never started). */
   readonly incarnation?: number | undefined
@@ -102,6 +104,8 @@ export const recover = (state: NodeState, recovered: Recovered): Effects => {
     state.store.set(key, file.set)
     state.recentPuts.set(key, file.recentPuts)
   }
+  // A puts file is written with every Put answered, so it holds the store file's list and more.
+  for (const [key, recentPuts] of recovered.puts ?? []) state.recentPuts.set(key, recentPuts)
   for (const [key, hints] of recovered.hints) {
     state.hints.set(key, new Map(hints))
     if (!ownersOf(state, key).includes(state.config.self)) continue

@@ -152,6 +152,20 @@ export const storeFile = (key: string): string => `store-${encodeURIComponent(ke
 export const hintsFile = (key: string): string => `hints-${encodeURIComponent(key)}.json`
 
 /**
+ * The file that holds the request ids of the last Puts of `key` this node answered, taken or refused
+ * (`NotOwner`). It is kept apart from the key's store file, which a node that lets the key go
+ * removes and a node that does not own the key never writes: a copy of a Put the network delays or
+ * duplicates may arrive after the node restarted, or once it has come to own the key, and must find
+ * the Put already answered rather than become a second write of its value.
+ */
+export const putsFile = (key: string): string => `puts-${encodeURIComponent(key)}.json`
+
+/** What a key's puts file holds. */
+export interface PutsFile {
+  readonly recentPuts: ReadonlyArray<string>
+}
+
+/**
  * The file that holds the membership this node adopted last. A restarted node that forgot it would
  * route and own by the initial ring again, and coordinate writes of keys it has already let go.
  */
@@ -174,7 +188,7 @@ export interface IncarnationFile {
 /** A new id for a coordinator's request, unique across this node's restarts. */
 export const nextRequestId = (state: NodeState): string => state.config.rules.requestId(state.config.self, state.incarnation, state.nextRequest++)
 
-/** How many client request ids per key a coordinator remembers to drop duplicated Puts. */
+/** How many client request ids per key a node remembers (taken or refused) to drop duplicated Puts. */
 export const RECENT_PUTS_MAX = 256
 
 /** What a key's store file holds. */

@@ -4,7 +4,7 @@ import { Effect } from "effect"
 import { decodeText, Storage, StorageCorruption, type StorageError } from "../../env/index.ts"
 import type { Recovered } from "./core.ts"
 import type { KeyState } from "./messages.ts"
-import { INCARNATION_FILE, type IncarnationFile, MEMBERSHIP_FILE, type MembershipFile, type StoreFile } from "./state.ts"
+import { INCARNATION_FILE, type IncarnationFile, MEMBERSHIP_FILE, type MembershipFile, type PutsFile, type StoreFile } from "./state.ts"
 
 /** What is wrong with a parsed value, or undefined when it has the shape asked for. */
 type ShapeCheck = (value: unknown) => string | undefined
@@ -47,6 +47,11 @@ const storeProblem: ShapeCheck = (value) => {
   return Array.isArray(value.recentPuts) && value.recentPuts.every((id) => typeof id === "string") ? undefined : "recentPuts is not a list of request ids"
 }
 
+const putsProblem: ShapeCheck = (value) =>
+  isRecord(value) && Array.isArray(value.recentPuts) && value.recentPuts.every((id) => typeof id === "string")
+    ? undefined
+    : "recentPuts is not a list of request ids"
+
 const hintsProblem: ShapeCheck = (value) => {
   if (!isRecord(value)) return "not a hints file (owner ids to key states)"
   for (const [owner, set] of Object.entries(value)) {
@@ -81,18 +86,20 @@ const keyOfName = (file: string, encoded: string): Effect.Effect<string, Storage
   Effect.try({ try: () => decodeURIComponent(encoded), catch: () => new StorageCorruption({ file, line: 1, reason: "its name does not encode a key" }) })
 
 /**
- * Reads back everything a node keeps on disk: the key states and hints by key, the adopted
+ * Reads back everything a node keeps on disk: the key states, hints and answered Puts by key, the adopted
  * membership and the last incarnation. Files of other names are not the node's and are left alone.
  */
 export const readDisk: Effect.Effect<Recovered, StorageError | StorageCorruption, Storage> = Effect.gen(function*() {
   const storage = yield* Storage
   const store = new Map<string, StoreFile>()
   const hints = new Map<string, Map<string, KeyState>>()
+  const puts = new Map<string, ReadonlyArray<string>>()
   let membership: MembershipFile | undefined
   let incarnation: number | undefined
   for (const file of yield* storage.list) {
     const storeName = /^store-(.*)\.json$/.exec(file)
     const hintsName = /^hints-(.*)\.json$/.exec(file)
+    const putsName = /^puts-(.*)\.json$/.exec(file)
     if (storeName !== null) {
       const key = yield* keyOfName(file, storeName[1]!)
       store.set(key, (yield* readChecked(storage, file, storeProblem)) as StoreFile)
@@ -100,11 +107,14 @@ export const readDisk: Effect.Effect<Recovered, StorageError | StorageCorruption
       const key = yield* keyOfName(file, hintsName[1]!)
       const content = (yield* readChecked(storage, file, hintsProblem)) as Record<string, KeyState>
       hints.set(key, new Map(Object.entries(content)))
+    } else if (putsName !== null) {
+      const key = yield* keyOfName(file, putsName[1]!)
+      puts.set(key, ((yield* readChecked(storage, file, putsProblem)) as PutsFile).recentPuts)
     } else if (file === MEMBERSHIP_FILE) {
       membership = (yield* readChecked(storage, file, membershipProblem)) as MembershipFile
     } else if (file === INCARNATION_FILE) {
       incarnation = ((yield* readChecked(storage, file, incarnationProblem)) as IncarnationFile).incarnation
     }
   }
-  return { store, hints, membership, incarnation } satisfies Recovered
+  return { store, hints, puts, membership, incarnation } satisfies Recovered
 })
