@@ -44,13 +44,14 @@ const storeProblem: ShapeCheck = (value) => {
   if (!isRecord(value)) return "not a key's store file (a set and recentPuts)"
   const setProblem = keyStateProblem(value.set, "set")
   if (setProblem !== undefined) return setProblem
-  return Array.isArray(value.recentPuts) && value.recentPuts.every((id) => typeof id === "string") ? undefined : "recentPuts is not a list of request ids"
+  return recentPutsProblem(value)
 }
 
-const putsProblem: ShapeCheck = (value) =>
-  isRecord(value) && Array.isArray(value.recentPuts) && value.recentPuts.every((id) => typeof id === "string")
-    ? undefined
-    : "recentPuts is not a list of request ids"
+/** A store file's and a puts file's `recentPuts`: a list of request ids. */
+const recentPutsProblem = (value: Record<string, unknown>): string | undefined =>
+  Array.isArray(value.recentPuts) && value.recentPuts.every((id) => typeof id === "string") ? undefined : "recentPuts is not a list of request ids"
+
+const putsProblem: ShapeCheck = (value) => (isRecord(value) ? recentPutsProblem(value) : "recentPuts is not a list of request ids")
 
 const hintsProblem: ShapeCheck = (value) => {
   if (!isRecord(value)) return "not a hints file (owner ids to key states)"
