@@ -93,6 +93,27 @@ describe("a user's protocol module", () => {
     expectBadInput(result, "protocol fragile: build failed: the fragile protocol cannot start (at ")
     expect(result.stderr).toContain("throwing-protocol.ts:5)")
   })
+
+  it("whose checker throws mid-run stops the run with exit 4 and the stack, never exit 1, which means a violated check", () => {
+    const module = join(directory, "broken-checker.ts")
+    const definition = resolve("src/protocols/causal-broadcast/definition.ts")
+    writeFileSync(
+      module,
+      [
+        `import { causalBroadcastProtocol } from ${JSON.stringify(definition)}`,
+        'const base = causalBroadcastProtocol("broken-checker")',
+        "const broken = { checks: [\"broken\"], onEvent() {}, finish() { throw new Error(\"a checker's own bug\") }, violations: [] }",
+        "export const protocols = [{ ...base, build: (run) => { const built = base.build(run); return { ...built, checkers: [...built.checkers, broken] } } }]",
+        ""
+      ].join("\n")
+    )
+    const file = scenario("broken-checker.yaml", "protocol: broken-checker\nnodes: 3\nduration: 1s\n")
+    const result = cli(["run", file, "--protocols", module])
+    expect(result.stderr).toContain("faultline: stopped on an error of its own")
+    expect(result.stderr).toContain("a checker's own bug")
+    expect(result.stderr).toContain("broken-checker.ts:")
+    expect(result.status).toBe(4)
+  })
 })
 
 describe("replay", () => {
@@ -160,6 +181,19 @@ describe("trace-check: a real cluster's trace files are input too", () => {
     const result = cli(["trace-check", "--data", cluster(`${event}\n{"t":9,"e":"eve`)])
     expect(result.stderr).toBe("")
     expect(result.stdout).toContain("1 trace files, 1 events")
+    expect(result.status).toBe(0)
+  })
+
+  it("judges a long run's trace: more events than one call can take as arguments", () => {
+    // A spread of 200,000 events into one push overflowed the call stack (exit 1 and a stack trace).
+    const count = 200_000
+    const lines = Array.from({ length: count }, (_, index) => {
+      const sequence = index + 1
+      return `{"t":${sequence},"e":"event","node":"n1","name":"broadcast","attrs":{"origin":"n1","sequence":${sequence},"dependencies":{},"lamport":${sequence}}}`
+    })
+    const result = cli(["trace-check", "--data", cluster(lines.join("\n") + "\n")])
+    expect(result.stderr).toBe("")
+    expect(result.stdout).toContain(`1 trace files, ${count.toLocaleString("en-US")} events`)
     expect(result.status).toBe(0)
   })
 })

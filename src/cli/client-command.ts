@@ -15,6 +15,7 @@ import { buildForCluster, parseOptionFlags } from "./cluster-options.ts"
 import { parseDurationFlag, parseInteger, UsageError } from "./errors.ts"
 import type { ClusterAccess } from "./kv-client.ts"
 import { freshClientId, openKvClient } from "./kv-client.ts"
+import { describeFailure } from "./node-command.ts"
 import { loadProtocols } from "./protocols.ts"
 
 /** Flags shared by the commands that reach a running cluster. */
@@ -35,6 +36,9 @@ export interface ClientFlags extends AccessFlags {
 
 /** Exit codes of `faultline client`: 0 a definite answer (a cas that did not match included), 2 bad input, 3 unknown outcome. */
 export const ClientExit = { answered: 0, badInput: 2, unknown: 3 } as const
+
+/** Exit codes of `faultline load`: 0 the clients finished (outcomes are in the history), 2 bad input, 4 a client stopped on an error. */
+export const LoadExit = { finished: 0, badInput: 2, failed: 4 } as const
 
 /** A running cluster as the client commands find it: its protocol, servers and secret, and its description when --data gave one. */
 interface ClusterTarget {
@@ -153,8 +157,12 @@ export const clientLoadCommand = async (flags: LoadFlags): Promise<number> => {
   const exits = await Effect.runPromise(Effect.all(fibers.map(Fiber.await)))
   for (const directory of scratch) rmSync(directory, { recursive: true, force: true })
   const wallMs = performance.now() - started
-  const failed = exits.filter((exit) => !Exit.isSuccess(exit)).length
-  if (failed > 0) throw new Error(`client load: ${failed} of ${clients} clients stopped on an error`)
+  const failures = exits.filter((exit) => Exit.isFailure(exit))
+  const first = failures[0]
+  if (first !== undefined) {
+    process.stderr.write(`faultline: load: ${failures.length} of ${clients} clients stopped on an error: ${describeFailure(first.cause)}\n`)
+    return LoadExit.failed
+  }
   if (built.history === undefined) {
     process.stdout.write(`${clients} clients in ${(wallMs / 1000).toFixed(1)} s: ${describeClientEvents(traceDirectory)}; faultline trace-check judges them\n`)
     return 0
@@ -182,7 +190,7 @@ const readClientEvents = (traceDirectory: string): Array<ProtocolEvent> => {
   for (const file of readdirSync(traceDirectory).filter((name) => name.endsWith(".trace.jsonl")).sort()) {
     const parsed = parseTraceEvents(readFileSync(join(traceDirectory, file), "utf8"), file)
     if (typeof parsed === "string") throw new UsageError(parsed)
-    events.push(...parsed)
+    for (const event of parsed) events.push(event)
   }
   return events.sort((left, right) => left.timeUs - right.timeUs)
 }

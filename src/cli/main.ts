@@ -13,7 +13,7 @@ const checkLimitsFirst = async (file: string): Promise<void> => {
 }
 
 /** Exit codes shared by every command. */
-export const ExitCode = { ok: 0, violated: 1, badInput: 2, unknown: 3 } as const
+export const ExitCode = { ok: 0, violated: 1, badInput: 2, unknown: 3, failed: 4 } as const
 
 /** The package's version; package.json sits two folders up from both src/cli and dist/cli. */
 const version = (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version
@@ -262,7 +262,7 @@ program
   .option("--protocol <name>", "the cluster's protocol, with --peers (--data: the cluster's own)", "raft")
   .option(...protocolsOption)
   .option("--secret-file <file>", "the cluster's secret (default: the one --data names)")
-  .addHelpText("after", "\nExit codes: 0 the clients finished (outcomes are in the history), 2 bad input.")
+  .addHelpText("after", "\nExit codes: 0 the clients finished (outcomes are in the history), 2 bad input, 4 a client stopped on an error.")
   .action(async (flags) => {
     const { clientLoadCommand } = await import("./client-command.ts")
     exitCode = await clientLoadCommand(flags)
@@ -297,7 +297,9 @@ const main = async (argv: ReadonlyArray<string>): Promise<number> => {
       process.stderr.write(`faultline: ${error.message}\n`)
       return ExitCode.badInput
     }
-    throw error
+    // Anything else is Faultline's own failure, not a verdict: exit 1 is kept for a violated check. The stack is for the bug report.
+    process.stderr.write(`faultline: stopped on an error of its own (a bug; please report it with the command that led to it):\n${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`)
+    return ExitCode.failed
   }
 }
 

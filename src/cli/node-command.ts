@@ -113,7 +113,8 @@ const checkDataDirectory = (directory: string): void => {
 }
 
 /** The one line a failure to start or a stop on an error prints. */
-const describeFailure = (cause: Cause.Cause<unknown>): string => {
+/** A failure's cause in one line: an environment failure's reason, or the error's first line. */
+export const describeFailure = (cause: Cause.Cause<unknown>): string => {
   const error = Cause.squash(cause) as { reason?: unknown; message?: unknown; _tag?: unknown }
   // A damaged file's message names the file and the line; an environment failure's reason says what failed.
   const text = error._tag !== "StorageCorruption" && typeof error.reason === "string" ? error.reason : String(error.message ?? error)
