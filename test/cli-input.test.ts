@@ -114,6 +114,22 @@ describe("a user's protocol module", () => {
     expect(result.stderr).toContain("broken-checker.ts:")
     expect(result.status).toBe(4)
   })
+
+  it.each([
+    ["[null]", "protocols[0]: expected a protocol definition (an object), found null"],
+    ["[{}]", 'protocols[0]: "name" must be a non-empty string, found undefined'],
+    ['[{ name: "twice", description: "", build() {} }, { name: "twice", description: "", build() {} }]', 'protocols[1]: a second protocol named "twice"'],
+    ['[{ get name() { throw new Error("no name") }, description: "", build() {} }]', "protocols[0]: reading its fields threw: no name"],
+    ['[{ name: "empty", description: "", build: () => null }]', "protocol empty: build returned null, not { server, clients, checkers }"],
+    ['[{ name: "odd", description: "", build: () => ({ server: 5, clients: [], checkers: [] }) }]', 'protocol odd: build\'s "server" must be a function of the node id, found number'],
+    ['[{ name: "odd", description: "", build: () => ({ server() {}, clients: [], checkers: [null] }) }]', "protocol odd: build's checkers[0] must be an object, found null"]
+  ])("exporting %s is exit 2 naming what is wrong", (exported, message) => {
+    const module = join(mkdtempSync(join(directory, "module-")), "protocols.mjs")
+    writeFileSync(module, `export const protocols = ${exported}\n`)
+    const name = /name: "(\w+)"/.exec(exported)?.[1] ?? "causal-broadcast"
+    const file = scenario(`module-${name}.yaml`, `protocol: ${name}\nnodes: 3\nduration: 1s\n`)
+    expectBadInput(cli(["run", file, "--protocols", module]), message)
+  })
 })
 
 describe("replay", () => {
@@ -134,6 +150,36 @@ describe("replay", () => {
     expect(replay.stderr).toBe("")
     expect(replay.stdout).toContain(`✓ replay matches: trace hash ${recorded.traceHash}`)
     expect(replay.status).toBe(0)
+  })
+
+  it.each([
+    ["null", "failure.json: expected a failure report (a JSON object), found null"],
+    ['{"groups":[null]}', "failure.json: groups[0]: expected an object with the failure's scenario and seed"],
+    ['{"groups":[{}]}', "failure.json: groups[0].failure: expected an object with the failure's scenario and seed"],
+    ['{"scenario":"scenarios/raft-leader-crash.yaml","seed":1.5}', "failure.json: seed: expected a whole number"]
+  ])("refuses the report %s in one line", (text, message) => {
+    const report = join(mkdtempSync(join(directory, "report-")), "failure.json")
+    writeFileSync(report, text)
+    expectBadInput(cli(["replay", report]), message)
+  })
+})
+
+describe("shrink", () => {
+  it("refuses an output it cannot write, or an unknown protocol, before shrinking anything", () => {
+    const file = "scenarios/raft-leader-crash.yaml"
+    expectBadInput(cli(["shrink", file, "--seed", "1", "-o", join(directory, "no", "such", "repro.yaml")]), "-o: cannot write")
+    const long = "p".repeat(500)
+    expectBadInput(cli(["shrink", file, "--seed", "1", "--protocol", long]), `protocol: unknown protocol "${"p".repeat(57)}..." (known: `)
+  })
+})
+
+describe("run --history", () => {
+  it("for a protocol with no clients is refused before the run writes any file", () => {
+    const trace = join(directory, "kept.trace.jsonl")
+    writeFileSync(trace, "what an earlier run wrote\n")
+    const result = cli(["run", scenario("no-clients.yaml", broadcast("duration: 1s")), "--trace", trace, "--history", join(directory, "h.jsonl")])
+    expectBadInput(result, "--history: protocol causal-broadcast has no clients, so no history")
+    expect(readFileSync(trace, "utf8")).toBe("what an earlier run wrote\n")
   })
 })
 

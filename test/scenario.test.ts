@@ -31,6 +31,31 @@ describe("scenario validation", () => {
     expect(bad("protocol: [unclosed\n")).toMatch(/^bad\.yaml:\d+:\d+: malformed YAML/)
   })
 
+  it("takes an anchor named in every fault, and refuses aliases that expand without end", () => {
+    // The yaml package's default limit (100 aliases) refused this valid file with a stack trace.
+    const faults = Array.from({ length: 75 }, (_, index) => `  - { at: ${index * 10 + 10}ms, pause: *node }\n  - { at: ${index * 10 + 15}ms, resume: *node }`)
+    const scenario = parseScenario(`${minimal}description: &node n2\nfaults:\n  scheduled:\n${faults.join("\n")}\n`, "aliases.yaml")
+    expect(scenario.scheduled).toHaveLength(150)
+    const levels = ["l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    for (let level = 1; level < 9; level++) levels.push(`l${level}: &l${level} [${Array(10).fill(`*l${level - 1}`).join(", ")}]`)
+    expect(bad(`${minimal}${levels.join("\n")}\n`)).toBe("bad.yaml: malformed YAML: its aliases expand too far")
+  })
+
+  it("refuses YAML nested deeper than the parser's stack, in one line", () => {
+    expect(bad(`${minimal}description: ${"[".repeat(3000)}${"]".repeat(3000)}\n`)).toMatch(/^bad\.yaml:(\d+:\d+:)? malformed YAML: nested too deeply$/)
+  })
+
+  it("says what a latency is when one is not, rather than Effect's union of shapes", () => {
+    expect(bad(minimal + "network:\n  latency: 5\n")).toMatch(/^bad\.yaml: network\.latency: Expected a latency: \{distribution: constant, ms\}/)
+  })
+
+  it("refuses a fault rate that would only fill memory", () => {
+    // 1e30 crashes a second planned every one of them before the run, until V8 gave up.
+    expect(bad(minimal + "faults:\n  random:\n    crashes: { ratePerSecond: 1e30 }\n")).toBe(
+      "bad.yaml: faults.random.crashes.ratePerSecond: Expected a value between 0 and 1000"
+    )
+  })
+
   it("names the field of a negative latency", () => {
     expect(bad(minimal + "network:\n  latency: {distribution: constant, ms: -5}\n")).toBe(
       "bad.yaml: network.latency.ms: Expected a value greater than or equal to 0"

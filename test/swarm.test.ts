@@ -28,12 +28,21 @@ describe("seed planning", () => {
     expect(new Set(shards.flat()).size).toBe(100)
   })
 
+  it("plans a shard of a range too long for one machine from the shard's own seeds", () => {
+    const seeds = planSeeds({ seeds: "1..100000000", shard: "50/100" })
+    expect(seeds).toHaveLength(1_000_000)
+    expect([seeds[0], seeds[1], seeds.at(-1)]).toEqual([50, 150, 99_999_950])
+  })
+
   it.each([
     [{ seeds: "5..3" }, "--seeds: the range 5..3 is empty"],
     [{ seeds: "1-9" }, "--seeds: expected a range"],
     [{ shard: "3/2" }, "--shard: 3/2 is not a shard"],
     [{ shard: "0/2" }, "--shard: 0/2 is not a shard"],
-    [{ count: "0" }, "--count: must be at least 1"]
+    [{ count: "0" }, "--count: must be at least 1"],
+    [{ seeds: "1..99999999999999999999" }, "--seeds: 1..99999999999999999999 has a bound beyond"],
+    [{ seeds: "1..100000000" }, "--seeds: 100,000,000 seeds in one swarm, above the maximum of 10,000,000"],
+    [{ count: "20000000" }, "--count: 20,000,000 seeds in one swarm"]
   ])("rejects %o", (flags, message) => {
     expect(() => planSeeds(flags)).toThrow(message)
   })

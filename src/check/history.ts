@@ -123,6 +123,24 @@ const quote = (value: unknown): string => {
   return text.length > 60 ? `${text.slice(0, 57)}...` : text
 }
 
+/**
+ * How deeply a value may nest. The checker compares values by their canonical JSON, which it builds
+ * recursively; a history's values are what clients wrote, which nest a few levels at most.
+ */
+const MAX_VALUE_DEPTH = 100
+
+/** Whether `value` nests arrays and objects more than `limit` deep, found without recursion. */
+const nestedDeeperThan = (value: unknown, limit: number): boolean => {
+  const stack: Array<{ readonly value: unknown; readonly depth: number }> = [{ value, depth: 0 }]
+  while (stack.length > 0) {
+    const { value: next, depth } = stack.pop()!
+    if (next === null || typeof next !== "object") continue
+    if (depth >= limit) return true
+    for (const child of Object.values(next)) stack.push({ value: child, depth: depth + 1 })
+  }
+  return false
+}
+
 /** Returns an error message for a field, or the validated event. */
 const validateEvent = (parsed: unknown, expectedIndex: number): HistoryEvent | string => {
   if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
@@ -145,6 +163,7 @@ const validateEvent = (parsed: unknown, expectedIndex: number): HistoryEvent | s
   if (typeof time !== "number" || !Number.isSafeInteger(time) || time < 0) {
     return `"time" must be a non-negative integer of nanoseconds, found ${quote(time)}`
   }
+  if (nestedDeeperThan(record["value"], MAX_VALUE_DEPTH)) return `"value" is nested more than ${MAX_VALUE_DEPTH} levels deep`
   const event: HistoryEvent = "value" in record
     ? { index, process, type: type as EventType, f: f as OperationFunction, key, value: record["value"] as JsonValue, time }
     : { index, process, type: type as EventType, f: f as OperationFunction, key, time }

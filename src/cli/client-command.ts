@@ -1,4 +1,5 @@
 // `faultline client`: key-value operations on a real cluster from the command line, found through its data directory or a peer list.
+import { unknownProtocol } from "../definition/input.ts"
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -64,8 +65,9 @@ const clusterTarget = async (flags: AccessFlags): Promise<ClusterTarget> => {
     secretFile = flags.secretFile ?? description.secretFile
   }
   const protocol = description?.protocol ?? flags.protocol ?? "raft"
-  const definition = (await loadProtocols(flags.protocols ?? description?.protocolsModule)).get(protocol)
-  if (definition === undefined) throw new UsageError(`--protocol: unknown protocol "${protocol}"`)
+  const protocols = await loadProtocols(flags.protocols ?? description?.protocolsModule)
+  const definition = protocols.get(protocol)
+  if (definition === undefined) throw new UsageError(`--protocol: ${unknownProtocol(protocol, protocols.keys())}`)
   return { definition, servers, secret: await readSecret(secretFile), description }
 }
 

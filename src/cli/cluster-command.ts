@@ -1,4 +1,5 @@
 // `faultline cluster up | status | down`: a local cluster of real node processes, described in its data directory.
+import { unknownProtocol } from "../definition/input.ts"
 import { type ChildProcess, spawn } from "node:child_process"
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs"
 import { join, resolve } from "node:path"
@@ -72,7 +73,7 @@ export const clusterUpCommand = async (flags: ClusterUpFlags): Promise<number> =
   const protocolName = flags.protocol ?? "raft"
   const protocols = await loadProtocols(flags.protocols)
   const definition = protocols.get(protocolName)
-  if (definition === undefined) throw new UsageError(`--protocol: unknown protocol "${protocolName}" (known: ${[...protocols.keys()].sort().join(", ")})`)
+  if (definition === undefined) throw new UsageError(`--protocol: ${unknownProtocol(protocolName, protocols.keys())}`)
   const count = flags.nodes === undefined ? 3 : parseInteger("--nodes", flags.nodes, { minimum: 1 })
   if (count > 25) throw new UsageError(`--nodes: at most 25 processes in a local cluster, got ${count}`)
   const options = parseOptionFlags(flags.option)

@@ -2,6 +2,7 @@
 // flags of `cluster up` (kept in the cluster's description) or `faultline node`.
 import { ScenarioError } from "../definition/input.ts"
 import type { ProtocolBuild, ProtocolDefinition } from "../definition/protocol.ts"
+import { buildProblem } from "../definition/protocol-shape.ts"
 import { parseValue } from "../definition/real-client.ts"
 import type { JsonValue } from "../env/json.ts"
 import { UsageError } from "./errors.ts"
@@ -30,8 +31,9 @@ export const buildForCluster = (options: {
   readonly file: string
 }): ProtocolBuild => {
   const { definition } = options
+  let built: ProtocolBuild
   try {
-    return definition.build({
+    built = definition.build({
       file: options.file,
       protocol: definition.name,
       nodes: options.nodes,
@@ -42,6 +44,9 @@ export const buildForCluster = (options: {
     if (error instanceof ScenarioError) throw new UsageError(error.message.replace(/^(.*?): options\./, "$1: --option ").replace(/^(.*?): workload\./, "$1: --workload "))
     throw error
   }
+  const problem = buildProblem(built)
+  if (problem !== undefined) throw new UsageError(`${options.file}: protocol ${definition.name}: ${problem}`)
+  return built
 }
 
 /** The flags that pass `options` on to `faultline node`. */

@@ -2,7 +2,7 @@
 import { accessSync, constants, statSync } from "node:fs"
 import { dirname, join, resolve } from "node:path"
 import { Cause, Effect, Exit, Fiber, Layer } from "effect"
-import { serverIds } from "../definition/input.ts"
+import { serverIds, unknownProtocol } from "../definition/input.ts"
 import type { ProtocolDefinition } from "../definition/protocol.ts"
 import type { RealClient } from "../definition/real-client.ts"
 import {
@@ -67,7 +67,7 @@ export const planNode = async (flags: NodeFlags): Promise<NodePlan> => {
   if (flags.data === undefined) throw new UsageError("--data: required (the node's data directory)")
   const protocols = await loadProtocols(flags.protocols)
   const definition = protocols.get(flags.protocol)
-  if (definition === undefined) throw new UsageError(`--protocol: unknown protocol "${flags.protocol}" (known: ${[...protocols.keys()].sort().join(", ")})`)
+  if (definition === undefined) throw new UsageError(`--protocol: ${unknownProtocol(flags.protocol, protocols.keys())}`)
   const listen = address("--listen", flags.listen ?? "127.0.0.1:7001")
   const others = parsePeers((flags.peers ?? "").split(",").filter((entry) => entry.trim() !== ""))
   if (typeof others === "string") throw new UsageError(`--peers: ${others}`)

@@ -4,6 +4,7 @@ import { resolve } from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
 import { formatPlace, toPath, userStackPlace } from "../definition/error-location.ts"
 import type { ProtocolDefinition } from "../definition/protocol.ts"
+import { definitionsProblem } from "../definition/protocol-shape.ts"
 import { builtinProtocols } from "../definition/registry.ts"
 import { UsageError } from "./errors.ts"
 
@@ -47,6 +48,8 @@ export const loadProtocols = async (modulePath: string | undefined): Promise<Rea
   // only offer as the default export.
   const exported = loaded.protocols ?? loaded.default?.protocols
   if (!Array.isArray(exported)) throw new UsageError(`--protocols: ${modulePath} does not export "protocols" (an array)`)
+  const problem = definitionsProblem(exported)
+  if (problem !== undefined) throw new UsageError(`--protocols: ${modulePath}: ${problem}`)
   const registry = new Map(builtinProtocols)
   for (const protocol of exported as Array<ProtocolDefinition>) registry.set(protocol.name, protocol)
   return registry

@@ -56,10 +56,13 @@ const recordedFrom = (file: string): Array<Recorded> => {
   } catch (error) {
     throw new UsageError(`${file}: not JSON (${(error as Error).message})`)
   }
-  const record = value as Record<string, unknown>
-  const one = (entry: Record<string, unknown>, where: string): Recorded => {
+  const isObject = (candidate: unknown): candidate is Record<string, unknown> => typeof candidate === "object" && candidate !== null && !Array.isArray(candidate)
+  if (!isObject(value)) throw new UsageError(`${file}: expected a failure report (a JSON object), found ${Array.isArray(value) ? "an array" : String(value)}`)
+  const record = value
+  const one = (entry: unknown, where: string): Recorded => {
+    if (!isObject(entry)) throw new UsageError(`${file}: ${where.replace(/\.$/, "")}: expected an object with the failure's scenario and seed`)
     if (typeof entry.scenario !== "string") throw new UsageError(`${file}: ${where}scenario: expected the scenario file's path`)
-    if (typeof entry.seed !== "number") throw new UsageError(`${file}: ${where}seed: expected a number`)
+    if (typeof entry.seed !== "number" || !Number.isSafeInteger(entry.seed)) throw new UsageError(`${file}: ${where}seed: expected a whole number`)
     return {
       scenario: entry.scenario,
       scenarioText: typeof entry.scenarioText === "string" ? entry.scenarioText : undefined,
@@ -73,8 +76,8 @@ const recordedFrom = (file: string): Array<Recorded> => {
     }
   }
   if (Array.isArray(record.groups)) {
-    return (record.groups as Array<Record<string, unknown>>).map((group, index) =>
-      one((group.failure ?? {}) as Record<string, unknown>, `groups[${index}].failure.`))
+    return record.groups.map((group: unknown, index) =>
+      isObject(group) ? one(group.failure, `groups[${index}].failure.`) : one(group, `groups[${index}].`))
   }
   return [one(record, "")]
 }

@@ -2,7 +2,7 @@
 import { writeFileSync } from "node:fs"
 import { serializeHistoryEvent } from "../check/history.ts"
 import { checkDeterminism, type DeterminismReport } from "../sim/determinism.ts"
-import { runScenario, type RunResult } from "../sim/run.ts"
+import { buildProtocol, runScenario, type RunResult } from "../sim/run.ts"
 import { loadScenario } from "../sim/scenario.ts"
 import { swarmScenario } from "../sim/swarm-faults.ts"
 import { parseInteger, UsageError } from "./errors.ts"
@@ -35,6 +35,11 @@ export const runCommand = async (file: string, flags: RunFlags): Promise<number>
   const chosen = withProtocol(loaded, flags.protocol)
   const drawn = flags.swarm === true ? swarmScenario(chosen, seed, builtinProtocols) : undefined
   const scenario = drawn?.scenario ?? chosen
+  // Refused before the run, and before any file it would write replaces one already there.
+  const definition = builtinProtocols.get(scenario.protocol)
+  if (flags.history !== undefined && definition !== undefined && buildProtocol(definition, scenario).history === undefined) {
+    throw new UsageError(`--history: protocol ${scenario.protocol} has no clients, so no history`)
+  }
   const progress = runProgress({ wanted: flags.json !== true })
   const onProgress = progress.update
   const keepTrace = flags.trace !== undefined || flags.view !== undefined
@@ -62,8 +67,7 @@ export const runCommand = async (file: string, flags: RunFlags): Promise<number>
     if (whole !== undefined && otlpEndpoint !== undefined) await postOtlp(otlpEndpoint, whole)
   }
   if (flags.history !== undefined) {
-    if (result.history === undefined) throw new UsageError(`--history: protocol ${result.scenario.protocol} has no clients, so no history`)
-    writeLines("--history", flags.history, result.history.map(serializeHistoryEvent))
+    writeLines("--history", flags.history, (result.history ?? []).map(serializeHistoryEvent))
   }
   // The replay command repeats the flags that shape the run, so that it reruns the same run.
   const replay = { swarm: flags.swarm, protocols: flags.protocols, protocol: flags.protocol }

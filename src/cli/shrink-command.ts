@@ -1,5 +1,7 @@
 // `faultline shrink`: turns a failing run into a minimal scenario file that fails the same check.
-import { writeFileSync } from "node:fs"
+import { accessSync, constants, writeFileSync } from "node:fs"
+import { dirname, resolve } from "node:path"
+import { ScenarioError, unknownProtocol } from "../definition/input.ts"
 import { runScenario } from "../sim/run.ts"
 import { loadScenario, type Scenario } from "../sim/scenario.ts"
 import { scenarioToYaml } from "../sim/scenario-writer.ts"
@@ -79,6 +81,14 @@ export const shrinkCommand = async (file: string, flags: ShrinkFlags): Promise<n
   const maxRuns = flags.maxRuns === undefined ? 400 : parseInteger("--max-runs", flags.maxRuns, { minimum: 1 })
   const protocols = await loadProtocols(flags.protocols)
   const loaded = withProtocol(loadScenario(file), flags.protocol)
+  // Input a shrink of minutes would otherwise trip over only at its end.
+  if (!protocols.has(loaded.protocol)) throw new ScenarioError(`${file}: protocol: ${unknownProtocol(loaded.protocol, protocols.keys())}`)
+  const output = flags.output ?? "repro.yaml"
+  try {
+    accessSync(dirname(resolve(output)), constants.W_OK)
+  } catch (error) {
+    throw new UsageError(`-o: cannot write ${output} (${(error as NodeJS.ErrnoException).code ?? "error"} for its directory)`)
+  }
   const scenario = flags.swarm === true ? swarmScenario(loaded, seed, protocols).scenario : loaded
   const started = performance.now()
   process.stderr.write(`shrinking seed ${seed} of ${file}…\n`)
@@ -102,7 +112,6 @@ export const shrinkCommand = async (file: string, flags: ShrinkFlags): Promise<n
     `workload shape ${knobChanges(shapeOf(loaded.workload, protocols, after), shapeOf(after.workload, protocols, after))}`,
     `size ${describeSize(reproSize(result.originalResult))} -> ${describeSize(reproSize(result.shrunkResult))}`
   ]
-  const output = flags.output ?? "repro.yaml"
   const violation = result.shrunkResult.checks.find((check) => check.name === result.check)!.violations[0]
   // The repro names the protocol that failed, so --protocol is not needed to replay it.
   const replay = `npx faultline run ${output}${replayFlags({ protocols: flags.protocols })}`

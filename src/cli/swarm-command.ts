@@ -1,4 +1,5 @@
 // `faultline swarm`: many seeds in parallel worker threads, a live progress bar, failures grouped by signature.
+import { unknownProtocol } from "../definition/input.ts"
 import { availableParallelism } from "node:os"
 import { Worker } from "node:worker_threads"
 import cliProgress from "cli-progress"
@@ -25,6 +26,9 @@ export interface SwarmFlags {
   readonly protocol?: string
 }
 
+/** The most seeds one swarm plans: weeks of work at hundreds of seeds a minute, and a list that fits in memory. */
+const MAX_SEEDS = 10_000_000
+
 /** The seeds to run: a range, cut to this machine's shard. */
 export const planSeeds = (flags: Pick<SwarmFlags, "seeds" | "count" | "shard">): Array<number> => {
   if (flags.seeds !== undefined && flags.count !== undefined) throw new UsageError("--seeds and --count: give one or the other")
@@ -35,6 +39,7 @@ export const planSeeds = (flags: Pick<SwarmFlags, "seeds" | "count" | "shard">):
     if (match === null) throw new UsageError(`--seeds: expected a range such as 1..2000, got "${flags.seeds}"`)
     first = Number(match[1])
     last = Number(match[2])
+    for (const bound of [first, last]) if (!Number.isSafeInteger(bound)) throw new UsageError(`--seeds: ${flags.seeds} has a bound beyond ±${Number.MAX_SAFE_INTEGER}`)
     if (last < first) throw new UsageError(`--seeds: the range ${flags.seeds} is empty (its end is below its start)`)
   } else if (flags.count !== undefined) {
     last = parseInteger("--count", flags.count, { minimum: 1 })
@@ -50,9 +55,14 @@ export const planSeeds = (flags: Pick<SwarmFlags, "seeds" | "count" | "shard">):
       throw new UsageError(`--shard: ${flags.shard} is not a shard (I must be from 1 to N)`)
     }
   }
+  const start = first + shardIndex - 1
+  if (start > last) throw new UsageError(`--shard: shard ${flags.shard} of ${first}..${last} has no seeds`)
+  const count = Math.floor((last - start) / shardCount) + 1
+  if (count > MAX_SEEDS) {
+    throw new UsageError(`${flags.seeds === undefined ? "--count" : "--seeds"}: ${count.toLocaleString("en-US")} seeds in one swarm, above the maximum of ${MAX_SEEDS.toLocaleString("en-US")} (split the range with --shard)`)
+  }
   const seeds: Array<number> = []
-  for (let seed = first; seed <= last; seed++) if ((seed - first) % shardCount === shardIndex - 1) seeds.push(seed)
-  if (seeds.length === 0) throw new UsageError(`--shard: shard ${flags.shard} of ${first}..${last} has no seeds`)
+  for (let seed = start; seed <= last; seed += shardCount) seeds.push(seed)
   return seeds
 }
 
@@ -129,7 +139,7 @@ export const swarmCommand = async (file: string, flags: SwarmFlags): Promise<num
   const protocols = await loadProtocols(flags.protocols)
   const protocol = protocols.get(scenario.protocol)
   if (protocol === undefined) {
-    throw new ScenarioError(`${file}: protocol: unknown protocol "${scenario.protocol}" (known: ${[...protocols.keys()].sort().join(", ")})`)
+    throw new ScenarioError(`${file}: protocol: ${unknownProtocol(scenario.protocol, protocols.keys())}`)
   }
   // Validate the protocol's options here, so bad input is one line rather than a worker's crash.
   buildProtocol(protocol, scenario)

@@ -8,3 +8,10 @@ export class ScenarioError extends Error {
 
 /** Server ids for a cluster of `count` nodes: n1, n2, … */
 export const serverIds = (count: number): Array<string> => Array.from({ length: count }, (_, index) => `n${index + 1}`)
+
+/**
+ * The sentence for a protocol name no registry holds, with the names it does hold. A name past 60
+ * characters is cut, so that a long mistake (a pasted file) still gives one readable line.
+ */
+export const unknownProtocol = (name: string, known: Iterable<string>): string =>
+  `unknown protocol ${JSON.stringify(name.length > 60 ? `${name.slice(0, 57)}...` : name)} (known: ${[...known].sort().join(", ")})`

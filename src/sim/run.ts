@@ -5,6 +5,8 @@ import { boundViolations, type Metric } from "../check/metrics.ts"
 import { applyFault, healEverything, planRandomFaults } from "./nemesis.ts"
 import { errorMessage, formatPlace, userStackPlace } from "../definition/error-location.ts"
 import type { ProtocolBuild, ProtocolDefinition } from "../definition/protocol.ts"
+import { buildProblem } from "../definition/protocol-shape.ts"
+import { unknownProtocol } from "../definition/input.ts"
 import { RandomStream } from "./random-streams.ts"
 import { type Scenario, ScenarioError, type ScheduledFault, serverIds } from "./scenario.ts"
 import { Simulation, type SimulationStats } from "./simulation.ts"
@@ -82,8 +84,7 @@ const NODE_FAILED = "node-failed"
 export const runScenario = (scenario: Scenario, options: RunOptions): RunResult => {
   const protocol = options.protocols.get(scenario.protocol)
   if (protocol === undefined) {
-    const known = [...options.protocols.keys()].sort().join(", ")
-    throw new ScenarioError(`${scenario.file}: protocol: unknown protocol "${scenario.protocol}" (known: ${known})`)
+    throw new ScenarioError(`${scenario.file}: protocol: ${unknownProtocol(scenario.protocol, options.protocols.keys())}`)
   }
   const seed = options.seed ?? scenario.seed
   const started = performance.now()
@@ -182,8 +183,9 @@ export const runScenario = (scenario: Scenario, options: RunOptions): RunResult 
  * the protocol, the message and where it was thrown, so the command exits 2 with one line.
  */
 export const buildProtocol = (protocol: ProtocolDefinition, scenario: Scenario): ProtocolBuild => {
+  let built: ProtocolBuild
   try {
-    return protocol.build(scenario)
+    built = protocol.build(scenario)
   } catch (error) {
     if (error instanceof ScenarioError) throw error
     const place = userStackPlace(error)
@@ -192,6 +194,9 @@ export const buildProtocol = (protocol: ProtocolDefinition, scenario: Scenario):
       `${scenario.file}: protocol ${protocol.name}: build failed: ${errorMessage(error)}${location === undefined ? "" : ` (at ${location})`}`
     )
   }
+  const problem = buildProblem(built)
+  if (problem !== undefined) throw new ScenarioError(`${scenario.file}: protocol ${protocol.name}: ${problem}`)
+  return built
 }
 
 /** Whether `check` may need the liveness phase: declared so, or its checker does not say. */

@@ -1,8 +1,8 @@
 // The largest run the simulator takes on, checked before anything runs, and before the command line loads Effect.
-import { parseDocument } from "yaml"
 import { formatDuration, parseDuration } from "../definition/duration.ts"
 import { ScenarioError } from "../definition/input.ts"
 import { readInputFile } from "./input-file.ts"
+import { parseScenarioYaml } from "./scenario-yaml.ts"
 
 /**
  * The largest run the simulator takes on, checked before anything runs: beyond these a run would
@@ -42,8 +42,7 @@ export const checkLimits = (input: { readonly nodes?: unknown; readonly duration
 export const checkScenarioFileLimits = (file: string): void => {
   const read = readInputFile(file, "scenario file")
   if ("problem" in read) return
-  const document = parseDocument(read.text)
-  if (document.errors.length > 0) return
-  const raw: unknown = document.toJS()
+  // Malformed YAML is refused here as the full validation would refuse it, with the same message.
+  const raw = parseScenarioYaml(read.text, file)
   if (typeof raw === "object" && raw !== null) checkLimits(raw as Record<string, unknown>, file)
 }

@@ -18,7 +18,7 @@ export const LatencyInput = Schema.Union([
 })
 
 const linkFields = {
-  latency: Schema.optional(LatencyInput),
+  latency: Schema.optionalKey(LatencyInput),
   lossRate: Schema.optional(probability),
   duplicateRate: Schema.optional(probability),
   reorderRate: Schema.optional(probability),
@@ -50,9 +50,17 @@ export const ScheduledFaultInput = Schema.Struct({
   unclog: Schema.optional(Link)
 })
 
+/**
+ * The most faults of one kind a second: a harsh swarm seed bounces servers 15-30 times a second,
+ * and every fault drawn is planned before the run, so a rate far past this only fills memory.
+ */
+export const MAX_FAULT_RATE_PER_SECOND = 1000
+
+const faultRate = Schema.Finite.check(Schema.isBetween({ minimum: 0, maximum: MAX_FAULT_RATE_PER_SECOND }))
+
 const RateAndDuration = {
   /** Expected faults of this kind per simulated second. */
-  ratePerSecond: nonNegative,
+  ratePerSecond: faultRate,
   /** How long each lasts. */
   durationMs: Schema.optional(Schema.Tuple([nonNegative, nonNegative]))
 }
@@ -67,8 +75,8 @@ export const RandomFaultsInput = Schema.Struct({
   stalls: Schema.optional(Schema.Struct(RateAndDuration)),
   /** A server is killed and restarted within milliseconds (1-50 ms by default), as a supervisor would. */
   bounces: Schema.optional(Schema.Struct(RateAndDuration)),
-  clockSteps: Schema.optional(Schema.Struct({ ratePerSecond: nonNegative, maxMs: Schema.optional(nonNegative) })),
-  clockDrifts: Schema.optional(Schema.Struct({ ratePerSecond: nonNegative, maxRate: Schema.optional(probability) })),
+  clockSteps: Schema.optional(Schema.Struct({ ratePerSecond: faultRate, maxMs: Schema.optional(nonNegative) })),
+  clockDrifts: Schema.optional(Schema.Struct({ ratePerSecond: faultRate, maxRate: Schema.optional(probability) })),
   /** At most this many servers crashed or paused at once (keeps faults within what the protocol must survive). */
   maxDown: Schema.optional(Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)))
 })

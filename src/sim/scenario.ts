@@ -1,12 +1,12 @@
 // Loads a scenario file (YAML), validates it against the schema and resolves it into what the simulator runs.
 import { Exit, Schema } from "effect"
-import { parseDocument } from "yaml"
 import { durationMs, formatDuration } from "../definition/duration.ts"
 import { ScenarioError, serverIds } from "../definition/input.ts"
 import { describeSchemaError } from "../definition/schema-error.ts"
 import type { TraceFault } from "../trace/index.ts"
 import { readInputFile } from "./input-file.ts"
 import { checkLimits } from "./scenario-limits.ts"
+import { parseScenarioYaml } from "./scenario-yaml.ts"
 import type { DiskModel } from "./simulation.ts"
 import type { LatencyDistribution, LinkModel, NetworkModel } from "./network-model.ts"
 import {
@@ -87,15 +87,7 @@ export const loadScenario = (file: string): Scenario => {
 
 /** Validates scenario text (YAML); `file` is used in messages. */
 export const parseScenario = (text: string, file: string): Scenario => {
-  const document = parseDocument(text, { prettyErrors: true })
-  const yamlError = document.errors[0]
-  if (yamlError !== undefined) {
-    const position = yamlError.linePos?.[0]
-    const where = position === undefined ? "" : `${position.line}:${position.col}:`
-    // With prettyErrors the message ends in " at line L, column C:" and a code excerpt; keep the sentence.
-    throw new ScenarioError(`${file}:${where} malformed YAML: ${firstLine(yamlError.message).replace(/ at line \d+, column \d+:?$/, "")}`)
-  }
-  return scenarioFromObject(document.toJS(), file)
+  return scenarioFromObject(parseScenarioYaml(text, file), file)
 }
 
 /** Validates a scenario given as a plain object (what the YAML holds); for tests and the library API. */
@@ -104,8 +96,6 @@ export const scenarioFromObject = (raw: unknown, file = "<inline scenario>"): Sc
   if (Exit.isFailure(decoded)) throw new ScenarioError(`${file}: ${describeSchemaError(decoded.cause)}`)
   return resolve(decoded.value, file)
 }
-
-const firstLine = (text: string): string => text.split("\n")[0] ?? text
 
 
 const latency = (input: LatencyInput, path: string, file: string): LatencyDistribution => {
