@@ -21,7 +21,8 @@ interface Write {
   readonly key: string
   readonly invokeUs: number
   okUs: number | undefined
-  readonly supersedes: ReadonlyArray<JsonValue>
+  /** The values (as text) the writer had read, which this write supersedes. */
+  readonly supersedes: ReadonlyArray<string>
 }
 
 interface Read {
@@ -29,6 +30,8 @@ interface Read {
   readonly invokeUs: number
   readonly okUs: number
   readonly values: ReadonlyArray<JsonValue>
+  /** `values` as text, made once: the checks compare texts many times over. */
+  readonly valueTexts: ReadonlyArray<string>
 }
 
 /** Where a value was first seen under a key: a replica's `store` event or a client's read. */
@@ -73,8 +76,8 @@ export class QuorumStoreChecker implements Checker {
   /** Node and key to the values it last made durable. */
   private readonly stored = new Map<string, Map<string, { values: ReadonlyArray<JsonValue>; digest: number }>>()
   private readonly standIns = new Map<string, Array<number>>()
-  /** When nodes adopted a membership change: ownership moves, so quorums need not overlap meanwhile. */
-  private readonly membershipChanges: Array<number> = []
+  /** When nodes first and last adopted a membership change: ownership moves, so quorums need not overlap meanwhile. */
+  private membershipChanges: { firstUs: number; lastUs: number } | undefined
   private readonly ancestorsMemo = new Map<string, ReadonlySet<string>>()
   /** Value (as text) to the keys clients invoked writes of it to. */
   private readonly keysWritten = new Map<string, Set<string>>()
@@ -111,11 +114,16 @@ export class QuorumStoreChecker implements Checker {
         return
       }
       case "membership":
-        this.membershipChanges.push(event.timeUs)
+        this.membershipChanges = {
+          firstUs: Math.min(event.timeUs, this.membershipChanges?.firstUs ?? event.timeUs),
+          lastUs: Math.max(event.timeUs, this.membershipChanges?.lastUs ?? event.timeUs)
+        }
         return
       case "standIn": {
         const key = event.attributes["key"] as string
-        this.standIns.set(key, [...(this.standIns.get(key) ?? []), event.timeUs])
+        const times = this.standIns.get(key)
+        if (times === undefined) this.standIns.set(key, [event.timeUs])
+        else times.push(event.timeUs)
         return
       }
       default:
@@ -128,7 +136,7 @@ export class QuorumStoreChecker implements Checker {
     const report = event.attributes as { process: number; type: string; f: string; key: string; value: JsonValue; supersedes?: Array<JsonValue> }
     if (report.f === "write" && report.type === "invoke") {
       const valueText = text(report.value)
-      this.writes.set(valueText, { key: report.key, invokeUs: event.timeUs, okUs: undefined, supersedes: report.supersedes ?? [] })
+      this.writes.set(valueText, { key: report.key, invokeUs: event.timeUs, okUs: undefined, supersedes: (report.supersedes ?? []).map(text) })
       this.keysWritten.set(valueText, (this.keysWritten.get(valueText) ?? new Set<string>()).add(report.key))
     } else if (report.f === "write" && report.type === "ok") {
       const write = this.writes.get(text(report.value))
@@ -139,7 +147,8 @@ export class QuorumStoreChecker implements Checker {
       const pending = this.pendingReads.get(report.process)
       this.pendingReads.delete(report.process)
       if (pending !== undefined && report.type === "ok") {
-        this.reads.push({ key: pending.key, invokeUs: pending.invokeUs, okUs: event.timeUs, values: report.value as Array<JsonValue> })
+        const values = report.value as Array<JsonValue>
+        this.reads.push({ key: pending.key, invokeUs: pending.invokeUs, okUs: event.timeUs, values, valueTexts: values.map(text) })
         this.sight(pending.key, report.value as Array<JsonValue>, `a read by client process ${report.process} returned`, event.timeUs)
       }
     }
@@ -163,19 +172,18 @@ export class QuorumStoreChecker implements Checker {
     const stack = [value]
     while (stack.length > 0) {
       for (const parent of this.writes.get(stack.pop()!)?.supersedes ?? []) {
-        const parentText = text(parent)
-        if (result.has(parentText)) continue
-        result.add(parentText)
-        stack.push(parentText)
+        if (result.has(parent)) continue
+        result.add(parent)
+        stack.push(parent)
       }
     }
     this.ancestorsMemo.set(value, result)
     return result
   }
 
-  /** True when `values` hold `value` or a value whose write follows it. */
-  private covered(value: string, values: ReadonlyArray<JsonValue>): boolean {
-    return values.some((candidate) => text(candidate) === value || this.ancestors(text(candidate)).has(value))
+  /** True when `values` (as text) hold `value` or a value whose write follows it. */
+  private covered(value: string, values: ReadonlyArray<string>): boolean {
+    return values.some((candidate) => candidate === value || this.ancestors(candidate).has(value))
   }
 
   finish(final: FinalState): void {
@@ -187,16 +195,21 @@ export class QuorumStoreChecker implements Checker {
     if (this.recorder.livenessStarted) this.checkConvergence(final)
   }
 
-  private finalValues(key: string): Array<JsonValue> {
-    const values: Array<JsonValue> = []
-    for (const byKey of this.stored.values()) values.push(...(byKey.get(key)?.values ?? []))
+  /** Every value (as text) some replica holds for `key` at the end. */
+  private finalValues(key: string): Array<string> {
+    const values: Array<string> = []
+    for (const byKey of this.stored.values()) for (const value of byKey.get(key)?.values ?? []) values.push(text(value))
     return values
   }
 
   private checkLostWrites(final: FinalState): void {
     let lost = 0
+    const finalByKey = new Map<string, Array<string>>()
     for (const [value, write] of this.writes) {
-      if (write.okUs === undefined || this.covered(value, this.finalValues(write.key))) continue
+      if (write.okUs === undefined) continue
+      let finalValues = finalByKey.get(write.key)
+      if (finalValues === undefined) finalByKey.set(write.key, (finalValues = this.finalValues(write.key)))
+      if (this.covered(value, finalValues)) continue
       lost++
       if (this.options.lastWriterWins) continue
       this.report("no-lost-write", `key ${write.key}: the write of ${value}, acknowledged at ${write.okUs / 1000} ms, is in no replica and no later write follows it`, final.timeUs)
@@ -205,38 +218,52 @@ export class QuorumStoreChecker implements Checker {
   }
 
   private checkSiblings(final: FinalState): void {
-    const judge = (values: ReadonlyArray<JsonValue>, where: string, timeUs: number) => {
+    const judge = (values: ReadonlyArray<string>, where: () => string, timeUs: number) => {
       for (const left of values) {
-        const follower = values.find((right) => this.ancestors(text(right)).has(text(left)))
+        const follower = values.find((right) => this.ancestors(right).has(left))
         if (follower !== undefined) {
-          this.report("siblings", `${where} holds ${text(left)} beside ${text(follower)}, whose write followed it`, timeUs)
+          this.report("siblings", `${where()} holds ${left} beside ${follower}, whose write followed it`, timeUs)
           return
         }
       }
     }
-    for (const read of this.reads) judge(read.values, `a read of ${read.key} at ${read.okUs / 1000} ms`, read.okUs)
-    for (const [node, byKey] of this.stored) for (const [key, { values }] of byKey) judge(values, `${node}'s final state of ${key}`, final.timeUs)
+    for (const read of this.reads) judge(read.valueTexts, () => `a read of ${read.key} at ${read.okUs / 1000} ms`, read.okUs)
+    for (const [node, byKey] of this.stored) for (const [key, { values }] of byKey) judge(values.map(text), () => `${node}'s final state of ${key}`, final.timeUs)
   }
 
   private checkStaleReads(): void {
-    const writesByKey = new Map<string, Array<[string, Write]>>()
-    for (const entry of this.writes) {
-      if (entry[1].okUs === undefined) continue
-      writesByKey.set(entry[1].key, [...(writesByKey.get(entry[1].key) ?? []), entry])
+    // Each key's acknowledged writes in the order they were acknowledged, so that a read looks
+    // only at those acknowledged before it; `order` is the order they were invoked in, by which a
+    // read missing several names the first.
+    const writesByKey = new Map<string, Array<{ value: string; write: Write; order: number }>>()
+    let order = 0
+    for (const [value, write] of this.writes) {
+      if (write.okUs === undefined) continue
+      const entry = { value, write, order: order++ }
+      const writes = writesByKey.get(write.key)
+      if (writes === undefined) writesByKey.set(write.key, [entry])
+      else writes.push(entry)
     }
+    for (const writes of writesByKey.values()) writes.sort((left, right) => left.write.okUs! - right.write.okUs!)
     for (const read of this.reads) {
       const standIns = this.standIns.get(read.key) ?? []
-      for (const [value, write] of writesByKey.get(read.key) ?? []) {
-        if (write.okUs! >= read.invokeUs || this.covered(value, read.values)) continue
+      const followed = read.valueTexts.map((candidate) => this.ancestors(candidate))
+      let missed: { value: string; write: Write; order: number } | undefined
+      for (const entry of writesByKey.get(read.key) ?? []) {
+        const { value, write } = entry
+        if (write.okUs! >= read.invokeUs) break
+        if (missed !== undefined && entry.order > missed.order) continue
+        if (read.valueTexts.includes(value) || followed.some((ancestors) => ancestors.has(value))) continue
         if (standIns.some((timeUs) => timeUs >= write.invokeUs && timeUs <= read.okUs) || this.moving(write, read)) continue
-        this.report(
-          "stale-read",
-          `key ${read.key}: a read from ${read.invokeUs / 1000} ms returned ${text(read.values as JsonValue)}, ` +
-            `missing the write of ${value} acknowledged at ${write.okUs! / 1000} ms`,
-          read.okUs
-        )
-        break
+        missed = entry
       }
+      if (missed === undefined) continue
+      this.report(
+        "stale-read",
+        `key ${read.key}: a read from ${read.invokeUs / 1000} ms returned ${text(read.values as JsonValue)}, ` +
+          `missing the write of ${missed.value} acknowledged at ${missed.write.okUs! / 1000} ms`,
+        read.okUs
+      )
     }
   }
 
@@ -267,16 +294,17 @@ export class QuorumStoreChecker implements Checker {
    * the last, the reader's owners and the writer's may differ.
    */
   private moving(write: Write, read: Read): boolean {
-    if (this.membershipChanges.length === 0) return false
-    return read.okUs >= Math.min(...this.membershipChanges) && write.invokeUs <= Math.max(...this.membershipChanges)
+    const changes = this.membershipChanges
+    return changes !== undefined && read.okUs >= changes.firstUs && write.invokeUs <= changes.lastUs
   }
 
   private checkConvergence(final: FinalState): void {
     const quietSinceUs = final.timeUs - this.options.convergenceMs * 1000
-    const keys = new Set([...this.writes.values()].map((write) => write.key))
+    const lastInvokeUs = new Map<string, number>()
+    for (const write of this.writes.values()) lastInvokeUs.set(write.key, Math.max(write.invokeUs, lastInvokeUs.get(write.key) ?? write.invokeUs))
     let unjudged = 0
-    for (const key of [...keys].sort()) {
-      if ([...this.writes.values()].some((write) => write.key === key && write.invokeUs > quietSinceUs)) {
+    for (const [key, invokeUs] of [...lastInvokeUs].sort(([left], [right]) => (left < right ? -1 : left > right ? 1 : 0))) {
+      if (invokeUs > quietSinceUs) {
         unjudged++
         continue
       }
