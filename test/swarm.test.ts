@@ -159,6 +159,14 @@ describe("faultline swarm, shrink and replay (CLI)", () => {
     expect(result.status).toBe(0)
     expect(result.stdout).toContain("no failures")
   }, 60_000)
+
+  it("a swarm stopped before any seed finished does not claim there were no failures", () => {
+    const result = cli("swarm", "scenarios/raft-leader-crash.yaml", "--count", "5", "--time-limit", "1ms", "--workers", "1")
+    expect(result.stdout).toContain("seeds        0 of 5 (stopped: time limit reached)")
+    expect(result.stdout).toContain("no seed finished, so nothing was judged")
+    expect(result.stdout).not.toContain("no failures")
+    expect(result.status).toBe(0)
+  })
 })
 
 describe("a planted Raft bug, from swarm to a shrunk repro", () => {

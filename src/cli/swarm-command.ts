@@ -265,7 +265,9 @@ const formatSwarmSummary = (input: {
       lines.push(`    ${name.padEnd(width)}  ${[p50, p90, max].map(formatMetricValue).join(" / ")}${partial}`)
     }
   }
-  if (groups.length === 0) lines.push("", "no failures")
+  // A swarm stopped before any seed finished judged nothing: that is not the same as no failures.
+  if (report.outcomes.length === 0) lines.push("", "no seed finished, so nothing was judged (a longer --time-limit?)")
+  else if (groups.length === 0) lines.push("", "no failures")
   return lines.join("\n")
 }
 
