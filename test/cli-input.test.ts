@@ -73,42 +73,36 @@ describe("scheduled faults must fall in the safety phase", () => {
 })
 
 describe("a user's protocol module", () => {
+  let modules = 0
+  /** Runs a one-second scenario of `protocol` from the module `name` holding `lines`. */
+  const runModule = (name: string, protocol: string, lines: ReadonlyArray<string>) => {
+    const module = join(directory, name)
+    writeFileSync(module, [...lines, ""].join("\n"))
+    return cli(["run", scenario(`${protocol}.yaml`, `protocol: ${protocol}\nnodes: 3\nduration: 1s\n`), "--protocols", module])
+  }
+
   it("whose build throws is exit 2 with its own message and where it was thrown", () => {
-    const module = join(directory, "throwing-protocol.ts")
-    writeFileSync(
-      module,
-      [
-        "export const protocols = [{",
-        '  name: "fragile",',
-        '  description: "throws in build",',
-        "  build: () => {",
-        '    throw new Error("the fragile protocol cannot start")',
-        "  }",
-        "}]",
-        ""
-      ].join("\n")
-    )
-    const file = scenario("fragile.yaml", "protocol: fragile\nnodes: 3\nduration: 1s\n")
-    const result = cli(["run", file, "--protocols", module])
+    const result = runModule("throwing-protocol.ts", "fragile", [
+      "export const protocols = [{",
+      '  name: "fragile",',
+      '  description: "throws in build",',
+      "  build: () => {",
+      '    throw new Error("the fragile protocol cannot start")',
+      "  }",
+      "}]"
+    ])
     expectBadInput(result, "protocol fragile: build failed: the fragile protocol cannot start (at ")
     expect(result.stderr).toContain("throwing-protocol.ts:5)")
   })
 
   it("whose checker throws mid-run stops the run with exit 4 and the stack, never exit 1, which means a violated check", () => {
-    const module = join(directory, "broken-checker.ts")
     const definition = resolve("src/protocols/causal-broadcast/definition.ts")
-    writeFileSync(
-      module,
-      [
-        `import { causalBroadcastProtocol } from ${JSON.stringify(definition)}`,
-        'const base = causalBroadcastProtocol("broken-checker")',
-        "const broken = { checks: [\"broken\"], onEvent() {}, finish() { throw new Error(\"a checker's own bug\") }, violations: [] }",
-        "export const protocols = [{ ...base, build: (run) => { const built = base.build(run); return { ...built, checkers: [...built.checkers, broken] } } }]",
-        ""
-      ].join("\n")
-    )
-    const file = scenario("broken-checker.yaml", "protocol: broken-checker\nnodes: 3\nduration: 1s\n")
-    const result = cli(["run", file, "--protocols", module])
+    const result = runModule("broken-checker.ts", "broken-checker", [
+      `import { causalBroadcastProtocol } from ${JSON.stringify(definition)}`,
+      'const base = causalBroadcastProtocol("broken-checker")',
+      "const broken = { checks: [\"broken\"], onEvent() {}, finish() { throw new Error(\"a checker's own bug\") }, violations: [] }",
+      "export const protocols = [{ ...base, build: (run) => { const built = base.build(run); return { ...built, checkers: [...built.checkers, broken] } } }]"
+    ])
     expect(result.stderr).toContain("faultline: stopped on an error of its own")
     expect(result.stderr).toContain("a checker's own bug")
     expect(result.stderr).toContain("broken-checker.ts:")
@@ -124,11 +118,8 @@ describe("a user's protocol module", () => {
     ['[{ name: "odd", description: "", build: () => ({ server: 5, clients: [], checkers: [] }) }]', 'protocol odd: build\'s "server" must be a function of the node id, found number'],
     ['[{ name: "odd", description: "", build: () => ({ server() {}, clients: [], checkers: [null] }) }]', "protocol odd: build's checkers[0] must be an object, found null"]
   ])("exporting %s is exit 2 naming what is wrong", (exported, message) => {
-    const module = join(mkdtempSync(join(directory, "module-")), "protocols.mjs")
-    writeFileSync(module, `export const protocols = ${exported}\n`)
     const name = /name: "(\w+)"/.exec(exported)?.[1] ?? "causal-broadcast"
-    const file = scenario(`module-${name}.yaml`, `protocol: ${name}\nnodes: 3\nduration: 1s\n`)
-    expectBadInput(cli(["run", file, "--protocols", module]), message)
+    expectBadInput(runModule(`module-${++modules}.mjs`, name, [`export const protocols = ${exported}`]), message)
   })
 })
 
