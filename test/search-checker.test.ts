@@ -1,6 +1,7 @@
 // The search checker's recall rule on hand-made histories: an id whose insert's fate was open neither earns nor costs recall.
+import fc from "fast-check"
 import { describe, expect, it } from "vitest"
-import { SearchChecker } from "../src/check/search.ts"
+import { nearest, SearchChecker } from "../src/check/search.ts"
 
 /** Vector i is the point i on a line, so the exact order of neighbours of the query (vector 0) is 1, 2, 3, ... */
 const judge = (answer: ReadonlyArray<number>): Array<string> => {
@@ -34,5 +35,18 @@ describe("search checker: recall", () => {
   it("still fails an answer that misses an acknowledged neighbour, open ids or not", () => {
     expect(judge([1, 2, 5])).toEqual(["recall: mean recall@3 is 0.6667 over 1 complete answers, below 0.95"])
     expect(judge([1, 3, 5])).toEqual(["recall: mean recall@3 is 0.6667 over 1 complete answers, below 0.95"])
+  })
+})
+
+describe("the exact answer a recall is judged against", () => {
+  it("is the k nearest ids, nearest first, ties to the smaller id: what sorting every id by distance gives", () => {
+    // Few distinct distances, so that ties are common.
+    const points = fc.uniqueArray(fc.record({ id: fc.nat(1000), distance: fc.integer({ min: 0, max: 8 }) }), { selector: (point) => point.id, maxLength: 60 })
+    fc.assert(
+      fc.property(points, fc.nat(12), (candidates, k) => {
+        const sorted = [...candidates].sort((left, right) => left.distance - right.distance || left.id - right.id).slice(0, k).map(({ id }) => id)
+        expect(nearest(k, (visit) => candidates.forEach(({ id, distance }) => visit(id, distance)))).toEqual(sorted)
+      })
+    )
   })
 })

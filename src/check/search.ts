@@ -183,11 +183,9 @@ export class SearchChecker implements Checker {
     const answered = new Set(ids)
     const open = (id: number) => answered.has(id) && !absent(id) && (this.insertInvokedUs.get(id) ?? Infinity) < resultUs
     const query = this.options.vector(facts.vectorIndex)
-    const truth = [...this.insertInvokedUs.keys()].filter((id) => present(id) || open(id))
-      .map((id) => ({ id, distance: this.options.distance(query, this.vectorOf(id)) }))
-      .sort((left, right) => left.distance - right.distance || left.id - right.id)
-      .slice(0, this.options.k)
-      .map(({ id }) => id)
+    const truth = nearest(this.options.k, (visit) => {
+      for (const id of this.insertInvokedUs.keys()) if (present(id) || open(id)) visit(id, this.options.distance(query, this.vectorOf(id)))
+    })
     if (truth.length === 0) return undefined
     const expected = new Set(truth)
     return ids.filter((id) => expected.has(id)).length / Math.min(this.options.k, truth.length)
@@ -222,4 +220,27 @@ export class SearchChecker implements Checker {
     this.reported.set(check, count + 1)
     if (count < 5) this.violations.push({ check, message, timeUs })
   }
+}
+
+/**
+ * The ids of the `k` nearest of those `each` visits, nearest first, ties to the smaller id: what
+ * sorting them all by distance and taking `k` gives, kept in a list of `k` as they come (a
+ * checker runs this for every query of a run, over every id).
+ */
+export const nearest = (k: number, each: (visit: (id: number, distance: number) => void) => void): Array<number> => {
+  const ids: Array<number> = []
+  const distances: Array<number> = []
+  each((id, distance) => {
+    const last = ids.length - 1
+    if (ids.length === k && (distance > distances[last]! || (distance === distances[last]! && id > ids[last]!))) return
+    let at = ids.length
+    while (at > 0 && (distances[at - 1]! > distance || (distances[at - 1] === distance && ids[at - 1]! > id))) at--
+    ids.splice(at, 0, id)
+    distances.splice(at, 0, distance)
+    if (ids.length > k) {
+      ids.pop()
+      distances.pop()
+    }
+  })
+  return ids
 }
