@@ -236,6 +236,14 @@ describe("trace-check: a real cluster's trace files are input too", () => {
 })
 
 describe("the command line itself", () => {
+  it("the operating system refusing a call is one line and exit 4, an environment failure, not a bug", () => {
+    const file = join(directory, "a-file")
+    writeFileSync(file, "")
+    const result = cli(["cluster", "up", "--data", join(file, "data")])
+    expect(result.stderr).toBe(`faultline: mkdir ${join(file, "data")} failed (ENOTDIR)\n`)
+    expect(result.status).toBe(4)
+  })
+
   it("--version prints the package's version", () => {
     const result = cli(["--version"])
     expect(result.stdout.trim()).toBe(JSON.parse(readFileSync("package.json", "utf8")).version)

@@ -132,7 +132,8 @@ describe("parseHistory", () => {
     ["a cas without [expected, new]", `{"index":0,"process":3,"type":"invoke","f":"cas","key":"k1","value":1,"time":10}`, `history.jsonl:1: a cas "invoke" needs`],
     ["a read ok without a value", `{"index":0,"process":3,"type":"invoke","f":"read","key":"k1","time":10}\n{"index":1,"process":3,"type":"ok","f":"read","key":"k1","time":20}`, `history.jsonl:2: a read "ok" needs`],
     // Nested past the call stack, a value broke the checker's recursive canonical form (a RangeError and a stack trace).
-    ["a value nested thousands deep", `${invoke}\n{"index":1,"process":3,"type":"ok","f":"write","key":"k1","value":${"[".repeat(5000)}${"]".repeat(5000)},"time":20}`, `history.jsonl:2: "value" is nested more than 100 levels deep`]
+    ["a value nested thousands deep", `${invoke}\n{"index":1,"process":3,"type":"ok","f":"write","key":"k1","value":${"[".repeat(5000)}${"]".repeat(5000)},"time":20}`, `history.jsonl:2: the event nests more than 100 levels deep`],
+    ["a key nested thousands deep", `{"index":0,"process":3,"type":"invoke","f":"read","key":${"[".repeat(5000)}${"]".repeat(5000)},"time":10}`, `history.jsonl:1: the event nests more than 100 levels deep`]
   ]
   for (const [name, text, message] of cases) {
     it(`reports ${name} on one line naming the file and line, without throwing`, () => {

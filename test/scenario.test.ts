@@ -39,10 +39,11 @@ describe("scenario validation", () => {
     const levels = ["l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
     for (let level = 1; level < 9; level++) levels.push(`l${level}: &l${level} [${Array(10).fill(`*l${level - 1}`).join(", ")}]`)
     expect(bad(`${minimal}${levels.join("\n")}\n`)).toBe("bad.yaml: malformed YAML: its aliases expand too far")
+    expect(bad(`${minimal}description: *nowhere\n`)).toBe("bad.yaml: malformed YAML: Unresolved alias (the anchor must be set before the alias): nowhere")
   })
 
   it("refuses YAML nested deeper than the parser's stack, in one line", () => {
-    expect(bad(`${minimal}description: ${"[".repeat(3000)}${"]".repeat(3000)}\n`)).toMatch(/^bad\.yaml:(\d+:\d+:)? malformed YAML: nested too deeply$/)
+    expect(bad(`${minimal}description: ${"[".repeat(3000)}${"]".repeat(3000)}\n`)).toBe("bad.yaml: malformed YAML: nested too deeply")
   })
 
   it("says what a latency is when one is not, rather than Effect's union of shapes", () => {

@@ -124,8 +124,8 @@ const quote = (value: unknown): string => {
 }
 
 /**
- * How deeply a value may nest. The checker compares values by their canonical JSON, which it builds
- * recursively; a history's values are what clients wrote, which nest a few levels at most.
+ * How deeply a value may nest inside an event. The checker compares values by their canonical JSON,
+ * which it builds recursively; a history's values are what clients wrote, a few levels at most.
  */
 const MAX_VALUE_DEPTH = 100
 
@@ -143,6 +143,8 @@ const nestedDeeperThan = (value: unknown, limit: number): boolean => {
 
 /** Returns an error message for a field, or the validated event. */
 const validateEvent = (parsed: unknown, expectedIndex: number): HistoryEvent | string => {
+  // Before anything quotes a field: JSON.stringify of one nested thousands deep overflows the stack.
+  if (nestedDeeperThan(parsed, MAX_VALUE_DEPTH + 1)) return `the event nests more than ${MAX_VALUE_DEPTH} levels deep`
   if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
     return `expected a JSON object, found ${quote(parsed)}`
   }
@@ -163,7 +165,6 @@ const validateEvent = (parsed: unknown, expectedIndex: number): HistoryEvent | s
   if (typeof time !== "number" || !Number.isSafeInteger(time) || time < 0) {
     return `"time" must be a non-negative integer of nanoseconds, found ${quote(time)}`
   }
-  if (nestedDeeperThan(record["value"], MAX_VALUE_DEPTH)) return `"value" is nested more than ${MAX_VALUE_DEPTH} levels deep`
   const event: HistoryEvent = "value" in record
     ? { index, process, type: type as EventType, f: f as OperationFunction, key, value: record["value"] as JsonValue, time }
     : { index, process, type: type as EventType, f: f as OperationFunction, key, time }

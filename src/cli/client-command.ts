@@ -1,9 +1,9 @@
 // `faultline client`: key-value operations on a real cluster from the command line, found through its data directory or a peer list.
-import { unknownProtocol } from "../definition/input.ts"
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Effect, Exit, Fiber } from "effect"
+import { unknownProtocol } from "../definition/input.ts"
 import type { ProtocolEvent } from "../check/checker.ts"
 import { type HistoryEvent, serializeHistoryEvent } from "../check/history.ts"
 import type { LoadSize, ProtocolBuild, ProtocolDefinition } from "../definition/protocol.ts"
@@ -14,9 +14,9 @@ import { parseTraceEvents } from "../trace/index.ts"
 import { type ClusterDescription, LOAD_WORKLOAD_FILE, readCluster, readSecret, serverAddresses } from "./cluster-file.ts"
 import { buildForCluster, parseOptionFlags } from "./cluster-options.ts"
 import { parseDurationFlag, parseInteger, UsageError } from "./errors.ts"
+import { describeFailure } from "./failure.ts"
 import type { ClusterAccess } from "./kv-client.ts"
 import { freshClientId, openKvClient } from "./kv-client.ts"
-import { describeFailure } from "./node-command.ts"
 import { loadProtocols } from "./protocols.ts"
 
 /** Flags shared by the commands that reach a running cluster. */
@@ -167,7 +167,7 @@ export const clientLoadCommand = async (flags: LoadFlags): Promise<number> => {
   }
   if (built.history === undefined) {
     process.stdout.write(`${clients} clients in ${(wallMs / 1000).toFixed(1)} s: ${describeClientEvents(traceDirectory)}; faultline trace-check judges them\n`)
-    return 0
+    return LoadExit.finished
   }
   const history = readHistory(traceDirectory, built)
   if (flags.history !== undefined) writeFileSync(flags.history, history.map(serializeHistoryEvent).join("\n") + "\n")

@@ -1,8 +1,8 @@
 // `faultline cluster up | status | down`: a local cluster of real node processes, described in its data directory.
-import { unknownProtocol } from "../definition/input.ts"
 import { type ChildProcess, spawn } from "node:child_process"
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs"
 import { join, resolve } from "node:path"
+import { unknownProtocol } from "../definition/input.ts"
 import { formatAddress, generateSecret, LOOPBACK_HOST } from "../real/index.ts"
 import { type ClusterDescription, type ClusterNode, formatPeers, readCluster, serverAddresses, writeCluster } from "./cluster-file.ts"
 import { buildForCluster, optionFlags, parseOptionFlags } from "./cluster-options.ts"

@@ -297,10 +297,29 @@ const main = async (argv: ReadonlyArray<string>): Promise<number> => {
       process.stderr.write(`faultline: ${error.message}\n`)
       return ExitCode.badInput
     }
-    // Anything else is Faultline's own failure, not a verdict: exit 1 is kept for a violated check. The stack is for the bug report.
-    process.stderr.write(`faultline: stopped on an error of its own (a bug; please report it with the command that led to it):\n${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`)
-    return ExitCode.failed
+    return stoppedOnError(error)
   }
+}
+
+/**
+ * Anything the commands do not expect stops the command with exit 4, never 1, which is kept for a
+ * violated check: the operating system refusing a call (ENOTDIR, ENOSPC, EACCES) in one line, as
+ * an environment failure; anything else as Faultline's own, with the stack for the bug report.
+ */
+const stoppedOnError = (error: unknown): number => {
+  const system = error as { code?: unknown; syscall?: unknown; path?: unknown; message?: unknown }
+  if (typeof system.code === "string" && typeof system.syscall === "string") {
+    process.stderr.write(`faultline: ${system.syscall}${typeof system.path === "string" ? ` ${system.path}` : ""} failed (${system.code})\n`)
+  } else {
+    const text = error instanceof Error ? (error.stack ?? error.message) : String(error)
+    process.stderr.write(`faultline: stopped on an error of its own (a bug; please report it with the command that led to it):\n${text}\n`)
+  }
+  return ExitCode.failed
+}
+
+// Errors raised outside a command's own flow (a callback, a promise nobody awaits) stop it the same way.
+for (const event of ["uncaughtException", "unhandledRejection"] as const) {
+  process.on(event, (error: unknown) => process.exit(stoppedOnError(error)))
 }
 
 // A reader that goes away early (`faultline run --help | head`) is not an error.

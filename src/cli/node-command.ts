@@ -19,6 +19,7 @@ import {
 import { readSecret } from "./cluster-file.ts"
 import { buildForCluster, parseOptionFlags } from "./cluster-options.ts"
 import { UsageError } from "./errors.ts"
+import { describeFailure } from "./failure.ts"
 import type { ClusterAccess } from "./kv-client.ts"
 import { startKvHttp } from "./kv-http.ts"
 import { loadProtocols } from "./protocols.ts"
@@ -112,14 +113,6 @@ const checkDataDirectory = (directory: string): void => {
   }
 }
 
-/** The one line a failure to start or a stop on an error prints. */
-/** A failure's cause in one line: an environment failure's reason, or the error's first line. */
-export const describeFailure = (cause: Cause.Cause<unknown>): string => {
-  const error = Cause.squash(cause) as { reason?: unknown; message?: unknown; _tag?: unknown }
-  // A damaged file's message names the file and the line; an environment failure's reason says what failed.
-  const text = error._tag !== "StorageCorruption" && typeof error.reason === "string" ? error.reason : String(error.message ?? error)
-  return text.split("\n")[0] ?? text
-}
 
 /** Whether the program stopped because its stored state is damaged: it refused to start on it. */
 const isCorruption = (cause: Cause.Cause<unknown>): boolean => (Cause.squash(cause) as { _tag?: unknown })._tag === "StorageCorruption"

@@ -67,7 +67,9 @@ export const runCommand = async (file: string, flags: RunFlags): Promise<number>
     if (whole !== undefined && otlpEndpoint !== undefined) await postOtlp(otlpEndpoint, whole)
   }
   if (flags.history !== undefined) {
-    writeLines("--history", flags.history, (result.history ?? []).map(serializeHistoryEvent))
+    // The build checked before the run keeps one; a run without one is Faultline's own error.
+    if (result.history === undefined) throw new Error(`protocol ${scenario.protocol} kept a history when built, but its run has none`)
+    writeLines("--history", flags.history, result.history.map(serializeHistoryEvent))
   }
   // The replay command repeats the flags that shape the run, so that it reruns the same run.
   const replay = { swarm: flags.swarm, protocols: flags.protocols, protocol: flags.protocol }

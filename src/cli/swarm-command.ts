@@ -1,8 +1,8 @@
 // `faultline swarm`: many seeds in parallel worker threads, a live progress bar, failures grouped by signature.
-import { unknownProtocol } from "../definition/input.ts"
 import { availableParallelism } from "node:os"
 import { Worker } from "node:worker_threads"
 import cliProgress from "cli-progress"
+import { unknownProtocol } from "../definition/input.ts"
 import { loadScenario, ScenarioError } from "../sim/scenario.ts"
 import { buildProtocol } from "../sim/run.ts"
 import { formatMetricValue } from "../check/metrics.ts"

@@ -15,17 +15,21 @@ export const parseScenarioYaml = (text: string, file: string): unknown => {
   const document = parseDocument(text, { prettyErrors: true })
   const yamlError = document.errors[0]
   if (yamlError !== undefined) {
-    const position = yamlError.linePos?.[0]
-    const where = position === undefined ? "" : `${position.line}:${position.col}:`
     // With prettyErrors the message ends in " at line L, column C:" and a code excerpt; keep the sentence.
     const sentence = firstLine(yamlError.message).replace(/ at line \d+, column \d+:?$/, "")
-    throw new ScenarioError(`${file}:${where} malformed YAML: ${tooDeep(sentence) ? NESTED_TOO_DEEPLY : sentence}`)
+    // Where the stack ran out says nothing about where the file is wrong, so nesting names no place.
+    if (tooDeep(sentence)) throw new ScenarioError(`${file}: malformed YAML: ${NESTED_TOO_DEEPLY}`)
+    const position = yamlError.linePos?.[0]
+    const where = position === undefined ? "" : `${position.line}:${position.col}:`
+    throw new ScenarioError(`${file}:${where} malformed YAML: ${sentence}`)
   }
   try {
     return document.toJS({ maxAliasCount: MAX_ALIAS_COUNT })
   } catch (error) {
-    // The yaml package signals an alias bomb with a ReferenceError; a stack overflow is a RangeError.
-    if (error instanceof ReferenceError) throw new ScenarioError(`${file}: malformed YAML: its aliases expand too far`)
+    // The yaml package throws a ReferenceError for an alias bomb and for an alias of no anchor; a stack overflow is a RangeError.
+    if (error instanceof ReferenceError) {
+      throw new ScenarioError(`${file}: malformed YAML: ${/Excessive alias count/.test(error.message) ? "its aliases expand too far" : firstLine(error.message)}`)
+    }
     if (error instanceof RangeError && tooDeep(error.message)) throw new ScenarioError(`${file}: malformed YAML: ${NESTED_TOO_DEEPLY}`)
     throw error
   }

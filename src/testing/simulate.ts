@@ -127,9 +127,10 @@ export const simulate = (options: SimulateOptions): SimulationResult => {
     name,
     description: "a protocol given to simulate()",
     build: () => {
-      // A checker that judges nothing and keeps every event, for the result's `events`.
+      // A checker that judges nothing and keeps every event, for the result's `events`; last, so that
+      // a message about the user's checkers[i] names their i.
       const recorder: Checker = { checks: [], livenessChecks: [], violations: [], onEvent: (event) => events.push(event), finish: () => {} }
-      return { server: options.node, clients, checkers: [recorder, ...freshCheckers(options.checkers)] }
+      return { server: options.node, clients, checkers: [...freshCheckers(options.checkers), recorder] }
     }
   }
   const result = runScenario(scenario, {
