@@ -303,8 +303,8 @@ export class QuorumStoreChecker implements Checker {
     const lastInvokeUs = new Map<string, number>()
     for (const write of this.writes.values()) lastInvokeUs.set(write.key, Math.max(write.invokeUs, lastInvokeUs.get(write.key) ?? write.invokeUs))
     let unjudged = 0
-    for (const [key, invokeUs] of [...lastInvokeUs].sort(([left], [right]) => (left < right ? -1 : left > right ? 1 : 0))) {
-      if (invokeUs > quietSinceUs) {
+    for (const key of [...lastInvokeUs.keys()].sort()) {
+      if (lastInvokeUs.get(key)! > quietSinceUs) {
         unjudged++
         continue
       }

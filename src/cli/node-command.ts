@@ -113,7 +113,6 @@ const checkDataDirectory = (directory: string): void => {
   }
 }
 
-
 /** Whether the program stopped because its stored state is damaged: it refused to start on it. */
 const isCorruption = (cause: Cause.Cause<unknown>): boolean => (Cause.squash(cause) as { _tag?: unknown })._tag === "StorageCorruption"
 

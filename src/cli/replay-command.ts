@@ -1,4 +1,5 @@
 // `faultline replay`: reruns a reported failure and confirms that its trace hash is the one recorded.
+import { isRecord } from "../definition/input.ts"
 import type { KnobValues } from "../definition/protocol.ts"
 import { runScenario } from "../sim/run.ts"
 import { loadScenario, parseScenario, type Scenario } from "../sim/scenario.ts"
@@ -56,11 +57,10 @@ const recordedFrom = (file: string): Array<Recorded> => {
   } catch (error) {
     throw new UsageError(`${file}: not JSON (${(error as Error).message})`)
   }
-  const isObject = (candidate: unknown): candidate is Record<string, unknown> => typeof candidate === "object" && candidate !== null && !Array.isArray(candidate)
-  if (!isObject(value)) throw new UsageError(`${file}: expected a failure report (a JSON object), found ${Array.isArray(value) ? "an array" : String(value)}`)
+  if (!isRecord(value)) throw new UsageError(`${file}: expected a failure report (a JSON object), found ${Array.isArray(value) ? "an array" : String(value)}`)
   const record = value
   const one = (entry: unknown, where: string): Recorded => {
-    if (!isObject(entry)) throw new UsageError(`${file}: ${where.replace(/\.$/, "")}: expected an object with the failure's scenario and seed`)
+    if (!isRecord(entry)) throw new UsageError(`${file}: ${where.replace(/\.$/, "")}: expected an object with the failure's scenario and seed`)
     if (typeof entry.scenario !== "string") throw new UsageError(`${file}: ${where}scenario: expected the scenario file's path`)
     if (typeof entry.seed !== "number" || !Number.isSafeInteger(entry.seed)) throw new UsageError(`${file}: ${where}seed: expected a whole number`)
     return {
@@ -77,7 +77,7 @@ const recordedFrom = (file: string): Array<Recorded> => {
   }
   if (Array.isArray(record.groups)) {
     return record.groups.map((group: unknown, index) =>
-      isObject(group) ? one(group.failure, `groups[${index}].failure.`) : one(group, `groups[${index}].`))
+      isRecord(group) ? one(group.failure, `groups[${index}].failure.`) : one(group, `groups[${index}].`))
   }
   return [one(record, "")]
 }

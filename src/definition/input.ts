@@ -15,3 +15,6 @@ export const serverIds = (count: number): Array<string> => Array.from({ length: 
  */
 export const unknownProtocol = (name: string, known: Iterable<string>): string =>
   `unknown protocol ${JSON.stringify(name.length > 60 ? `${name.slice(0, 57)}...` : name)} (known: ${[...known].sort().join(", ")})`
+
+/** Whether `value` is a plain JSON-like object (not null, not an array): how input read from a file or a module is first told apart. */
+export const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null && !Array.isArray(value)

@@ -1,6 +1,6 @@
 // What a user's protocol module hands Faultline, checked before it is used: a module is input, so a
 // definition or a build of the wrong shape is a one-line message naming what is wrong, not a crash.
-const isObject = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null
+import { isRecord } from "./input.ts"
 
 const describe = (value: unknown): string => (value === null ? "null" : Array.isArray(value) ? "an array" : typeof value)
 
@@ -12,7 +12,7 @@ export const definitionsProblem = (exported: ReadonlyArray<unknown>): string | u
   const names = new Set<string>()
   for (const [index, entry] of exported.entries()) {
     const where = `protocols[${index}]`
-    if (!isObject(entry) || Array.isArray(entry)) return `${where}: expected a protocol definition (an object), found ${describe(entry)}`
+    if (!isRecord(entry)) return `${where}: expected a protocol definition (an object), found ${describe(entry)}`
     let name: unknown, description: unknown, build: unknown
     try {
       ;({ name, description, build } = entry)
@@ -30,18 +30,18 @@ export const definitionsProblem = (exported: ReadonlyArray<unknown>): string | u
 
 /** What is wrong with what a definition's `build` returned, or undefined when it has the shape of a `ProtocolBuild`. */
 export const buildProblem = (built: unknown): string | undefined => {
-  if (!isObject(built) || Array.isArray(built)) return `build returned ${describe(built)}, not { server, clients, checkers }`
+  if (!isRecord(built)) return `build returned ${describe(built)}, not { server, clients, checkers }`
   if (typeof built["server"] !== "function") return `build's "server" must be a function of the node id, found ${describe(built["server"])}`
   const clients = built["clients"]
   if (!Array.isArray(clients)) return `build's "clients" must be an array, found ${describe(clients)}`
   for (const [index, client] of clients.entries()) {
-    if (!isObject(client) || typeof client["id"] !== "string") return `build's clients[${index}] must have a string "id"`
-    if (!isObject(client["program"])) return `build's clients[${index}] (${client["id"]}) must have a "program" (an Effect)`
+    if (!isRecord(client) || typeof client["id"] !== "string") return `build's clients[${index}] must have a string "id"`
+    if (!isRecord(client["program"])) return `build's clients[${index}] (${client["id"]}) must have a "program" (an Effect)`
   }
   const checkers = built["checkers"]
   if (!Array.isArray(checkers)) return `build's "checkers" must be an array, found ${describe(checkers)}`
   for (const [index, checker] of checkers.entries()) {
-    if (!isObject(checker)) return `build's checkers[${index}] must be an object, found ${describe(checker)}`
+    if (!isRecord(checker)) return `build's checkers[${index}] must be an object, found ${describe(checker)}`
     if (!Array.isArray(checker["checks"]) || !checker["checks"].every((check) => typeof check === "string")) {
       return `build's checkers[${index}] must list its "checks" (an array of names)`
     }

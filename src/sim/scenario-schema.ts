@@ -54,7 +54,7 @@ export const ScheduledFaultInput = Schema.Struct({
  * The most faults of one kind a second: a harsh swarm seed bounces servers 15-30 times a second,
  * and every fault drawn is planned before the run, so a rate far past this only fills memory.
  */
-export const MAX_FAULT_RATE_PER_SECOND = 1000
+const MAX_FAULT_RATE_PER_SECOND = 1000
 
 const faultRate = Schema.Finite.check(Schema.isBetween({ minimum: 0, maximum: MAX_FAULT_RATE_PER_SECOND }))
 
