@@ -72,6 +72,17 @@ describe("scheduled faults must fall in the safety phase", () => {
   })
 })
 
+describe("Raft's timing options", () => {
+  it("an election timeout range of one tick is refused: every server would time out together", () => {
+    const raft = (options: string) => `protocol: raft\nnodes: 3\nduration: 2s\noptions: { ${options} }\nworkload: { clients: 1, operationsPerClient: 5 }\n`
+    expectBadInput(
+      cli(["run", scenario("narrow-timeout.yaml", raft("electionTimeoutTicksMin: 15, electionTimeoutTicksMax: 16"))]),
+      "options.electionTimeoutTicksMax: must be at least electionTimeoutTicksMin + 2 (17)"
+    )
+    expect(cli(["run", scenario("two-timeouts.yaml", raft("electionTimeoutTicksMin: 15, electionTimeoutTicksMax: 17"))]).status).toBe(0)
+  })
+})
+
 describe("a user's protocol module", () => {
   let modules = 0
   /** Runs a one-second scenario of `protocol` from the module `name` holding `lines`. */

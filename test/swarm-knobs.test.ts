@@ -55,6 +55,30 @@ describe("knobs drawn per seed", () => {
     }
   })
 
+  it("Raft's timing knobs build at every corner of their ranges, harsh ones included, with the others drawn or at their defaults", () => {
+    // Set up: each timing knob's bounds, over all its values and its stress values, and its default (left out).
+    const scenario = loadScenario(RAFT)
+    const raft = builtinProtocols.get("raft")!
+    const timing = ["heartbeatTicks", "electionTimeoutTicksMin", "electionTimeoutTicksMax"]
+    const corners = timing.map((name) => {
+      const knob = raft.knobs!.find((candidate) => candidate.name === name)!
+      expect(knob._tag, name).toBe("Integer")
+      if (knob._tag !== "Integer") return []
+      return [undefined, knob.min, knob.max, ...(knob.stress ?? [])]
+    })
+
+    // Act and check: every combination builds (the option checks hold: heartbeats inside the
+    // shortest timeout, at least two election timeouts to draw from).
+    for (const heartbeatTicks of corners[0]!) {
+      for (const electionTimeoutTicksMin of corners[1]!) {
+        for (const electionTimeoutTicksMax of corners[2]!) {
+          const options = Object.fromEntries(Object.entries({ heartbeatTicks, electionTimeoutTicksMin, electionTimeoutTicksMax }).filter(([, value]) => value !== undefined))
+          expect(() => buildProtocol(raft, { ...scenario, options }), JSON.stringify(options)).not.toThrow()
+        }
+      }
+    }
+  })
+
   it("a seed with drawn knobs, long delays and stalls runs twice to the same trace, line for line", () => {
     // Set up: the first seed that draws both timing faults.
     const scenario = loadScenario("scenarios/raft-leader-crash.yaml")

@@ -78,9 +78,17 @@ const resolveOptions = (input: OptionsInput): RaftServerOptions => {
 }
 
 /**
- * What a swarm draws per seed. The timing ranges do not overlap (heartbeat 1-3 ticks, election
- * timeouts 5-15 then 16-30), so every combination, and every one with some knobs back at their
- * defaults (2, 10, 20), keeps heartbeatTicks < electionTimeoutTicksMin < electionTimeoutTicksMax.
+ * The fewest election timeouts a server may draw from: the width of [electionTimeoutTicksMin,
+ * electionTimeoutTicksMax). With one, every server times out on the same tick, and without
+ * pre-vote they can split the vote forever (a swarm seed did, for a whole liveness phase).
+ */
+const ELECTION_TIMEOUT_SPAN_MIN = 2
+
+/**
+ * What a swarm draws per seed. The timing ranges keep apart (heartbeat 1-3 ticks, election
+ * timeouts 5-14 then 16-30), so every combination, and every one with some knobs back at their
+ * defaults (2, 10, 20), keeps heartbeatTicks < electionTimeoutTicksMin and leaves at least
+ * ELECTION_TIMEOUT_SPAN_MIN timeouts to draw from.
  * The tick's length scales them all alike, so it is free; latencyMsLimit keeps a slow network
  * drawn with it below the shortest election timeout.
  */
@@ -91,8 +99,8 @@ const raftKnobs: ReadonlyArray<Knob> = [
   { _tag: "Flag", name: "preVote", stress: false },
   { _tag: "Flag", name: "checkQuorum", stress: false },
   // A narrow election timeout range makes candidates time out together, so terms are contested
-  // (the Raft paper's Figure 16: split votes multiply as the range narrows).
-  { _tag: "Integer", name: "electionTimeoutTicksMin", min: 5, max: 15, stress: [12, 15] },
+  // (the Raft paper's Figure 16: split votes multiply as the range narrows), down to two timeouts.
+  { _tag: "Integer", name: "electionTimeoutTicksMin", min: 5, max: 14, stress: [12, 14] },
   { _tag: "Integer", name: "electionTimeoutTicksMax", min: 16, max: 30, stress: [16, 18] },
   { _tag: "Integer", name: "heartbeatTicks", min: 1, max: 3, stress: [2, 3] },
   // Small batches and a deep pipeline keep many appends in flight at once, to be reordered, lost
@@ -141,8 +149,12 @@ export const raftProtocol = (name = "raft", hooks: ServerHooks = {}): ProtocolDe
   build: (run) => {
     const optionsInput = decodeSection(Options, run, "options")
     const options = resolveOptions(optionsInput)
-    if (options.electionTimeoutTicksMax <= options.electionTimeoutTicksMin) {
-      throw new ScenarioError(`${run.file}: options.electionTimeoutTicksMax: must be above electionTimeoutTicksMin`)
+    // The range is [min, max): one value would give every server the same timeout, and servers
+    // that time out together split the vote again and again (the Raft paper, §5.2 and Figure 16).
+    if (options.electionTimeoutTicksMax < options.electionTimeoutTicksMin + ELECTION_TIMEOUT_SPAN_MIN) {
+      throw new ScenarioError(
+        `${run.file}: options.electionTimeoutTicksMax: must be at least electionTimeoutTicksMin + ${ELECTION_TIMEOUT_SPAN_MIN} (${options.electionTimeoutTicksMin + ELECTION_TIMEOUT_SPAN_MIN}), so that servers draw different election timeouts`
+      )
     }
     if (options.heartbeatTicks >= options.electionTimeoutTicksMin) {
       throw new ScenarioError(`${run.file}: options.heartbeatTicks: must be below electionTimeoutTicksMin`)
