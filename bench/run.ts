@@ -3,6 +3,7 @@ import { spawnSync } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import { runIsolated } from "./isolated.ts"
 import { benchQuorumStore, benchRing, QUORUM_SCENARIO } from "./quorum.ts"
+import { benchCheckerScale } from "./quorum-checker.ts"
 import { buildIfNeeded } from "../test/fixtures/build.ts"
 import { printOtlpCost } from "./otlp.ts"
 import type { RaftRound } from "./raft.ts"
@@ -98,6 +99,12 @@ const main = async () => {
   row("acknowledged client operations per wall s", format((quorum.acknowledged / quorum.wallMs) * 1000))
   row("simulated seconds per wall second", `${(quorum.simulatedMs / quorum.wallMs).toFixed(1)}x`)
   row("seeds with a violation", `${quorum.failures} (must be 0)`)
+  const checkerRows = benchCheckerScale()
+  for (const checked of checkerRows) {
+    row(`its checker on ${format(checked.operations)} operations, 10 keys`, `${format(checked.finishCpuMs)} ms CPU to judge${checked.violations === 0 ? "" : `; ${checked.violations} VIOLATIONS (a bug: the history is correct)`}`)
+  }
+  const growth = checkerRows.at(-1)!.finishCpuMs / checkerRows.at(-2)!.finishCpuMs
+  row("  its time at 4x the operations", `${growth.toFixed(1)}x (4.0 is linear, 16 quadratic)`)
   console.log("")
   process.stdout.write("9. ")
   await printOtlpCost()

@@ -2,6 +2,7 @@
 // values each write named as read) and what replicas stored (`store` and `standIn` events). It never
 // asks the store's versions what happened before what: causality is what clients saw.
 import type { JsonValue } from "../env/json.ts"
+import { Ancestry, type ValueSet } from "./ancestry.ts"
 import type { Checker, FinalState, ProtocolEvent, Violation } from "./checker.ts"
 import { boundedReport, KvHistoryRecorder, type Report } from "./kv-history.ts"
 
@@ -78,7 +79,6 @@ export class QuorumStoreChecker implements Checker {
   private readonly standIns = new Map<string, Array<number>>()
   /** When nodes first and last adopted a membership change: ownership moves, so quorums need not overlap meanwhile. */
   private membershipChanges: { firstUs: number; lastUs: number } | undefined
-  private readonly ancestorsMemo = new Map<string, ReadonlySet<string>>()
   /** Value (as text) to the keys clients invoked writes of it to. */
   private readonly keysWritten = new Map<string, Set<string>>()
   /** Key to each value (as text) seen under it, with where and when it was seen first. */
@@ -164,33 +164,16 @@ export class QuorumStoreChecker implements Checker {
     }
   }
 
-  /** The writes (by value text) that `value`'s write causally follows, through what each writer read. */
-  private ancestors(value: string): ReadonlySet<string> {
-    const known = this.ancestorsMemo.get(value)
-    if (known !== undefined) return known
-    const result = new Set<string>()
-    const stack = [value]
-    while (stack.length > 0) {
-      for (const parent of this.writes.get(stack.pop()!)?.supersedes ?? []) {
-        if (result.has(parent)) continue
-        result.add(parent)
-        stack.push(parent)
-      }
-    }
-    this.ancestorsMemo.set(value, result)
-    return result
-  }
-
-  /** True when `values` (as text) hold `value` or a value whose write follows it. */
-  private covered(value: string, values: ReadonlyArray<string>): boolean {
-    return values.some((candidate) => candidate === value || this.ancestors(candidate).has(value))
-  }
-
   finish(final: FinalState): void {
     this.recorder.checkLiveness(final, this.report, (message) => this.notes.push(message))
-    this.checkLostWrites(final)
-    this.checkSiblings(final)
-    this.checkStaleReads()
+    const acknowledged = this.acknowledgedByKey()
+    // Each key's acknowledged writes are numbered together, in the order they were invoked, so
+    // that a read's first missing write is a search of one stretch of numbers.
+    const layout = [...acknowledged.values()].flatMap((writes) => writes.map((entry) => entry.value))
+    const ancestry = new Ancestry((value) => this.writes.get(value)?.supersedes, layout, this.writes.keys())
+    this.checkLostWrites(final, ancestry)
+    this.checkSiblings(final, ancestry)
+    this.checkStaleReads(acknowledged, ancestry)
     this.checkForeignValues()
     if (this.recorder.livenessStarted) this.checkConvergence(final)
   }
@@ -202,14 +185,27 @@ export class QuorumStoreChecker implements Checker {
     return values
   }
 
-  private checkLostWrites(final: FinalState): void {
+  /** Each key's acknowledged writes, in the order they were invoked. */
+  private acknowledgedByKey(): Map<string, Array<{ readonly value: string; readonly write: Write }>> {
+    const byKey = new Map<string, Array<{ readonly value: string; readonly write: Write }>>()
+    for (const [value, write] of this.writes) {
+      if (write.okUs === undefined) continue
+      const writes = byKey.get(write.key)
+      if (writes === undefined) byKey.set(write.key, [{ value, write }])
+      else writes.push({ value, write })
+    }
+    return byKey
+  }
+
+  private checkLostWrites(final: FinalState, ancestry: Ancestry): void {
     let lost = 0
-    const finalByKey = new Map<string, Array<string>>()
+    const finalByKey = new Map<string, ValueSet>()
     for (const [value, write] of this.writes) {
       if (write.okUs === undefined) continue
       let finalValues = finalByKey.get(write.key)
-      if (finalValues === undefined) finalByKey.set(write.key, (finalValues = this.finalValues(write.key)))
-      if (this.covered(value, finalValues)) continue
+      if (finalValues === undefined) finalByKey.set(write.key, (finalValues = ancestry.cover(this.finalValues(write.key))))
+      // In some replica at the end, or superseded by a value that is.
+      if (ancestry.has(finalValues, value)) continue
       lost++
       if (this.options.lastWriterWins) continue
       this.report("no-lost-write", `key ${write.key}: the write of ${value}, acknowledged at ${write.okUs / 1000} ms, is in no replica and no later write follows it`, final.timeUs)
@@ -217,10 +213,10 @@ export class QuorumStoreChecker implements Checker {
     if (this.options.lastWriterWins && lost > 0) this.notes.push(`no-lost-write: last-writer-wins dropped ${lost} acknowledged writes, as it may`)
   }
 
-  private checkSiblings(final: FinalState): void {
+  private checkSiblings(final: FinalState, ancestry: Ancestry): void {
     const judge = (values: ReadonlyArray<string>, where: () => string, timeUs: number) => {
       for (const left of values) {
-        const follower = values.find((right) => this.ancestors(right).has(left))
+        const follower = values.find((right) => ancestry.follows(right, left))
         if (follower !== undefined) {
           this.report("siblings", `${where()} holds ${left} beside ${follower}, whose write followed it`, timeUs)
           return
@@ -231,29 +227,43 @@ export class QuorumStoreChecker implements Checker {
     for (const [node, byKey] of this.stored) for (const [key, { values }] of byKey) judge(values.map(text), () => `${node}'s final state of ${key}`, final.timeUs)
   }
 
-  private checkStaleReads(): void {
-    // Each key's acknowledged writes in the order they were acknowledged, so that a read looks
-    // only at those acknowledged before it; `order` is the order they were invoked in, by which a
-    // read missing several names the first.
-    const writesByKey = new Map<string, Array<{ value: string; write: Write; order: number }>>()
-    let order = 0
-    for (const [value, write] of this.writes) {
-      if (write.okUs === undefined) continue
-      const entry = { value, write, order: order++ }
-      const writes = writesByKey.get(write.key)
-      if (writes === undefined) writesByKey.set(write.key, [entry])
-      else writes.push(entry)
+  /**
+   * A read misses a write acknowledged before it started when it returns neither the write's value
+   * nor a value that follows it; of several, it names the first invoked. Each key's acknowledged
+   * writes are numbered in the order they were invoked, so the writes a read returns or follows
+   * are a set of those numbers, and the first missing one is a search that skips every stretch
+   * the read covers whole, stopping where every write left was acknowledged after it started.
+   */
+  private checkStaleReads(acknowledged: ReadonlyMap<string, ReadonlyArray<{ readonly value: string; readonly write: Write }>>, ancestry: Ancestry): void {
+    const byKey = new Map<string, { readonly first: number; readonly writes: ReadonlyArray<{ readonly value: string; readonly write: Write }>; readonly earliestOkFrom: Float64Array }>()
+    for (const [key, writes] of acknowledged) {
+      // The earliest acknowledgement among each write and those invoked after it.
+      const earliestOkFrom = new Float64Array(writes.length + 1).fill(Number.POSITIVE_INFINITY)
+      for (let index = writes.length - 1; index >= 0; index--) earliestOkFrom[index] = Math.min(writes[index]!.write.okUs!, earliestOkFrom[index + 1]!)
+      byKey.set(key, { first: ancestry.numberOf(writes[0]!.value)!, writes, earliestOkFrom })
     }
-    for (const writes of writesByKey.values()) writes.sort((left, right) => left.write.okUs! - right.write.okUs!)
     for (const read of this.reads) {
+      const key = byKey.get(read.key)
+      if (key === undefined) continue
       const standIns = this.standIns.get(read.key) ?? []
-      const followed = read.valueTexts.map((candidate) => this.ancestors(candidate))
-      let missed: { value: string; write: Write; order: number } | undefined
-      for (const entry of writesByKey.get(read.key) ?? []) {
-        const { value, write } = entry
-        if (write.okUs! >= read.invokeUs) break
-        if (missed !== undefined && entry.order > missed.order) continue
-        if (read.valueTexts.includes(value) || followed.some((ancestors) => ancestors.has(value))) continue
+      const covered = ancestry.cover(read.valueTexts)
+      // Past `end`, every write was acknowledged after the read started.
+      let low = 0
+      let high = key.writes.length
+      while (low < high) {
+        const middle = (low + high) >>> 1
+        if (key.earliestOkFrom[middle]! >= read.invokeUs) high = middle
+        else low = middle + 1
+      }
+      const end = key.first + low
+      let missed: { readonly value: string; readonly write: Write } | undefined
+      for (let from = key.first; missed === undefined; ) {
+        const number = ancestry.firstMissing(covered, from, end)
+        if (number < 0) break
+        const entry = key.writes[number - key.first]!
+        const { write } = entry
+        from = number + 1
+        if (write.okUs! >= read.invokeUs) continue
         if (standIns.some((timeUs) => timeUs >= write.invokeUs && timeUs <= read.okUs) || this.moving(write, read)) continue
         missed = entry
       }
