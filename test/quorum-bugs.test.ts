@@ -98,13 +98,13 @@ describe("planted quorum store bugs are caught by a swarm over a shipped scenari
 describe("session 7's cross-key replies are named by no-foreign-value when they happen", () => {
   // Request ids that restart at 1 on every start, and replies taken by id whatever their key: a reply
   // still on the wire when its coordinator crashed answers the restarted node's request of the same
-  // id. Of swarm seeds 1-234 of quorum-crashes, 27, 36, 92, 107 and 185 leave such a reply to be
-  // taken. Mostly the foreign value comes in beside the key's own and no other check fails; on seed
-  // 27 no-lost-write fails too, reported only when the run ends, 12 s after no-foreign-value named
-  // the read that showed the foreign value.
+  // id. Since the swarm draws the store's knobs, 18 of swarm seeds 1-300 of quorum-crashes leave
+  // such a reply to be taken (5 of seeds 1-234 before). Mostly the foreign value comes in beside the
+  // key's own and no other check fails; on seed 36 no-lost-write fails too, reported only when the
+  // run ends, after no-foreign-value named the read that showed the foreign value.
   it.each([
-    { seed: 36, checks: ["no-foreign-value"] },
-    { seed: 27, checks: ["no-lost-write", "no-foreign-value"] }
+    { seed: 15, checks: ["no-foreign-value"] },
+    { seed: 36, checks: ["no-lost-write", "no-foreign-value"] }
   ])("swarm seed $seed of quorum-crashes: no-foreign-value fails first, naming the key, the value and where it was written", { timeout: 120_000 }, ({ seed, checks }) => {
     // Set up: the shipped scenario with the variant in place of the store, drawn as a swarm draws the seed.
     const scenario = swarmScenario({ ...loadScenario("scenarios/quorum-crashes.yaml"), protocol: CROSS_KEY }, seed, protocols).scenario

@@ -1,7 +1,7 @@
 // The quorum store as a protocol any world can host: option and workload schemas, nodes, clients, checker.
 import { Schema } from "effect"
 import { QuorumStoreChecker } from "../../check/quorum-store.ts"
-import { decodeSection, type ProtocolDefinition, type ProtocolRun, ScenarioError, serverIds } from "../../definition/index.ts"
+import { decodeSection, type Knob, type ProtocolDefinition, type ProtocolRun, ScenarioError, serverIds } from "../../definition/index.ts"
 import { makePlacement, preferenceList } from "../hashring/index.ts"
 import type { MixName } from "../kv/index.ts"
 import { kvClients, kvWorkloadFields, kvWorkloadShrink, mixName, nonNegative, positive, positiveInt, resolveMix, weight } from "../kv/workload-schema.ts"
@@ -79,6 +79,24 @@ const resolveConfig = (run: ProtocolRun, rules: QuorumRules): Omit<QuorumConfig,
 
 const REPLICA_TIMEOUT_MS_DEFAULT = 50
 
+/**
+ * What a swarm draws per seed. Only options that leave what the checks promise as it is: the
+ * quorum sizes, last-writer-wins, sloppy quorums and anti-entropy are each scenario's subject (the
+ * hinted-handoff scenario turns anti-entropy off to judge handoff alone, and with it a store
+ * without sloppy quorums would never bring a missed owner up to date), so they are never drawn.
+ * The checker's convergence wait follows the drawn timings (see convergenceMs).
+ */
+const quorumKnobs: ReadonlyArray<Knob> = [
+  // Where keys live: the ring of virtual nodes, or highest random weight; joins and leaves move different keys.
+  { _tag: "OneOf", name: "strategy", values: ["consistent", "rendezvous"] },
+  // Anti-entropy's tree: a single bucket compares whole ranges in one exchange, a deep tree descends many levels.
+  { _tag: "OneOf", name: "merkleDepth", values: [0, 3, 6, 10], stress: [0, 10] },
+  // A stand-in that hands hints back often races the writes it carries; a replica suspected
+  // briefly flaps between its stand-ins and itself.
+  { _tag: "OneOf", name: "handoffIntervalMs", values: [50, 200, 500], stress: [50] },
+  { _tag: "OneOf", name: "suspectMs", values: [100, 500, 2000], stress: [100] }
+]
+
 /** How long handoff and anti-entropy need, once healed, to bring every owner up to date. */
 const convergenceMs = (config: Omit<QuorumConfig, "self">): number => {
   const handoff = config.operationTimeoutMs + config.suspectMs + 3 * config.handoffIntervalMs
@@ -96,6 +114,7 @@ export const quorumStoreProtocol = (name = "quorum", rules: Partial<QuorumRules>
   // stand-ins for no reason. Anti-entropy compares Merkle trees; once a second is plenty for real time.
   clusterOptions: { replicaTimeoutMs: 250, suspectMs: 2000, operationTimeoutMs: 3000, handoffIntervalMs: 500, antiEntropyIntervalMs: 1000 },
   realClient: quorumRealClient,
+  knobs: quorumKnobs,
   // No drawn workload shape yet: drawn shapes move the planted quorum bugs' first failing seeds to
   // runs that shrink to more faults than test/quorum-bugs.test.ts allows. Scenarios may still set
   // placement, mix and hotKeyShare (a hot key is what found the short duplicate-Put window).
