@@ -17,9 +17,10 @@ import { smallBroadcastScenario } from "./fixtures/scenarios.ts"
 
 const RAFT = "scenarios/raft-random-faults.yaml"
 const BROADCAST = "scenarios/causal-broadcast-partitions.yaml"
+const QUORUM = "scenarios/quorum-membership.yaml"
 
 describe("knobs drawn per seed", () => {
-  for (const file of [RAFT, BROADCAST]) {
+  for (const file of [RAFT, BROADCAST, QUORUM]) {
     it(`${file}: the same seed draws the same knobs, every one within its declared values, and the protocol accepts them`, () => {
       // Set up: the protocol's declared knobs.
       const scenario = loadScenario(file)
