@@ -26,6 +26,12 @@ interface Write {
   readonly supersedes: ReadonlyArray<string>
 }
 
+/** An acknowledged write and its value (as text). */
+interface Acknowledged {
+  readonly value: string
+  readonly write: Write
+}
+
 interface Read {
   readonly key: string
   readonly invokeUs: number
@@ -186,8 +192,8 @@ export class QuorumStoreChecker implements Checker {
   }
 
   /** Each key's acknowledged writes, in the order they were invoked. */
-  private acknowledgedByKey(): Map<string, Array<{ readonly value: string; readonly write: Write }>> {
-    const byKey = new Map<string, Array<{ readonly value: string; readonly write: Write }>>()
+  private acknowledgedByKey(): Map<string, Array<Acknowledged>> {
+    const byKey = new Map<string, Array<Acknowledged>>()
     for (const [value, write] of this.writes) {
       if (write.okUs === undefined) continue
       const writes = byKey.get(write.key)
@@ -234,8 +240,8 @@ export class QuorumStoreChecker implements Checker {
    * are a set of those numbers, and the first missing one is a search that skips every stretch
    * the read covers whole, stopping where every write left was acknowledged after it started.
    */
-  private checkStaleReads(acknowledged: ReadonlyMap<string, ReadonlyArray<{ readonly value: string; readonly write: Write }>>, ancestry: Ancestry): void {
-    const byKey = new Map<string, { readonly first: number; readonly writes: ReadonlyArray<{ readonly value: string; readonly write: Write }>; readonly earliestOkFrom: Float64Array }>()
+  private checkStaleReads(acknowledged: ReadonlyMap<string, ReadonlyArray<Acknowledged>>, ancestry: Ancestry): void {
+    const byKey = new Map<string, { readonly first: number; readonly writes: ReadonlyArray<Acknowledged>; readonly earliestOkFrom: Float64Array }>()
     for (const [key, writes] of acknowledged) {
       // The earliest acknowledgement among each write and those invoked after it.
       const earliestOkFrom = new Float64Array(writes.length + 1).fill(Number.POSITIVE_INFINITY)
@@ -256,7 +262,7 @@ export class QuorumStoreChecker implements Checker {
         else low = middle + 1
       }
       const end = key.first + low
-      let missed: { readonly value: string; readonly write: Write } | undefined
+      let missed: Acknowledged | undefined
       for (let from = key.first; missed === undefined; ) {
         const number = ancestry.firstMissing(covered, from, end)
         if (number < 0) break
