@@ -98,7 +98,7 @@ describe("planted quorum store bugs are caught by a swarm over a shipped scenari
 describe("session 7's cross-key replies are named by no-foreign-value when they happen", () => {
   // Request ids that restart at 1 on every start, and replies taken by id whatever their key: a reply
   // still on the wire when its coordinator crashed answers the restarted node's request of the same
-  // id. Since the swarm draws the store's knobs, 18 of swarm seeds 1-300 of quorum-crashes leave
+  // id. Since the swarm draws the store's knobs, 16 of swarm seeds 1-300 of quorum-crashes leave
   // such a reply to be taken (5 of seeds 1-234 before). Mostly the foreign value comes in beside the
   // key's own and no other check fails; on seed 36 no-lost-write fails too, reported only when the
   // run ends, after no-foreign-value named the read that showed the foreign value.
