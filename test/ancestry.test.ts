@@ -3,20 +3,10 @@
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import { Ancestry } from "../src/check/ancestry.ts"
+import { plainAncestors } from "./fixtures/plain-ancestors.ts"
 
 /** Every value reachable from `value` by one step or more, by a plain search. */
-const reachable = (parents: ReadonlyMap<string, ReadonlyArray<string>>, value: string): Set<string> => {
-  const found = new Set<string>()
-  const stack = [value]
-  while (stack.length > 0) {
-    for (const parent of parents.get(stack.pop()!) ?? []) {
-      if (found.has(parent)) continue
-      found.add(parent)
-      stack.push(parent)
-    }
-  }
-  return found
-}
+const reachable = (parents: ReadonlyMap<string, ReadonlyArray<string>>, value: string): Set<string> => plainAncestors((of) => parents.get(of), value)
 
 /**
  * A graph of `size` written values `v0`.. in order: each names up to three parents, mostly among

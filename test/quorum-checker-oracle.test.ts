@@ -6,6 +6,7 @@ import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import type { ProtocolEvent, Violation } from "../src/check/checker.ts"
 import { QuorumStoreChecker } from "../src/check/quorum-store.ts"
+import { plainAncestors } from "./fixtures/plain-ancestors.ts"
 
 const NODES = ["n1", "n2", "n3"]
 const JUDGED = ["no-lost-write", "siblings", "stale-read"]
@@ -66,12 +67,7 @@ const plainViolations = (events: ReadonlyArray<ProtocolEvent>, endUs: number): A
     if (a.f === "read" && a.type === "invoke") invoked.set(a.process, timeUs)
     if (a.f === "read" && a.type === "ok") reads.push({ key: a.key, invokeUs: invoked.get(a.process)!, okUs: timeUs, values: (a.value as Array<unknown>).map(text) })
   }
-  const ancestors = (value: string): Set<string> => {
-    const found = new Set<string>()
-    const stack = [value]
-    while (stack.length > 0) for (const parent of writes.get(stack.pop()!)?.supersedes ?? []) if (!found.has(parent)) stack.push(found.add(parent) && parent)
-    return found
-  }
+  const ancestors = (value: string): Set<string> => plainAncestors((of) => writes.get(of)?.supersedes, value)
   const covered = (value: string, values: ReadonlyArray<string>) => values.includes(value) || values.some((other) => ancestors(other).has(value))
   const violations: Array<Violation> = []
   const report = (check: string, message: string, timeUs: number) => {

@@ -38,6 +38,9 @@ type BitNode = Leaf | Inner
 /** The numbers a node at `level` spans (level 0 is a leaf). */
 const spanOf = (level: number): number => LEAF_BITS * FANOUT ** level
 
+/** Whether a leaf's `words` hold `index` (relative to the leaf's start). */
+const leafHas = (words: Uint32Array, index: number): boolean => (words[index >>> 5]! & (1 << (index & 31))) !== 0
+
 const leafFull = (words: Uint32Array): boolean => words.every((word) => word === ALL_ONES)
 const innerFull = (children: ReadonlyArray<BitNode | undefined>): boolean => children.every((child) => child !== undefined && child.full)
 
@@ -45,11 +48,9 @@ const innerFull = (children: ReadonlyArray<BitNode | undefined>): boolean => chi
 const withBit = (node: BitNode | undefined, index: number, level: number): BitNode => {
   if (level === 0) {
     const old = node as Leaf | undefined
-    const word = index >>> 5
-    const bit = (1 << (index & 31)) >>> 0
-    if (old !== undefined && (old.words[word]! & bit) !== 0) return old
+    if (old !== undefined && leafHas(old.words, index)) return old
     const words = old === undefined ? new Uint32Array(LEAF_WORDS) : old.words.slice()
-    words[word] = (words[word]! | bit) >>> 0
+    words[index >>> 5] = (words[index >>> 5]! | (1 << (index & 31))) >>> 0
     return new Leaf(words, leafFull(words))
   }
   const childSpan = spanOf(level - 1)
@@ -106,7 +107,7 @@ const hasBit = (root: BitNode | undefined, index: number, level: number): boolea
     node = (node as Inner).children[slot]
     at -= slot * childSpan
   }
-  return node !== undefined && ((node as Leaf).words[at >>> 5]! & (1 << (at & 31))) !== 0
+  return node !== undefined && leafHas((node as Leaf).words, at)
 }
 
 /** The first number in [from, to) that `node` (spanning from `base`) lacks, or -1: full nodes are skipped whole. */
@@ -118,10 +119,7 @@ const firstMissing = (node: BitNode | undefined, level: number, base: number, fr
   if (node.full) return -1
   if (level === 0) {
     const words = (node as Leaf).words
-    for (let at = low; at < high; at++) {
-      const relative = at - base
-      if ((words[relative >>> 5]! & (1 << (relative & 31))) === 0) return at
-    }
+    for (let at = low; at < high; at++) if (!leafHas(words, at - base)) return at
     return -1
   }
   const childSpan = spanOf(level - 1)

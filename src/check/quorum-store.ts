@@ -49,6 +49,18 @@ interface Sighting {
 
 const text = (value: JsonValue): string => JSON.stringify(value)
 
+/** The first index below `length` whose value in the non-decreasing `sorted` is at least `bound`, or `length`. */
+const firstAtOrAfter = (sorted: Float64Array, length: number, bound: number): number => {
+  let low = 0
+  let high = length
+  while (low < high) {
+    const middle = (low + high) >>> 1
+    if (sorted[middle]! >= bound) high = middle
+    else low = middle + 1
+  }
+  return low
+}
+
 /**
  * Rules, after Dynamo and Jepsen's findings on its descendants:
  * - `no-lost-write`: every acknowledged write is in some replica's final state, or superseded by a
@@ -254,14 +266,7 @@ export class QuorumStoreChecker implements Checker {
       const standIns = this.standIns.get(read.key) ?? []
       const covered = ancestry.cover(read.valueTexts)
       // Past `end`, every write was acknowledged after the read started.
-      let low = 0
-      let high = key.writes.length
-      while (low < high) {
-        const middle = (low + high) >>> 1
-        if (key.earliestOkFrom[middle]! >= read.invokeUs) high = middle
-        else low = middle + 1
-      }
-      const end = key.first + low
+      const end = key.first + firstAtOrAfter(key.earliestOkFrom, key.writes.length, read.invokeUs)
       let missed: Acknowledged | undefined
       for (let from = key.first; missed === undefined; ) {
         const number = ancestry.firstMissing(covered, from, end)
