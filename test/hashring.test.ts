@@ -4,6 +4,7 @@ import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import { ringPreferenceList, tokenPosition } from "../src/protocols/hashring/consistent-ring.ts"
 import { murmur3 } from "../src/protocols/hashring/hash.ts"
+import { planRanges } from "../src/protocols/hashring/plan.ts"
 import {
   contains,
   coordinator,
@@ -320,6 +321,31 @@ describe.each(strategies)("the rebalancing plan (%s)", (strategy) => {
       expect(move.released).toEqual([])
       expect(move.transfers).toEqual([{ from: move.before[0], to: "joiner" }])
     }
+  })
+})
+
+describe("the rendezvous plan", () => {
+  it("is the plan that asking both placements for every range's preference list gives, move for move", () => {
+    // The rendezvous plan scores each node once a partition for both placements and makes lists
+    // only where they differ; planRanges asks each placement range by range, as the ring's plan does.
+    const nodeArbitrary = fc.record({ id: fc.string({ minLength: 1, maxLength: 6 }), weight: fc.constantFrom(1, 0.5, 2, 3.7) })
+    const placementsArbitrary = fc.record({
+      nodes: fc.uniqueArray(nodeArbitrary, { minLength: 1, maxLength: 8, selector: (node) => node.id }),
+      joiners: fc.uniqueArray(nodeArbitrary, { maxLength: 3, selector: (node) => node.id }),
+      leavers: fc.array(fc.nat(), { maxLength: 3 }),
+      n: fc.integer({ min: 0, max: 5 }),
+      partitions: fc.constantFrom(1, 2, 64, 512)
+    })
+    fc.assert(
+      fc.property(placementsArbitrary, ({ nodes, joiners, leavers, n, partitions }) => {
+        const before = makePlacement({ strategy: "rendezvous", nodes, partitions })
+        let after = before
+        for (const leaver of leavers) if (after.nodes.length > 0) after = withoutNode(after, after.nodes[leaver % after.nodes.length]!.id)
+        for (const joiner of joiners) if (!after.nodes.some((node) => node.id === joiner.id)) after = withNode(after, joiner)
+        expect(plan(before, after, n)).toEqual(planRanges(before, after, n))
+      }),
+      runs(300)
+    )
   })
 })
 

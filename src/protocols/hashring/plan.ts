@@ -1,8 +1,10 @@
 // Which key ranges change hands when the membership changes (Dynamo §4.9): for each range whose
 // preference list differs between two placements, who hands the range to whom and who lets it go.
 import { assert } from "../assert.ts"
+import { HASH_SPACE } from "./hash.ts"
 import { arcs, contains, type KeyRange, unionOfEnds } from "./key-range.ts"
 import { type Placement, preferenceListAt, rangeEnds } from "./placement.ts"
+import { changedPartitions, type RendezvousChange } from "./rendezvous.ts"
 
 /** One node sends a range's keys to another. */
 export interface Transfer {
@@ -32,20 +34,46 @@ export interface RangeMove {
 export const plan = (before: Placement, after: Placement, n: number): Array<RangeMove> => {
   assert(before._tag === after._tag, () => `cannot plan from a ${before._tag} to a ${after._tag} placement`)
   assert(before.nodes.length > 0, "cannot plan from a placement with no nodes: no node holds a key to send")
+  if (before._tag === "Rendezvous" && after._tag === "Rendezvous" && before.partitions === after.partitions) {
+    return planPartitions({ before, after }, n)
+  }
+  return planRanges(before, after, n)
+}
+
+/**
+ * {@link plan} by asking each placement for the preference list of every range either of them
+ * has: any two placements of one strategy. Exported for the test that holds the rendezvous plan to it.
+ */
+export const planRanges = (before: Placement, after: Placement, n: number): Array<RangeMove> => {
   const moves: Array<RangeMove> = []
   for (const range of arcs(unionOfEnds(rangeEnds(before), rangeEnds(after)))) {
     const owners = preferenceListAt(before, range.end, n)
     const next = preferenceListAt(after, range.end, n)
-    if (sameList(owners, next)) continue
-    const move = rangeMove(range, owners, next)
-    const previous = moves[moves.length - 1]
-    if (previous !== undefined && previous.range.end === range.start && sameMove(previous, move)) {
-      moves[moves.length - 1] = { ...previous, range: { start: previous.range.start, end: range.end } }
-    } else {
-      moves.push(move)
-    }
+    if (!sameList(owners, next)) addMove(moves, range, owners, next)
   }
   return joinAcrossZero(moves)
+}
+
+/** {@link plan} between two rendezvous placements of the same partitions, which are the ranges of both. */
+const planPartitions = (change: RendezvousChange, n: number): Array<RangeMove> => {
+  const moves: Array<RangeMove> = []
+  const width = HASH_SPACE / change.before.partitions
+  changedPartitions(change, n, (partition, owners, next) => {
+    // As `arcs` over the partitions' ends: the first range starts at the last one's end.
+    const start = (partition === 0 ? change.before.partitions : partition) * width - 1
+    addMove(moves, { start, end: (partition + 1) * width - 1 }, owners, next)
+  })
+  return joinAcrossZero(moves)
+}
+
+/** Appends the move of `range`, or widens the last move when it is the same move and ends where `range` starts. */
+const addMove = (moves: Array<RangeMove>, range: KeyRange, owners: Array<string>, next: Array<string>): void => {
+  const previous = moves[moves.length - 1]
+  if (previous !== undefined && previous.range.end === range.start && sameList(previous.before, owners) && sameList(previous.after, next)) {
+    moves[moves.length - 1] = { ...previous, range: { start: previous.range.start, end: range.end } }
+  } else {
+    moves.push(rangeMove(range, owners, next))
+  }
 }
 
 const rangeMove = (range: KeyRange, before: Array<string>, after: Array<string>): RangeMove => {
