@@ -148,9 +148,12 @@ describe("replay", () => {
     // Act: replay it from another directory, where neither relative path exists.
     const replay = cli(["replay", "failure.json"], directory)
 
-    // Check: it ran the same run.
+    // Check: it ran the same run, and the replay command it prints works from here too: the
+    // report's, not `run` of a scenario path relative to where the report was made.
     expect(replay.stderr).toBe("")
     expect(replay.stdout).toContain(`✓ replay matches: trace hash ${recorded.traceHash}`)
+    expect(replay.stdout).toContain(`replay: npx faultline replay ${report}\n`)
+    expect(replay.stdout).not.toContain("replay: npx faultline run")
     expect(replay.status).toBe(0)
   })
 
@@ -171,7 +174,23 @@ describe("shrink", () => {
     const file = "scenarios/raft-leader-crash.yaml"
     expectBadInput(cli(["shrink", file, "--seed", "1", "-o", join(directory, "no", "such", "repro.yaml")]), "-o: cannot write")
     const long = "p".repeat(500)
-    expectBadInput(cli(["shrink", file, "--seed", "1", "--protocol", long]), `protocol: unknown protocol "${"p".repeat(57)}..." (known: `)
+    expectBadInput(cli(["shrink", file, "--seed", "1", "--protocol", long]), `--protocol: unknown protocol "${"p".repeat(57)}..." (known: `)
+  })
+})
+
+describe("flags", () => {
+  it("a mistyped flag is one line, with commander's suggestion on it", () => {
+    expectBadInput(cli(["run", "scenarios/raft-leader-crash.yaml", "--sed", "3"]), "faultline: unknown option '--sed' (Did you mean --seed?)")
+  })
+
+  it.each([
+    ["run", "--seed", "1"],
+    ["swarm", "--count", "1"],
+    ["shrink", "--seed", "1"]
+  ])("%s blames an unknown --protocol on the flag, not on the scenario file", (command, ...flags) => {
+    const result = cli([command, "scenarios/raft-leader-crash.yaml", ...flags, "--protocol", "nope"])
+    expectBadInput(result, `faultline: --protocol: unknown protocol "nope" (known: `)
+    expect(result.stderr).not.toContain("raft-leader-crash.yaml")
   })
 })
 

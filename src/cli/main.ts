@@ -87,7 +87,7 @@ program
   .option("--time-limit <duration>", "stop starting seeds after this long, such as 90s or 10m (a bare number is ms)")
   .option("--shard <i/n>", "run only shard i of n of the seeds (for a CI matrix or an indexed job)")
   .option("--stop-on-first", "stop at the first failure")
-  .option("--fixed-faults", "use the scenario's faults as written instead of drawing a mix per seed")
+  .option("--fixed-faults", "run the scenario as written (its faults, network, options and workload) instead of drawing them per seed")
   .option("--json", "print a machine-readable report (faultline replay reads it)")
   .option(...protocolOption)
   .option(...protocolsOption)
@@ -228,7 +228,7 @@ program
   .command("client")
   .description(
     "An operation on a real cluster, as its protocol reads it. Raft: get KEY, put KEY VALUE, cas KEY EXPECTED NEW, append KEY VALUE, delete KEY. " +
-      "Quorum: get KEY (siblings and their context), put KEY VALUE [CONTEXT]. " +
+      "Quorum: get KEY (siblings and their context), put KEY VALUE [CONTEXT], replica KEY NODE (that node's own copy, no quorum). " +
       "Search: insert COUNT [FIRST] (the cluster's generated vectors), put ID VECTOR, query INDEX|VECTOR [K] [EF], delete ID"
   )
   .argument("<operation>", "such as get or put")
@@ -288,7 +288,8 @@ const main = async (argv: ReadonlyArray<string>): Promise<number> => {
       if (error.code === "commander.helpDisplayed" || error.code === "commander.version") return ExitCode.ok
       // Commander shows the help by itself when no command is given; that is still a usage error.
       if (error.code === "commander.help") return ExitCode.badInput
-      process.stderr.write(`faultline: ${error.message.replace(/^error: /, "")}\n`)
+      // Its suggestion ("(Did you mean --seed?)") comes on a line of its own: one line, as all bad input.
+      process.stderr.write(`faultline: ${error.message.replace(/^error: /, "").replace(/\s*\n\s*/g, " ")}\n`)
       return ExitCode.badInput
     }
     // A ScenarioError can only come from a command that has loaded the scenario module already.

@@ -1,4 +1,5 @@
 // `faultline replay`: reruns a reported failure and confirms that its trace hash is the one recorded.
+import { resolve } from "node:path"
 import { isRecord } from "../definition/input.ts"
 import type { KnobValues } from "../definition/protocol.ts"
 import { runScenario } from "../sim/run.ts"
@@ -123,13 +124,15 @@ export const replayCommand = async (target: string, flags: ReplayFlags): Promise
   if (modules.size > 1) throw new UsageError(`${target}: its failures used different protocols modules; replay them one at a time`)
   const protocolsModule = [...modules][0]
   const protocols = await loadProtocols(protocolsModule)
+  const report = target.endsWith(".json") ? resolve(target) : undefined
   let exitCode = 0
   for (const entry of recorded) {
     const protocol = flags.protocol ?? entry.protocolOverride
-    const loaded = withProtocol(entry.scenarioText === undefined ? loadScenario(entry.scenario) : parseScenario(entry.scenarioText, entry.scenario), protocol)
+    const scenario = entry.scenarioText === undefined ? loadScenario(entry.scenario) : parseScenario(entry.scenarioText, entry.scenario)
+    const loaded = withProtocol(scenario, protocol, protocols, flags.protocol === undefined ? `${target}: protocolOverride` : "--protocol")
     const drawn = entry.swarm ? withRecordedKnobs(swarmScenario(loaded, entry.seed, protocols), entry) : undefined
     const result = runScenario(drawn?.scenario ?? loaded, { seed: entry.seed, protocols })
-    process.stdout.write(formatSummary(result, { swarm: entry.swarm, protocols: protocolsModule, protocol }, drawn?.draw) + "\n")
+    process.stdout.write(formatSummary(result, { swarm: entry.swarm, protocols: protocolsModule, protocol, report }, drawn?.draw) + "\n")
     if (entry.traceHash === undefined) {
       process.stdout.write(`replayed seed ${entry.seed}; no recorded hash to compare with\n\n`)
       if (!result.ok) exitCode = Math.max(exitCode, 1)

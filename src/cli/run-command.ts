@@ -32,7 +32,7 @@ export const runCommand = async (file: string, flags: RunFlags): Promise<number>
   const loaded = loadScenario(file)
   const builtinProtocols = await loadProtocols(flags.protocols)
   const seed = flags.seed === undefined ? loaded.seed : parseInteger("--seed", flags.seed)
-  const chosen = withProtocol(loaded, flags.protocol)
+  const chosen = withProtocol(loaded, flags.protocol, builtinProtocols)
   const drawn = flags.swarm === true ? swarmScenario(chosen, seed, builtinProtocols) : undefined
   const scenario = drawn?.scenario ?? chosen
   // Refused before the run, and before any file it would write replaces one already there.

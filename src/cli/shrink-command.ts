@@ -80,7 +80,7 @@ export const shrinkCommand = async (file: string, flags: ShrinkFlags): Promise<n
   const seed = parseInteger("--seed", flags.seed)
   const maxRuns = flags.maxRuns === undefined ? 400 : parseInteger("--max-runs", flags.maxRuns, { minimum: 1 })
   const protocols = await loadProtocols(flags.protocols)
-  const loaded = withProtocol(loadScenario(file), flags.protocol)
+  const loaded = withProtocol(loadScenario(file), flags.protocol, protocols)
   // Input a shrink of minutes would otherwise trip over only at its end.
   if (!protocols.has(loaded.protocol)) throw new ScenarioError(`${file}: protocol: ${unknownProtocol(loaded.protocol, protocols.keys())}`)
   const output = flags.output ?? "repro.yaml"

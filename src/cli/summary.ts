@@ -1,10 +1,12 @@
 // Formats a run for people: a short summary, each violation, and the command that replays it.
 import { resolve } from "node:path"
 import { formatMetricValue, type Metric } from "../check/metrics.ts"
+import { unknownProtocol } from "../definition/input.ts"
 import type { DeterminismReport } from "../sim/determinism.ts"
 import { readInputFile } from "../sim/input-file.ts"
 import type { RunResult } from "../sim/run.ts"
 import { describeDraw, describeDrawnKnobs, describeDrawnWorkload, type SwarmDraw } from "../sim/swarm-faults.ts"
+import { UsageError } from "./errors.ts"
 
 const number = (value: number): string => value.toLocaleString("en-US")
 
@@ -53,6 +55,12 @@ export interface ReplayOptions {
   readonly protocols?: string | undefined
   /** `--protocol`: the protocol that ran in place of the scenario's own. */
   readonly protocol?: string | undefined
+  /**
+   * The report a replayed run came from, as an absolute path: its replay command is then
+   * `faultline replay` of the report, which holds the scenario's text, where `run` of the
+   * scenario's path would only work from the directory the report was made in.
+   */
+  readonly report?: string | undefined
 }
 
 /**
@@ -71,9 +79,21 @@ export const replaySource = (
   }
 }
 
-/** The scenario with `--protocol` in place of its own protocol, when given: a variant swarmed over a shipped scenario. */
-export const withProtocol = <S extends { readonly protocol: string }>(scenario: S, protocol: string | undefined): S =>
-  protocol === undefined ? scenario : { ...scenario, protocol }
+/**
+ * The scenario with `--protocol` in place of its own protocol, when given: a variant swarmed over a
+ * shipped scenario. A name `protocols` does not hold is refused as the flag's mistake (`where`
+ * names where it came from), not the scenario file's.
+ */
+export const withProtocol = <S extends { readonly protocol: string }>(
+  scenario: S,
+  protocol: string | undefined,
+  protocols: ReadonlyMap<string, unknown>,
+  where = "--protocol"
+): S => {
+  if (protocol === undefined) return scenario
+  if (!protocols.has(protocol)) throw new UsageError(`${where}: ${unknownProtocol(protocol, protocols.keys())}`)
+  return { ...scenario, protocol }
+}
 
 /** The replay flags as command-line text, each with a leading space; empty when there are none. */
 export const replayFlags = (options: ReplayOptions): string =>
@@ -118,7 +138,7 @@ export const formatSummary = (result: RunResult, replay: ReplayOptions = {}, dra
         lines.push(`  ✗ ${check.name} at ${seconds(violation.timeUs / 1000)}: ${violation.message}`)
       }
     }
-    lines.push("", `replay: ${replayCommand(result, replayFlags(replay))}`)
+    lines.push("", `replay: ${replay.report === undefined ? replayCommand(result, replayFlags(replay)) : `npx faultline replay ${replay.report}`}`)
   } else {
     lines.push("", "all checks hold")
   }

@@ -135,8 +135,9 @@ const shrinkCommand = (file: string, outcome: SeedOutcome, replay: ReplayOptions
 
 /** Runs the command; returns the exit code (0 no failure, 1 failures, 2 bad input). */
 export const swarmCommand = async (file: string, flags: SwarmFlags): Promise<number> => {
-  const scenario = withProtocol(loadScenario(file), flags.protocol)
+  const loaded = loadScenario(file)
   const protocols = await loadProtocols(flags.protocols)
+  const scenario = withProtocol(loaded, flags.protocol, protocols)
   const protocol = protocols.get(scenario.protocol)
   if (protocol === undefined) {
     throw new ScenarioError(`${file}: protocol: ${unknownProtocol(scenario.protocol, protocols.keys())}`)
@@ -237,7 +238,7 @@ const formatSwarmSummary = (input: {
   const failed = report.outcomes.filter((outcome) => !outcome.ok).length
   const simulatedSeconds = report.outcomes.reduce((sum, outcome) => sum + outcome.simulatedMs, 0) / 1000
   const lines = [
-    `swarm ${input.file}${input.swarm ? " (each seed draws its own fault mix, network, knobs and workload shape)" : " (faults as written)"}`,
+    `swarm ${input.file}${input.swarm ? " (each seed draws its own fault mix, network, knobs and workload shape)" : " (the scenario as written)"}`,
     `  seeds        ${report.outcomes.length} of ${input.seeds}${report.stoppedEarly === undefined ? "" : ` (stopped: ${report.stoppedEarly})`}`,
     `  workers      ${input.workers}`,
     `  wall         ${(report.wallMs / 1000).toFixed(1)} s, ${input.seedsPerSecond.toFixed(1)} seeds/s, ${simulatedSeconds.toFixed(0)} simulated s`,

@@ -51,6 +51,6 @@ export const viewCommand = async (file: string, flags: ViewFlags): Promise<numbe
   if (typeof lines === "string") throw new UsageError(lines)
   if (lines[0]?.e !== "run") throw new UsageError(`${file}:1: not a simulator trace (expected a "run" line first, as faultline run --trace writes)`)
   const bytes = writePage("--output", output, viewPage(buildView(lines, undefined, basename(file))))
-  process.stdout.write(`wrote ${output} (${(bytes / 1e6).toFixed(1)} MB)\n`)
+  process.stdout.write(`view: wrote ${output} (${(bytes / 1e6).toFixed(1)} MB)\n`)
   return 0
 }
