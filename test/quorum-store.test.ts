@@ -1,13 +1,14 @@
 // The quorum store's decisions as plain functions: a coordinator's write, its quorum and its sloppy
 // replacement of a silent owner, read merges with siblings and read repair, hinted handoff, and
 // anti-entropy. Each test names the rule of the Dynamo paper (DeCandia et al., 2007) it checks.
+import fc from "fast-check"
 import { describe, expect, it } from "vitest"
-import { makePlacement, preferenceList } from "../src/protocols/hashring/index.ts"
+import { contains, keyHash, makePlacement, preferenceList } from "../src/protocols/hashring/index.ts"
 import { receive, recover, tick } from "../src/protocols/quorum-store/core.ts"
 import { ownersOf } from "../src/protocols/quorum-store/replica.ts"
 import type { KeyState, Message } from "../src/protocols/quorum-store/messages.ts"
 import { type Effects, initialState, type NodeState, type QuorumConfig, valuesOf } from "../src/protocols/quorum-store/state.ts"
-import { placementWith } from "../src/protocols/quorum-store/membership.ts"
+import { keyIndex, keysIn, placementWith } from "../src/protocols/quorum-store/membership.ts"
 import { empty, put, versionDigest } from "../src/protocols/quorum/index.ts"
 import { quorumConfig } from "./fixtures/quorum-config.ts"
 
@@ -272,6 +273,21 @@ describe("membership", () => {
         expect(state.store.has(name)).toBe(false)
       }
     }
+  })
+})
+
+describe("the keys of a range", () => {
+  it("are the keys whose hashes the range holds, in the store's order, wrapping or whole ring alike", () => {
+    // A range's keys are found by a search over the keys sorted by hash; the plain filter is the oracle.
+    const hash = fc.oneof(fc.nat({ max: 2 ** 32 - 1 }), fc.constantFrom(0, 2 ** 32 - 1))
+    fc.assert(
+      fc.property(fc.uniqueArray(fc.string({ maxLength: 4 }), { maxLength: 60 }), hash, hash, fc.nat(), (keys, start, end, pick) => {
+        // Ends at a key's own hash too, where `start < hash <= end` decides.
+        const range = keys.length > 0 && pick % 3 === 0 ? { start, end: keyHash(keys[pick % keys.length]!) } : { start, end }
+        expect(keysIn(keyIndex(keys), range)).toEqual(keys.filter((name) => contains(range, keyHash(name))))
+      }),
+      { numRuns: 2000, seed: 7 }
+    )
   })
 })
 

@@ -3,7 +3,7 @@
 // that gains it, through the hint machinery (durable, retried until acknowledged). Once the new
 // owner has a key, the old one lets it go. Reads and writes go on meanwhile, under the new ring.
 // The adopted membership is durable, and each epoch mints write dots under its own name (actorOf).
-import { contains, keyHash, plan, type Placement, withNode, withoutNode } from "../hashring/index.ts"
+import { keyHash, type KeyRange, plan, type Placement, withNode, withoutNode } from "../hashring/index.ts"
 import type { Membership } from "./messages.ts"
 import { addHint } from "./replica.ts"
 import { type Effects, MEMBERSHIP_FILE, type MembershipFile, type NodeState } from "./state.ts"
@@ -44,12 +44,52 @@ const adopt = (state: NodeState, membership: MembershipFile): void => {
 /** Keeps each key of a range this node gives up (from `before` to its placement now) as a hint for the node that gains it. */
 const queueTransfers = (state: NodeState, effects: Effects, before: Placement): void => {
   const self = state.config.self
+  const index = keyIndex([...state.store.keys()])
   for (const move of plan(before, state.placement, state.config.n)) {
     for (const transfer of move.transfers) {
       if (transfer.from !== self) continue
-      const keys = [...state.store.keys()].filter((key) => contains(move.range, keyHash(key)))
+      const keys = keysIn(index, move.range)
       for (const key of keys) addHint(state, effects, key, transfer.to, state.store.get(key)!)
       if (keys.length > 0) effects.events.push(["transfer", { to: transfer.to, range: move.range, keys }])
     }
   }
+}
+
+/**
+ * The store's keys (in the store's order) with their hashes, and their places in that order sorted
+ * by hash. A plan has thousands of ranges (a rendezvous plan one a partition), and hashing every
+ * key again for each range cost a node with many keys that many times the work.
+ */
+export interface KeyIndex {
+  readonly keys: ReadonlyArray<string>
+  readonly hashes: ReadonlyArray<number>
+  readonly byHash: ReadonlyArray<number>
+}
+
+export const keyIndex = (keys: ReadonlyArray<string>): KeyIndex => {
+  const hashes = keys.map(keyHash)
+  const byHash = keys.map((_, place) => place).sort((left, right) => hashes[left]! - hashes[right]! || left - right)
+  return { keys, hashes, byHash }
+}
+
+/** The first position in `index.byHash` whose key hashes above `hash`, or its length. */
+const firstAbove = (index: KeyIndex, hash: number): number => {
+  let low = 0
+  let high = index.byHash.length
+  while (low < high) {
+    const middle = (low + high) >>> 1
+    if (index.hashes[index.byHash[middle]!]! > hash) high = middle
+    else low = middle + 1
+  }
+  return low
+}
+
+/** The keys whose hashes `range` holds (see `contains`), in the store's order. */
+export const keysIn = (index: KeyIndex, range: KeyRange): Array<string> => {
+  const { byHash } = index
+  const from = firstAbove(index, range.start)
+  const to = firstAbove(index, range.end)
+  const places =
+    range.start === range.end ? [...byHash] : range.start < range.end ? byHash.slice(from, to) : [...byHash.slice(from), ...byHash.slice(0, to)]
+  return places.sort((left, right) => left - right).map((place) => index.keys[place]!)
 }
