@@ -1,0 +1,93 @@
+// The shipped Raft scenarios tell a story (the leader crashes, the leader is cut off, a crashed
+// leader's entries are overwritten), and the course teaches from their default seed. Their faults
+// name nodes, so a change to Raft that elects another leader would leave a "leader crash" that
+// crashes followers: these tests read seed 1's trace and hold each story to what happened.
+import { describe, expect, it } from "vitest"
+import { builtinProtocols } from "../src/definition/registry.ts"
+import { runScenario } from "../src/sim/run.ts"
+import { loadScenario } from "../src/sim/scenario.ts"
+import { parseTraceFile } from "../src/trace/index.ts"
+import type { TraceLine } from "../src/trace/index.ts"
+
+const traceOf = (file: string): Array<TraceLine> => {
+  const result = runScenario(loadScenario(file), { protocols: builtinProtocols, keepTrace: true })
+  expect(result.ok).toBe(true)
+  const lines = parseTraceFile(result.traceLines!.join("\n"), file)
+  if (typeof lines === "string") throw new Error(lines)
+  return lines
+}
+
+const faultsOf = (lines: ReadonlyArray<TraceLine>, tag: string) =>
+  lines.flatMap((line) => (line.e === "fault" && line.fault._tag === tag ? [{ t: line.t, fault: line.fault }] : []))
+
+const eventsNamed = (lines: ReadonlyArray<TraceLine>, name: string) =>
+  lines.flatMap((line) => (line.e === "event" && line.name === name ? [line] : []))
+
+/** The leader at time `t`: the last to become leader before it, unless it stepped down or crashed since. */
+const leaderAt = (lines: ReadonlyArray<TraceLine>, t: number): string | undefined => {
+  let leader: string | undefined
+  for (const line of lines) {
+    if (line.t >= t) break
+    if (line.e === "event" && line.name === "becomeLeader") leader = line.node
+    if (line.e === "event" && line.name === "stepDown" && line.node === leader) leader = undefined
+    if (line.e === "fault" && line.fault._tag === "Crash" && line.fault.node === leader) leader = undefined
+  }
+  return leader
+}
+
+const electedAfter = (lines: ReadonlyArray<TraceLine>, t: number, withinUs: number) =>
+  eventsNamed(lines, "becomeLeader").find((line) => line.t > t && line.t <= t + withinUs)?.node
+
+describe("raft-leader-crash, seed 1", () => {
+  const lines = traceOf("scenarios/raft-leader-crash.yaml")
+
+  it("crashes the leader at 2 s, 5 s and 8 s, and each time another server is elected within 2 s", () => {
+    const crashes = faultsOf(lines, "Crash").filter(({ t }) => [2e6, 5e6, 8e6].includes(t))
+    expect(crashes).toHaveLength(3)
+    for (const { t, fault } of crashes) {
+      const node = "node" in fault ? fault.node : undefined
+      expect(leaderAt(lines, t), `leader at ${t / 1e6} s`).toBe(node)
+      const next = electedAfter(lines, t, 2e6)
+      expect(next, `elected after ${t / 1e6} s`).toBeDefined()
+      expect(next).not.toBe(node)
+    }
+  })
+})
+
+describe("raft-minority-partition, seed 1", () => {
+  const lines = traceOf("scenarios/raft-minority-partition.yaml")
+
+  it("cuts the leader off in the minority twice: the majority elects another, and the old leader steps down", () => {
+    const partitions = faultsOf(lines, "Partition")
+    expect(partitions).toHaveLength(2)
+    for (const { t, fault } of partitions) {
+      const groups = "groups" in fault ? fault.groups : []
+      const minority = groups.find((group) => group.length * 2 < 5)!
+      const leader = leaderAt(lines, t)!
+      expect(minority, `minority at ${t / 1e6} s`).toContain(leader)
+      const next = electedAfter(lines, t, 2e6)
+      expect(groups.find((group) => group.length * 2 > 5), `majority at ${t / 1e6} s`).toContain(next)
+      expect(eventsNamed(lines, "stepDown").some((line) => line.node === leader && line.t > t && line.t < t + 2e6)).toBe(true)
+    }
+  })
+})
+
+describe("raft-figure-8, seed 1", () => {
+  const lines = traceOf("scenarios/raft-figure-8.yaml")
+
+  it("crashes the cut-off leader twice, and each comes back with entries of its own term that a newer term replaced", () => {
+    const crashes = faultsOf(lines, "Crash")
+    expect(crashes).toHaveLength(2)
+    for (const { t, fault } of crashes) {
+      const node = "node" in fault ? fault.node : ""
+      expect(leaderAt(lines, t), `leader at ${t / 1e6} s`).toBe(node)
+      // What the node held when it came back, and what it applied at those indexes afterwards.
+      const recovered = eventsNamed(lines, "recover").find((line) => line.node === node && line.t > t)!
+      const { term, lastIndex } = recovered.attrs as { term: number; lastIndex: number }
+      const applied = eventsNamed(lines, "apply").filter((line) => line.node === node && line.t >= recovered.t)
+      const atLast = applied.find((line) => (line.attrs as { index: number }).index === lastIndex)
+      expect(atLast, `${node} applies index ${lastIndex} after its restart`).toBeDefined()
+      expect((atLast!.attrs as { term: number }).term, `the term of ${node}'s entry ${lastIndex}, which it held in term ${term}`).toBeGreaterThan(term)
+    }
+  })
+})
