@@ -129,6 +129,28 @@ describe("the npm package", () => {
     expect(result.status).toBe(0)
   })
 
+  it("can be require()d from CommonJS, and a protocols module compiled as CommonJS may import it", () => {
+    // A project made with `npm init` is CommonJS; tsx compiles its .ts files so, and an import
+    // of faultline becomes a require. Node 20.19 requires ES modules, if none awaits at the top.
+    const cjs = join(consumer, "cjs")
+    mkdirSync(cjs, { recursive: true })
+    writeFileSync(join(cjs, "package.json"), JSON.stringify({ name: "cjs-consumer", private: true, type: "commonjs" }))
+    const required = run(process.execPath, ["-e", 'console.log(typeof require("faultline").causalBroadcastProtocol)'], cjs)
+    expect(required.stderr).toBe("")
+    expect(required.stdout.trim()).toBe("function")
+    writeFileSync(
+      join(cjs, "mine.ts"),
+      'import { causalBroadcastProtocol } from "faultline"\n' +
+        'export const protocols = [{ ...causalBroadcastProtocol(), name: "mine" }]\n'
+    )
+    const scenario = join(cjs, "mine.yaml")
+    writeFileSync(scenario, "protocol: mine\nnodes: 3\nduration: 1s\n")
+    const result = run("npx", ["faultline", "run", scenario, "--protocols", join(cjs, "mine.ts")], cjs)
+    expect(result.stderr).toBe("")
+    expect(result.stdout).toContain("all checks hold")
+    expect(result.status).toBe(0)
+  }, 60_000)
+
   it("type-checks a consumer's file with a strict nodenext tsconfig and no @types", () => {
     writeFileSync(join(consumer, "tsconfig.json"), JSON.stringify(consumerTsconfig, null, 2))
     writeFileSync(join(consumer, "consumer.ts"), consumerSource)
