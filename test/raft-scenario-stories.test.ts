@@ -91,3 +91,23 @@ describe("raft-figure-8, seed 1", () => {
     }
   })
 })
+
+describe("raft-one-way-leader, seed 1", () => {
+  const lines = traceOf("scenarios/raft-one-way-leader.yaml")
+
+  it("cuts the leader off one way three times: each time it steps down and another is elected", () => {
+    const partitions = faultsOf(lines, "PartitionOneWay")
+    expect(partitions).toHaveLength(3)
+    for (const { t, fault } of partitions) {
+      const { from, to } = fault as { from: ReadonlyArray<string>; to: ReadonlyArray<string> }
+      const leader = leaderAt(lines, t)!
+      // Hearing no one (the others' messages to it dropped), or heard by no one (its own dropped).
+      expect(to.length === 1 ? to : from, `the isolated side at ${t / 1e6} s`).toEqual([leader])
+      expect(eventsNamed(lines, "stepDown").some((line) => line.node === leader && line.t > t && line.t < t + 2e6), `${leader} steps down`).toBe(true)
+      // Check-quorum takes an election timeout to notice, and the election another.
+      const next = electedAfter(lines, t, 3e6)
+      expect(next, `elected after ${t / 1e6} s`).toBeDefined()
+      expect(next).not.toBe(leader)
+    }
+  })
+})
