@@ -111,3 +111,16 @@ describe("raft-one-way-leader, seed 1", () => {
     }
   })
 })
+
+describe("raft-snapshot-install, seed 1", () => {
+  const lines = traceOf("scenarios/raft-snapshot-install.yaml")
+
+  it("cuts off a follower, not the leader, and the leader brings it back with a snapshot", () => {
+    const [partition] = faultsOf(lines, "Partition")
+    const cutOff = (partition!.fault as { groups: ReadonlyArray<ReadonlyArray<string>> }).groups.find((group) => group.length === 1)![0]!
+    const leader = leaderAt(lines, partition!.t)!
+    expect(cutOff).not.toBe(leader)
+    const snapshots = lines.filter((line) => line.e === "send" && line.msg._tag === "InstallSnapshot" && line.to === cutOff)
+    expect(snapshots.length).toBeGreaterThan(0)
+  })
+})
