@@ -120,7 +120,7 @@ describe("raft-snapshot-install, seed 1", () => {
     const cutOff = (partition!.fault as { groups: ReadonlyArray<ReadonlyArray<string>> }).groups.find((group) => group.length === 1)![0]!
     const leader = leaderAt(lines, partition!.t)!
     expect(cutOff).not.toBe(leader)
-    const snapshots = lines.filter((line) => line.e === "send" && line.msg._tag === "InstallSnapshot" && line.to === cutOff)
+    const snapshots = lines.filter((line) => line.e === "send" && (line.msg as { _tag?: string })._tag === "InstallSnapshot" && line.to === cutOff)
     expect(snapshots.length).toBeGreaterThan(0)
   })
 })
