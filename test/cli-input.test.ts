@@ -155,6 +155,11 @@ describe("replay", () => {
     expect(replay.stdout).toContain(`replay: npx faultline replay ${report}\n`)
     expect(replay.stdout).not.toContain("replay: npx faultline run")
     expect(replay.status).toBe(0)
+
+    // A replay that runs another protocol over the report names it in the command it prints.
+    const variant = cli(["replay", "failure.json", "--protocol", "causal-broadcast-forget-others"], directory)
+    expect(variant.stdout).toContain("✗ replay differs")
+    expect(variant.stdout).toContain(`replay: npx faultline replay ${report} --protocol causal-broadcast-forget-others\n`)
   })
 
   it.each([

@@ -17,17 +17,21 @@ const traceOf = (file: string): Array<TraceLine> => {
   return lines
 }
 
+/** The faults of one kind, with their places in the trace. */
 const faultsOf = (lines: ReadonlyArray<TraceLine>, tag: string) =>
-  lines.flatMap((line) => (line.e === "fault" && line.fault._tag === tag ? [{ t: line.t, fault: line.fault }] : []))
+  lines.flatMap((line, index) => (line.e === "fault" && line.fault._tag === tag ? [{ t: line.t, fault: line.fault, index }] : []))
 
 const eventsNamed = (lines: ReadonlyArray<TraceLine>, name: string) =>
   lines.flatMap((line) => (line.e === "event" && line.name === name ? [line] : []))
 
-/** The leader at time `t`: the last to become leader before it, unless it stepped down or crashed since. */
-const leaderAt = (lines: ReadonlyArray<TraceLine>, t: number): string | undefined => {
+/**
+ * The leader when the trace line at `index` happened: the last to become leader before it, unless
+ * it stepped down or crashed since. By place in the trace, not by time: a step-down on the tick a
+ * fault falls on is traced before or after it, and that order is what happened.
+ */
+const leaderAt = (lines: ReadonlyArray<TraceLine>, index: number): string | undefined => {
   let leader: string | undefined
-  for (const line of lines) {
-    if (line.t >= t) break
+  for (const line of lines.slice(0, index)) {
     if (line.e === "event" && line.name === "becomeLeader") leader = line.node
     if (line.e === "event" && line.name === "stepDown" && line.node === leader) leader = undefined
     if (line.e === "fault" && line.fault._tag === "Crash" && line.fault.node === leader) leader = undefined
@@ -44,9 +48,9 @@ describe("raft-leader-crash, seed 1", () => {
   it("crashes the leader at 2 s, 5 s and 8 s, and each time another server is elected within 2 s", () => {
     const crashes = faultsOf(lines, "Crash").filter(({ t }) => [2e6, 5e6, 8e6].includes(t))
     expect(crashes).toHaveLength(3)
-    for (const { t, fault } of crashes) {
+    for (const { t, fault, index } of crashes) {
       const node = "node" in fault ? fault.node : undefined
-      expect(leaderAt(lines, t), `leader at ${t / 1e6} s`).toBe(node)
+      expect(leaderAt(lines, index), `leader at ${t / 1e6} s`).toBe(node)
       const next = electedAfter(lines, t, 2e6)
       expect(next, `elected after ${t / 1e6} s`).toBeDefined()
       expect(next).not.toBe(node)
@@ -60,10 +64,10 @@ describe("raft-minority-partition, seed 1", () => {
   it("cuts the leader off in the minority twice: the majority elects another, and the old leader steps down", () => {
     const partitions = faultsOf(lines, "Partition")
     expect(partitions).toHaveLength(2)
-    for (const { t, fault } of partitions) {
+    for (const { t, fault, index } of partitions) {
       const groups = "groups" in fault ? fault.groups : []
       const minority = groups.find((group) => group.length * 2 < 5)!
-      const leader = leaderAt(lines, t)!
+      const leader = leaderAt(lines, index)!
       expect(minority, `minority at ${t / 1e6} s`).toContain(leader)
       const next = electedAfter(lines, t, 2e6)
       expect(groups.find((group) => group.length * 2 > 5), `majority at ${t / 1e6} s`).toContain(next)
@@ -78,9 +82,9 @@ describe("raft-figure-8, seed 1", () => {
   it("crashes the cut-off leader twice, and each comes back with entries of its own term that a newer term replaced", () => {
     const crashes = faultsOf(lines, "Crash")
     expect(crashes).toHaveLength(2)
-    for (const { t, fault } of crashes) {
+    for (const { t, fault, index } of crashes) {
       const node = "node" in fault ? fault.node : ""
-      expect(leaderAt(lines, t), `leader at ${t / 1e6} s`).toBe(node)
+      expect(leaderAt(lines, index), `leader at ${t / 1e6} s`).toBe(node)
       // What the node held when it came back, and what it applied at those indexes afterwards.
       const recovered = eventsNamed(lines, "recover").find((line) => line.node === node && line.t > t)!
       const { term, lastIndex } = recovered.attrs as { term: number; lastIndex: number }
@@ -98,9 +102,9 @@ describe("raft-one-way-leader, seed 1", () => {
   it("cuts the leader off one way three times: each time it steps down and another is elected", () => {
     const partitions = faultsOf(lines, "PartitionOneWay")
     expect(partitions).toHaveLength(3)
-    for (const { t, fault } of partitions) {
+    for (const { t, fault, index } of partitions) {
       const { from, to } = fault as { from: ReadonlyArray<string>; to: ReadonlyArray<string> }
-      const leader = leaderAt(lines, t)!
+      const leader = leaderAt(lines, index)!
       // Hearing no one (the others' messages to it dropped), or heard by no one (its own dropped).
       expect(to.length === 1 ? to : from, `the isolated side at ${t / 1e6} s`).toEqual([leader])
       expect(eventsNamed(lines, "stepDown").some((line) => line.node === leader && line.t > t && line.t < t + 2e6), `${leader} steps down`).toBe(true)
@@ -118,7 +122,7 @@ describe("raft-snapshot-install, seed 1", () => {
   it("cuts off a follower, not the leader, and the leader brings it back with a snapshot", () => {
     const [partition] = faultsOf(lines, "Partition")
     const cutOff = (partition!.fault as { groups: ReadonlyArray<ReadonlyArray<string>> }).groups.find((group) => group.length === 1)![0]!
-    const leader = leaderAt(lines, partition!.t)!
+    const leader = leaderAt(lines, partition!.index)!
     expect(cutOff).not.toBe(leader)
     const snapshots = lines.filter((line) => line.e === "send" && (line.msg as { _tag?: string })._tag === "InstallSnapshot" && line.to === cutOff)
     expect(snapshots.length).toBeGreaterThan(0)

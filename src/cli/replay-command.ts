@@ -8,7 +8,7 @@ import { type SwarmDraw, swarmScenario } from "../sim/swarm-faults.ts"
 import { readInputFile } from "../sim/input-file.ts"
 import { parseInteger, UsageError } from "./errors.ts"
 import { loadProtocols } from "./protocols.ts"
-import { formatSummary, withProtocol } from "./summary.ts"
+import { formatSummary, replayFlags, withProtocol } from "./summary.ts"
 
 /** Flags of `faultline replay`. */
 export interface ReplayFlags {
@@ -124,7 +124,10 @@ export const replayCommand = async (target: string, flags: ReplayFlags): Promise
   if (modules.size > 1) throw new UsageError(`${target}: its failures used different protocols modules; replay them one at a time`)
   const protocolsModule = [...modules][0]
   const protocols = await loadProtocols(protocolsModule)
-  const report = target.endsWith(".json") ? resolve(target) : undefined
+  // A report's run reruns by replaying the report, with the flags that changed it here.
+  const command = target.endsWith(".json")
+    ? `npx faultline replay ${resolve(target)}${replayFlags({ protocol: flags.protocol, protocols: flags.protocols === undefined ? undefined : resolve(flags.protocols) })}`
+    : undefined
   let exitCode = 0
   for (const entry of recorded) {
     const protocol = flags.protocol ?? entry.protocolOverride
@@ -132,7 +135,7 @@ export const replayCommand = async (target: string, flags: ReplayFlags): Promise
     const loaded = withProtocol(scenario, protocol, protocols, flags.protocol === undefined ? `${target}: protocolOverride` : "--protocol")
     const drawn = entry.swarm ? withRecordedKnobs(swarmScenario(loaded, entry.seed, protocols), entry) : undefined
     const result = runScenario(drawn?.scenario ?? loaded, { seed: entry.seed, protocols })
-    process.stdout.write(formatSummary(result, { swarm: entry.swarm, protocols: protocolsModule, protocol, report }, drawn?.draw) + "\n")
+    process.stdout.write(formatSummary(result, { swarm: entry.swarm, protocols: protocolsModule, protocol, command }, drawn?.draw) + "\n")
     if (entry.traceHash === undefined) {
       process.stdout.write(`replayed seed ${entry.seed}; no recorded hash to compare with\n\n`)
       if (!result.ok) exitCode = Math.max(exitCode, 1)

@@ -56,11 +56,11 @@ export interface ReplayOptions {
   /** `--protocol`: the protocol that ran in place of the scenario's own. */
   readonly protocol?: string | undefined
   /**
-   * The report a replayed run came from, as an absolute path: its replay command is then
-   * `faultline replay` of the report, which holds the scenario's text, where `run` of the
-   * scenario's path would only work from the directory the report was made in.
+   * The command that reruns this run when it is not `run` of the scenario's path: for a replayed
+   * report, `faultline replay` of the report (which holds the scenario's text), where `run` of a
+   * path relative to the directory the report was made in works only there.
    */
-  readonly report?: string | undefined
+  readonly command?: string | undefined
 }
 
 /**
@@ -138,7 +138,7 @@ export const formatSummary = (result: RunResult, replay: ReplayOptions = {}, dra
         lines.push(`  ✗ ${check.name} at ${seconds(violation.timeUs / 1000)}: ${violation.message}`)
       }
     }
-    lines.push("", `replay: ${replay.report === undefined ? replayCommand(result, replayFlags(replay)) : `npx faultline replay ${replay.report}`}`)
+    lines.push("", `replay: ${replay.command ?? replayCommand(result, replayFlags(replay))}`)
   } else {
     lines.push("", "all checks hold")
   }

@@ -34,6 +34,7 @@ export interface RangeMove {
 export const plan = (before: Placement, after: Placement, n: number): Array<RangeMove> => {
   assert(before._tag === after._tag, () => `cannot plan from a ${before._tag} to a ${after._tag} placement`)
   assert(before.nodes.length > 0, "cannot plan from a placement with no nodes: no node holds a key to send")
+  assert(Number.isInteger(n), () => `replication factor ${n} is not a whole number`)
   if (before._tag === "Rendezvous" && after._tag === "Rendezvous" && before.partitions === after.partitions) {
     return planPartitions({ before, after }, n)
   }
