@@ -42,6 +42,17 @@ const leaderAt = (lines: ReadonlyArray<TraceLine>, index: number): string | unde
 const electedAfter = (lines: ReadonlyArray<TraceLine>, t: number, withinUs: number) =>
   eventsNamed(lines, "becomeLeader").find((line) => line.t > t && line.t <= t + withinUs)?.node
 
+/** Checks that a server other than `old` became leader within `withinUs` of time `t`, and returns it. */
+const expectNewLeader = (lines: ReadonlyArray<TraceLine>, t: number, withinUs: number, old: string | undefined): string => {
+  const next = electedAfter(lines, t, withinUs)
+  expect(next, `elected after ${t / 1e6} s`).toBeDefined()
+  expect(next).not.toBe(old)
+  return next!
+}
+
+const stepsDown = (lines: ReadonlyArray<TraceLine>, node: string, t: number, withinUs: number): boolean =>
+  eventsNamed(lines, "stepDown").some((line) => line.node === node && line.t > t && line.t < t + withinUs)
+
 describe("raft-leader-crash, seed 1", () => {
   const lines = traceOf("scenarios/raft-leader-crash.yaml")
 
@@ -51,9 +62,7 @@ describe("raft-leader-crash, seed 1", () => {
     for (const { t, fault, index } of crashes) {
       const node = "node" in fault ? fault.node : undefined
       expect(leaderAt(lines, index), `leader at ${t / 1e6} s`).toBe(node)
-      const next = electedAfter(lines, t, 2e6)
-      expect(next, `elected after ${t / 1e6} s`).toBeDefined()
-      expect(next).not.toBe(node)
+      expectNewLeader(lines, t, 2e6, node)
     }
   })
 })
@@ -69,9 +78,9 @@ describe("raft-minority-partition, seed 1", () => {
       const minority = groups.find((group) => group.length * 2 < 5)!
       const leader = leaderAt(lines, index)!
       expect(minority, `minority at ${t / 1e6} s`).toContain(leader)
-      const next = electedAfter(lines, t, 2e6)
+      const next = expectNewLeader(lines, t, 2e6, leader)
       expect(groups.find((group) => group.length * 2 > 5), `majority at ${t / 1e6} s`).toContain(next)
-      expect(eventsNamed(lines, "stepDown").some((line) => line.node === leader && line.t > t && line.t < t + 2e6)).toBe(true)
+      expect(stepsDown(lines, leader, t, 2e6), `${leader} steps down`).toBe(true)
     }
   })
 })
@@ -107,11 +116,9 @@ describe("raft-one-way-leader, seed 1", () => {
       const leader = leaderAt(lines, index)!
       // Hearing no one (the others' messages to it dropped), or heard by no one (its own dropped).
       expect(to.length === 1 ? to : from, `the isolated side at ${t / 1e6} s`).toEqual([leader])
-      expect(eventsNamed(lines, "stepDown").some((line) => line.node === leader && line.t > t && line.t < t + 2e6), `${leader} steps down`).toBe(true)
+      expect(stepsDown(lines, leader, t, 2e6), `${leader} steps down`).toBe(true)
       // Check-quorum takes an election timeout to notice, and the election another.
-      const next = electedAfter(lines, t, 3e6)
-      expect(next, `elected after ${t / 1e6} s`).toBeDefined()
-      expect(next).not.toBe(leader)
+      expectNewLeader(lines, t, 3e6, leader)
     }
   })
 })
