@@ -1,7 +1,8 @@
-// The shipped Raft scenarios tell a story (the leader crashes, the leader is cut off, a crashed
-// leader's entries are overwritten), and the course teaches from their default seed. Their faults
-// name nodes, so a change to Raft that elects another leader would leave a "leader crash" that
-// crashes followers: these tests read seed 1's trace and hold each story to what happened.
+// The shipped scenarios tell a story (the leader crashes, the leader is cut off, a crash tears a
+// write, keys go unwritten after a heal), and the course teaches from their default seed. Their
+// faults name nodes and times, so a change that elects another leader or moves a sync would leave
+// a "leader crash" that crashes followers, or a "torn write" that tears nothing: these tests read
+// seed 1's trace and hold each story to what happened.
 import { describe, expect, it } from "vitest"
 import { builtinProtocols } from "../src/definition/registry.ts"
 import { runScenario } from "../src/sim/run.ts"
@@ -133,5 +134,19 @@ describe("raft-snapshot-install, seed 1", () => {
     expect(cutOff).not.toBe(leader)
     const snapshots = lines.filter((line) => line.e === "send" && (line.msg as { _tag?: string })._tag === "InstallSnapshot" && line.to === cutOff)
     expect(snapshots.length).toBeGreaterThan(0)
+  })
+})
+
+describe.each([
+  "scenarios/raft-torn-write.yaml",
+  "scenarios/causal-broadcast-crashes.yaml",
+  "scenarios/causal-broadcast-twenty-nodes.yaml",
+  "scenarios/search-crash-storm.yaml",
+  "scenarios/search-replica-crashes.yaml"
+])("%s, seed 1", (file) => {
+  it("tears a write, as its comment says: a crash catches an append while it syncs", () => {
+    // A torn crash tears only an append still syncing; one that falls between syncs tears nothing.
+    const torn = faultsOf(traceOf(file), "Crash").filter(({ fault }) => "torn" in fault && fault.torn !== undefined)
+    expect(torn.length).toBeGreaterThan(0)
   })
 })
